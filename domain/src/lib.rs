@@ -1,0 +1,20 @@
+//! The pure domain of openmeet-sync: identifiers, the event envelope, the
+//! domain event catalogue and (in later issues) the rules that decide events.
+//!
+//! Nothing here performs IO, awaits, or reads a clock: time and ids come in
+//! as arguments, so replay and property tests are cheap and deterministic.
+
+pub mod attendance;
+pub mod catalogue;
+pub mod envelope;
+pub mod identity;
+pub mod occurrence;
+pub mod rejection;
+pub mod time;
+
+pub use catalogue::{DecodeError, DomainEvent};
+pub use envelope::{
+    Actor, CorrelationId, EncodedPayload, EventId, EventMetadata, GlobalPosition, NewEvent, Origin,
+    RecordedEvent, StreamId, StreamVersion,
+};
+pub use time::Timestamp;

@@ -1,0 +1,134 @@
+//! Every released `(event type, schema version)` has a committed binary
+//! fixture that must keep decoding to the same value. A change to a payload
+//! struct that would break stored history fails here.
+//!
+//! A new release gets its fixture with `BLESS_GOLDEN=1 cargo test -p domain
+//! --test golden`; an existing fixture is never rewritten.
+
+use std::path::PathBuf;
+
+use domain::attendance::{AttendanceStatus, RsvpChanged};
+use domain::identity::{ShadowAccountCreated, UserId};
+use domain::occurrence::{
+    EventChangedExternally, EventDeletedExternally, EventImported, OccurrenceId,
+};
+use domain::rejection::RecordRejected;
+use domain::{DomainEvent, EncodedPayload, Origin, Timestamp};
+
+const URI: &str = "at://did:plc:golden/community.lexicon.calendar.event/3lbgolden22k";
+
+/// The value each golden file holds, per released type and version.
+fn expected(event_type: &str, schema_version: u16) -> DomainEvent {
+    let occurrence_id = OccurrenceId::for_record(URI);
+    let observed_at = Timestamp::from_unix_micros(1_764_000_000_123_456);
+    match (event_type, schema_version) {
+        ("EventImported", 1) => EventImported {
+            occurrence_id,
+            uri: URI.into(),
+            cid: "bafyreigoldenimported".into(),
+            record: r#"{"$type":"community.lexicon.calendar.event","name":"Rust Meetup #12","createdAt":"2026-11-01T10:00:00Z"}"#.into(),
+            observed_at,
+        }
+        .into(),
+        ("EventChangedExternally", 1) => EventChangedExternally {
+            occurrence_id,
+            uri: URI.into(),
+            cid: "bafyreigoldenchanged".into(),
+            record: r#"{"$type":"community.lexicon.calendar.event","name":"Rust Meetup #12 (moved)"}"#.into(),
+            observed_at,
+        }
+        .into(),
+        ("EventDeletedExternally", 1) => EventDeletedExternally { occurrence_id, uri: URI.into(), observed_at }.into(),
+        ("RsvpChanged", 1) => RsvpChanged {
+            occurrence_id,
+            attendee_id: UserId::shadow_for("did:plc:attendee"),
+            status: AttendanceStatus::Interested,
+            origin: Origin::Bluesky,
+            changed_at: observed_at,
+            rsvp_uri: Some("at://did:plc:attendee/community.lexicon.calendar.rsvp/3lbrsvp".into()),
+            rsvp_cid: None,
+        }
+        .into(),
+        ("ShadowAccountCreated", 1) => ShadowAccountCreated {
+            user_id: UserId::shadow_for("did:plc:golden"),
+            did: "did:plc:golden".into(),
+            handle: Some("golden.test".into()),
+            display_name: Some("Gölden Ünicode 🎉".into()),
+        }
+        .into(),
+        ("RecordRejected", 1) => RecordRejected {
+            subject: URI.into(),
+            reason: "startsAt is not a datetime: \"tomorrow\"".into(),
+            raw: r#"{"startsAt":"tomorrow"}"#.into(),
+        }
+        .into(),
+        other => panic!("no golden value for {other:?}: add one for every released version"),
+    }
+}
+
+fn golden_path(event_type: &str, schema_version: u16) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("tests/golden/{event_type}.v{schema_version}.bin"))
+}
+
+#[test]
+fn every_released_version_decodes_from_its_golden_file() {
+    let bless = std::env::var_os("BLESS_GOLDEN").is_some();
+    for &(event_type, schema_version) in DomainEvent::RELEASED {
+        let path = golden_path(event_type, schema_version);
+        let value = expected(event_type, schema_version);
+        if !path.exists() {
+            assert!(
+                bless,
+                "{} is missing; create it with BLESS_GOLDEN=1",
+                path.display()
+            );
+            std::fs::write(&path, value.encode().bytes).unwrap();
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let payload = EncodedPayload {
+            event_type: event_type.into(),
+            schema_version,
+            bytes,
+        };
+        assert_eq!(
+            DomainEvent::decode(&payload),
+            Ok(value),
+            "{}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn the_current_encoding_writes_exactly_the_golden_bytes() {
+    for &(event_type, schema_version) in DomainEvent::RELEASED {
+        let value = expected(event_type, schema_version);
+        if value.schema_version() != schema_version {
+            continue;
+        }
+        let path = golden_path(event_type, schema_version);
+        let golden = std::fs::read(&path).unwrap_or_default();
+        assert_eq!(
+            value.encode().bytes,
+            golden,
+            "{} no longer matches the encoder",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn every_golden_file_is_a_released_version() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let released = DomainEvent::RELEASED
+            .iter()
+            .any(|(event_type, version)| name == format!("{event_type}.v{version}.bin"));
+        assert!(
+            released,
+            "golden file {name} names no released event version"
+        );
+    }
+}
