@@ -1,1 +1,10 @@
-pub fn x(){}
+//! The event store: an append-only log of domain events, one stream per
+//! aggregate and one global order, behind a port that adapters implement.
+
+pub mod port;
+pub mod postgres;
+#[cfg(feature = "conformance")]
+pub mod testkit;
+
+pub use port::{AppendError, Appended, EventStore, ExpectedVersion, StoreError};
+pub use postgres::PgEventStore;
