@@ -5,9 +5,11 @@
 //! as arguments, so replay and property tests are cheap and deterministic.
 
 pub mod attendance;
+pub mod audit;
 pub mod catalogue;
 pub mod envelope;
 pub mod identity;
+pub mod intake;
 pub mod occurrence;
 pub mod rejection;
 pub mod time;

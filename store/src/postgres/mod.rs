@@ -60,6 +60,20 @@ impl PgEventStore {
         Ok(Self::new(pool))
     }
 
+    /// Creates the database `url` names when it does not exist yet.
+    pub async fn create_database_if_missing(url: &str) -> Result<(), StoreError> {
+        use sqlx::migrate::MigrateDatabase;
+        let exists = sqlx::Postgres::database_exists(url)
+            .await
+            .map_err(classify("checking the database exists"))?;
+        if !exists {
+            sqlx::Postgres::create_database(url)
+                .await
+                .map_err(classify("creating the database"))?;
+        }
+        Ok(())
+    }
+
     /// Sets how often subscriptions poll when notifications are missing.
     pub fn with_poll_interval(mut self, poll_interval: Duration) -> Self {
         self.poll_interval = poll_interval;

@@ -1,0 +1,105 @@
+//! Renders stored events as JSON for auditors, whether or not they decode.
+
+use serde_json::{Value, json};
+
+use crate::catalogue::{DecodeError, DomainEvent};
+use crate::envelope::RecordedEvent;
+
+/// One event as a JSON object: its envelope, and its decoded payload or,
+/// when the payload does not decode, the error and the raw bytes in hex.
+pub fn audit_json(event: &RecordedEvent) -> (Value, Option<DecodeError>) {
+    let metadata = &event.metadata;
+    let mut line = json!({
+        "position": event.global_position.0,
+        "stream": event.stream_id,
+        "version": event.stream_version.0,
+        "type": event.payload.event_type,
+        "schema_version": event.payload.schema_version,
+        "recorded_at": event.recorded_at,
+        "event_id": metadata.event_id,
+        "causation_id": metadata.causation_id,
+        "correlation_id": metadata.correlation_id,
+        "origin": metadata.origin,
+        "actor": metadata.actor,
+    });
+    match DomainEvent::decode(&event.payload) {
+        Ok(decoded) => {
+            line["payload"] = decoded.payload_json();
+            (line, None)
+        }
+        Err(err) => {
+            line["decode_error"] = Value::String(err.to_string());
+            line["payload_hex"] = Value::String(
+                event
+                    .payload
+                    .bytes
+                    .iter()
+                    .map(|byte| format!("{byte:02x}"))
+                    .collect(),
+            );
+            (line, Some(err))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::{
+        Actor, EncodedPayload, EventId, EventMetadata, GlobalPosition, Origin, StreamId,
+        StreamVersion,
+    };
+    use crate::rejection::RecordRejected;
+    use crate::time::Timestamp;
+
+    fn recorded(payload: EncodedPayload) -> RecordedEvent {
+        RecordedEvent {
+            stream_id: StreamId::new("rejected", "firehose"),
+            stream_version: StreamVersion(4),
+            global_position: GlobalPosition(17),
+            recorded_at: Timestamp::from_unix_micros(0),
+            metadata: EventMetadata {
+                event_id: EventId(uuid::Uuid::nil()),
+                causation_id: None,
+                correlation_id: None,
+                origin: Origin::Bluesky,
+                actor: Actor::system("intake"),
+            },
+            payload,
+        }
+    }
+
+    #[test]
+    fn a_decodable_event_shows_its_payload_fields() {
+        let event = DomainEvent::from(RecordRejected {
+            subject: "s".into(),
+            reason: "r".into(),
+            raw: "{}".into(),
+        });
+        let (line, error) = audit_json(&recorded(event.encode()));
+        assert_eq!(error, None);
+        assert_eq!(line["position"], 17);
+        assert_eq!(line["stream"], "rejected-firehose");
+        assert_eq!(line["type"], "RecordRejected");
+        assert_eq!(line["origin"], "bluesky");
+        assert_eq!(line["recorded_at"], "1970-01-01T00:00:00Z");
+        assert_eq!(line["payload"]["reason"], "r");
+    }
+
+    #[test]
+    fn an_undecodable_event_keeps_its_bytes_and_names_the_error() {
+        let (line, error) = audit_json(&recorded(EncodedPayload {
+            event_type: "Mystery".into(),
+            schema_version: 1,
+            bytes: vec![0xca, 0xfe],
+        }));
+        assert_eq!(
+            error,
+            Some(DecodeError::UnknownEventType {
+                event_type: "Mystery".into()
+            })
+        );
+        assert_eq!(line["payload_hex"], "cafe");
+        assert_eq!(line["decode_error"], "unknown event type \"Mystery\"");
+    }
+}

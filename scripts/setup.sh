@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Makes this machine ready to build and test openmeet-sync: the Rust
+# components, and PostgreSQL, Redis and NATS JetStream listening on their
+# usual local ports. Installs (Debian packages) and starts what is missing.
+# Idempotent: on a ready machine it only checks.
+set -euo pipefail
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+listening() { timeout 1 bash -c "</dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_updated=false
+install_packages() {
+    if ! $apt_updated; then
+        log "apt-get update"
+        as_root apt-get update -qq
+        apt_updated=true
+    fi
+    log "installing $*"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+wait_for_port() {
+    local port=$1 name=$2
+    for _ in $(seq 1 50); do
+        listening "$port" && return 0
+        sleep 0.2
+    done
+    log "$name did not start listening on 127.0.0.1:$port"
+    return 1
+}
+
+ensure_rust() {
+    if ! command -v cargo >/dev/null; then
+        log "cargo is missing: install Rust 1.94 or newer (rustup), then run this again"
+        exit 1
+    fi
+    if command -v rustup >/dev/null; then
+        rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+        rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+    fi
+}
+
+ensure_postgres() {
+    if ! command -v pg_ctlcluster >/dev/null; then
+        install_packages postgresql
+    fi
+    if ! listening 5432; then
+        local version
+        version=$(ls /etc/postgresql | sort -n | tail -n 1)
+        log "starting PostgreSQL $version"
+        as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start
+        wait_for_port 5432 PostgreSQL
+    fi
+    # Tests and the demo connect as postgres over TCP without a password.
+    if ! psql -h 127.0.0.1 -U postgres -d postgres -Atc 'select 1' >/dev/null 2>&1; then
+        local version hba
+        version=$(ls /etc/postgresql | sort -n | tail -n 1)
+        hba=/etc/postgresql/$version/main/pg_hba.conf
+        log "allowing trust authentication on loopback in $hba"
+        as_root sed -i -E 's/^(host\s+all\s+all\s+(127\.0\.0\.1\/32|::1\/128)\s+)\S+/\1trust/' "$hba"
+        as_root pg_ctlcluster --skip-systemctl-redirect "$version" main reload
+        psql -h 127.0.0.1 -U postgres -d postgres -Atc 'select 1' >/dev/null
+    fi
+}
+
+ensure_redis() {
+    command -v redis-server >/dev/null || install_packages redis-server
+    if ! listening 6379; then
+        log "starting Redis"
+        as_root mkdir -p /var/lib/redis /var/log/redis
+        as_root redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+            --dir /var/lib/redis --logfile /var/log/redis/openmeet-sync.log
+        wait_for_port 6379 Redis
+    fi
+}
+
+ensure_nats() {
+    command -v nats-server >/dev/null || install_packages nats-server
+    if ! listening 4222; then
+        log "starting NATS with JetStream"
+        as_root mkdir -p /var/lib/nats-server
+        as_root start-stop-daemon --start --oknodo --background --exec "$(command -v nats-server)" -- \
+            -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log
+        wait_for_port 4222 NATS
+    fi
+}
+
+ensure_rust
+ensure_postgres
+ensure_redis
+ensure_nats
+log "ready: PostgreSQL :5432, Redis :6379, NATS JetStream :4222"

@@ -1,0 +1,46 @@
+//! One module per subcommand.
+
+pub mod events;
+pub mod import;
+pub mod migrate;
+
+use anyhow::Context;
+use store::PgEventStore;
+
+/// Connects to a migrated database.
+pub async fn connect(database_url: &str) -> anyhow::Result<PgEventStore> {
+    PgEventStore::connect(database_url, 4)
+        .await
+        .with_context(|| format!("cannot open the event store at {}", redact(database_url)))
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redact("postgres://app:s3cret@db:5432/x"),
+            "postgres://app:***@db:5432/x"
+        );
+        assert_eq!(
+            redact("postgres://postgres@127.0.0.1/x"),
+            "postgres://postgres@127.0.0.1/x"
+        );
+    }
+}
