@@ -421,7 +421,7 @@ pub async fn the_global_log_reads_forwards_in_pages<S: EventStore>(store: S) {
     assert_eq!(read, labels_written);
 }
 
-async fn collect<S: EventStore>(
+async fn collect(
     subscription: &mut futures::stream::BoxStream<
         'static,
         Result<RecordedEvent, crate::port::StoreError>,
@@ -456,10 +456,10 @@ pub async fn a_subscription_catches_up_then_follows<S: EventStore>(store: S) {
     let mut from_start = store.subscribe(GlobalPosition(0));
     let mut from_middle = store.subscribe(GlobalPosition(2));
     assert_eq!(
-        labels(&collect::<S>(&mut from_start, 3).await),
+        labels(&collect(&mut from_start, 3).await),
         ["old1", "old2", "old3"]
     );
-    assert_eq!(labels(&collect::<S>(&mut from_middle, 1).await), ["old3"]);
+    assert_eq!(labels(&collect(&mut from_middle, 1).await), ["old3"]);
 
     store
         .append(&s, ExpectedVersion::Any, probes(&["new1"]))
@@ -474,11 +474,11 @@ pub async fn a_subscription_catches_up_then_follows<S: EventStore>(store: S) {
         .await
         .unwrap();
     assert_eq!(
-        labels(&collect::<S>(&mut from_start, 3).await),
+        labels(&collect(&mut from_start, 3).await),
         ["new1", "new2", "new3"]
     );
     assert_eq!(
-        labels(&collect::<S>(&mut from_middle, 3).await),
+        labels(&collect(&mut from_middle, 3).await),
         ["new1", "new2", "new3"]
     );
 }
@@ -499,7 +499,7 @@ pub async fn concurrent_writers_are_seen_once_each_in_global_order<S: EventStore
         .flat_map(|w| (0..APPENDS_PER_WRITER).map(move |n| batch_size(w, n)))
         .sum();
     let mut subscription = store.subscribe(GlobalPosition(0));
-    let subscriber = tokio::spawn(async move { collect::<S>(&mut subscription, total).await });
+    let subscriber = tokio::spawn(async move { collect(&mut subscription, total).await });
 
     let writers = (0..WRITERS).map(|writer| {
         let store = store.clone();
