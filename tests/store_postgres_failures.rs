@@ -149,7 +149,7 @@ async fn an_unreachable_server_is_reported_as_unavailable() {
     );
     assert!(
         err.to_string()
-            .starts_with("event store unavailable while beginning an append"),
+            .starts_with("event store unavailable while appending events"),
         "{err}"
     );
 }
@@ -171,9 +171,9 @@ async fn a_subscription_stops_at_a_gap_instead_of_skipping_it() {
         .unwrap();
     // A row written around the store, leaving position 2 empty.
     sqlx::query(
-        "INSERT INTO eventstore.events (global_position, stream_id, stream_version, event_id, event_type, \
+        "INSERT INTO eventstore.events (global_position, stream_key, stream_id, stream_version, event_id, event_type, \
          schema_version, payload, origin, actor) \
-         VALUES (3, 'rogue', 1, gen_random_uuid(), 'Rogue', 1, '\\x00', 'openmeet', 'psql')",
+         VALUES (3, 0, 'rogue', 1, gen_random_uuid(), 'Rogue', 1, '\\x00', 'openmeet', 'psql')",
     )
     .execute(store.pool())
     .await

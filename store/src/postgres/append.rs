@@ -1,36 +1,75 @@
-//! Appending a batch to one stream: lock the stream, check the expected
-//! version, take positions from the head, insert, notify, commit.
+//! Appending a batch to one stream, as one SQL statement: it moves the
+//! stream's version only if the expectation holds (locking the stream row),
+//! takes positions from the head (locking it until commit), inserts the
+//! events and notifies subscribers. One statement is one implicit
+//! transaction, so a batch is stored whole or not at all, in a single round
+//! trip.
 
 use std::collections::HashSet;
 
 use domain::{GlobalPosition, NewEvent, RecordedEvent, StreamId, StreamVersion};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::errors::{classify, is_event_id_taken};
 use super::{APPENDED_CHANNEL, rows, to_i64};
 use crate::port::{AppendError, Appended, ExpectedVersion, StoreError};
 
-/// One statement takes the positions (locking the head row until commit),
-/// inserts the batch, moves the stream version and notifies subscribers.
-const INSERT_BATCH: &str = "
-WITH head AS (
-    UPDATE eventstore.head SET position = position + $1 RETURNING position - $1 AS before
-), inserted AS (
-    INSERT INTO eventstore.events
-        (global_position, stream_id, stream_version, event_id, event_type, schema_version, payload,
-         causation_id, correlation_id, origin, actor)
-    SELECT head.before + e.ord, $2, $3 + e.ord, e.event_id, e.event_type, e.schema_version, e.payload,
-           e.causation_id, e.correlation_id, e.origin, e.actor
-    FROM head CROSS JOIN UNNEST($4::uuid[], $5::text[], $6::int4[], $7::bytea[], $8::uuid[], $9::uuid[],
-                                $10::text[], $11::text[])
-         WITH ORDINALITY AS e(event_id, event_type, schema_version, payload, causation_id, correlation_id,
-                              origin, actor, ord)
-    RETURNING 1
-), stream AS (
-    UPDATE eventstore.streams SET version = $3 + $1 WHERE stream_id = $2 RETURNING 1
-)
-SELECT head.before, pg_notify($12, (head.before + $1)::text) FROM head";
+/// The part after the stream CTE, shared by every expectation. `$1` is the
+/// batch size, `$2` the stream; `stream.before` its version before the batch.
+macro_rules! append_statement {
+    ($stream_cte:literal) => {
+        concat!(
+            "WITH stream AS (",
+            $stream_cte,
+            "), head AS (
+                UPDATE eventstore.head SET position = position + $1
+                WHERE EXISTS (SELECT FROM stream)
+                RETURNING position - $1 AS before
+            ), inserted AS (
+                INSERT INTO eventstore.events
+                    (global_position, stream_key, stream_id, stream_version, event_id, event_type, schema_version, payload,
+                     causation_id, correlation_id, origin, actor)
+                SELECT head.before + e.ord, stream.stream_key, $2, stream.before + e.ord, e.event_id, e.event_type, e.schema_version,
+                       e.payload, e.causation_id, e.correlation_id, e.origin, e.actor
+                FROM stream CROSS JOIN head
+                     CROSS JOIN UNNEST($3::uuid[], $4::text[], $5::int4[], $6::bytea[], $7::uuid[], $8::uuid[],
+                                       $9::text[], $10::text[])
+                     WITH ORDINALITY AS e(event_id, event_type, schema_version, payload, causation_id,
+                                          correlation_id, origin, actor, ord)
+                RETURNING 1
+            )
+            SELECT stream.before AS stream_before, head.before AS head_before,
+                   pg_notify($11, (head.before + $1)::text)
+            FROM stream CROSS JOIN head"
+        )
+    };
+}
+
+/// Any version: create the stream or move it forwards.
+const APPEND_ANY: &str = append_statement!(
+    "INSERT INTO eventstore.streams AS s (stream_id, version) VALUES ($2, $1)
+     ON CONFLICT (stream_id) DO UPDATE SET version = s.version + $1
+     RETURNING s.stream_key, s.version - $1 AS before"
+);
+
+/// No stream yet: create it, or do nothing when it exists.
+const APPEND_NEW: &str = append_statement!(
+    "INSERT INTO eventstore.streams (stream_id, version) VALUES ($2, $1)
+     ON CONFLICT (stream_id) DO NOTHING
+     RETURNING stream_key, 0::bigint AS before"
+);
+
+/// Exactly version `$12`: move it forwards only from there.
+const APPEND_EXACT: &str = append_statement!(
+    "UPDATE eventstore.streams SET version = version + $1
+     WHERE stream_id = $2 AND version = $12
+     RETURNING stream_key, version - $1 AS before"
+);
+
+/// How often an append whose expectation failed is retried when the stream
+/// turns out to be at the expected version after all (it moved in between).
+const ATTEMPTS: usize = 3;
 
 pub(crate) async fn append(
     pool: &PgPool,
@@ -39,17 +78,33 @@ pub(crate) async fn append(
     events: &[NewEvent],
 ) -> Result<Appended, AppendError> {
     check_batch(stream, events)?;
-    // A concurrent append of the same event ids to another stream can make
-    // the insert fail on the event id; the retry then finds them stored and
-    // decides whether that is an idempotent repeat or a conflict.
-    match try_append(pool, stream, expected, events).await {
-        Err(Attempt::EventIdTaken) => match find_stored(pool, stream, events).await? {
-            Stored::All(appended) => Ok(appended),
-            Stored::None => try_append(pool, stream, expected, events)
-                .await
-                .map_err(Attempt::into_error),
-        },
-        other => other.map_err(Attempt::into_error),
+    let columns = Columns::of(events);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match try_append(pool, stream, expected, &columns).await {
+            Ok(Some(appended)) => return Ok(appended),
+            // Refused or colliding: either a retry of an earlier append, whose
+            // events are all stored, or a real conflict.
+            Ok(None) | Err(Collision::EventIdTaken) => {}
+            Err(Collision::Failed(err)) => return Err(err.into()),
+        }
+        if let Stored::All(appended) = find_stored(pool, stream, events).await? {
+            return Ok(appended);
+        }
+        let actual = stream_version(pool, stream).await?;
+        let still_refused = match expected {
+            ExpectedVersion::Any => false,
+            ExpectedVersion::NoStream => actual.0 != 0,
+            ExpectedVersion::Exact(version) => version != actual,
+        };
+        if still_refused || attempt == ATTEMPTS {
+            return Err(AppendError::WrongExpectedVersion {
+                stream: stream.clone(),
+                expected,
+                actual,
+            });
+        }
     }
 }
 
@@ -71,131 +126,62 @@ fn check_batch(stream: &StreamId, events: &[NewEvent]) -> Result<(), AppendError
     Ok(())
 }
 
-enum Attempt {
+enum Collision {
     EventIdTaken,
-    Failed(AppendError),
+    Failed(StoreError),
 }
 
-impl Attempt {
-    fn into_error(self) -> AppendError {
-        match self {
-            Attempt::EventIdTaken => AppendError::Store(StoreError::Inconsistent {
-                position: GlobalPosition(0),
-                problem: "an event id was taken by a concurrent append that is no longer visible"
-                    .into(),
-            }),
-            Attempt::Failed(err) => err,
-        }
-    }
-}
-
-impl<E: Into<AppendError>> From<E> for Attempt {
-    fn from(err: E) -> Self {
-        Attempt::Failed(err.into())
-    }
-}
-
+/// One attempt: `Some` when stored, `None` when the expectation did not hold.
 async fn try_append(
     pool: &PgPool,
     stream: &StreamId,
     expected: ExpectedVersion,
-    events: &[NewEvent],
-) -> Result<Appended, Attempt> {
-    let mut tx = pool
-        .begin()
-        .await
-        .map_err(classify("beginning an append"))?;
-    let current = lock_stream(&mut tx, stream).await?;
-    if !accepts(expected, current) {
-        // Release the stream before looking: a retry of an earlier append
-        // finds its events stored and succeeds without writing.
-        tx.rollback()
-            .await
-            .map_err(classify("rolling back a refused append"))?;
-        return match find_stored(pool, stream, events).await? {
-            Stored::All(appended) => Ok(appended),
-            Stored::None => Err(AppendError::WrongExpectedVersion {
-                stream: stream.clone(),
-                expected,
-                actual: current,
-            }
-            .into()),
-        };
-    }
-
-    let n = events.len() as i64;
-    let columns = Columns::of(events);
-    let inserted = sqlx::query_scalar::<_, i64>(INSERT_BATCH)
+    columns: &Columns,
+) -> Result<Option<Appended>, Collision> {
+    let statement = match expected {
+        ExpectedVersion::Any => APPEND_ANY,
+        ExpectedVersion::NoStream | ExpectedVersion::Exact(StreamVersion(0)) => APPEND_NEW,
+        ExpectedVersion::Exact(_) => APPEND_EXACT,
+    };
+    let n = columns.event_ids.len() as i64;
+    let mut query = sqlx::query_as::<_, (i64, i64)>(statement)
         .bind(n)
         .bind(stream.as_str())
-        .bind(to_i64(current.0))
-        .bind(columns.event_ids)
-        .bind(columns.event_types)
-        .bind(columns.schema_versions)
-        .bind(columns.payloads)
-        .bind(columns.causation_ids)
-        .bind(columns.correlation_ids)
-        .bind(columns.origins)
-        .bind(columns.actors)
-        .bind(APPENDED_CHANNEL)
-        .fetch_one(&mut *tx)
-        .await;
-    let before = match inserted {
-        Ok(before) => before,
-        Err(err) if is_event_id_taken(&err) => return Err(Attempt::EventIdTaken),
-        Err(err) => return Err(classify("inserting events")(err).into()),
-    };
-    tx.commit()
-        .await
-        .map_err(classify("committing an append"))?;
-
-    Ok(Appended {
-        last_version: StreamVersion(current.0 + events.len() as u64),
-        first_position: GlobalPosition(before as u64 + 1),
-        last_position: GlobalPosition((before + n) as u64),
-        already_stored: false,
-    })
-}
-
-/// Locks the stream's row for this transaction and returns its version,
-/// creating the row (at version 0) for a new stream.
-async fn lock_stream(
-    tx: &mut Transaction<'_, Postgres>,
-    stream: &StreamId,
-) -> Result<StreamVersion, StoreError> {
-    const LOCK: &str = "SELECT version FROM eventstore.streams WHERE stream_id = $1 FOR UPDATE";
-    let locate = classify("locking a stream");
-    if let Some(version) = sqlx::query_scalar::<_, i64>(LOCK)
-        .bind(stream.as_str())
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(&locate)?
+        .bind(&columns.event_ids)
+        .bind(&columns.event_types)
+        .bind(&columns.schema_versions)
+        .bind(&columns.payloads)
+        .bind(&columns.causation_ids)
+        .bind(&columns.correlation_ids)
+        .bind(&columns.origins)
+        .bind(&columns.actors)
+        .bind(APPENDED_CHANNEL);
+    if let ExpectedVersion::Exact(version) = expected
+        && version.0 > 0
     {
-        return Ok(StreamVersion(version as u64));
+        query = query.bind(to_i64(version.0));
     }
-    // Two writers may create the stream at once: the loser's insert waits for
-    // the winner and then does nothing, and both lock the one row.
-    sqlx::query(
-        "INSERT INTO eventstore.streams (stream_id, version) VALUES ($1, 0) ON CONFLICT DO NOTHING",
-    )
-    .bind(stream.as_str())
-    .execute(&mut **tx)
-    .await
-    .map_err(&locate)?;
-    let version = sqlx::query_scalar::<_, i64>(LOCK)
-        .bind(stream.as_str())
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(&locate)?;
-    Ok(StreamVersion(version as u64))
+    match query.fetch_optional(pool).await {
+        Ok(Some((stream_before, head_before))) => Ok(Some(Appended {
+            last_version: StreamVersion((stream_before + n) as u64),
+            first_position: GlobalPosition(head_before as u64 + 1),
+            last_position: GlobalPosition((head_before + n) as u64),
+            already_stored: false,
+        })),
+        Ok(None) => Ok(None),
+        Err(err) if is_event_id_taken(&err) => Err(Collision::EventIdTaken),
+        Err(err) => Err(Collision::Failed(classify("appending events")(err))),
+    }
 }
 
-fn accepts(expected: ExpectedVersion, current: StreamVersion) -> bool {
-    match expected {
-        ExpectedVersion::Any => true,
-        ExpectedVersion::NoStream => current.0 == 0,
-        ExpectedVersion::Exact(version) => version == current,
-    }
+async fn stream_version(pool: &PgPool, stream: &StreamId) -> Result<StreamVersion, StoreError> {
+    let version: Option<i64> =
+        sqlx::query_scalar("SELECT version FROM eventstore.streams WHERE stream_id = $1")
+            .bind(stream.as_str())
+            .fetch_optional(pool)
+            .await
+            .map_err(classify("reading a stream's version"))?;
+    Ok(StreamVersion(version.unwrap_or(0) as u64))
 }
 
 enum Stored {
