@@ -1,0 +1,124 @@
+//! The `openmeet-sync` binary end to end on a scratch database: migrate,
+//! import the bundled sample twice, and read the log back as an auditor.
+
+use std::process::{Command, Output};
+
+use domain::{Actor, EncodedPayload, EventId, EventMetadata, NewEvent, Origin, StreamId};
+use store::testkit::ScratchDatabase;
+use store::{EventStore, ExpectedVersion};
+use uuid::Uuid;
+
+fn openmeet_sync(db: &ScratchDatabase, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_openmeet-sync"))
+        .args(args)
+        .env("DATABASE_URL", db.url())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn tail(db: &ScratchDatabase) -> Vec<serde_json::Value> {
+    stdout(&openmeet_sync(db, &["events", "tail"]))
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_sample_imports_once_and_reads_back_as_json_lines() {
+    let db = ScratchDatabase::create().await;
+    stdout(&openmeet_sync(&db, &["migrate"]));
+
+    let first = stdout(&openmeet_sync(
+        &db,
+        &["import-jetstream", "samples/jetstream-calendar.jsonl"],
+    ));
+    assert!(first.contains("appended    4 EventImported"), "{first}");
+    assert!(first.contains("rejected 2"), "{first}");
+    let log = tail(&db);
+    assert_eq!(log.len(), 17);
+    let positions: Vec<u64> = log
+        .iter()
+        .map(|event| event["position"].as_u64().unwrap())
+        .collect();
+    assert_eq!(positions, (1..=17).collect::<Vec<_>>());
+    let rejected: Vec<&str> = log
+        .iter()
+        .filter(|event| event["type"] == "RecordRejected")
+        .map(|event| event["payload"]["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(rejected.len(), 2);
+    assert!(
+        rejected[0].contains("\"maybe\" is not a known RSVP status"),
+        "{rejected:?}"
+    );
+
+    let again = stdout(&openmeet_sync(
+        &db,
+        &["import-jetstream", "samples/jetstream-calendar.jsonl"],
+    ));
+    assert!(again.contains("already stored 21"), "{again}");
+    assert_eq!(tail(&db).len(), 17, "a second import appends nothing");
+
+    let page = stdout(&openmeet_sync(
+        &db,
+        &["events", "tail", "--after", "15", "--limit", "1"],
+    ));
+    let only: serde_json::Value = serde_json::from_str(page.trim()).unwrap();
+    assert_eq!(only["position"], 16);
+}
+
+#[tokio::test]
+async fn an_event_that_does_not_decode_is_shown_and_fails_the_tail() {
+    let db = ScratchDatabase::create().await;
+    let store = db.store(1).await;
+    let mystery = NewEvent {
+        metadata: EventMetadata {
+            event_id: EventId(Uuid::new_v4()),
+            causation_id: None,
+            correlation_id: None,
+            origin: Origin::OpenMeet,
+            actor: Actor::system("test"),
+        },
+        payload: EncodedPayload {
+            event_type: "FromTheFuture".into(),
+            schema_version: 1,
+            bytes: vec![0xbe, 0xef],
+        },
+    };
+    store
+        .append(
+            &StreamId::new("future", 1),
+            ExpectedVersion::NoStream,
+            vec![mystery],
+        )
+        .await
+        .unwrap();
+
+    let output = openmeet_sync(&db, &["events", "tail"]);
+    assert_eq!(output.status.code(), Some(2));
+    let line: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(line["decode_error"], "unknown event type \"FromTheFuture\"");
+    assert_eq!(line["payload_hex"], "beef");
+}
+
+#[tokio::test]
+async fn a_missing_input_file_is_named_in_the_error() {
+    let db = ScratchDatabase::create().await;
+    let output = openmeet_sync(&db, &["import-jetstream", "no/such/file.jsonl"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot read no/such/file.jsonl"),
+        "{stderr}"
+    );
+}
