@@ -86,7 +86,20 @@ ensure_nats() {
     fi
 }
 
+# The reference lexicon validator (@atproto/lexicon) the schemas tests
+# compare our validator with, pinned by its package-lock.json.
+ensure_lexicon_validator() {
+    command -v node >/dev/null && command -v npm >/dev/null || install_packages nodejs npm
+    local dir
+    dir="$(cd "$(dirname "$0")/.." && pwd)/tests/lexicon-validator"
+    if [ ! -d "$dir/node_modules/@atproto/lexicon" ]; then
+        log "installing the reference lexicon validator"
+        npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >/dev/null
+    fi
+}
+
 ensure_rust
+ensure_lexicon_validator
 ensure_postgres
 ensure_redis
 ensure_nats

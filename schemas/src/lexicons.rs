@@ -1,0 +1,177 @@
+//! The lexicon documents of `schemas/lexicons/`, embedded at build time, and
+//! validation of values against them.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::LazyLock;
+
+use serde_json::Value;
+use thiserror::Error;
+
+/// Every document in `schemas/lexicons/`.
+const DOCUMENTS: &[(&str, &str)] = &[
+    (
+        "com.atproto.repo.strongRef",
+        include_str!("../lexicons/com.atproto.repo.strongRef.json"),
+    ),
+    (
+        "community.lexicon.calendar.event",
+        include_str!("../lexicons/community.lexicon.calendar.event.json"),
+    ),
+    (
+        "community.lexicon.calendar.rsvp",
+        include_str!("../lexicons/community.lexicon.calendar.rsvp.json"),
+    ),
+    (
+        "community.lexicon.location.address",
+        include_str!("../lexicons/community.lexicon.location.address.json"),
+    ),
+    (
+        "community.lexicon.location.fsq",
+        include_str!("../lexicons/community.lexicon.location.fsq.json"),
+    ),
+    (
+        "community.lexicon.location.geo",
+        include_str!("../lexicons/community.lexicon.location.geo.json"),
+    ),
+    (
+        "community.lexicon.location.hthree",
+        include_str!("../lexicons/community.lexicon.location.hthree.json"),
+    ),
+    (
+        "openmeet.lexicon.calendar.recurrence",
+        include_str!("../lexicons/openmeet.lexicon.calendar.recurrence.json"),
+    ),
+    (
+        "openmeet.lexicon.group",
+        include_str!("../lexicons/openmeet.lexicon.group.json"),
+    ),
+];
+
+/// Why a value does not conform to its lexicon: where, and what is wrong.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+#[error("{path} {reason}")]
+pub struct Invalid {
+    /// The field, such as `locations[0].country` (`record` for the whole).
+    pub path: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// A set of lexicon definitions, addressed as `nsid#name` (`nsid` alone
+/// means `nsid#main`).
+pub struct Lexicons {
+    defs: HashMap<String, Value>,
+}
+
+static OURS: LazyLock<Lexicons> = LazyLock::new(|| {
+    let mut defs = HashMap::new();
+    for (nsid, text) in DOCUMENTS {
+        // The documents are part of this crate; the tests load every one.
+        let doc: Value = serde_json::from_str(text).expect("lexicon documents are JSON");
+        debug_assert_eq!(doc["id"].as_str(), Some(*nsid));
+        if let Some(entries) = doc["defs"].as_object() {
+            for (name, def) in entries {
+                defs.insert(format!("{nsid}#{name}"), def.clone());
+            }
+        }
+    }
+    Lexicons { defs }
+});
+
+impl Lexicons {
+    /// The lexicons of `schemas/lexicons/`.
+    pub fn ours() -> &'static Lexicons {
+        &OURS
+    }
+
+    /// The NSIDs of every document.
+    pub fn nsids() -> impl Iterator<Item = &'static str> {
+        DOCUMENTS.iter().map(|(nsid, _)| *nsid)
+    }
+
+    /// The definition `reference` names (`nsid`, `nsid#name`).
+    pub fn def(&self, reference: &str) -> Option<&Value> {
+        self.defs.get(&canonical(reference))
+    }
+
+    /// Checks a record: its `$type`, if present, must name `nsid`, and its
+    /// fields must match the record definition.
+    pub fn validate_record(&self, nsid: &str, record: &Value) -> Result<(), Invalid> {
+        let def = self
+            .def(nsid)
+            .filter(|def| def["type"] == "record")
+            .ok_or_else(|| Invalid {
+                path: "record".into(),
+                reason: format!("has no record lexicon {nsid}"),
+            })?;
+        let Some(object) = record.as_object() else {
+            return Err(Invalid {
+                path: "record".into(),
+                reason: "must be an object".into(),
+            });
+        };
+        match object.get("$type") {
+            Some(Value::String(found)) if found == nsid => {}
+            Some(found) => {
+                return Err(Invalid {
+                    path: "record/$type".into(),
+                    reason: format!("must be {nsid}, not {found}"),
+                });
+            }
+            None => {}
+        }
+        crate::validate::value(self, nsid, &def["record"], record, &Path::root("record"))
+    }
+
+    /// Checks a value against any definition (an object, a string, ...).
+    pub fn validate(&self, reference: &str, value: &Value) -> Result<(), Invalid> {
+        let def = self.def(reference).ok_or_else(|| Invalid {
+            path: "value".into(),
+            reason: format!("has no lexicon {reference}"),
+        })?;
+        let nsid = reference.split('#').next().unwrap_or(reference);
+        crate::validate::value(self, nsid, def, value, &Path::root("value"))
+    }
+}
+
+/// `nsid` → `nsid#main`; `nsid#name` unchanged.
+pub(crate) fn canonical(reference: &str) -> String {
+    if reference.contains('#') {
+        reference.to_owned()
+    } else {
+        format!("{reference}#main")
+    }
+}
+
+/// A path into a value, for messages: `record/locations/0/country`, the
+/// form the reference validator uses.
+#[derive(Clone)]
+pub(crate) struct Path(String);
+
+impl Path {
+    fn root(name: &str) -> Self {
+        Path(name.to_owned())
+    }
+
+    pub(crate) fn field(&self, name: &str) -> Path {
+        Path(format!("{}/{name}", self.0))
+    }
+
+    pub(crate) fn index(&self, n: usize) -> Path {
+        Path(format!("{}/{n}", self.0))
+    }
+
+    pub(crate) fn invalid(&self, reason: impl Into<String>) -> Invalid {
+        Invalid {
+            path: self.0.clone(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}

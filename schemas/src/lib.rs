@@ -1,0 +1,10 @@
+//! The lexicons openmeet-sync reads and writes, as documents (in
+//! `schemas/lexicons/`), as a validator that interprets those documents, and
+//! as typed records that keep every field they do not know.
+
+pub mod formats;
+pub mod lexicons;
+pub mod records;
+mod validate;
+
+pub use lexicons::{Invalid, Lexicons};
