@@ -1,5 +1,10 @@
-//! Occurrences: single dated events. This module holds the facts recorded
-//! about occurrences imported from Bluesky.
+//! Occurrences: single dated events, local or imported from Bluesky.
+
+mod details;
+mod record;
+
+pub use details::{EventDetails, Link, Mode, Place, Status};
+pub use record::{MappingError, format_datetime, parse_datetime};
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
