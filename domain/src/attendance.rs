@@ -1,6 +1,8 @@
 //! Attendance: who goes to which occurrence, from either platform.
 
+use schemas::records::{RsvpRecord, StrongRef};
 use serde::{Deserialize, Serialize};
+use thiserror::Error;
 
 use crate::envelope::{Origin, StreamId};
 use crate::identity::UserId;
@@ -18,6 +20,47 @@ pub enum AttendanceStatus {
     Interested,
     /// `community.lexicon.calendar.rsvp#notgoing`.
     Declined,
+}
+
+const GOING: &str = "community.lexicon.calendar.rsvp#going";
+const INTERESTED: &str = "community.lexicon.calendar.rsvp#interested";
+const NOT_GOING: &str = "community.lexicon.calendar.rsvp#notgoing";
+
+/// An RSVP status this system does not know: the record is rejected with
+/// this reason rather than guessed at.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+#[error("status {0:?} is not a known RSVP status")]
+pub struct UnknownRsvpStatus(pub String);
+
+impl AttendanceStatus {
+    /// The spec's Bluesky → OpenMeet mapping. An RSVP without status means
+    /// the lexicon's default, `#going`.
+    pub fn from_rsvp_status(status: Option<&str>) -> Result<Self, UnknownRsvpStatus> {
+        match status.unwrap_or(GOING) {
+            GOING => Ok(AttendanceStatus::Attending),
+            INTERESTED => Ok(AttendanceStatus::Interested),
+            NOT_GOING => Ok(AttendanceStatus::Declined),
+            other => Err(UnknownRsvpStatus(other.to_owned())),
+        }
+    }
+
+    /// The spec's OpenMeet → Bluesky mapping.
+    pub fn rsvp_status(self) -> &'static str {
+        match self {
+            AttendanceStatus::Attending => GOING,
+            AttendanceStatus::Interested => INTERESTED,
+            AttendanceStatus::Declined => NOT_GOING,
+        }
+    }
+
+    /// The RSVP record publishing this status for the event `subject`.
+    pub fn rsvp_record(self, subject: StrongRef) -> RsvpRecord {
+        RsvpRecord {
+            subject,
+            status: Some(self.rsvp_status().to_owned()),
+            extra: Default::default(),
+        }
+    }
 }
 
 /// The stream of all attendance changes of one occurrence.
@@ -42,4 +85,77 @@ pub struct RsvpChanged {
     pub rsvp_uri: Option<String>,
     /// The RSVP record's CID, when known.
     pub rsvp_cid: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [AttendanceStatus; 3] = [
+        AttendanceStatus::Attending,
+        AttendanceStatus::Interested,
+        AttendanceStatus::Declined,
+    ];
+
+    #[test]
+    fn the_spec_mapping_holds_in_both_directions() {
+        let table = [
+            (
+                AttendanceStatus::Attending,
+                "community.lexicon.calendar.rsvp#going",
+            ),
+            (
+                AttendanceStatus::Interested,
+                "community.lexicon.calendar.rsvp#interested",
+            ),
+            (
+                AttendanceStatus::Declined,
+                "community.lexicon.calendar.rsvp#notgoing",
+            ),
+        ];
+        for (status, token) in table {
+            assert_eq!(status.rsvp_status(), token);
+            assert_eq!(AttendanceStatus::from_rsvp_status(Some(token)), Ok(status));
+        }
+        for status in ALL {
+            assert_eq!(
+                AttendanceStatus::from_rsvp_status(Some(status.rsvp_status())),
+                Ok(status)
+            );
+        }
+    }
+
+    #[test]
+    fn an_rsvp_without_status_means_going() {
+        assert_eq!(
+            AttendanceStatus::from_rsvp_status(None),
+            Ok(AttendanceStatus::Attending)
+        );
+    }
+
+    #[test]
+    fn an_unknown_status_is_an_error_not_a_guess() {
+        let err = AttendanceStatus::from_rsvp_status(Some("maybe")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "status \"maybe\" is not a known RSVP status"
+        );
+    }
+
+    #[test]
+    fn a_published_rsvp_record_is_lexicon_valid() {
+        let subject = StrongRef {
+            uri: "at://did:plc:abc/community.lexicon.calendar.event/3k".into(),
+            cid: "bafyreieis7y4we4bkg26lsispbedzo5rn7gbx3bf2bxkpw6hvg726kktee".into(),
+            extra: Default::default(),
+        };
+        for status in ALL {
+            let record = schemas::records::Record::to_json(&status.rsvp_record(subject.clone()));
+            assert_eq!(
+                schemas::Lexicons::ours()
+                    .validate_record("community.lexicon.calendar.rsvp", &record),
+                Ok(())
+            );
+        }
+    }
 }

@@ -4,8 +4,8 @@
 //! events with the same ids, so redelivery and replay are idempotent. Input
 //! that cannot be applied becomes a [`RecordRejected`], never nothing.
 
+use schemas::records::RsvpRecord;
 use serde::Deserialize;
-use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::attendance::{AttendanceStatus, RsvpChanged, attendance_stream};
@@ -196,21 +196,12 @@ fn rsvp_changed(
     at: Timestamp,
 ) -> Result<RsvpChanged, String> {
     let raw = commit.record.as_ref().ok_or("an RSVP without a record")?;
-    let record: Value =
-        serde_json::from_str(raw.get()).map_err(|err| format!("the record is not JSON: {err}"))?;
-    let subject = record
-        .pointer("/subject/uri")
-        .and_then(Value::as_str)
-        .ok_or("subject.uri is missing or not a string")?;
-    // The lexicon declares `#going` as the default of the required status.
-    let status = match record.get("status").map(|status| status.as_str()) {
-        None => AttendanceStatus::Attending,
-        Some(Some(token)) => attendance_status(token)
-            .ok_or_else(|| format!("status {token:?} is not a known RSVP status"))?,
-        Some(None) => return Err("status is not a string".into()),
-    };
+    let record: RsvpRecord =
+        serde_json::from_str(raw.get()).map_err(|err| format!("not an RSVP record: {err}"))?;
+    let status = AttendanceStatus::from_rsvp_status(record.status.as_deref())
+        .map_err(|err| err.to_string())?;
     Ok(RsvpChanged {
-        occurrence_id: OccurrenceId::for_record(subject),
+        occurrence_id: OccurrenceId::for_record(&record.subject.uri),
         attendee_id: UserId::shadow_for(did),
         status,
         origin: Origin::Bluesky,
@@ -218,16 +209,6 @@ fn rsvp_changed(
         rsvp_uri: Some(uri.to_owned()),
         rsvp_cid: commit.cid.clone(),
     })
-}
-
-/// The spec's Bluesky → OpenMeet status mapping.
-pub fn attendance_status(token: &str) -> Option<AttendanceStatus> {
-    match token {
-        "community.lexicon.calendar.rsvp#going" => Some(AttendanceStatus::Attending),
-        "community.lexicon.calendar.rsvp#interested" => Some(AttendanceStatus::Interested),
-        "community.lexicon.calendar.rsvp#notgoing" => Some(AttendanceStatus::Declined),
-        _ => None,
-    }
 }
 
 fn reject(subject: &str, reason: String, raw: &str) -> Outcome {
@@ -339,7 +320,7 @@ mod tests {
 
     #[test]
     fn an_rsvp_without_status_takes_the_lexicon_default_going() {
-        let raw = r#"{"did":"did:plc:guest","time_us":1,"kind":"commit","commit":{"rev":"r","operation":"create","collection":"community.lexicon.calendar.rsvp","rkey":"k","record":{"subject":{"uri":"at://did:plc:org/community.lexicon.calendar.event/3ev"}},"cid":"c"}}"#;
+        let raw = r#"{"did":"did:plc:guest","time_us":1,"kind":"commit","commit":{"rev":"r","operation":"create","collection":"community.lexicon.calendar.rsvp","rkey":"k","record":{"subject":{"uri":"at://did:plc:org/community.lexicon.calendar.event/3ev","cid":"bafyev1"}},"cid":"c"}}"#;
         let intake = events(from_jetstream(raw, "line 3"));
         assert!(
             matches!(&intake[1].event, DomainEvent::RsvpChanged(rsvp) if rsvp.status == AttendanceStatus::Attending)
@@ -348,7 +329,7 @@ mod tests {
 
     #[test]
     fn an_unknown_rsvp_status_is_rejected_with_the_raw_message() {
-        let raw = r#"{"did":"did:plc:guest","time_us":1,"kind":"commit","commit":{"rev":"r","operation":"create","collection":"community.lexicon.calendar.rsvp","rkey":"k","record":{"status":"maybe","subject":{"uri":"at://x"}},"cid":"c"}}"#;
+        let raw = r#"{"did":"did:plc:guest","time_us":1,"kind":"commit","commit":{"rev":"r","operation":"create","collection":"community.lexicon.calendar.rsvp","rkey":"k","record":{"status":"maybe","subject":{"uri":"at://x","cid":"bafyev1"}},"cid":"c"}}"#;
         let intake = events(from_jetstream(raw, "line 4"));
         assert_eq!(intake.len(), 1);
         match &intake[0].event {

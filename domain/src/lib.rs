@@ -7,6 +7,7 @@
 pub mod attendance;
 pub mod audit;
 pub mod catalogue;
+pub mod checksum;
 pub mod envelope;
 pub mod identity;
 pub mod intake;
