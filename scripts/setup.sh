@@ -98,8 +98,19 @@ ensure_lexicon_validator() {
     fi
 }
 
+# python-dateutil: the second recurrence implementation our expansion is
+# checked against.
+ensure_dateutil() {
+    command -v python3 >/dev/null || install_packages python3
+    if ! python3 -c 'import dateutil' 2>/dev/null; then
+        log "installing python-dateutil"
+        python3 -m pip install --quiet python-dateutil 2>/dev/null || install_packages python3-dateutil
+    fi
+}
+
 ensure_rust
 ensure_lexicon_validator
+ensure_dateutil
 ensure_postgres
 ensure_redis
 ensure_nats

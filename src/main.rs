@@ -40,6 +40,11 @@ enum Command {
     },
     /// Import Jetstream messages (JSON lines) from a file into the event store.
     ImportJetstream(commands::import::ImportArgs),
+    /// Work with recurrence rules.
+    Recurrence {
+        #[command(subcommand)]
+        command: commands::recurrence::RecurrenceCommand,
+    },
 }
 
 #[tokio::main]
@@ -50,6 +55,7 @@ async fn main() -> ExitCode {
         Command::Migrate => commands::migrate::run(&cli.database_url).await,
         Command::Events { command } => commands::events::run(&cli.database_url, command).await,
         Command::ImportJetstream(args) => commands::import::run(&cli.database_url, args).await,
+        Command::Recurrence { command } => commands::recurrence::run(command),
     };
     match outcome {
         Ok(code) => code,

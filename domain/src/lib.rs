@@ -12,6 +12,7 @@ pub mod envelope;
 pub mod identity;
 pub mod intake;
 pub mod occurrence;
+pub mod recurrence;
 pub mod rejection;
 pub mod time;
 

@@ -3,6 +3,7 @@
 pub mod events;
 pub mod import;
 pub mod migrate;
+pub mod recurrence;
 
 use anyhow::Context;
 use store::PgEventStore;
