@@ -89,7 +89,7 @@ pub fn local_or_instant(text: &str, zone: chrono_tz::Tz) -> Result<Timestamp, Re
 pub fn format_in_zone(at: Timestamp, zone: chrono_tz::Tz) -> String {
     at.to_datetime()
         .with_timezone(&zone)
-        .to_rfc3339_opts(SecondsFormat::AutoSi, true)
+        .to_rfc3339_opts(SecondsFormat::AutoSi, false)
 }
 
 /// A recurrence ready to expand.
