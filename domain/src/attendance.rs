@@ -159,3 +159,130 @@ mod tests {
         }
     }
 }
+
+/// One attendee's current answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// The status.
+    pub status: AttendanceStatus,
+    /// The platform it was given on.
+    pub origin: Origin,
+    /// When it was given.
+    pub changed_at: Timestamp,
+}
+
+impl Answer {
+    /// The order in which answers supersede each other: the latest change
+    /// wins; at the same instant the order is still total, so every replica
+    /// and every replay picks the same winner.
+    fn precedence(&self) -> (Timestamp, u8, u8) {
+        let origin = match self.origin {
+            Origin::OpenMeet => 0,
+            Origin::Bluesky => 1,
+        };
+        let status = match self.status {
+            AttendanceStatus::Declined => 0,
+            AttendanceStatus::Interested => 1,
+            AttendanceStatus::Attending => 2,
+        };
+        (self.changed_at, origin, status)
+    }
+}
+
+/// Everyone's answers for one occurrence: at most one per user.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Attendance {
+    answers: std::collections::BTreeMap<UserId, Answer>,
+}
+
+impl Attendance {
+    /// The current answer of `user`.
+    pub fn answer(&self, user: UserId) -> Option<&Answer> {
+        self.answers.get(&user)
+    }
+
+    /// How many users answered.
+    pub fn len(&self) -> usize {
+        self.answers.len()
+    }
+
+    /// True when nobody answered.
+    pub fn is_empty(&self) -> bool {
+        self.answers.is_empty()
+    }
+}
+
+/// A user answers (or changes an answer to) an occurrence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangeRsvp {
+    /// The occurrence.
+    pub occurrence_id: OccurrenceId,
+    /// The user.
+    pub attendee_id: UserId,
+    /// The answer.
+    pub status: AttendanceStatus,
+    /// Where it was given.
+    pub origin: Origin,
+    /// When it was given, by its platform's clock.
+    pub changed_at: Timestamp,
+    /// The RSVP record, when on Bluesky.
+    pub rsvp_uri: Option<String>,
+    /// Its CID.
+    pub rsvp_cid: Option<String>,
+}
+
+impl crate::decider::Decider for Attendance {
+    type Command = ChangeRsvp;
+    type Error = std::convert::Infallible;
+
+    /// Records the answer unless a later (or the same) answer is already
+    /// recorded: a delayed, older change never overwrites a newer one.
+    fn decide(
+        &self,
+        change: &ChangeRsvp,
+        _at: Timestamp,
+    ) -> Result<Vec<crate::catalogue::DomainEvent>, Self::Error> {
+        let new = Answer {
+            status: change.status,
+            origin: change.origin,
+            changed_at: change.changed_at,
+        };
+        if let Some(current) = self.answers.get(&change.attendee_id)
+            && current.precedence() >= new.precedence()
+        {
+            return Ok(vec![]);
+        }
+        Ok(vec![
+            RsvpChanged {
+                occurrence_id: change.occurrence_id,
+                attendee_id: change.attendee_id,
+                status: change.status,
+                origin: change.origin,
+                changed_at: change.changed_at,
+                rsvp_uri: change.rsvp_uri.clone(),
+                rsvp_cid: change.rsvp_cid.clone(),
+            }
+            .into(),
+        ])
+    }
+
+    fn evolve(mut self, event: &crate::catalogue::DomainEvent) -> Attendance {
+        if let crate::catalogue::DomainEvent::RsvpChanged(changed) = event {
+            let new = Answer {
+                status: changed.status,
+                origin: changed.origin,
+                changed_at: changed.changed_at,
+            };
+            // Replaying a log in which an older answer follows a newer one
+            // (written before this rule existed) still ends at the newest.
+            let newer = self
+                .answers
+                .get(&changed.attendee_id)
+                .is_none_or(|current| new.precedence() > current.precedence());
+            if newer {
+                self.answers.insert(changed.attendee_id, new);
+            }
+        }
+        self
+    }
+}

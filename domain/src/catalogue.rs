@@ -11,9 +11,13 @@ use thiserror::Error;
 
 use crate::attendance::RsvpChanged;
 use crate::envelope::EncodedPayload;
-use crate::identity::ShadowAccountCreated;
-use crate::occurrence::{EventChangedExternally, EventDeletedExternally, EventImported};
+use crate::identity::{AccountRegistered, HandleChanged, ShadowAccountCreated};
+use crate::occurrence::{
+    EventChangedExternally, EventDeletedExternally, EventImported, OccurrenceCancelled,
+    OccurrenceEdited, OccurrenceScheduled,
+};
 use crate::rejection::RecordRejected;
+use crate::series::{RecurrenceChanged, SeriesCreated, SeriesEdited};
 
 /// A stored payload that this build cannot turn back into a domain event.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -154,11 +158,19 @@ macro_rules! catalogue {
 }
 
 catalogue! {
+    SeriesCreated = 1,
+    SeriesEdited = 1,
+    RecurrenceChanged = 1,
+    OccurrenceScheduled = 1,
+    OccurrenceEdited = 1,
+    OccurrenceCancelled = 1,
     EventImported = 1,
     EventChangedExternally = 1,
     EventDeletedExternally = 1,
     RsvpChanged = 1,
     ShadowAccountCreated = 1,
+    AccountRegistered = 1,
+    HandleChanged = 1,
     RecordRejected = 1,
 }
 

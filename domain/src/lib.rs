@@ -8,12 +8,14 @@ pub mod attendance;
 pub mod audit;
 pub mod catalogue;
 pub mod checksum;
+pub mod decider;
 pub mod envelope;
 pub mod identity;
 pub mod intake;
 pub mod occurrence;
 pub mod recurrence;
 pub mod rejection;
+pub mod series;
 pub mod time;
 
 pub use catalogue::{DecodeError, DomainEvent};

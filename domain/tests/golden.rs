@@ -8,20 +8,109 @@
 use std::path::PathBuf;
 
 use domain::attendance::{AttendanceStatus, RsvpChanged};
-use domain::identity::{ShadowAccountCreated, UserId};
+use domain::identity::{AccountRegistered, HandleChanged, ShadowAccountCreated, UserId};
 use domain::occurrence::{
-    EventChangedExternally, EventDeletedExternally, EventImported, OccurrenceId,
+    EventChangedExternally, EventDeletedExternally, EventDetails, EventImported, Link, Mode,
+    OccurrenceCancelled, OccurrenceEdited, OccurrenceId, OccurrenceScheduled, Place, Status,
 };
+use domain::recurrence::Recurrence;
 use domain::rejection::RecordRejected;
+use domain::series::{RecurrenceChanged, SeriesCreated, SeriesEdited, SeriesId};
 use domain::{DomainEvent, EncodedPayload, Origin, Timestamp};
+use uuid::Uuid;
 
 const URI: &str = "at://did:plc:golden/community.lexicon.calendar.event/3lbgolden22k";
+
+/// Event details exercising every variant a payload can hold.
+fn details() -> EventDetails {
+    EventDetails {
+        name: "Rust Meetup #12".into(),
+        description: Some("Talks and pizza".into()),
+        starts_at: Some(Timestamp::from_unix_micros(1_764_612_000_000_000)),
+        ends_at: None,
+        time_zone: Some("Europe/Berlin".into()),
+        mode: Some(Mode::Other(
+            "community.lexicon.calendar.event#metaverse".into(),
+        )),
+        status: Some(Status::Rescheduled),
+        places: vec![
+            Place::Address {
+                country: "DE".into(),
+                postal_code: None,
+                region: None,
+                locality: Some("Berlin".into()),
+                street: None,
+                name: Some("c-base".into()),
+            },
+            Place::Geo {
+                latitude: "0".into(),
+                longitude: "0".into(),
+                altitude: None,
+                name: None,
+            },
+            Place::Foursquare {
+                place_id: "4b05".into(),
+                latitude: None,
+                longitude: None,
+                name: None,
+            },
+            Place::H3 {
+                value: "8a1f1d4a6b67fff".into(),
+                name: None,
+            },
+            Place::Online(Link {
+                uri: "https://meet.example.org".into(),
+                name: None,
+            }),
+            Place::Other(r#"{"name":"Somewhere"}"#.into()),
+        ],
+        links: vec![Link {
+            uri: "https://rust.example.org".into(),
+            name: Some("Home".into()),
+        }],
+        rsvp_expected: Some(true),
+        created_at: Timestamp::from_unix_micros(1_761_991_200_000_000),
+    }
+}
+
+fn recurrence() -> Recurrence {
+    Recurrence {
+        rule: "FREQ=WEEKLY;BYDAY=TU".into(),
+        time_zone: "Europe/Berlin".into(),
+        starts_at: Timestamp::from_unix_micros(1_764_612_000_000_000),
+        exdates: vec![Timestamp::from_unix_micros(1_765_821_600_000_000)],
+        rdates: vec![],
+    }
+}
 
 /// The value each golden file holds, per released type and version.
 fn expected(event_type: &str, schema_version: u16) -> DomainEvent {
     let occurrence_id = OccurrenceId::for_record(URI);
     let observed_at = Timestamp::from_unix_micros(1_764_000_000_123_456);
+    let series_id = SeriesId(Uuid::from_u128(0x5e41e5));
     match (event_type, schema_version) {
+        ("SeriesCreated", 1) => SeriesCreated {
+            series_id,
+            slug: "rust-meetup".into(),
+            details: details(),
+            recurrence: recurrence(),
+            origin: Origin::OpenMeet,
+        }
+        .into(),
+        ("SeriesEdited", 1) => SeriesEdited { series_id, details: details() }.into(),
+        ("RecurrenceChanged", 1) => RecurrenceChanged { series_id, recurrence: recurrence() }.into(),
+        ("OccurrenceScheduled", 1) => {
+            OccurrenceScheduled { occurrence_id, series_id: Some(series_id), details: details() }.into()
+        }
+        ("OccurrenceEdited", 1) => OccurrenceEdited { occurrence_id, details: details() }.into(),
+        ("OccurrenceCancelled", 1) => OccurrenceCancelled { occurrence_id, reason: Some("venue closed".into()) }.into(),
+        ("AccountRegistered", 1) => AccountRegistered {
+            user_id: UserId(Uuid::from_u128(0xacc0)),
+            did: "did:plc:golden".into(),
+            handle: Some("golden.test".into()),
+        }
+        .into(),
+        ("HandleChanged", 1) => HandleChanged { did: "did:plc:golden".into(), handle: "new.golden.test".into() }.into(),
         ("EventImported", 1) => EventImported {
             occurrence_id,
             uri: URI.into(),

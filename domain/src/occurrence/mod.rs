@@ -1,8 +1,10 @@
 //! Occurrences: single dated events, local or imported from Bluesky.
 
+mod decider;
 mod details;
 mod record;
 
+pub use decider::{Occurrence, OccurrenceCommand, OccurrenceError};
 pub use details::{EventDetails, Link, Mode, Place, Status};
 pub use record::{MappingError, format_datetime, parse_datetime};
 
@@ -10,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::envelope::{StreamId, derived_uuid};
+use crate::series::SeriesId;
 use crate::time::Timestamp;
 
 /// The local id of an occurrence.
@@ -27,6 +30,12 @@ impl OccurrenceId {
     /// The stream that orders everything that happens to this occurrence.
     pub fn stream(self) -> StreamId {
         StreamId::new("occurrence", self.0)
+    }
+}
+
+impl std::fmt::Display for OccurrenceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
     }
 }
 
@@ -71,4 +80,33 @@ pub struct EventDeletedExternally {
     pub uri: String,
     /// When the source says the deletion happened.
     pub observed_at: Timestamp,
+}
+
+/// A local occurrence was scheduled in OpenMeet. Schema version 1.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OccurrenceScheduled {
+    /// The new occurrence.
+    pub occurrence_id: OccurrenceId,
+    /// The series it belongs to, if any.
+    pub series_id: Option<SeriesId>,
+    /// Its content.
+    pub details: EventDetails,
+}
+
+/// An occurrence's content was edited in OpenMeet. Schema version 1.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OccurrenceEdited {
+    /// The occurrence.
+    pub occurrence_id: OccurrenceId,
+    /// The new content.
+    pub details: EventDetails,
+}
+
+/// An occurrence was cancelled in OpenMeet. Schema version 1.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OccurrenceCancelled {
+    /// The occurrence.
+    pub occurrence_id: OccurrenceId,
+    /// Why, when given.
+    pub reason: Option<String>,
 }

@@ -1,0 +1,366 @@
+//! The occurrence aggregate: one dated event, scheduled locally or imported
+//! from a Bluesky record.
+
+use schemas::records::{EventRecord, Record};
+use thiserror::Error;
+
+use super::{
+    EventChangedExternally, EventDeletedExternally, EventDetails, EventImported,
+    OccurrenceCancelled, OccurrenceEdited, OccurrenceId, OccurrenceScheduled,
+};
+use crate::catalogue::DomainEvent;
+use crate::decider::Decider;
+use crate::series::SeriesId;
+use crate::time::Timestamp;
+
+/// An occurrence, as its events leave it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Occurrence {
+    /// Never scheduled or imported.
+    #[default]
+    Absent,
+    /// Scheduled in OpenMeet.
+    Local {
+        /// The occurrence.
+        id: OccurrenceId,
+        /// Its series, if any.
+        series_id: Option<SeriesId>,
+        /// Its content.
+        details: EventDetails,
+    },
+    /// Imported from a Bluesky record.
+    Imported {
+        /// The occurrence.
+        id: OccurrenceId,
+        /// The record's AT-URI.
+        uri: String,
+        /// The CID of the version last seen.
+        cid: String,
+        /// Its content: the record's, or the latest OpenMeet edit.
+        details: EventDetails,
+    },
+    /// Cancelled in OpenMeet; kept for history.
+    Cancelled {
+        /// The occurrence.
+        id: OccurrenceId,
+        /// Its content when cancelled.
+        details: EventDetails,
+    },
+    /// Imported, but its stored record no longer maps (a later mapping
+    /// refuses it); it has no content until a readable version arrives.
+    Unreadable {
+        /// The occurrence.
+        id: OccurrenceId,
+        /// The record's AT-URI.
+        uri: String,
+        /// The CID of the version last seen.
+        cid: String,
+        /// Why it does not map.
+        reason: String,
+    },
+    /// Its record was deleted on Bluesky.
+    Deleted {
+        /// The occurrence.
+        id: OccurrenceId,
+        /// The deleted record's AT-URI.
+        uri: String,
+    },
+}
+
+/// What can be asked of an occurrence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OccurrenceCommand {
+    /// A version of a Bluesky record arrived (create or update).
+    Import {
+        /// The record's AT-URI.
+        uri: String,
+        /// The version's CID.
+        cid: String,
+        /// The record's JSON, as received.
+        record: String,
+        /// When the source says it changed.
+        observed_at: Timestamp,
+    },
+    /// The Bluesky record was deleted.
+    DeleteExternally {
+        /// The record's AT-URI.
+        uri: String,
+        /// When the source says it was deleted.
+        observed_at: Timestamp,
+    },
+    /// Schedule a local occurrence.
+    Schedule {
+        /// The new occurrence.
+        occurrence_id: OccurrenceId,
+        /// Its series, if any.
+        series_id: Option<SeriesId>,
+        /// Its content.
+        details: EventDetails,
+    },
+    /// Edit the content in OpenMeet.
+    Edit(EventDetails),
+    /// Cancel it in OpenMeet.
+    Cancel {
+        /// Why, when given.
+        reason: Option<String>,
+    },
+}
+
+/// Why an occurrence command was refused.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum OccurrenceError {
+    /// The record cannot become an occurrence.
+    #[error("record {uri}: {reason}")]
+    InvalidRecord {
+        /// The record.
+        uri: String,
+        /// Why, naming the field.
+        reason: String,
+    },
+    /// Schedule on an occurrence that exists.
+    #[error("occurrence {0} already exists")]
+    AlreadyExists(OccurrenceId),
+    /// A command for an occurrence that does not exist.
+    #[error("the occurrence does not exist")]
+    NotFound,
+    /// A record version for an occurrence that was scheduled locally.
+    #[error("occurrence {0} was scheduled in OpenMeet, not imported")]
+    NotImported(OccurrenceId),
+    /// An edit of a cancelled or deleted occurrence.
+    #[error("occurrence {0} is cancelled or deleted")]
+    Closed(OccurrenceId),
+}
+
+/// Reads a record's JSON into event details, or says which field is wrong.
+fn details_of(uri: &str, record: &str) -> Result<EventDetails, OccurrenceError> {
+    let invalid = |reason: String| OccurrenceError::InvalidRecord {
+        uri: uri.to_owned(),
+        reason,
+    };
+    let value: serde_json::Value =
+        serde_json::from_str(record).map_err(|err| invalid(format!("not JSON: {err}")))?;
+    let record = EventRecord::from_json(&value).map_err(|err| invalid(err.to_string()))?;
+    EventDetails::from_record(&record).map_err(|err| invalid(err.to_string()))
+}
+
+/// The state a stored record version leaves: imported with its content,
+/// or unreadable when the current mapping refuses it.
+fn imported_state(id: OccurrenceId, uri: &str, cid: &str, record: &str) -> Occurrence {
+    match details_of(uri, record) {
+        Ok(details) => Occurrence::Imported {
+            id,
+            uri: uri.to_owned(),
+            cid: cid.to_owned(),
+            details,
+        },
+        Err(err) => Occurrence::Unreadable {
+            id,
+            uri: uri.to_owned(),
+            cid: cid.to_owned(),
+            reason: err.to_string(),
+        },
+    }
+}
+
+impl Occurrence {
+    fn id(&self) -> Option<OccurrenceId> {
+        match self {
+            Occurrence::Absent => None,
+            Occurrence::Local { id, .. }
+            | Occurrence::Imported { id, .. }
+            | Occurrence::Cancelled { id, .. }
+            | Occurrence::Unreadable { id, .. }
+            | Occurrence::Deleted { id, .. } => Some(*id),
+        }
+    }
+
+    /// The content, unless it was deleted.
+    pub fn details(&self) -> Option<&EventDetails> {
+        match self {
+            Occurrence::Local { details, .. }
+            | Occurrence::Imported { details, .. }
+            | Occurrence::Cancelled { details, .. } => Some(details),
+            Occurrence::Absent | Occurrence::Unreadable { .. } | Occurrence::Deleted { .. } => None,
+        }
+    }
+}
+
+impl Decider for Occurrence {
+    type Command = OccurrenceCommand;
+    type Error = OccurrenceError;
+
+    fn decide(
+        &self,
+        command: &OccurrenceCommand,
+        _at: Timestamp,
+    ) -> Result<Vec<DomainEvent>, OccurrenceError> {
+        match (self, command) {
+            (Occurrence::Imported { cid: seen, .. }, OccurrenceCommand::Import { cid, .. })
+                if seen == cid =>
+            {
+                Ok(vec![])
+            }
+            (
+                Occurrence::Imported { id, .. } | Occurrence::Unreadable { id, .. },
+                OccurrenceCommand::Import {
+                    uri,
+                    cid,
+                    record,
+                    observed_at,
+                },
+            ) => {
+                details_of(uri, record)?;
+                Ok(vec![
+                    EventChangedExternally {
+                        occurrence_id: *id,
+                        uri: uri.clone(),
+                        cid: cid.clone(),
+                        record: record.clone(),
+                        observed_at: *observed_at,
+                    }
+                    .into(),
+                ])
+            }
+            (
+                Occurrence::Absent | Occurrence::Deleted { .. },
+                OccurrenceCommand::Import {
+                    uri,
+                    cid,
+                    record,
+                    observed_at,
+                },
+            ) => {
+                details_of(uri, record)?;
+                Ok(vec![
+                    EventImported {
+                        occurrence_id: OccurrenceId::for_record(uri),
+                        uri: uri.clone(),
+                        cid: cid.clone(),
+                        record: record.clone(),
+                        observed_at: *observed_at,
+                    }
+                    .into(),
+                ])
+            }
+            (
+                Occurrence::Local { id, .. } | Occurrence::Cancelled { id, .. },
+                OccurrenceCommand::Import { .. },
+            ) => Err(OccurrenceError::NotImported(*id)),
+            (
+                Occurrence::Imported { id, .. } | Occurrence::Unreadable { id, .. },
+                OccurrenceCommand::DeleteExternally { uri, observed_at },
+            ) => Ok(vec![
+                EventDeletedExternally {
+                    occurrence_id: *id,
+                    uri: uri.clone(),
+                    observed_at: *observed_at,
+                }
+                .into(),
+            ]),
+            (Occurrence::Deleted { .. }, OccurrenceCommand::DeleteExternally { .. }) => Ok(vec![]),
+            (Occurrence::Absent, OccurrenceCommand::DeleteExternally { .. }) => {
+                Err(OccurrenceError::NotFound)
+            }
+            (
+                Occurrence::Local { id, .. } | Occurrence::Cancelled { id, .. },
+                OccurrenceCommand::DeleteExternally { .. },
+            ) => Err(OccurrenceError::NotImported(*id)),
+            (
+                Occurrence::Absent,
+                OccurrenceCommand::Schedule {
+                    occurrence_id,
+                    series_id,
+                    details,
+                },
+            ) => Ok(vec![
+                OccurrenceScheduled {
+                    occurrence_id: *occurrence_id,
+                    series_id: *series_id,
+                    details: details.clone(),
+                }
+                .into(),
+            ]),
+            (state, OccurrenceCommand::Schedule { occurrence_id, .. }) => Err(
+                OccurrenceError::AlreadyExists(state.id().unwrap_or(*occurrence_id)),
+            ),
+            (
+                Occurrence::Local { id, details, .. } | Occurrence::Imported { id, details, .. },
+                OccurrenceCommand::Edit(new),
+            ) => Ok(if details == new {
+                vec![]
+            } else {
+                vec![
+                    OccurrenceEdited {
+                        occurrence_id: *id,
+                        details: new.clone(),
+                    }
+                    .into(),
+                ]
+            }),
+            (
+                Occurrence::Local { id, .. } | Occurrence::Imported { id, .. },
+                OccurrenceCommand::Cancel { reason },
+            ) => Ok(vec![
+                OccurrenceCancelled {
+                    occurrence_id: *id,
+                    reason: reason.clone(),
+                }
+                .into(),
+            ]),
+            (Occurrence::Cancelled { .. }, OccurrenceCommand::Cancel { .. }) => Ok(vec![]),
+            (
+                Occurrence::Cancelled { id, .. }
+                | Occurrence::Deleted { id, .. }
+                | Occurrence::Unreadable { id, .. },
+                _,
+            ) => Err(OccurrenceError::Closed(*id)),
+            (Occurrence::Absent, _) => Err(OccurrenceError::NotFound),
+        }
+    }
+
+    fn evolve(self, event: &DomainEvent) -> Occurrence {
+        match (self, event) {
+            (_, DomainEvent::EventImported(imported)) => imported_state(
+                imported.occurrence_id,
+                &imported.uri,
+                &imported.cid,
+                &imported.record,
+            ),
+            (
+                Occurrence::Imported { id, .. } | Occurrence::Unreadable { id, .. },
+                DomainEvent::EventChangedExternally(changed),
+            ) => imported_state(id, &changed.uri, &changed.cid, &changed.record),
+            (
+                Occurrence::Imported { id, uri, .. } | Occurrence::Unreadable { id, uri, .. },
+                DomainEvent::EventDeletedExternally(_),
+            ) => Occurrence::Deleted { id, uri },
+            (Occurrence::Absent, DomainEvent::OccurrenceScheduled(scheduled)) => {
+                Occurrence::Local {
+                    id: scheduled.occurrence_id,
+                    series_id: scheduled.series_id,
+                    details: scheduled.details.clone(),
+                }
+            }
+            (Occurrence::Local { id, series_id, .. }, DomainEvent::OccurrenceEdited(edited)) => {
+                Occurrence::Local {
+                    id,
+                    series_id,
+                    details: edited.details.clone(),
+                }
+            }
+            (Occurrence::Imported { id, uri, cid, .. }, DomainEvent::OccurrenceEdited(edited)) => {
+                Occurrence::Imported {
+                    id,
+                    uri,
+                    cid,
+                    details: edited.details.clone(),
+                }
+            }
+            (
+                Occurrence::Local { id, details, .. } | Occurrence::Imported { id, details, .. },
+                DomainEvent::OccurrenceCancelled(_),
+            ) => Occurrence::Cancelled { id, details },
+            (state, _) => state,
+        }
+    }
+}
