@@ -122,3 +122,32 @@ async fn a_missing_input_file_is_named_in_the_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn every_calendar_record_in_the_sample_is_lexicon_valid() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/samples/jetstream-calendar.jsonl"
+    ))
+    .unwrap();
+    let mut checked = 0;
+    for message in text
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+    {
+        let commit = &message["commit"];
+        let Some(collection) = commit["collection"]
+            .as_str()
+            .filter(|c| c.starts_with("community.lexicon.calendar."))
+        else {
+            continue;
+        };
+        if let Some(record) = commit.get("record") {
+            schemas::Lexicons::ours()
+                .validate_record(collection, record)
+                .unwrap_or_else(|err| panic!("{message}: {err}"));
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 10);
+}

@@ -15,7 +15,7 @@ use crate::envelope::{
 };
 use crate::identity::{ShadowAccountCreated, UserId, identity_stream};
 use crate::occurrence::{
-    EventChangedExternally, EventDeletedExternally, EventImported, OccurrenceId,
+    EventChangedExternally, EventDeletedExternally, EventImported, OccurrenceId, details_of,
 };
 use crate::rejection::{RecordRejected, rejection_stream};
 use crate::time::Timestamp;
@@ -119,6 +119,9 @@ pub fn from_jetstream(raw: &str, source_position: &str) -> Outcome {
             let (Some(record), Some(cid)) = (record_json(), commit.cid.clone()) else {
                 return needs("a record and a CID");
             };
+            if let Err(err) = details_of(&uri, &record) {
+                return reject(&uri, err.to_string(), raw);
+            }
             if commit.operation == "create" {
                 EventImported {
                     occurrence_id,
@@ -268,6 +271,27 @@ mod tests {
             other => panic!("expected an import, got {other:?}"),
         }
         assert_eq!(intake[1].metadata.origin, Origin::Bluesky);
+    }
+
+    #[test]
+    fn an_event_record_that_does_not_map_is_rejected_naming_the_field() {
+        let raw = CREATE.replace(
+            r#""createdAt":"2026-11-01T10:00:00Z""#,
+            r#""createdAt":"last week""#,
+        );
+        let intake = events(from_jetstream(&raw, "line 1"));
+        match &intake[..] {
+            [
+                Intake {
+                    event: DomainEvent::RecordRejected(rejected),
+                    ..
+                },
+            ] => assert_eq!(
+                rejected.reason,
+                "record at://did:plc:org/community.lexicon.calendar.event/3ev: createdAt is not a datetime: \"last week\""
+            ),
+            other => panic!("expected one rejection, got {other:?}"),
+        }
     }
 
     #[test]

@@ -66,7 +66,10 @@ pub struct RecurrenceChanged {
 
 /// A series, as its events leave it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[expect(clippy::large_enum_variant, reason = "one state is alive per aggregate; boxing would only add an allocation")]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one state is alive per aggregate; boxing would only add an allocation"
+)]
 pub enum Series {
     /// Not created.
     #[default]

@@ -132,7 +132,7 @@ pub enum OccurrenceError {
 }
 
 /// Reads a record's JSON into event details, or says which field is wrong.
-fn details_of(uri: &str, record: &str) -> Result<EventDetails, OccurrenceError> {
+pub fn details_of(uri: &str, record: &str) -> Result<EventDetails, OccurrenceError> {
     let invalid = |reason: String| OccurrenceError::InvalidRecord {
         uri: uri.to_owned(),
         reason,

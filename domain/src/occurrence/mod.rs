@@ -4,7 +4,7 @@ mod decider;
 mod details;
 mod record;
 
-pub use decider::{Occurrence, OccurrenceCommand, OccurrenceError};
+pub use decider::{Occurrence, OccurrenceCommand, OccurrenceError, details_of};
 pub use details::{EventDetails, Link, Mode, Place, Status};
 pub use record::{MappingError, format_datetime, parse_datetime};
 

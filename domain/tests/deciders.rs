@@ -1,0 +1,376 @@
+//! The aggregates' rules, as given (past events) / when (a command) / then
+//! (the events recorded, or the refusal).
+
+use domain::attendance::{Attendance, AttendanceStatus, ChangeRsvp};
+use domain::decider::Decider;
+use domain::identity::{Identity, IdentityCommand, IdentityError, UserId};
+use domain::occurrence::{
+    EventDetails, Occurrence, OccurrenceCommand, OccurrenceError, OccurrenceId,
+};
+use domain::recurrence::{Recurrence, RecurrenceError};
+use domain::series::{Series, SeriesCommand, SeriesError, SeriesId};
+use domain::{DomainEvent, Origin, Timestamp};
+use proptest::prelude::*;
+use uuid::Uuid;
+
+const URI: &str = "at://did:plc:org/community.lexicon.calendar.event/3ev";
+const NOW: Timestamp = Timestamp::from_unix_micros(1_764_000_000_000_000);
+
+/// The state `history` leaves.
+fn given<D: Decider>(history: &[DomainEvent]) -> D {
+    D::replay(history)
+}
+
+/// What `command` records in `state`, or why it is refused.
+fn when<D: Decider>(state: &D, command: D::Command) -> Result<Vec<DomainEvent>, D::Error> {
+    state.decide(&command, NOW)
+}
+
+fn record(name: &str, ends_at: Option<&str>) -> String {
+    let mut record = serde_json::json!({"$type": "community.lexicon.calendar.event", "name": name,
+        "createdAt": "2026-11-01T10:00:00Z", "startsAt": "2026-12-01T18:00:00Z"});
+    if let Some(ends_at) = ends_at {
+        record["endsAt"] = serde_json::json!(ends_at);
+    }
+    record.to_string()
+}
+
+fn import(cid: &str, record: String) -> OccurrenceCommand {
+    OccurrenceCommand::Import {
+        uri: URI.into(),
+        cid: cid.into(),
+        record,
+        observed_at: NOW,
+    }
+}
+
+fn imported(cid: &str, record: String) -> Vec<DomainEvent> {
+    when(&Occurrence::Absent, import(cid, record)).unwrap()
+}
+
+fn names(events: &[DomainEvent]) -> Vec<&'static str> {
+    events.iter().map(DomainEvent::event_type).collect()
+}
+
+#[test]
+fn an_imported_record_becomes_an_occurrence_with_its_details() {
+    let events = imported("bafy1", record("Rust Meetup", Some("2026-12-01T20:00:00Z")));
+    assert_eq!(names(&events), ["EventImported"]);
+    let occurrence: Occurrence = given(&events);
+    let details = occurrence.details().unwrap();
+    assert_eq!(details.name, "Rust Meetup");
+    assert!(details.ends_at.is_some());
+    assert!(
+        matches!(occurrence, Occurrence::Imported { id, .. } if id == OccurrenceId::for_record(URI))
+    );
+}
+
+#[test]
+fn the_same_record_version_delivered_again_records_nothing() {
+    let history = imported("bafy1", record("Rust Meetup", None));
+    assert_eq!(
+        when(
+            &given::<Occurrence>(&history),
+            import("bafy1", record("Rust Meetup", None))
+        ),
+        Ok(vec![])
+    );
+}
+
+#[test]
+fn a_new_version_without_an_end_time_clears_the_end_time() {
+    let history = imported("bafy1", record("Rust Meetup", Some("2026-12-01T20:00:00Z")));
+    let events = when(
+        &given::<Occurrence>(&history),
+        import("bafy2", record("Rust Meetup", None)),
+    )
+    .unwrap();
+    assert_eq!(names(&events), ["EventChangedExternally"]);
+    let after: Occurrence = given(&[history, events].concat());
+    assert_eq!(after.details().unwrap().ends_at, None);
+}
+
+#[test]
+fn a_record_that_does_not_map_is_refused_naming_the_field() {
+    let bad = record("x", Some("the day after"));
+    let err = when(&Occurrence::Absent, import("bafy1", bad)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("record {URI}: endsAt is not a datetime: \"the day after\"")
+    );
+    let not_json = when(&Occurrence::Absent, import("bafy1", "{".into())).unwrap_err();
+    assert!(matches!(not_json, OccurrenceError::InvalidRecord { .. }));
+}
+
+#[test]
+fn a_deletion_closes_the_occurrence_and_a_second_one_records_nothing() {
+    let history = imported("bafy1", record("Rust Meetup", None));
+    let delete = OccurrenceCommand::DeleteExternally {
+        uri: URI.into(),
+        observed_at: NOW,
+    };
+    let events = when(&given::<Occurrence>(&history), delete.clone()).unwrap();
+    assert_eq!(names(&events), ["EventDeletedExternally"]);
+    let deleted: Occurrence = given(&[history.clone(), events.clone()].concat());
+    assert_eq!(deleted.details(), None);
+    assert_eq!(when(&deleted, delete.clone()), Ok(vec![]));
+    assert_eq!(
+        when(&Occurrence::Absent, delete),
+        Err(OccurrenceError::NotFound)
+    );
+    // Re-created under the same key, it is imported again.
+    assert_eq!(
+        names(&when(&deleted, import("bafy3", record("Back", None))).unwrap()),
+        ["EventImported"]
+    );
+}
+
+fn local_details(name: &str) -> EventDetails {
+    let at = NOW;
+    EventDetails {
+        name: name.into(),
+        description: None,
+        starts_at: Some(at),
+        ends_at: None,
+        time_zone: None,
+        mode: None,
+        status: None,
+        places: vec![],
+        links: vec![],
+        rsvp_expected: None,
+        created_at: at,
+    }
+}
+
+#[test]
+fn a_local_occurrence_is_scheduled_once_edited_and_cancelled() {
+    let id = OccurrenceId(Uuid::from_u128(7));
+    let schedule = OccurrenceCommand::Schedule {
+        occurrence_id: id,
+        series_id: None,
+        details: local_details("Book club"),
+    };
+    let scheduled = when(&Occurrence::Absent, schedule.clone()).unwrap();
+    let state: Occurrence = given(&scheduled);
+    assert_eq!(
+        when(&state, schedule),
+        Err(OccurrenceError::AlreadyExists(id))
+    );
+    assert_eq!(
+        when(&state, OccurrenceCommand::Edit(local_details("Book club"))),
+        Ok(vec![])
+    );
+    let edited = when(
+        &state,
+        OccurrenceCommand::Edit(local_details("Book club: Dune")),
+    )
+    .unwrap();
+    assert_eq!(names(&edited), ["OccurrenceEdited"]);
+    let cancelled = when(
+        &given::<Occurrence>(&[scheduled.clone(), edited.clone()].concat()),
+        OccurrenceCommand::Cancel { reason: None },
+    )
+    .unwrap();
+    let closed: Occurrence = given(&[scheduled, edited, cancelled].concat());
+    assert_eq!(closed.details().unwrap().name, "Book club: Dune");
+    assert_eq!(
+        when(&closed, OccurrenceCommand::Edit(local_details("again"))),
+        Err(OccurrenceError::Closed(id))
+    );
+    assert_eq!(
+        when(&closed, OccurrenceCommand::Cancel { reason: None }),
+        Ok(vec![])
+    );
+    assert_eq!(
+        when(&closed, import("bafy1", record("x", None))),
+        Err(OccurrenceError::NotImported(id))
+    );
+}
+
+fn weekly(zone: &str) -> Recurrence {
+    Recurrence {
+        rule: "FREQ=WEEKLY;BYDAY=TU".into(),
+        time_zone: zone.into(),
+        starts_at: Timestamp::parse_rfc3339("2026-03-03T17:00:00Z").unwrap(),
+        exdates: vec![],
+        rdates: vec![],
+    }
+}
+
+fn create_series(recurrence: Recurrence) -> SeriesCommand {
+    SeriesCommand::Create {
+        series_id: SeriesId(Uuid::from_u128(1)),
+        slug: "rust".into(),
+        details: local_details("Rust Meetup"),
+        recurrence,
+        origin: Origin::OpenMeet,
+    }
+}
+
+#[test]
+fn a_series_refuses_a_recurrence_it_cannot_expand() {
+    let err = when(&Series::Absent, create_series(weekly("Mars/Base"))).unwrap_err();
+    assert_eq!(
+        err,
+        SeriesError::InvalidRecurrence(RecurrenceError::UnknownTimeZone("Mars/Base".into()))
+    );
+}
+
+#[test]
+fn the_next_occurrence_follows_a_recurrence_change() {
+    let created = when(&Series::Absent, create_series(weekly("Europe/Berlin"))).unwrap();
+    let series: Series = given(&created);
+    let after = Timestamp::parse_rfc3339("2026-03-04T00:00:00Z").unwrap();
+    assert_eq!(
+        series
+            .next_occurrence_after(after)
+            .unwrap()
+            .map(|at| at.to_string()),
+        Some("2026-03-10T17:00:00Z".into())
+    );
+    let thursday = Recurrence {
+        rule: "FREQ=WEEKLY;BYDAY=TH".into(),
+        ..weekly("Europe/Berlin")
+    };
+    let changed = when(&series, SeriesCommand::ChangeRecurrence(thursday.clone())).unwrap();
+    assert_eq!(names(&changed), ["RecurrenceChanged"]);
+    let series: Series = given(&[created, changed].concat());
+    assert_eq!(
+        series
+            .next_occurrence_after(after)
+            .unwrap()
+            .map(|at| at.to_string()),
+        Some("2026-03-05T17:00:00Z".into())
+    );
+    assert_eq!(
+        when(&series, SeriesCommand::ChangeRecurrence(thursday)),
+        Ok(vec![])
+    );
+}
+
+fn rsvp(user: u128, status: AttendanceStatus, origin: Origin, at_seconds: i64) -> ChangeRsvp {
+    ChangeRsvp {
+        occurrence_id: OccurrenceId::for_record(URI),
+        attendee_id: UserId(Uuid::from_u128(user)),
+        status,
+        origin,
+        changed_at: Timestamp::from_unix_micros(at_seconds * 1_000_000),
+        rsvp_uri: None,
+        rsvp_cid: None,
+    }
+}
+
+fn apply(state: Attendance, change: &ChangeRsvp) -> Attendance {
+    let events = state.decide(change, NOW).unwrap();
+    events
+        .iter()
+        .fold(state, |state, event| state.evolve(event))
+}
+
+#[test]
+fn the_latest_answer_wins_and_an_older_one_arriving_late_is_ignored() {
+    let newer = rsvp(1, AttendanceStatus::Declined, Origin::Bluesky, 200);
+    let older = rsvp(1, AttendanceStatus::Attending, Origin::OpenMeet, 100);
+    let state = apply(Attendance::default(), &newer);
+    assert_eq!(state.decide(&older, NOW), Ok(vec![]));
+    assert_eq!(
+        state.answer(UserId(Uuid::from_u128(1))).unwrap().status,
+        AttendanceStatus::Declined
+    );
+    assert_eq!(
+        state.decide(&newer, NOW),
+        Ok(vec![]),
+        "the same answer again records nothing"
+    );
+}
+
+fn change() -> impl Strategy<Value = ChangeRsvp> {
+    let status = prop_oneof![
+        Just(AttendanceStatus::Attending),
+        Just(AttendanceStatus::Interested),
+        Just(AttendanceStatus::Declined)
+    ];
+    let origin = prop_oneof![Just(Origin::Bluesky), Just(Origin::OpenMeet)];
+    (0u128..3, status, origin, 0i64..5)
+        .prop_map(|(user, status, origin, at)| rsvp(user, status, origin, at))
+}
+
+proptest! {
+    #[test]
+    fn any_order_of_the_same_answers_ends_in_the_same_attendance(
+        changes in prop::collection::vec(change(), 0..12),
+        seed in any::<u64>(),
+    ) {
+        let in_order = changes.iter().fold(Attendance::default(), apply);
+        let mut shuffled = changes.clone();
+        // A deterministic shuffle driven by the seed.
+        let mut state = seed;
+        for i in (1..shuffled.len()).rev() {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            shuffled.swap(i, (state >> 33) as usize % (i + 1));
+        }
+        let shuffled_twice: Vec<ChangeRsvp> = shuffled.iter().chain(shuffled.iter()).cloned().collect();
+        let out_of_order = shuffled_twice.iter().fold(Attendance::default(), apply);
+        prop_assert_eq!(out_of_order, in_order);
+    }
+}
+
+#[test]
+fn the_first_record_from_a_did_creates_one_shadow_account() {
+    let observe = IdentityCommand::ObserveActivity {
+        did: "did:plc:guest".into(),
+        handle: None,
+    };
+    let created = when(&Identity::Unknown, observe.clone()).unwrap();
+    assert_eq!(names(&created), ["ShadowAccountCreated"]);
+    let shadow: Identity = given(&created);
+    assert_eq!(when(&shadow, observe), Ok(vec![]));
+    let register = IdentityCommand::Register {
+        user_id: UserId(Uuid::from_u128(9)),
+        did: "did:plc:guest".into(),
+        handle: None,
+    };
+    assert_eq!(
+        when(&shadow, register),
+        Err(IdentityError::ShadowExists {
+            did: "did:plc:guest".into(),
+            user_id: UserId::shadow_for("did:plc:guest")
+        })
+    );
+}
+
+#[test]
+fn a_handle_change_is_recorded_once() {
+    let registered: Identity = given(
+        &when(
+            &Identity::Unknown,
+            IdentityCommand::Register {
+                user_id: UserId(Uuid::from_u128(9)),
+                did: "did:plc:me".into(),
+                handle: Some("me.test".into()),
+            },
+        )
+        .unwrap(),
+    );
+    assert_eq!(
+        when(&registered, IdentityCommand::ChangeHandle("me.test".into())),
+        Ok(vec![])
+    );
+    assert_eq!(
+        names(
+            &when(
+                &registered,
+                IdentityCommand::ChangeHandle("me.example".into())
+            )
+            .unwrap()
+        ),
+        ["HandleChanged"]
+    );
+    assert_eq!(
+        when(
+            &Identity::Unknown,
+            IdentityCommand::ChangeHandle("x.test".into())
+        ),
+        Err(IdentityError::Unknown)
+    );
+}
