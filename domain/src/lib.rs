@@ -1,8 +1,11 @@
-//! The pure domain of openmeet-sync: identifiers, the event envelope, the
-//! domain event catalogue and (in later issues) the rules that decide events.
+//! The pure domain of openmeet-sync: identifiers, the event envelope and
+//! catalogue, the aggregates (series, occurrences, attendance, identities)
+//! and their rules, record mapping, recurrence and checksums.
 //!
 //! Nothing here performs IO, awaits, or reads a clock: time and ids come in
 //! as arguments, so replay and property tests are cheap and deterministic.
+
+#![warn(missing_docs)]
 
 pub mod attendance;
 pub mod audit;

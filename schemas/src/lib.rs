@@ -2,6 +2,8 @@
 //! `schemas/lexicons/`), as a validator that interprets those documents, and
 //! as typed records that keep every field they do not know.
 
+#![warn(missing_docs)]
+
 pub mod formats;
 pub mod lexicons;
 pub mod records;

@@ -1,6 +1,8 @@
 //! The event store: an append-only log of domain events, one stream per
 //! aggregate and one global order, behind a port that adapters implement.
 
+#![warn(missing_docs)]
+
 pub mod port;
 pub mod postgres;
 #[cfg(feature = "conformance")]
