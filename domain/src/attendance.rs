@@ -172,6 +172,11 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// True when this answer replaces `other` (see [`Answer::precedence`]).
+    pub fn supersedes(&self, other: &Answer) -> bool {
+        self.precedence() > other.precedence()
+    }
+
     /// The order in which answers supersede each other: the latest change
     /// wins; at the same instant the order is still total, so every replica
     /// and every replay picks the same winner.
@@ -248,7 +253,7 @@ impl crate::decider::Decider for Attendance {
             changed_at: change.changed_at,
         };
         if let Some(current) = self.answers.get(&change.attendee_id)
-            && current.precedence() >= new.precedence()
+            && !new.supersedes(current)
         {
             return Ok(vec![]);
         }
@@ -278,7 +283,7 @@ impl crate::decider::Decider for Attendance {
             let newer = self
                 .answers
                 .get(&changed.attendee_id)
-                .is_none_or(|current| new.precedence() > current.precedence());
+                .is_none_or(|current| new.supersedes(current));
             if newer {
                 self.answers.insert(changed.attendee_id, new);
             }

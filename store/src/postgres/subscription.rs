@@ -7,12 +7,17 @@ use std::time::Duration;
 use domain::{GlobalPosition, RecordedEvent};
 use futures::Stream;
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
+use sqlx::postgres::{PgListener, PgPoolOptions};
 
 use super::{APPENDED_CHANNEL, read_all};
 use crate::port::StoreError;
 
 const PAGE_SIZE: usize = 1_000;
+
+/// While LISTEN works, appends announce themselves; the log is re-read this
+/// often anyway, in case a notification was lost without the connection
+/// dropping.
+const SAFETY_REREAD: Duration = Duration::from_secs(10);
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
 
 pub(crate) struct CatchUp {
@@ -75,9 +80,10 @@ impl CatchUp {
         }
     }
 
-    /// Returns when an append may have happened: on a notification, after the
-    /// poll interval, or at once when the listener was just (re)connected,
-    /// since appends committed before LISTEN are not notified.
+    /// Returns when an append may have happened: on a notification, at once
+    /// when the listener was just (re)connected (appends committed before
+    /// LISTEN are not notified), after the poll interval when LISTEN is not
+    /// available, and after [`SAFETY_REREAD`] in any case.
     async fn wait_for_append(&mut self) {
         let Some(listener) = self.listener.as_mut() else {
             match listen(&self.pool).await {
@@ -97,7 +103,7 @@ impl CatchUp {
                 }
                 Ok(None) | Err(_) => false,
             },
-            _ = tokio::time::sleep(self.poll_interval) => true,
+            _ = tokio::time::sleep(SAFETY_REREAD.max(self.poll_interval)) => true,
         };
         if !connected {
             // The connection dropped: reconnect, and re-read, next time.
@@ -106,8 +112,14 @@ impl CatchUp {
     }
 }
 
+/// A listener on a connection of its own: a listener holds its connection
+/// for as long as it lives, and must not take one from the pool that appends
+/// and reads share (N subscriptions would starve it).
 async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
-    let mut listener = PgListener::connect_with(pool).await?;
+    let own = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_lazy_with((*pool.connect_options()).clone());
+    let mut listener = PgListener::connect_with(&own).await?;
     listener.listen(APPENDED_CHANNEL).await?;
     Ok(listener)
 }

@@ -1,0 +1,18 @@
+//! The read side: read models projected from the global log into
+//! PostgreSQL (schema `read`), the runner that keeps them current, and the
+//! rebuild that replaces them from position 0.
+//!
+//! Each read model is a pure fold of events into rows
+//! ([`read_model::ReadModel::apply`]); the runner applies events in batches
+//! and commits the rows with the projection's checkpoint in one
+//! transaction.
+
+#![warn(missing_docs)]
+
+mod fold;
+pub mod models;
+pub mod projection;
+pub mod read_model;
+pub mod runner;
+
+pub use projection::{Projection, ProjectionError};

@@ -1,0 +1,271 @@
+//! The projections this system keeps, and how a batch of events is applied
+//! to one of them atomically with its checkpoint.
+
+use std::fmt;
+
+use domain::{DomainEvent, GlobalPosition, RecordedEvent};
+use sqlx::{PgConnection, PgPool};
+use thiserror::Error;
+
+use crate::fold::fold;
+use crate::models::{attendees, external_refs, occurrences, series, users};
+
+/// One read model and the tables it owns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Projection {
+    /// `read.series`.
+    Series,
+    /// `read.occurrences`.
+    Occurrences,
+    /// `read.attendees`.
+    Attendees,
+    /// `read.users`.
+    Users,
+    /// `read.external_refs`.
+    ExternalRefs,
+}
+
+/// The schema of the live read models.
+pub const LIVE_SCHEMA: &str = "read";
+
+/// Why a projection stopped. Errors about an event name it by position,
+/// type and stream.
+#[derive(Debug, Error)]
+pub enum ProjectionError {
+    /// A stored event does not decode.
+    #[error(
+        "projection {projection} stopped at position {position} ({event_type} in {stream}): {reason}"
+    )]
+    Undecodable {
+        /// The projection.
+        projection: Projection,
+        /// The event's position.
+        position: GlobalPosition,
+        /// Its type.
+        event_type: String,
+        /// Its stream.
+        stream: String,
+        /// What the decoder said.
+        reason: String,
+    },
+    /// Applying an event failed in the database.
+    #[error(
+        "projection {projection} failed on position {position} ({event_type} in {stream}): {reason}"
+    )]
+    Apply {
+        /// The projection.
+        projection: Projection,
+        /// The event's position.
+        position: GlobalPosition,
+        /// Its type.
+        event_type: String,
+        /// Its stream.
+        stream: String,
+        /// What the database said.
+        reason: String,
+    },
+    /// The projection's checkpoint moved under it: another runner of the same
+    /// projection is active.
+    #[error("projection {0}: its checkpoint was moved by another runner; only one may run")]
+    ConcurrentRunner(Projection),
+    /// Reading the log failed.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// The database failed outside any one event.
+    #[error("projection {projection}: {operation} failed: {source}")]
+    Database {
+        /// The projection.
+        projection: Projection,
+        /// What was being done.
+        operation: &'static str,
+        /// The database error.
+        #[source]
+        source: sqlx::Error,
+    },
+}
+
+impl fmt::Display for Projection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Projection {
+    /// Every projection.
+    pub const ALL: [Projection; 5] = [
+        Projection::Series,
+        Projection::Occurrences,
+        Projection::Attendees,
+        Projection::Users,
+        Projection::ExternalRefs,
+    ];
+
+    /// Its name, as on the command line and in checkpoints.
+    pub fn name(self) -> &'static str {
+        match self {
+            Projection::Series => "series",
+            Projection::Occurrences => "occurrences",
+            Projection::Attendees => "attendees",
+            Projection::Users => "users",
+            Projection::ExternalRefs => "external_refs",
+        }
+    }
+
+    /// The projection called `name`.
+    pub fn parse(name: &str) -> Option<Projection> {
+        Projection::ALL
+            .into_iter()
+            .find(|projection| projection.name() == name)
+    }
+
+    /// The tables it owns (in its schema).
+    pub fn tables(self) -> &'static [&'static str] {
+        match self {
+            Projection::Series => &["series"],
+            Projection::Occurrences => &["occurrences"],
+            Projection::Attendees => &["attendees"],
+            Projection::Users => &["users"],
+            Projection::ExternalRefs => &["external_refs"],
+        }
+    }
+
+    async fn fold(
+        self,
+        conn: &mut PgConnection,
+        events: &[(RecordedEvent, DomainEvent)],
+    ) -> Result<(), sqlx::Error> {
+        match self {
+            Projection::Series => fold::<series::Series>(conn, events).await,
+            Projection::Occurrences => fold::<occurrences::Occurrences>(conn, events).await,
+            Projection::Attendees => fold::<attendees::Attendees>(conn, events).await,
+            Projection::Users => fold::<users::Users>(conn, events).await,
+            Projection::ExternalRefs => fold::<external_refs::ExternalRefs>(conn, events).await,
+        }
+    }
+
+    fn database(self, operation: &'static str) -> impl Fn(sqlx::Error) -> ProjectionError {
+        move |source| ProjectionError::Database {
+            projection: self,
+            operation,
+            source,
+        }
+    }
+
+    /// The live checkpoint (0 when the projection never ran).
+    pub async fn checkpoint(self, pool: &PgPool) -> Result<GlobalPosition, ProjectionError> {
+        let position: Option<i64> = sqlx::query_scalar(
+            "SELECT position FROM projections.checkpoints WHERE projection = $1",
+        )
+        .bind(self.name())
+        .fetch_optional(pool)
+        .await
+        .map_err(self.database("reading the checkpoint"))?;
+        Ok(GlobalPosition(position.unwrap_or(0) as u64))
+    }
+
+    /// Applies `events` (contiguous, after the checkpoint) to the tables in
+    /// `schema`, in one transaction. With `checkpoint`, the live checkpoint
+    /// moves from that position to the last event's in the same transaction.
+    pub async fn apply(
+        self,
+        conn: &mut PgConnection,
+        schema: &str,
+        events: &[RecordedEvent],
+        checkpoint: Option<GlobalPosition>,
+    ) -> Result<(), ProjectionError> {
+        let Some(last) = events.last() else {
+            return Ok(());
+        };
+        let decoded = self.decode(events)?;
+        let mut tx = sqlx::Connection::begin(&mut *conn)
+            .await
+            .map_err(self.database("beginning a batch"))?;
+        set_schema(&mut tx, schema)
+            .await
+            .map_err(self.database("selecting the schema"))?;
+        if let Err(source) = self.fold(&mut tx, &decoded).await {
+            drop(tx);
+            return Err(self.locate_failure(conn, schema, &decoded, source).await);
+        }
+        if let Some(from) = checkpoint {
+            let moved = sqlx::query(
+                "INSERT INTO projections.checkpoints (projection, position) VALUES ($1, $3) \
+                 ON CONFLICT (projection) DO UPDATE SET position = $3 \
+                 WHERE projections.checkpoints.position = $2",
+            )
+            .bind(self.name())
+            .bind(from.0 as i64)
+            .bind(last.global_position.0 as i64)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.database("moving the checkpoint"))?;
+            if moved.rows_affected() != 1 {
+                return Err(ProjectionError::ConcurrentRunner(self));
+            }
+        }
+        tx.commit()
+            .await
+            .map_err(self.database("committing a batch"))
+    }
+
+    fn decode(
+        self,
+        events: &[RecordedEvent],
+    ) -> Result<Vec<(RecordedEvent, DomainEvent)>, ProjectionError> {
+        events
+            .iter()
+            .map(|recorded| match DomainEvent::decode(&recorded.payload) {
+                Ok(event) => Ok((recorded.clone(), event)),
+                Err(err) => Err(ProjectionError::Undecodable {
+                    projection: self,
+                    position: recorded.global_position,
+                    event_type: recorded.payload.event_type.clone(),
+                    stream: recorded.stream_id.to_string(),
+                    reason: err.to_string(),
+                }),
+            })
+            .collect()
+    }
+
+    /// A batch failed: replays it one event at a time (and rolls back) to
+    /// name the event that fails.
+    async fn locate_failure(
+        self,
+        conn: &mut PgConnection,
+        schema: &str,
+        events: &[(RecordedEvent, DomainEvent)],
+        batch_error: sqlx::Error,
+    ) -> ProjectionError {
+        let culprit = async {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await.ok()?;
+            set_schema(&mut tx, schema).await.ok()?;
+            for (n, pair) in events.iter().enumerate() {
+                if let Err(err) = self.fold(&mut tx, &events[n..=n]).await {
+                    return Some((pair.0.clone(), err));
+                }
+            }
+            None
+        }
+        .await;
+        let (recorded, source) = match culprit {
+            Some(found) => found,
+            None => (events[events.len() - 1].0.clone(), batch_error),
+        };
+        ProjectionError::Apply {
+            projection: self,
+            position: recorded.global_position,
+            event_type: recorded.payload.event_type.clone(),
+            stream: recorded.stream_id.to_string(),
+            reason: source.to_string(),
+        }
+    }
+}
+
+/// Points the transaction's unqualified table names at `schema`.
+pub(crate) async fn set_schema(conn: &mut PgConnection, schema: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT set_config('search_path', $1, true)")
+        .bind(schema)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
