@@ -13,6 +13,7 @@ mod fold;
 pub mod models;
 pub mod projection;
 pub mod read_model;
+pub mod rebuild;
 pub mod runner;
 
 pub use projection::{Projection, ProjectionError};
