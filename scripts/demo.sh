@@ -14,5 +14,11 @@ echo "== migrate"
 "$bin" migrate
 echo "== import the sample firehose capture"
 "$bin" import-jetstream samples/jetstream-calendar.jsonl
-echo "== the event log (newest 5 of $("$bin" events tail | wc -l) events, as auditors see it)"
-"$bin" events tail | tail -n 5
+echo "== the event log (newest 3 of $("$bin" events tail | wc -l) events, as auditors see it)"
+"$bin" events tail | tail -n 3
+echo "== build the read models from the log, then verify them row for row"
+"$bin" rebuild
+"$bin" rebuild --verify
+echo "== the occurrences read model"
+psql "$DATABASE_URL" -c "SELECT slug, name, state, origin, starts_at FROM read.occurrences ORDER BY starts_at"
+psql "$DATABASE_URL" -c "SELECT o.name, a.status, a.origin FROM read.attendees a JOIN read.occurrences o ON o.id = a.occurrence_id ORDER BY o.name, a.status"

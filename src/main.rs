@@ -40,6 +40,10 @@ enum Command {
     },
     /// Import Jetstream messages (JSON lines) from a file into the event store.
     ImportJetstream(commands::import::ImportArgs),
+    /// Keep every read model current until stopped (Ctrl-C).
+    Project,
+    /// Rebuild read models from position 0 and swap them in, or --verify them.
+    Rebuild(commands::rebuild::RebuildArgs),
     /// Work with recurrence rules.
     Recurrence {
         #[command(subcommand)]
@@ -56,14 +60,31 @@ async fn main() -> ExitCode {
         Command::Events { command } => commands::events::run(&cli.database_url, command).await,
         Command::ImportJetstream(args) => commands::import::run(&cli.database_url, args).await,
         Command::Recurrence { command } => commands::recurrence::run(command),
+        Command::Project => commands::project::run(&cli.database_url).await,
+        Command::Rebuild(args) => commands::rebuild::run(&cli.database_url, args).await,
     };
     match outcome {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", describe(&err));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, leaving out a cause whose text the message
+/// before it already contains (our errors name their cause in their text).
+fn describe(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain().map(ToString::to_string) {
+        if !text.contains(&cause) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 fn init_logging(json: bool) {

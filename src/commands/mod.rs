@@ -3,6 +3,8 @@
 pub mod events;
 pub mod import;
 pub mod migrate;
+pub mod project;
+pub mod rebuild;
 pub mod recurrence;
 
 use anyhow::Context;
