@@ -173,19 +173,30 @@ impl Projection {
         events: &[RecordedEvent],
         checkpoint: Option<GlobalPosition>,
     ) -> Result<(), ProjectionError> {
-        let Some(last) = events.last() else {
+        let decoded = self.decode(events)?;
+        self.apply_decoded(conn, schema, &decoded, checkpoint).await
+    }
+
+    /// [`Projection::apply`] for events already decoded.
+    pub async fn apply_decoded(
+        self,
+        conn: &mut PgConnection,
+        schema: &str,
+        decoded: &[(RecordedEvent, DomainEvent)],
+        checkpoint: Option<GlobalPosition>,
+    ) -> Result<(), ProjectionError> {
+        let Some((last, _)) = decoded.last() else {
             return Ok(());
         };
-        let decoded = self.decode(events)?;
         let mut tx = sqlx::Connection::begin(&mut *conn)
             .await
             .map_err(self.database("beginning a batch"))?;
         set_schema(&mut tx, schema)
             .await
             .map_err(self.database("selecting the schema"))?;
-        if let Err(source) = self.fold(&mut tx, &decoded).await {
+        if let Err(source) = self.fold(&mut tx, decoded).await {
             drop(tx);
-            return Err(self.locate_failure(conn, schema, &decoded, source).await);
+            return Err(self.locate_failure(conn, schema, decoded, source).await);
         }
         if let Some(from) = checkpoint {
             let moved = sqlx::query(
@@ -208,7 +219,8 @@ impl Projection {
             .map_err(self.database("committing a batch"))
     }
 
-    fn decode(
+    /// Decodes events, naming the first that does not decode.
+    pub fn decode(
         self,
         events: &[RecordedEvent],
     ) -> Result<Vec<(RecordedEvent, DomainEvent)>, ProjectionError> {

@@ -1,14 +1,17 @@
-//! Rebuilding a projection from position 0 into a side schema while the
-//! live tables keep serving, then swapping it in atomically, or comparing
-//! it with the live tables (`verify`).
+//! Rebuilding projections from position 0 into side schemas while the live
+//! tables keep serving, then swapping each copy in atomically, or comparing
+//! it with the live tables (`verify`). The log is read and decoded once for
+//! all projections being rebuilt, and the copies are written concurrently.
 
-use domain::GlobalPosition;
-use sqlx::{Acquire, PgConnection};
+use domain::{DomainEvent, GlobalPosition, RecordedEvent};
+use futures::future::try_join_all;
+use sqlx::pool::PoolConnection;
+use sqlx::{Acquire, PgConnection, Postgres};
 use store::{EventStore, PgEventStore};
 
 use crate::projection::{LIVE_SCHEMA, Projection, ProjectionError};
 
-/// Events read and applied per transaction while rebuilding.
+/// Events read, decoded and applied per transaction while rebuilding.
 const PAGE: usize = 10_000;
 
 /// Rows that differ between the live table and its rebuilt copy.
@@ -24,7 +27,7 @@ pub struct TableDifference {
     pub examples: Vec<String>,
 }
 
-/// What a rebuild did.
+/// What a rebuild did for one projection.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RebuildReport {
     /// The projection.
@@ -42,54 +45,81 @@ fn side_schema(projection: Projection) -> String {
     format!("rebuild_{}", projection.name())
 }
 
-/// Rebuilds `projection` from position 0. With `verify`, compares the copy
-/// with the live tables at the live checkpoint and leaves them alone;
-/// otherwise swaps the copy in. `progress(done, total)` reports events.
+fn database(
+    projection: Projection,
+    operation: &'static str,
+) -> impl Fn(sqlx::Error) -> ProjectionError {
+    move |source| ProjectionError::Database {
+        projection,
+        operation,
+        source,
+    }
+}
+
+/// Rebuilds `projections` from position 0. With `verify`, compares each copy
+/// with its live tables at the live checkpoint and changes nothing;
+/// otherwise swaps each copy in. `progress(done, total)` reports events.
 pub async fn rebuild(
     store: &PgEventStore,
-    projection: Projection,
+    projections: &[Projection],
     verify: bool,
     progress: &(dyn Fn(u64, u64) + Sync),
-) -> Result<RebuildReport, ProjectionError> {
-    let db = |operation| {
-        move |source| ProjectionError::Database {
-            projection,
-            operation,
-            source,
+) -> Result<Vec<RebuildReport>, ProjectionError> {
+    let mut copies = Vec::with_capacity(projections.len());
+    for &projection in projections {
+        let mut conn = store
+            .pool()
+            .acquire()
+            .await
+            .map_err(database(projection, "connecting"))?;
+        prepare_side(&mut conn, projection)
+            .await
+            .map_err(database(projection, "preparing the side schema"))?;
+        copies.push((projection, conn));
+    }
+
+    // The bulk of the work, without holding any lock: up to the head for a
+    // swap, up to the least advanced live checkpoint for a comparison.
+    let mut target = store.head().await?;
+    if verify {
+        for &projection in projections {
+            target = target.min(projection.checkpoint(store.pool()).await?);
         }
-    };
-    let mut conn = store.pool().acquire().await.map_err(db("connecting"))?;
-    let side = side_schema(projection);
-    prepare_side(&mut conn, projection, &side)
+    }
+    let built = copy_until(store, &mut copies, GlobalPosition(0), target, progress).await?;
+
+    let mut reports = Vec::with_capacity(copies.len());
+    for (projection, mut conn) in copies {
+        reports.push(finish(store, projection, &mut conn, built, verify).await?);
+        let side = side_schema(projection);
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA IF EXISTS {side} CASCADE"
+        )))
+        .execute(&mut *conn)
         .await
-        .map_err(db("preparing the side schema"))?;
+        .map_err(database(projection, "dropping the side schema"))?;
+    }
+    Ok(reports)
+}
 
-    let target = if verify {
-        projection.checkpoint(store.pool()).await?
-    } else {
-        store.head().await?
-    };
-    let mut position = copy_until(
-        store,
-        &mut conn,
-        projection,
-        &side,
-        GlobalPosition(0),
-        target,
-        progress,
-    )
-    .await?;
-
+/// Locks the projection's checkpoint (stopping its live runner), catches the
+/// copy up to exactly the live position (verify) or the head (swap), then
+/// compares or swaps, in one transaction.
+async fn finish(
+    store: &PgEventStore,
+    projection: Projection,
+    conn: &mut PoolConnection<Postgres>,
+    built: GlobalPosition,
+    verify: bool,
+) -> Result<RebuildReport, ProjectionError> {
+    let db = |operation| database(projection, operation);
     let mut tx = conn.begin().await.map_err(db("beginning the swap"))?;
-    let lock = if verify { "FOR SHARE" } else { "FOR UPDATE" };
     sqlx::query("INSERT INTO projections.checkpoints (projection, position) VALUES ($1, 0) ON CONFLICT DO NOTHING")
         .bind(projection.name())
         .execute(&mut *tx)
         .await
         .map_err(db("creating the checkpoint"))?;
-    // Holding the checkpoint row stops the live runner from moving on, so the
-    // copy can catch up to exactly where the live tables are (verify) or to
-    // the head (swap) before the comparison or the swap.
+    let lock = if verify { "FOR SHARE" } else { "FOR UPDATE" };
     let live: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT position FROM projections.checkpoints WHERE projection = $1 {lock}"
     )))
@@ -97,77 +127,68 @@ pub async fn rebuild(
     .fetch_one(&mut *tx)
     .await
     .map_err(db("locking the checkpoint"))?;
-    let final_target = if verify {
+    let target = if verify {
         GlobalPosition(live as u64)
     } else {
         store.head().await?
     };
-    position = copy_until(
-        store,
-        &mut tx,
-        projection,
-        &side,
-        position,
-        final_target,
-        progress,
-    )
-    .await?;
+    let mut position = built;
+    while position < target {
+        let events = store
+            .read_all(position, PAGE.min((target.0 - position.0) as usize))
+            .await?;
+        let Some(last) = events.last() else { break };
+        position = last.global_position;
+        projection
+            .apply(&mut tx, &side_schema(projection), &events, None)
+            .await?;
+    }
 
-    let report = if verify {
+    let side = side_schema(projection);
+    if verify {
         let differences = compare(&mut tx, projection, &side)
             .await
             .map_err(db("comparing tables"))?;
         tx.rollback()
             .await
             .map_err(db("releasing the checkpoint"))?;
-        RebuildReport {
+        return Ok(RebuildReport {
             projection,
             position,
             swapped: false,
             differences,
+        });
+    }
+    for table in projection.tables() {
+        for statement in [
+            format!("DROP TABLE {LIVE_SCHEMA}.{table}"),
+            format!("ALTER TABLE {side}.{table} SET SCHEMA {LIVE_SCHEMA}"),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(&mut *tx)
+                .await
+                .map_err(db("swapping tables"))?;
         }
-    } else {
-        for table in projection.tables() {
-            for statement in [
-                format!("DROP TABLE {LIVE_SCHEMA}.{table}"),
-                format!("ALTER TABLE {side}.{table} SET SCHEMA {LIVE_SCHEMA}"),
-            ] {
-                sqlx::query(sqlx::AssertSqlSafe(statement))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db("swapping tables"))?;
-            }
-        }
-        sqlx::query("UPDATE projections.checkpoints SET position = $2 WHERE projection = $1")
-            .bind(projection.name())
-            .bind(position.0 as i64)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("moving the checkpoint"))?;
-        tx.commit().await.map_err(db("committing the swap"))?;
-        RebuildReport {
-            projection,
-            position,
-            swapped: true,
-            differences: vec![],
-        }
-    };
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP SCHEMA IF EXISTS {side} CASCADE"
-    )))
-    .execute(&mut *conn)
-    .await
-    .map_err(db("dropping the side schema"))?;
-    Ok(report)
+    }
+    sqlx::query("UPDATE projections.checkpoints SET position = $2 WHERE projection = $1")
+        .bind(projection.name())
+        .bind(position.0 as i64)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("moving the checkpoint"))?;
+    tx.commit().await.map_err(db("committing the swap"))?;
+    Ok(RebuildReport {
+        projection,
+        position,
+        swapped: true,
+        differences: vec![],
+    })
 }
 
 /// A fresh side schema with empty copies of the projection's tables
 /// (columns, defaults, constraints and indexes).
-async fn prepare_side(
-    conn: &mut PgConnection,
-    projection: Projection,
-    side: &str,
-) -> Result<(), sqlx::Error> {
+async fn prepare_side(conn: &mut PgConnection, projection: Projection) -> Result<(), sqlx::Error> {
+    let side = side_schema(projection);
     let mut statements = vec![
         format!("DROP SCHEMA IF EXISTS {side} CASCADE"),
         format!("CREATE SCHEMA {side}"),
@@ -185,28 +206,45 @@ async fn prepare_side(
     Ok(())
 }
 
-/// Applies the log after `from` up to `until` to the side copy, a page per
-/// transaction.
+/// Applies the log after `from` up to `until` to every copy: each page is
+/// read and decoded once, then written to all copies concurrently, one
+/// transaction per copy.
 async fn copy_until(
     store: &PgEventStore,
-    conn: &mut PgConnection,
-    projection: Projection,
-    side: &str,
+    copies: &mut [(Projection, PoolConnection<Postgres>)],
     from: GlobalPosition,
     until: GlobalPosition,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<GlobalPosition, ProjectionError> {
     let mut position = from;
     while position < until {
-        let limit = PAGE.min((until.0 - position.0) as usize);
-        let events = store.read_all(position, limit).await?;
+        let events = store
+            .read_all(position, PAGE.min((until.0 - position.0) as usize))
+            .await?;
         let Some(last) = events.last() else { break };
         let last = last.global_position;
-        projection.apply(conn, side, &events, None).await?;
+        let decoded = decode_once(copies.first().map(|(p, _)| *p), &events)?;
+        try_join_all(copies.iter_mut().map(|(projection, conn)| {
+            let projection = *projection;
+            let side = side_schema(projection);
+            let decoded = &decoded;
+            async move { projection.apply_decoded(conn, &side, decoded, None).await }
+        }))
+        .await?;
         position = last;
         progress(position.0, until.0);
     }
     Ok(position)
+}
+
+fn decode_once(
+    projection: Option<Projection>,
+    events: &[RecordedEvent],
+) -> Result<Vec<(RecordedEvent, DomainEvent)>, ProjectionError> {
+    match projection {
+        Some(projection) => projection.decode(events),
+        None => Ok(vec![]),
+    }
 }
 
 /// Row-for-row differences (as multisets) between each live table and its copy.

@@ -84,7 +84,10 @@ async fn verify_on_the_bundled_sample_finds_no_difference() {
     assert_eq!(count(&store, "attendees").await, 3);
     assert_eq!(count(&store, "users").await, 5);
     for projection in Projection::ALL {
-        let report = rebuild(&store, projection, true, &|_, _| {}).await.unwrap();
+        let report = rebuild(&store, &[projection], true, &|_, _| {})
+            .await
+            .unwrap()
+            .remove(0);
         assert_eq!(report.differences, vec![], "{projection}");
         assert!(!report.swapped);
         assert_eq!(report.position, store.head().await.unwrap());
@@ -101,9 +104,10 @@ async fn verify_reports_a_tampered_row_and_a_swap_repairs_it() {
         .await
         .unwrap();
 
-    let report = rebuild(&store, Projection::Attendees, true, &|_, _| {})
+    let report = rebuild(&store, &[Projection::Attendees], true, &|_, _| {})
         .await
-        .unwrap();
+        .unwrap()
+        .remove(0);
     assert_eq!(report.differences.len(), 1);
     let difference = &report.differences[0];
     assert_eq!(
@@ -123,11 +127,12 @@ async fn verify_reports_a_tampered_row_and_a_swap_repairs_it() {
     );
 
     let done = std::sync::atomic::AtomicU64::new(0);
-    let swapped = rebuild(&store, Projection::Attendees, false, &|position, _| {
+    let swapped = rebuild(&store, &[Projection::Attendees], false, &|position, _| {
         done.store(position, std::sync::atomic::Ordering::Relaxed)
     })
     .await
-    .unwrap();
+    .unwrap()
+    .remove(0);
     assert!(swapped.swapped);
     assert_eq!(
         done.into_inner(),
@@ -135,9 +140,10 @@ async fn verify_reports_a_tampered_row_and_a_swap_repairs_it() {
         "progress reached the head"
     );
     assert_eq!(
-        rebuild(&store, Projection::Attendees, true, &|_, _| {})
+        rebuild(&store, &[Projection::Attendees], true, &|_, _| {})
             .await
             .unwrap()
+            .remove(0)
             .differences,
         vec![]
     );
@@ -202,7 +208,10 @@ async fn a_projector_killed_mid_batch_resumes_to_the_same_tables_as_a_clean_rebu
 
     assert_eq!(count(&store, "occurrences").await, 4 * 12);
     for projection in Projection::ALL {
-        let report = rebuild(&store, projection, true, &|_, _| {}).await.unwrap();
+        let report = rebuild(&store, &[projection], true, &|_, _| {})
+            .await
+            .unwrap()
+            .remove(0);
         assert_eq!(report.differences, vec![], "{projection}");
         assert_eq!(report.position, head);
     }

@@ -31,47 +31,40 @@ pub async fn run(database_url: &str, args: RebuildArgs) -> anyhow::Result<ExitCo
         None => Projection::ALL.to_vec(),
     };
     let store = super::connect(database_url).await?;
-    let mut differences = 0;
-    for projection in chosen {
-        let bar = ProgressBar::new(0).with_style(
-            ProgressStyle::with_template(
-                "{prefix:>14} {bar:30} {pos}/{len} events, {per_sec}, eta {eta}",
-            )
+    let bar = ProgressBar::new(0).with_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} events, {per_sec}, eta {eta}")
             .context("progress template")?,
-        );
-        bar.set_prefix(projection.name());
-        let report = rebuild(&store, projection, args.verify, &|done, total| {
-            bar.set_length(total);
-            bar.set_position(done);
-        })
-        .await
-        .with_context(|| format!("rebuilding {projection}"))?;
-        bar.finish_and_clear();
-        if args.verify {
-            if report.differences.is_empty() {
-                println!(
-                    "{projection}: verified at position {}: no difference",
-                    report.position
-                );
-            }
-            for difference in &report.differences {
-                differences += 1;
-                println!(
-                    "{projection}: table {} differs at position {}: {} rows only live, {} only rebuilt",
-                    difference.table,
-                    report.position,
-                    difference.only_live,
-                    difference.only_rebuilt
-                );
-                for example in &difference.examples {
-                    println!("  {example}");
-                }
-            }
-        } else {
+    );
+    let reports = rebuild(&store, &chosen, args.verify, &|done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })
+    .await
+    .context("rebuilding the read models")?;
+    bar.finish_and_clear();
+    let mut differences = 0;
+    for report in reports {
+        let projection = report.projection;
+        if !args.verify {
             println!(
                 "{projection}: rebuilt to position {} and swapped in",
                 report.position
             );
+        } else if report.differences.is_empty() {
+            println!(
+                "{projection}: verified at position {}: no difference",
+                report.position
+            );
+        }
+        for difference in &report.differences {
+            differences += 1;
+            println!(
+                "{projection}: table {} differs at position {}: {} rows only live, {} only rebuilt",
+                difference.table, report.position, difference.only_live, difference.only_rebuilt
+            );
+            for example in &difference.examples {
+                println!("  {example}");
+            }
         }
     }
     Ok(if differences > 0 {
