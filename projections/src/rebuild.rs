@@ -90,6 +90,9 @@ pub async fn rebuild(
 
     let mut reports = Vec::with_capacity(copies.len());
     for (projection, mut conn) in copies {
+        add_deferred_indexes(&mut conn, projection)
+            .await
+            .map_err(database(projection, "indexing the copy"))?;
         reports.push(finish(store, projection, &mut conn, built, verify).await?);
         let side = side_schema(projection);
         sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -161,6 +164,7 @@ async fn finish(
     }
     for table in projection.tables() {
         for statement in [
+            format!("ALTER TABLE {side}.{table} SET LOGGED"),
             format!("DROP TABLE {LIVE_SCHEMA}.{table}"),
             format!("ALTER TABLE {side}.{table} SET SCHEMA {LIVE_SCHEMA}"),
         ] {
@@ -185,23 +189,75 @@ async fn finish(
     })
 }
 
-/// A fresh side schema with empty copies of the projection's tables
-/// (columns, defaults, constraints and indexes).
+/// A fresh side schema with empty copies of the projection's tables:
+/// columns, defaults, checks, and the primary keys and unique constraints
+/// (the upserts need them). The other indexes come after the bulk load
+/// ([`add_deferred_indexes`]): building an index once is far cheaper than
+/// maintaining it row by row.
 async fn prepare_side(conn: &mut PgConnection, projection: Projection) -> Result<(), sqlx::Error> {
     let side = side_schema(projection);
-    let mut statements = vec![
+    for statement in [
         format!("DROP SCHEMA IF EXISTS {side} CASCADE"),
         format!("CREATE SCHEMA {side}"),
-    ];
-    for table in projection.tables() {
-        statements.push(format!(
-            "CREATE TABLE {side}.{table} (LIKE {LIVE_SCHEMA}.{table} INCLUDING ALL)"
-        ));
-    }
-    for statement in statements {
+    ] {
         sqlx::query(sqlx::AssertSqlSafe(statement))
             .execute(&mut *conn)
             .await?;
+    }
+    for table in projection.tables() {
+        // Unlogged while it is a throwaway copy: a crashed rebuild just starts
+        // again. The swap makes it logged: one sequential write to the WAL
+        // instead of WAL records row by row.
+        let create = format!(
+            "CREATE UNLOGGED TABLE {side}.{table} (LIKE {LIVE_SCHEMA}.{table} INCLUDING ALL EXCLUDING INDEXES)"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(create))
+            .execute(&mut *conn)
+            .await?;
+        let constraints: Vec<(String, String)> = sqlx::query_as(
+            "SELECT conname::text, pg_get_constraintdef(oid) FROM pg_constraint \
+             WHERE conrelid = ($1 || '.' || $2)::regclass AND contype IN ('p', 'u') ORDER BY conname",
+        )
+        .bind(LIVE_SCHEMA)
+        .bind(*table)
+        .fetch_all(&mut *conn)
+        .await?;
+        for (name, definition) in constraints {
+            let add = format!("ALTER TABLE {side}.{table} ADD CONSTRAINT {name} {definition}");
+            sqlx::query(sqlx::AssertSqlSafe(add))
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Creates on the side copy every index of the live table that no
+/// constraint backs.
+async fn add_deferred_indexes(
+    conn: &mut PgConnection,
+    projection: Projection,
+) -> Result<(), sqlx::Error> {
+    let side = side_schema(projection);
+    for table in projection.tables() {
+        let definitions: Vec<String> = sqlx::query_scalar(
+            "SELECT indexdef FROM pg_indexes i WHERE schemaname = $1 AND tablename = $2 \
+             AND NOT EXISTS (SELECT FROM pg_constraint c WHERE c.conname = i.indexname \
+                             AND c.connamespace = $1::regnamespace) ORDER BY indexname",
+        )
+        .bind(LIVE_SCHEMA)
+        .bind(*table)
+        .fetch_all(&mut *conn)
+        .await?;
+        for definition in definitions {
+            let on_side = definition.replace(
+                &format!(" ON {LIVE_SCHEMA}.{table} "),
+                &format!(" ON {side}.{table} "),
+            );
+            sqlx::query(sqlx::AssertSqlSafe(on_side))
+                .execute(&mut *conn)
+                .await?;
+        }
     }
     Ok(())
 }

@@ -12,7 +12,7 @@ use store::PgEventStore;
 
 /// Connects to a migrated database.
 pub async fn connect(database_url: &str) -> anyhow::Result<PgEventStore> {
-    PgEventStore::connect(database_url, 10)
+    PgEventStore::connect(database_url, 16)
         .await
         .with_context(|| format!("cannot open the event store at {}", redact(database_url)))
 }

@@ -1,7 +1,7 @@
 //! The occurrence aggregate: one dated event, scheduled locally or imported
 //! from a Bluesky record.
 
-use schemas::records::{EventRecord, Record};
+use schemas::records::{EVENT_NSID, EventRecord};
 use thiserror::Error;
 
 use super::{
@@ -137,9 +137,15 @@ pub fn details_of(uri: &str, record: &str) -> Result<EventDetails, OccurrenceErr
         uri: uri.to_owned(),
         reason,
     };
-    let value: serde_json::Value =
-        serde_json::from_str(record).map_err(|err| invalid(format!("not JSON: {err}")))?;
-    let record = EventRecord::from_json(&value).map_err(|err| invalid(err.to_string()))?;
+    // One parse straight into the typed record; a syntax error and a record
+    // of the wrong shape both say where they are.
+    let record: EventRecord = serde_json::from_str(record).map_err(|err| {
+        invalid(if err.is_syntax() || err.is_eof() {
+            format!("not JSON: {err}")
+        } else {
+            format!("{EVENT_NSID} record does not fit its type: {err}")
+        })
+    })?;
     EventDetails::from_record(&record).map_err(|err| invalid(err.to_string()))
 }
 

@@ -52,7 +52,7 @@ pub struct OccurrenceRow {
     /// `bluesky` for imported occurrences.
     pub external_source: Option<String>,
     /// The original record.
-    pub external_data: Option<serde_json::Value>,
+    pub external_data: Option<String>,
     /// True when changes must not be pushed back (imported).
     pub is_read_only: bool,
     /// When the event was created at its source.
@@ -103,6 +103,11 @@ fn new_row(id: Uuid, details: &EventDetails, origin: &str) -> OccurrenceRow {
     row
 }
 
+/// True when `text` is JSON (checked without building a value).
+fn is_json(text: &str) -> bool {
+    serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
+}
+
 /// Applies one version of an imported record: its content when it maps,
 /// otherwise the row is kept and marked unreadable.
 fn imported(
@@ -112,7 +117,6 @@ fn imported(
     cid: &str,
     record: &str,
 ) -> Option<OccurrenceRow> {
-    let data = serde_json::from_str(record).ok();
     let mut row = match (details_of(uri, record), row) {
         (Ok(details), Some(mut row)) => {
             fill(&mut row, &details);
@@ -131,7 +135,9 @@ fn imported(
     row.external_id = Some(uri.to_owned());
     row.external_cid = Some(cid.to_owned());
     row.external_source = Some("bluesky".into());
-    row.external_data = data;
+    // The record text goes to the database as is (it stores it as jsonb):
+    // parsing it into a value here would be the rebuild's largest cost.
+    row.external_data = is_json(record).then(|| record.to_owned());
     row.is_read_only = true;
     Some(row)
 }
@@ -224,7 +230,9 @@ impl ReadModel for Occurrences {
                         external_id: r.try_get("external_id")?,
                         external_cid: r.try_get("external_cid")?,
                         external_source: r.try_get("external_source")?,
-                        external_data: r.try_get("external_data")?,
+                        external_data: r
+                            .try_get::<Option<serde_json::Value>, _>("external_data")?
+                            .map(|v| v.to_string()),
                         is_read_only: r.try_get("is_read_only")?,
                         created_at: r.try_get("created_at")?,
                         last_position: r.try_get("last_position")?,
@@ -256,7 +264,8 @@ impl ReadModel for Occurrences {
              is_read_only, created_at, last_position) \
              SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::timestamptz[], \
              $7::timestamptz[], $8::text[], $9::text[], $10::text[], $11::text[], $12::jsonb[], $13::jsonb[], \
-             $14::bool[], $15::text[], $16::text[], $17::text[], $18::text[], $19::jsonb[], $20::bool[], \
+             $14::bool[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[]::jsonb[], $20::bool[]
+, \
              $21::timestamptz[], $22::int8[]) \
              ON CONFLICT (id) DO UPDATE SET slug = EXCLUDED.slug, series_id = EXCLUDED.series_id, name = EXCLUDED.name, \
              description = EXCLUDED.description, starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at, \
