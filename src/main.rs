@@ -42,6 +42,8 @@ enum Command {
     ImportJetstream(commands::import::ImportArgs),
     /// Keep every read model current until stopped (Ctrl-C).
     Project,
+    /// Serve the read API and keep the read models current (Ctrl-C stops).
+    Serve(commands::serve::ServeArgs),
     /// Rebuild read models from position 0 and swap them in, or --verify them.
     Rebuild(commands::rebuild::RebuildArgs),
     /// Work with recurrence rules.
@@ -61,6 +63,7 @@ async fn main() -> ExitCode {
         Command::ImportJetstream(args) => commands::import::run(&cli.database_url, args).await,
         Command::Recurrence { command } => commands::recurrence::run(command),
         Command::Project => commands::project::run(&cli.database_url).await,
+        Command::Serve(args) => commands::serve::run(&cli.database_url, args).await,
         Command::Rebuild(args) => commands::rebuild::run(&cli.database_url, args).await,
     };
     match outcome {

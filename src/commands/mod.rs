@@ -6,6 +6,7 @@ pub mod migrate;
 pub mod project;
 pub mod rebuild;
 pub mod recurrence;
+pub mod serve;
 
 use anyhow::Context;
 use store::PgEventStore;

@@ -1,0 +1,60 @@
+//! Every error as a JSON body with a code and a message.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The body of every error response.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// A stable, machine-readable code: `not_found`, `bad_request`,
+    /// `not_caught_up`, `internal`.
+    pub code: &'static str,
+    /// What went wrong, for people.
+    pub message: String,
+}
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Nothing at that address.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request itself is wrong (a parameter that does not parse).
+    #[error("{0}")]
+    BadRequest(String),
+    /// `?after=` asked for a position the projection did not reach in time.
+    #[error("{0}")]
+    NotCaughtUp(String),
+    /// The server failed.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        tracing::error!(error = %err, "database error");
+        ApiError::Internal("the read models could not be queried".into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = match &self {
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::NotCaughtUp(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_caught_up"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        };
+        (
+            status,
+            Json(ErrorBody {
+                code,
+                message: self.to_string(),
+            }),
+        )
+            .into_response()
+    }
+}

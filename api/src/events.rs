@@ -1,0 +1,306 @@
+//! `/api/events`: occurrences, one or a page, and their attendees.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use chrono::{DateTime, Utc};
+use projections::Projection;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::consistency::wait_for;
+use crate::{ApiError, AppState};
+
+const DEFAULT_LIMIT: i64 = 50;
+const MAX_LIMIT: i64 = 500;
+
+/// The columns every occurrence read selects, in [`EventView`]'s order.
+pub(crate) const EVENT_COLUMNS: &str = "id, slug, series_id, name, description, starts_at, ends_at, time_zone, mode, \
+     status, state, places, links, rsvp_expected, origin, external_id, external_cid, external_source, is_read_only, \
+     created_at";
+
+/// One occurrence.
+#[derive(Serialize, ToSchema, sqlx::FromRow)]
+pub struct EventView {
+    /// Local id.
+    pub id: Uuid,
+    /// URL name.
+    pub slug: String,
+    /// The series it belongs to.
+    pub series_id: Option<Uuid>,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Start.
+    pub starts_at: Option<DateTime<Utc>>,
+    /// End.
+    pub ends_at: Option<DateTime<Utc>>,
+    /// IANA time zone.
+    pub time_zone: Option<String>,
+    /// `inperson`, `virtual`, `hybrid` or another token.
+    pub mode: Option<String>,
+    /// `planned`, `scheduled`, `rescheduled`, `cancelled`, `postponed` or another token.
+    pub status: Option<String>,
+    /// `active`, `cancelled`, `deleted` or `unreadable`.
+    pub state: String,
+    /// Where it takes place.
+    #[schema(value_type = Object)]
+    pub places: serde_json::Value,
+    /// Links about it.
+    #[schema(value_type = Object)]
+    pub links: serde_json::Value,
+    /// Whether attendees are asked to respond.
+    pub rsvp_expected: Option<bool>,
+    /// `bluesky` or `openmeet`: its source of truth.
+    pub origin: String,
+    /// The AT-URI it came from (Bluesky source).
+    pub external_id: Option<String>,
+    /// The CID of that record's version.
+    pub external_cid: Option<String>,
+    /// `bluesky` when imported.
+    pub external_source: Option<String>,
+    /// True when OpenMeet must not push changes back.
+    pub is_read_only: bool,
+    /// When it was created at its source.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A page of occurrences.
+#[derive(Serialize, ToSchema)]
+pub struct EventPage {
+    /// The occurrences, by start time.
+    pub items: Vec<EventView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// Filters and paging of `GET /api/events`.
+#[derive(Deserialize, IntoParams)]
+pub struct ListEvents {
+    /// Only occurrences starting at or after this instant (RFC 3339).
+    from: Option<String>,
+    /// Only occurrences starting before this instant (RFC 3339).
+    to: Option<String>,
+    /// Only occurrences from this source: `bluesky` or `openmeet`.
+    source: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Wait until the read model has applied this global position.
+    pub(crate) after: Option<u64>,
+}
+
+/// Consistency of single reads.
+#[derive(Deserialize, IntoParams)]
+pub struct After {
+    /// Wait until the read model has applied this global position.
+    pub(crate) after: Option<u64>,
+}
+
+fn instant(name: &str, text: &Option<String>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    text.as_deref()
+        .map(|text| {
+            DateTime::parse_from_rfc3339(text)
+                .map(|at| at.to_utc())
+                .map_err(|err| {
+                    ApiError::BadRequest(format!(
+                        "{name} is not an RFC 3339 instant: {text:?} ({err})"
+                    ))
+                })
+        })
+        .transpose()
+}
+
+/// A cursor is the last item's start (µs, or `inf` when it has none) and id.
+fn parse_cursor(cursor: &str) -> Result<(Option<DateTime<Utc>>, Uuid), ApiError> {
+    let bad = || ApiError::BadRequest(format!("cursor {cursor:?} is not one this API issued"));
+    let (start, id) = cursor.split_once('_').ok_or_else(bad)?;
+    let id = Uuid::parse_str(id).map_err(|_| bad())?;
+    if start == "inf" {
+        return Ok((None, id));
+    }
+    let micros: i64 = start.parse().map_err(|_| bad())?;
+    Ok((
+        Some(DateTime::from_timestamp_micros(micros).ok_or_else(bad)?),
+        id,
+    ))
+}
+
+fn cursor_of(event: &EventView) -> String {
+    let start = event
+        .starts_at
+        .map(|at| at.timestamp_micros().to_string())
+        .unwrap_or_else(|| "inf".into());
+    format!("{start}_{}", event.id)
+}
+
+fn limit(requested: Option<i64>) -> Result<i64, ApiError> {
+    match requested.unwrap_or(DEFAULT_LIMIT) {
+        n @ 1..=MAX_LIMIT => Ok(n),
+        n => Err(ApiError::BadRequest(format!(
+            "limit must be between 1 and {MAX_LIMIT}, not {n}"
+        ))),
+    }
+}
+
+/// Occurrences by start time, deleted ones left out.
+#[utoipa::path(get, path = "/api/events", params(ListEvents),
+    responses((status = 200, body = EventPage), (status = 400, body = crate::error::ErrorBody)))]
+pub async fn list_events(
+    State(state): State<AppState>,
+    Query(query): Query<ListEvents>,
+) -> Result<Json<EventPage>, ApiError> {
+    let from = instant("from", &query.from)?;
+    let to = instant("to", &query.to)?;
+    if let Some(source) = query
+        .source
+        .as_deref()
+        .filter(|s| !matches!(*s, "bluesky" | "openmeet"))
+    {
+        return Err(ApiError::BadRequest(format!(
+            "source must be bluesky or openmeet, not {source:?}"
+        )));
+    }
+    let limit = limit(query.limit)?;
+    let (cursor_start, cursor_id, has_cursor) = match query.cursor.as_deref() {
+        Some(cursor) => {
+            let (start, id) = parse_cursor(cursor)?;
+            (start, id, true)
+        }
+        None => (None, Uuid::nil(), false),
+    };
+    wait_for(&state, query.after, &[Projection::Occurrences]).await?;
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM read.occurrences \
+         WHERE state <> 'deleted' \
+           AND ($1::timestamptz IS NULL OR starts_at >= $1) \
+           AND ($2::timestamptz IS NULL OR starts_at < $2) \
+           AND ($3::text IS NULL OR origin = $3) \
+           AND (NOT $4 OR (COALESCE(starts_at, 'infinity'), id) > (COALESCE($5, 'infinity'::timestamptz), $6)) \
+         ORDER BY COALESCE(starts_at, 'infinity'), id LIMIT $7"
+    );
+    let mut items: Vec<EventView> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(from)
+        .bind(to)
+        .bind(&query.source)
+        .bind(has_cursor)
+        .bind(cursor_start)
+        .bind(cursor_id)
+        .bind(limit + 1)
+        .fetch_all(state.store.pool())
+        .await?;
+    let more = items.len() as i64 > limit;
+    items.truncate(limit as usize);
+    let next_cursor = if more {
+        items.last().map(cursor_of)
+    } else {
+        None
+    };
+    Ok(Json(EventPage { items, next_cursor }))
+}
+
+/// One occurrence by its URL name.
+#[utoipa::path(get, path = "/api/events/{slug}", params(("slug" = String, Path), After),
+    responses((status = 200, body = EventView), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get_event(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(query): Query<After>,
+) -> Result<Json<EventView>, ApiError> {
+    wait_for(&state, query.after, &[Projection::Occurrences]).await?;
+    find_event(&state, &slug).await.map(Json)
+}
+
+pub(crate) async fn find_event(state: &AppState, slug: &str) -> Result<EventView, ApiError> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {EVENT_COLUMNS} FROM read.occurrences WHERE slug = $1"
+    )))
+    .bind(slug)
+    .fetch_optional(state.store.pool())
+    .await?
+    .ok_or_else(|| ApiError::NotFound(format!("no event {slug:?}")))
+}
+
+/// One attendee of an occurrence.
+#[derive(Serialize, ToSchema, sqlx::FromRow)]
+pub struct AttendeeView {
+    /// The user.
+    pub user_id: Uuid,
+    /// Their DID, when known.
+    pub did: Option<String>,
+    /// Their handle, when known.
+    pub handle: Option<String>,
+    /// True for a provisional account of a Bluesky user.
+    pub is_shadow_account: Option<bool>,
+    /// `attending`, `interested` or `declined`.
+    pub status: String,
+    /// Where the answer was given: `bluesky` or `openmeet`.
+    pub origin: String,
+    /// When it was given.
+    pub changed_at: DateTime<Utc>,
+    /// The RSVP record on Bluesky, if any.
+    pub rsvp_uri: Option<String>,
+}
+
+/// A page of attendees.
+#[derive(Serialize, ToSchema)]
+pub struct AttendeePage {
+    /// The attendees, by user id.
+    pub items: Vec<AttendeeView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// Paging of attendees.
+#[derive(Deserialize, IntoParams)]
+pub struct ListAttendees {
+    /// Page size, 1 to 500 (default 50).
+    limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<Uuid>,
+    /// Wait until the read model has applied this global position.
+    pub(crate) after: Option<u64>,
+}
+
+/// The attendees of an occurrence: one per user.
+#[utoipa::path(get, path = "/api/events/{slug}/attendees", params(("slug" = String, Path), ListAttendees),
+    responses((status = 200, body = AttendeePage), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn list_attendees(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(query): Query<ListAttendees>,
+) -> Result<Json<AttendeePage>, ApiError> {
+    let limit = limit(query.limit)?;
+    wait_for(
+        &state,
+        query.after,
+        &[
+            Projection::Occurrences,
+            Projection::Attendees,
+            Projection::Users,
+        ],
+    )
+    .await?;
+    let event = find_event(&state, &slug).await?;
+    let mut items: Vec<AttendeeView> = sqlx::query_as(
+        "SELECT a.user_id, u.bluesky_did AS did, u.bluesky_handle AS handle, u.is_shadow_account, a.status, a.origin, \
+         a.changed_at, a.rsvp_uri \
+         FROM read.attendees a LEFT JOIN read.users u ON u.id = a.user_id \
+         WHERE a.occurrence_id = $1 AND a.user_id > $2 ORDER BY a.user_id LIMIT $3",
+    )
+    .bind(event.id)
+    .bind(query.cursor.unwrap_or(Uuid::nil()))
+    .bind(limit + 1)
+    .fetch_all(state.store.pool())
+    .await?;
+    let more = items.len() as i64 > limit;
+    items.truncate(limit as usize);
+    let next_cursor = if more {
+        items.last().map(|a| a.user_id.to_string())
+    } else {
+        None
+    };
+    Ok(Json(AttendeePage { items, next_cursor }))
+}

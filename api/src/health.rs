@@ -1,0 +1,158 @@
+//! `/health` (projection lag against the head) and `/metrics` (Prometheus).
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use serde::Serialize;
+use store::EventStore;
+use utoipa::ToSchema;
+
+use crate::{ApiError, AppState};
+
+/// The API's Prometheus registry and instruments.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    requests: HistogramVec,
+    lag: IntGaugeVec,
+}
+
+impl Metrics {
+    /// A fresh registry with the request histogram and the lag gauge.
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let requests = HistogramVec::new(
+            HistogramOpts::new("http_request_duration_seconds", "Duration of API requests")
+                .buckets(vec![
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+                ]),
+            &["route", "status"],
+        )
+        .expect("valid histogram");
+        let lag = IntGaugeVec::new(
+            Opts::new(
+                "projection_lag_events",
+                "Events between a projection and the head",
+            ),
+            &["projection"],
+        )
+        .expect("valid gauge");
+        // Registering fresh instruments with unique names into a new
+        // registry cannot fail.
+        registry
+            .register(Box::new(requests.clone()))
+            .expect("register histogram");
+        registry
+            .register(Box::new(lag.clone()))
+            .expect("register gauge");
+        Self {
+            registry,
+            requests,
+            lag,
+        }
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A span and a duration sample per request.
+pub async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let span = tracing::info_span!("request", method = %request.method(), %route);
+    let started = Instant::now();
+    let response = tracing::Instrument::instrument(next.run(request), span).await;
+    state
+        .metrics
+        .requests
+        .with_label_values(&[route.as_str(), response.status().as_str()])
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+/// One projection's position.
+#[derive(Serialize, ToSchema)]
+pub struct ProjectionLag {
+    /// The projection.
+    pub name: String,
+    /// Its checkpoint.
+    pub checkpoint: u64,
+    /// Events it still has to apply.
+    pub behind: u64,
+}
+
+/// Health of the read side.
+#[derive(Serialize, ToSchema)]
+pub struct HealthView {
+    /// `ok`.
+    pub status: String,
+    /// The newest global position.
+    pub head: u64,
+    /// Each projection's lag.
+    pub projections: Vec<ProjectionLag>,
+}
+
+/// The head of the log and how far behind each projection is.
+#[utoipa::path(get, path = "/health", responses((status = 200, body = HealthView), (status = 500, body = crate::error::ErrorBody)))]
+pub async fn health(State(state): State<AppState>) -> Result<Json<HealthView>, ApiError> {
+    let head = state
+        .store
+        .head()
+        .await
+        .map_err(|err| ApiError::Internal(err.to_string()))?;
+    let lags = projections::runner::lag(state.store.pool(), head)
+        .await
+        .map_err(|err| ApiError::Internal(err.to_string()))?;
+    let projections = lags
+        .into_iter()
+        .map(|lag| {
+            state
+                .metrics
+                .lag
+                .with_label_values(&[lag.projection.name()])
+                .set(lag.behind as i64);
+            ProjectionLag {
+                name: lag.projection.name().into(),
+                checkpoint: lag.checkpoint.0,
+                behind: lag.behind,
+            }
+        })
+        .collect();
+    Ok(Json(HealthView {
+        status: "ok".into(),
+        head: head.0,
+        projections,
+    }))
+}
+
+/// Prometheus text exposition: request durations and projection lag.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    // Refresh the lag gauge; a failure here must not hide the other metrics.
+    if let Ok(head) = state.store.head().await
+        && let Ok(lags) = projections::runner::lag(state.store.pool(), head).await
+    {
+        for lag in lags {
+            state
+                .metrics
+                .lag
+                .with_label_values(&[lag.projection.name()])
+                .set(lag.behind as i64);
+        }
+    }
+    let mut text = Vec::new();
+    if let Err(err) = TextEncoder::new().encode(&state.metrics.registry.gather(), &mut text) {
+        return ApiError::Internal(format!("metrics could not be encoded: {err}")).into_response();
+    }
+    ([("content-type", "text/plain; version=0.0.4")], text).into_response()
+}

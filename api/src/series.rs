@@ -1,0 +1,112 @@
+//! `/api/series/{slug}`: a series with its occurrences.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use chrono::{DateTime, Utc};
+use projections::Projection;
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::consistency::wait_for;
+use crate::events::{After, EVENT_COLUMNS, EventView};
+use crate::{ApiError, AppState};
+
+/// The most occurrences listed with a series.
+const OCCURRENCES: i64 = 200;
+
+/// A series and its occurrences.
+#[derive(Serialize, ToSchema)]
+pub struct SeriesView {
+    /// Local id.
+    pub id: Uuid,
+    /// URL name.
+    pub slug: String,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// First occurrence's start.
+    pub starts_at: Option<DateTime<Utc>>,
+    /// The zone its rule is evaluated in.
+    pub time_zone: String,
+    /// Its RRULE.
+    pub rrule: String,
+    /// EXDATEs.
+    #[schema(value_type = Object)]
+    pub exdates: serde_json::Value,
+    /// RDATEs.
+    #[schema(value_type = Object)]
+    pub rdates: serde_json::Value,
+    /// `bluesky` or `openmeet`: its source of truth.
+    pub origin: String,
+    /// The AT-URI it came from, if any.
+    pub external_id: Option<String>,
+    /// True when OpenMeet must not push changes back.
+    pub is_read_only: bool,
+    /// Its occurrences by start time (at most 200), deleted ones left out.
+    pub occurrences: Vec<EventView>,
+}
+
+#[derive(sqlx::FromRow)]
+struct SeriesRow {
+    id: Uuid,
+    slug: String,
+    name: String,
+    description: Option<String>,
+    starts_at: Option<DateTime<Utc>>,
+    time_zone: String,
+    rrule: String,
+    exdates: serde_json::Value,
+    rdates: serde_json::Value,
+    origin: String,
+    external_id: Option<String>,
+    is_read_only: bool,
+}
+
+/// One series by its URL name, with its occurrences.
+#[utoipa::path(get, path = "/api/series/{slug}", params(("slug" = String, Path), After),
+    responses((status = 200, body = SeriesView), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get_series(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(query): Query<After>,
+) -> Result<Json<SeriesView>, ApiError> {
+    wait_for(
+        &state,
+        query.after,
+        &[Projection::Series, Projection::Occurrences],
+    )
+    .await?;
+    let series: SeriesRow = sqlx::query_as(
+        "SELECT id, slug, name, description, starts_at, time_zone, rrule, exdates, rdates, origin, external_id, \
+         is_read_only FROM read.series WHERE slug = $1",
+    )
+    .bind(&slug)
+    .fetch_optional(state.store.pool())
+    .await?
+    .ok_or_else(|| ApiError::NotFound(format!("no series {slug:?}")))?;
+    let occurrences: Vec<EventView> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {EVENT_COLUMNS} FROM read.occurrences WHERE series_id = $1 AND state <> 'deleted' \
+         ORDER BY starts_at, id LIMIT $2"
+    )))
+    .bind(series.id)
+    .bind(OCCURRENCES)
+    .fetch_all(state.store.pool())
+    .await?;
+    Ok(Json(SeriesView {
+        id: series.id,
+        slug: series.slug,
+        name: series.name,
+        description: series.description,
+        starts_at: series.starts_at,
+        time_zone: series.time_zone,
+        rrule: series.rrule,
+        exdates: series.exdates,
+        rdates: series.rdates,
+        origin: series.origin,
+        external_id: series.external_id,
+        is_read_only: series.is_read_only,
+        occurrences,
+    }))
+}

@@ -1,0 +1,40 @@
+//! `openmeet-sync serve`: the read API and the projections that feed it.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+
+/// Arguments of `serve`.
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+}
+
+/// Serves the API and keeps every projection current until Ctrl-C.
+pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let store = super::connect(database_url).await?;
+    let mut projections = projections::runner::run_all(&store);
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    tracing::info!(address = %args.listen, "serving the read API");
+    let app = api::router(api::AppState::new(store));
+    let server = axum::serve(listener, app).with_graceful_shutdown(async {
+        tokio::signal::ctrl_c().await.ok();
+    });
+    // A projection that stops is reported (and shows on /health as lagging);
+    // the others and the API go on.
+    tokio::spawn(async move {
+        while let Some(finished) = projections.join_next().await {
+            if let Ok((projection, Err(err))) = finished {
+                tracing::error!(%projection, error = %err, "projection stopped; the API keeps serving");
+            }
+        }
+    });
+    server.await.context("the API server failed")?;
+    Ok(ExitCode::SUCCESS)
+}
