@@ -26,7 +26,7 @@ fn uri(n: usize) -> String {
 
 fn event(i: usize) -> DomainEvent {
     let at = Timestamp::from_unix_micros(1_764_000_000_000_000 + i as i64);
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         let n = i / 3;
         let record = format!(
             r#"{{"$type":"community.lexicon.calendar.event","name":"Meetup {n}","description":"Talks and pizza.","createdAt":"2026-11-01T09:00:00.000Z","startsAt":"2026-12-01T18:00:00.000Z","mode":"community.lexicon.calendar.event#inperson"}}"#

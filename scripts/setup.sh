@@ -108,7 +108,13 @@ ensure_dateutil() {
     fi
 }
 
+# wrk: the HTTP load generator of the API benchmark (cargo bench --bench api).
+ensure_wrk() {
+    command -v wrk >/dev/null || install_packages wrk
+}
+
 ensure_rust
+ensure_wrk
 ensure_lexicon_validator
 ensure_dateutil
 ensure_postgres
