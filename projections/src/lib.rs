@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 mod fold;
+mod memory;
 pub mod models;
 pub mod projection;
 pub mod read_model;

@@ -143,6 +143,20 @@ impl Projection {
         }
     }
 
+    /// An empty in-memory fold of this projection, for rebuilds.
+    pub(crate) fn in_memory(self) -> Box<dyn crate::memory::Table> {
+        use crate::memory::InMemory;
+        match self {
+            Projection::Series => Box::new(InMemory::<series::Series>::default()),
+            Projection::Occurrences => Box::new(InMemory::<occurrences::Occurrences>::default()),
+            Projection::Attendees => Box::new(InMemory::<attendees::Attendees>::default()),
+            Projection::Users => Box::new(InMemory::<users::Users>::default()),
+            Projection::ExternalRefs => {
+                Box::new(InMemory::<external_refs::ExternalRefs>::default())
+            }
+        }
+    }
+
     fn database(self, operation: &'static str) -> impl Fn(sqlx::Error) -> ProjectionError {
         move |source| ProjectionError::Database {
             projection: self,

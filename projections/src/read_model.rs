@@ -34,10 +34,31 @@ pub trait ReadModel {
         keys: &[Self::Key],
     ) -> impl Future<Output = Result<HashMap<Self::Key, Self::Row>, sqlx::Error>> + Send;
 
-    /// Writes `upserts` and removes `deletes`.
+    /// Writes `upserts` and removes `deletes`. With [`Write::InsertOnly`]
+    /// the rows are plain inserts, for a table known to hold none of their
+    /// keys (a rebuild's bulk load, before its unique indexes exist).
     fn store(
         conn: &mut PgConnection,
         upserts: &[Self::Row],
         deletes: &[Self::Key],
+        write: Write,
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+}
+
+/// How rows are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Write {
+    /// Insert, or update the row with the same key.
+    Upsert,
+    /// Insert only: no row with these keys exists.
+    InsertOnly,
+}
+
+/// The statement for `write`: an upsert, or the same insert without its
+/// `ON CONFLICT` clause.
+pub(crate) fn statement(upsert: &'static str, write: Write) -> &'static str {
+    match (write, upsert.find(" ON CONFLICT")) {
+        (Write::InsertOnly, Some(end)) => &upsert[..end],
+        _ => upsert,
+    }
 }

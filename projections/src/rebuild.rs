@@ -9,10 +9,26 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Acquire, PgConnection, Postgres};
 use store::{EventStore, PgEventStore};
 
-use crate::projection::{LIVE_SCHEMA, Projection, ProjectionError};
+use crate::projection::{LIVE_SCHEMA, Projection, ProjectionError, set_schema};
 
-/// Events read, decoded and applied per transaction while rebuilding.
-const PAGE: usize = 10_000;
+/// How a rebuild reads and how much it holds in memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Events read, decoded and applied at a time.
+    pub page: usize,
+    /// The most rows folded in memory (all projections together, about
+    /// 1 KB each) before the rebuild writes them and goes on page by page.
+    pub row_budget: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            page: 10_000,
+            row_budget: 2_000_000,
+        }
+    }
+}
 
 /// Rows that differ between the live table and its rebuilt copy.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,6 +81,17 @@ pub async fn rebuild(
     verify: bool,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<Vec<RebuildReport>, ProjectionError> {
+    rebuild_within(store, projections, verify, Limits::default(), progress).await
+}
+
+/// [`rebuild`] within explicit [`Limits`].
+pub async fn rebuild_within(
+    store: &PgEventStore,
+    projections: &[Projection],
+    verify: bool,
+    limits: Limits,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<Vec<RebuildReport>, ProjectionError> {
     let mut copies = Vec::with_capacity(projections.len());
     for &projection in projections {
         let mut conn = store
@@ -86,14 +113,27 @@ pub async fn rebuild(
             target = target.min(projection.checkpoint(store.pool()).await?);
         }
     }
-    let built = copy_until(store, &mut copies, GlobalPosition(0), target, progress).await?;
+    let folded = fold_in_memory(
+        store,
+        &mut copies,
+        GlobalPosition(0),
+        target,
+        limits,
+        progress,
+    )
+    .await?;
+    // Keys before any upsert: the rest of the log (past the memory budget)
+    // and the final catch-up write row by row.
+    for (projection, conn) in &mut copies {
+        complete_side(conn, *projection)
+            .await
+            .map_err(database(*projection, "indexing the copy"))?;
+    }
+    let built = copy_until(store, &mut copies, folded, target, limits.page, progress).await?;
 
     let mut reports = Vec::with_capacity(copies.len());
     for (projection, mut conn) in copies {
-        add_deferred_indexes(&mut conn, projection)
-            .await
-            .map_err(database(projection, "indexing the copy"))?;
-        reports.push(finish(store, projection, &mut conn, built, verify).await?);
+        reports.push(finish(store, projection, &mut conn, built, verify, limits.page).await?);
         let side = side_schema(projection);
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "DROP SCHEMA IF EXISTS {side} CASCADE"
@@ -114,6 +154,7 @@ async fn finish(
     conn: &mut PoolConnection<Postgres>,
     built: GlobalPosition,
     verify: bool,
+    page: usize,
 ) -> Result<RebuildReport, ProjectionError> {
     let db = |operation| database(projection, operation);
     let mut tx = conn.begin().await.map_err(db("beginning the swap"))?;
@@ -138,7 +179,7 @@ async fn finish(
     let mut position = built;
     while position < target {
         let events = store
-            .read_all(position, PAGE.min((target.0 - position.0) as usize))
+            .read_all(position, page.min((target.0 - position.0) as usize))
             .await?;
         let Some(last) = events.last() else { break };
         position = last.global_position;
@@ -164,7 +205,6 @@ async fn finish(
     }
     for table in projection.tables() {
         for statement in [
-            format!("ALTER TABLE {side}.{table} SET LOGGED"),
             format!("DROP TABLE {LIVE_SCHEMA}.{table}"),
             format!("ALTER TABLE {side}.{table} SET SCHEMA {LIVE_SCHEMA}"),
         ] {
@@ -189,58 +229,56 @@ async fn finish(
     })
 }
 
-/// A fresh side schema with empty copies of the projection's tables:
-/// columns, defaults, checks, and the primary keys and unique constraints
-/// (the upserts need them). The other indexes come after the bulk load
-/// ([`add_deferred_indexes`]): building an index once is far cheaper than
-/// maintaining it row by row.
+/// A fresh side schema with bare copies of the projection's tables:
+/// columns, defaults and checks, no index. The bulk load inserts each row
+/// once; keys and indexes come after it ([`complete_side`]), because
+/// building an index once is far cheaper than maintaining it row by row.
 async fn prepare_side(conn: &mut PgConnection, projection: Projection) -> Result<(), sqlx::Error> {
     let side = side_schema(projection);
-    for statement in [
+    let mut statements = vec![
         format!("DROP SCHEMA IF EXISTS {side} CASCADE"),
         format!("CREATE SCHEMA {side}"),
-    ] {
+    ];
+    for table in projection.tables() {
+        statements
+            .push(format!("CREATE TABLE {side}.{table} (LIKE {LIVE_SCHEMA}.{table} INCLUDING ALL EXCLUDING INDEXES)"));
+    }
+    for statement in statements {
         sqlx::query(sqlx::AssertSqlSafe(statement))
             .execute(&mut *conn)
             .await?;
     }
-    for table in projection.tables() {
-        // Unlogged while it is a throwaway copy: a crashed rebuild just starts
-        // again. The swap makes it logged: one sequential write to the WAL
-        // instead of WAL records row by row.
-        let create = format!(
-            "CREATE UNLOGGED TABLE {side}.{table} (LIKE {LIVE_SCHEMA}.{table} INCLUDING ALL EXCLUDING INDEXES)"
-        );
-        sqlx::query(sqlx::AssertSqlSafe(create))
-            .execute(&mut *conn)
-            .await?;
-        let constraints: Vec<(String, String)> = sqlx::query_as(
-            "SELECT conname::text, pg_get_constraintdef(oid) FROM pg_constraint \
-             WHERE conrelid = ($1 || '.' || $2)::regclass AND contype IN ('p', 'u') ORDER BY conname",
-        )
-        .bind(LIVE_SCHEMA)
-        .bind(*table)
-        .fetch_all(&mut *conn)
-        .await?;
-        for (name, definition) in constraints {
-            let add = format!("ALTER TABLE {side}.{table} ADD CONSTRAINT {name} {definition}");
-            sqlx::query(sqlx::AssertSqlSafe(add))
-                .execute(&mut *conn)
-                .await?;
-        }
-    }
     Ok(())
 }
 
-/// Creates on the side copy every index of the live table that no
-/// constraint backs.
-async fn add_deferred_indexes(
+/// The primary key and unique constraints of a live table: name and definition.
+async fn constraints(
     conn: &mut PgConnection,
-    projection: Projection,
-) -> Result<(), sqlx::Error> {
+    table: &str,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT conname::text, pg_get_constraintdef(oid) FROM pg_constraint \
+         WHERE conrelid = ($1 || '.' || $2)::regclass AND contype IN ('p', 'u') ORDER BY conname",
+    )
+    .bind(LIVE_SCHEMA)
+    .bind(table)
+    .fetch_all(conn)
+    .await
+}
+
+/// Gives the side copy the live table's primary key, unique constraints
+/// and every other index.
+async fn complete_side(conn: &mut PgConnection, projection: Projection) -> Result<(), sqlx::Error> {
     let side = side_schema(projection);
     for table in projection.tables() {
-        let definitions: Vec<String> = sqlx::query_scalar(
+        let mut statements: Vec<String> = constraints(conn, table)
+            .await?
+            .into_iter()
+            .map(|(name, definition)| {
+                format!("ALTER TABLE {side}.{table} ADD CONSTRAINT {name} {definition}")
+            })
+            .collect();
+        let indexes: Vec<String> = sqlx::query_scalar(
             "SELECT indexdef FROM pg_indexes i WHERE schemaname = $1 AND tablename = $2 \
              AND NOT EXISTS (SELECT FROM pg_constraint c WHERE c.conname = i.indexname \
                              AND c.connamespace = $1::regnamespace) ORDER BY indexname",
@@ -249,17 +287,118 @@ async fn add_deferred_indexes(
         .bind(*table)
         .fetch_all(&mut *conn)
         .await?;
-        for definition in definitions {
-            let on_side = definition.replace(
+        for definition in indexes {
+            statements.push(definition.replace(
                 &format!(" ON {LIVE_SCHEMA}.{table} "),
                 &format!(" ON {side}.{table} "),
-            );
-            sqlx::query(sqlx::AssertSqlSafe(on_side))
+            ));
+        }
+        for statement in statements {
+            sqlx::query(sqlx::AssertSqlSafe(statement))
                 .execute(&mut *conn)
                 .await?;
         }
     }
     Ok(())
+}
+
+/// Folds the log after `from` up to `until` into memory, once for all
+/// copies, then writes each copy's rows once. Stops early, at a page
+/// boundary, when the rows held reach the limit; the caller goes on
+/// page by page from there.
+async fn fold_in_memory(
+    store: &PgEventStore,
+    copies: &mut [(Projection, PoolConnection<Postgres>)],
+    from: GlobalPosition,
+    until: GlobalPosition,
+    limits: Limits,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<GlobalPosition, ProjectionError> {
+    let mut tables: Vec<Box<dyn crate::memory::Table>> = copies
+        .iter()
+        .map(|(projection, _)| projection.in_memory())
+        .collect();
+    // Reading and decoding the next page overlaps folding this one.
+    let (pages, mut received) = tokio::sync::mpsc::channel(2);
+    let reader = tokio::spawn(read_pages(
+        store.clone(),
+        copies.first().map(|(p, _)| *p),
+        from,
+        until,
+        limits.page,
+        pages,
+    ));
+    let mut position = from;
+    while tables.iter().map(|table| table.len()).sum::<usize>() < limits.row_budget {
+        let Some(page) = received.recv().await else {
+            break;
+        };
+        let (last, decoded) = page?;
+        for table in &mut tables {
+            for pair in &decoded {
+                table.apply(pair);
+            }
+        }
+        position = last;
+        progress(position.0, until.0);
+    }
+    // Past the budget the reader is stopped; what it read ahead is read again
+    // page by page.
+    reader.abort();
+    try_join_all(
+        copies
+            .iter_mut()
+            .zip(&mut tables)
+            .map(|((projection, conn), table)| {
+                let projection = *projection;
+                async move {
+                    let db = |operation| database(projection, operation);
+                    // The schema choice lasts one transaction.
+                    let mut tx = conn.begin().await.map_err(db("beginning the bulk write"))?;
+                    set_schema(&mut tx, &side_schema(projection))
+                        .await
+                        .map_err(db("selecting the copy"))?;
+                    table.flush(&mut tx).await.map_err(db("writing the copy"))?;
+                    tx.commit().await.map_err(db("committing the bulk write"))
+                }
+            }),
+    )
+    .await?;
+    Ok(position)
+}
+
+type Page = Result<(GlobalPosition, Vec<(RecordedEvent, DomainEvent)>), ProjectionError>;
+
+/// Reads and decodes the log after `from` up to `until`, page by page, into
+/// `pages`; stops at the first error (which it sends) or when no one listens.
+async fn read_pages(
+    store: PgEventStore,
+    decoder: Option<Projection>,
+    from: GlobalPosition,
+    until: GlobalPosition,
+    page: usize,
+    pages: tokio::sync::mpsc::Sender<Page>,
+) {
+    let mut position = from;
+    while position < until {
+        let page = match store
+            .read_all(position, page.min((until.0 - position.0) as usize))
+            .await
+        {
+            Ok(events) => match events.last() {
+                None => return,
+                Some(last) => {
+                    position = last.global_position;
+                    decode_once(decoder, &events).map(|decoded| (position, decoded))
+                }
+            },
+            Err(err) => Err(err.into()),
+        };
+        let failed = page.is_err();
+        if pages.send(page).await.is_err() || failed {
+            return;
+        }
+    }
 }
 
 /// Applies the log after `from` up to `until` to every copy: each page is
@@ -270,12 +409,13 @@ async fn copy_until(
     copies: &mut [(Projection, PoolConnection<Postgres>)],
     from: GlobalPosition,
     until: GlobalPosition,
+    page: usize,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<GlobalPosition, ProjectionError> {
     let mut position = from;
     while position < until {
         let events = store
-            .read_all(position, PAGE.min((until.0 - position.0) as usize))
+            .read_all(position, page.min((until.0 - position.0) as usize))
             .await?;
         let Some(last) = events.last() else { break };
         let last = last.global_position;

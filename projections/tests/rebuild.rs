@@ -8,7 +8,7 @@ use domain::intake::{Outcome, from_jetstream};
 use domain::{GlobalPosition, NewEvent};
 use projections::Projection;
 use projections::projection::LIVE_SCHEMA;
-use projections::rebuild::rebuild;
+use projections::rebuild::{Limits, rebuild, rebuild_within};
 use projections::runner::run;
 use store::testkit::ScratchDatabase;
 use store::{EventStore, ExpectedVersion, PgEventStore};
@@ -216,4 +216,33 @@ async fn a_projector_killed_mid_batch_resumes_to_the_same_tables_as_a_clean_rebu
         assert_eq!(report.position, head);
     }
     assert!(head > GlobalPosition(200));
+}
+
+#[tokio::test]
+async fn a_rebuild_past_its_memory_budget_goes_on_page_by_page_to_the_same_tables() {
+    let (store, _db) = fresh().await;
+    import_sample(&store, 3).await;
+    project_all(&store).await;
+    // Pages of 5 events and a budget of 10 rows: the in-memory fold stops
+    // after its first pages and the rest of the log is applied page by page.
+    let limits = Limits {
+        page: 5,
+        row_budget: 10,
+    };
+    let reports = rebuild_within(&store, &Projection::ALL, false, limits, &|_, _| {})
+        .await
+        .unwrap();
+    assert!(
+        reports
+            .iter()
+            .all(|report| report.swapped && report.position == reports[0].position)
+    );
+    for projection in Projection::ALL {
+        let report = rebuild(&store, &[projection], true, &|_, _| {})
+            .await
+            .unwrap()
+            .remove(0);
+        assert_eq!(report.differences, vec![], "{projection}");
+    }
+    assert_eq!(count(&store, "occurrences").await, 12);
 }

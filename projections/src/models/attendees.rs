@@ -9,7 +9,7 @@ use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
 use super::at;
-use crate::read_model::ReadModel;
+use crate::read_model::{ReadModel, Write, statement};
 
 /// A row of `read.attendees`.
 #[derive(Clone, Debug, PartialEq)]
@@ -135,6 +135,7 @@ impl ReadModel for Attendees {
         conn: &mut PgConnection,
         upserts: &[AttendeeRow],
         deletes: &[(Uuid, Uuid)],
+        write: Write,
     ) -> Result<(), sqlx::Error> {
         if !deletes.is_empty() {
             sqlx::query(
@@ -149,14 +150,15 @@ impl ReadModel for Attendees {
         if upserts.is_empty() {
             return Ok(());
         }
-        sqlx::query(
+        sqlx::query(statement(
             "INSERT INTO attendees (occurrence_id, user_id, status, origin, changed_at, rsvp_uri, rsvp_cid, last_position) \
              SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], \
              $7::text[], $8::int8[]) \
              ON CONFLICT (occurrence_id, user_id) DO UPDATE SET status = EXCLUDED.status, origin = EXCLUDED.origin, \
              changed_at = EXCLUDED.changed_at, rsvp_uri = EXCLUDED.rsvp_uri, rsvp_cid = EXCLUDED.rsvp_cid, \
              last_position = EXCLUDED.last_position",
-        )
+            write,
+        ))
         .bind(upserts.iter().map(|r| r.occurrence_id).collect::<Vec<_>>())
         .bind(upserts.iter().map(|r| r.user_id).collect::<Vec<_>>())
         .bind(upserts.iter().map(|r| r.status.clone()).collect::<Vec<_>>())

@@ -10,7 +10,7 @@ use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
 use super::{at, json, mode_name, slug, status_name};
-use crate::read_model::ReadModel;
+use crate::read_model::{ReadModel, Write, statement};
 
 /// A row of `read.occurrences`.
 #[derive(Clone, Debug, PartialEq)]
@@ -246,6 +246,7 @@ impl ReadModel for Occurrences {
         conn: &mut PgConnection,
         upserts: &[OccurrenceRow],
         deletes: &[Uuid],
+        write: Write,
     ) -> Result<(), sqlx::Error> {
         if !deletes.is_empty() {
             sqlx::query("DELETE FROM occurrences WHERE id = ANY($1)")
@@ -258,7 +259,7 @@ impl ReadModel for Occurrences {
         }
         let col =
             |f: fn(&OccurrenceRow) -> Option<String>| upserts.iter().map(f).collect::<Vec<_>>();
-        sqlx::query(
+        sqlx::query(statement(
             "INSERT INTO occurrences (id, slug, series_id, name, description, starts_at, ends_at, time_zone, mode, status, \
              state, places, links, rsvp_expected, origin, external_id, external_cid, external_source, external_data, \
              is_read_only, created_at, last_position) \
@@ -275,7 +276,8 @@ impl ReadModel for Occurrences {
              external_source = EXCLUDED.external_source, external_data = EXCLUDED.external_data, \
              is_read_only = EXCLUDED.is_read_only, created_at = EXCLUDED.created_at, \
              last_position = EXCLUDED.last_position",
-        )
+            write,
+        ))
         .bind(upserts.iter().map(|r| r.id).collect::<Vec<_>>())
         .bind(upserts.iter().map(|r| r.slug.clone()).collect::<Vec<_>>())
         .bind(upserts.iter().map(|r| r.series_id).collect::<Vec<_>>())

@@ -9,7 +9,7 @@ use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
 use super::{at, json};
-use crate::read_model::ReadModel;
+use crate::read_model::{ReadModel, Write, statement};
 
 /// A row of `read.series`.
 #[derive(Clone, Debug, PartialEq)]
@@ -166,6 +166,7 @@ impl ReadModel for Series {
         conn: &mut PgConnection,
         upserts: &[SeriesRow],
         deletes: &[Uuid],
+        write: Write,
     ) -> Result<(), sqlx::Error> {
         if !deletes.is_empty() {
             sqlx::query("DELETE FROM series WHERE id = ANY($1)")
@@ -175,7 +176,7 @@ impl ReadModel for Series {
         }
         // Series are few and change rarely: one statement per row is enough.
         for r in upserts {
-            sqlx::query(
+            sqlx::query(statement(
                 "INSERT INTO series (id, slug, name, description, starts_at, ends_at, time_zone, rrule, exdates, rdates, \
                  origin, external_id, external_cid, external_source, external_data, is_read_only, details, last_position) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
@@ -183,7 +184,8 @@ impl ReadModel for Series {
                  time_zone = $7, rrule = $8, exdates = $9, rdates = $10, origin = $11, external_id = $12, \
                  external_cid = $13, external_source = $14, external_data = $15, is_read_only = $16, details = $17, \
                  last_position = $18",
-            )
+                write,
+            ))
             .bind(r.id)
             .bind(&r.slug)
             .bind(&r.name)

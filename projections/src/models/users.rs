@@ -7,7 +7,7 @@ use domain::{DomainEvent, RecordedEvent};
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
-use crate::read_model::ReadModel;
+use crate::read_model::{ReadModel, Write, statement};
 
 /// A row of `read.users`.
 #[derive(Clone, Debug, PartialEq)]
@@ -110,6 +110,7 @@ impl ReadModel for Users {
         conn: &mut PgConnection,
         upserts: &[UserRow],
         deletes: &[String],
+        write: Write,
     ) -> Result<(), sqlx::Error> {
         if !deletes.is_empty() {
             sqlx::query("DELETE FROM users WHERE bluesky_did = ANY($1)")
@@ -120,14 +121,15 @@ impl ReadModel for Users {
         if upserts.is_empty() {
             return Ok(());
         }
-        sqlx::query(
+        sqlx::query(statement(
             "INSERT INTO users (id, bluesky_did, bluesky_handle, bluesky_token_expiry, display_name, is_shadow_account, \
              last_position) \
              SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::bool[], $7::int8[]) \
              ON CONFLICT (bluesky_did) DO UPDATE SET id = EXCLUDED.id, bluesky_handle = EXCLUDED.bluesky_handle, \
              bluesky_token_expiry = EXCLUDED.bluesky_token_expiry, display_name = EXCLUDED.display_name, \
              is_shadow_account = EXCLUDED.is_shadow_account, last_position = EXCLUDED.last_position",
-        )
+            write,
+        ))
         .bind(upserts.iter().map(|r| r.id).collect::<Vec<_>>())
         .bind(upserts.iter().map(|r| r.bluesky_did.clone()).collect::<Vec<_>>())
         .bind(upserts.iter().map(|r| r.bluesky_handle.clone()).collect::<Vec<_>>())
