@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use domain::{DomainEvent, RecordedEvent};
 use sqlx::PgConnection;
 
-use crate::read_model::{ReadModel, Write};
+use crate::read_model::ReadModel;
 
 /// Folds `events` (in log order) into the rows of `M` inside the caller's
 /// transaction.
@@ -45,5 +45,5 @@ pub(crate) async fn fold<M: ReadModel>(
             (None, None) => {}
         }
     }
-    M::store(conn, &upserts, &deletes, Write::Upsert).await
+    M::store(conn, &upserts, &deletes).await
 }

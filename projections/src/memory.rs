@@ -8,7 +8,7 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use sqlx::PgConnection;
 
-use crate::read_model::{ReadModel, Write};
+use crate::read_model::ReadModel;
 
 /// Rows written per statement when a table is flushed.
 const FLUSH_CHUNK: usize = 10_000;
@@ -65,7 +65,15 @@ where
         async move {
             let rows: Vec<M::Row> = self.rows.drain().filter_map(|(_, row)| row).collect();
             for chunk in rows.chunks(FLUSH_CHUNK) {
-                M::store(conn, chunk, &[], Write::InsertOnly).await?;
+                let mut text = String::with_capacity(chunk.len() * 256);
+                for row in chunk {
+                    M::copy_line(row, &mut text);
+                }
+                let mut copy = conn
+                    .copy_in_raw(&format!("COPY {} FROM STDIN", M::COPY_TARGET))
+                    .await?;
+                copy.send(text.as_bytes()).await?;
+                copy.finish().await?;
             }
             Ok(())
         }

@@ -34,31 +34,58 @@ pub trait ReadModel {
         keys: &[Self::Key],
     ) -> impl Future<Output = Result<HashMap<Self::Key, Self::Row>, sqlx::Error>> + Send;
 
-    /// Writes `upserts` and removes `deletes`. With [`Write::InsertOnly`]
-    /// the rows are plain inserts, for a table known to hold none of their
-    /// keys (a rebuild's bulk load, before its unique indexes exist).
+    /// The table and its columns, in the order [`ReadModel::copy_line`]
+    /// writes them: `table (column, ...)`.
+    const COPY_TARGET: &'static str;
+
+    /// Appends `row` to `out` as one line of `COPY ... FROM STDIN` text.
+    fn copy_line(row: &Self::Row, out: &mut String);
+
+    /// Writes `upserts` and removes `deletes`.
     fn store(
         conn: &mut PgConnection,
         upserts: &[Self::Row],
         deletes: &[Self::Key],
-        write: Write,
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 }
 
-/// How rows are written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Write {
-    /// Insert, or update the row with the same key.
-    Upsert,
-    /// Insert only: no row with these keys exists.
-    InsertOnly,
+/// Appends one field of a `COPY` text line: `\N` for NULL, the text with
+/// backslash, tab, newline and carriage return escaped otherwise, then the
+/// separator (`\t`, or `\n` after the last field).
+pub(crate) fn copy_field(out: &mut String, value: Option<&str>, last: bool) {
+    match value {
+        None => out.push_str("\\N"),
+        Some(text) => {
+            for c in text.chars() {
+                match c {
+                    '\\' => out.push_str("\\\\"),
+                    '\t' => out.push_str("\\t"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    c => out.push(c),
+                }
+            }
+        }
+    }
+    out.push(if last { '\n' } else { '\t' });
 }
 
-/// The statement for `write`: an upsert, or the same insert without its
-/// `ON CONFLICT` clause.
-pub(crate) fn statement(upsert: &'static str, write: Write) -> &'static str {
-    match (write, upsert.find(" ON CONFLICT")) {
-        (Write::InsertOnly, Some(end)) => &upsert[..end],
-        _ => upsert,
+/// Appends a whole `COPY` text line.
+pub(crate) fn copy_fields(out: &mut String, fields: &[Option<String>]) {
+    for (n, field) in fields.iter().enumerate() {
+        copy_field(out, field.as_deref(), n + 1 == fields.len());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::copy_field;
+
+    #[test]
+    fn copy_fields_escape_what_the_text_format_reserves() {
+        let mut line = String::new();
+        copy_field(&mut line, Some("a\tb\\c\nd"), false);
+        copy_field(&mut line, None, true);
+        assert_eq!(line, "a\\tb\\\\c\\nd\t\\N\n");
     }
 }

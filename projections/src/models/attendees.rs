@@ -9,7 +9,7 @@ use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
 use super::at;
-use crate::read_model::{ReadModel, Write, statement};
+use crate::read_model::{ReadModel, copy_fields};
 
 /// A row of `read.attendees`.
 #[derive(Clone, Debug, PartialEq)]
@@ -60,6 +60,22 @@ pub struct Attendees;
 impl ReadModel for Attendees {
     type Key = (Uuid, Uuid);
     type Row = AttendeeRow;
+
+    const COPY_TARGET: &'static str = "attendees (occurrence_id, user_id, status, origin, changed_at, rsvp_uri, rsvp_cid, last_position)";
+
+    fn copy_line(r: &AttendeeRow, out: &mut String) {
+        let fields = [
+            Some(r.occurrence_id.to_string()),
+            Some(r.user_id.to_string()),
+            Some(r.status.clone()),
+            Some(r.origin.clone()),
+            Some(r.changed_at.to_rfc3339()),
+            r.rsvp_uri.clone(),
+            r.rsvp_cid.clone(),
+            Some(r.last_position.to_string()),
+        ];
+        copy_fields(out, &fields);
+    }
 
     fn keys(event: &DomainEvent) -> Vec<(Uuid, Uuid)> {
         match event {
@@ -135,7 +151,6 @@ impl ReadModel for Attendees {
         conn: &mut PgConnection,
         upserts: &[AttendeeRow],
         deletes: &[(Uuid, Uuid)],
-        write: Write,
     ) -> Result<(), sqlx::Error> {
         if !deletes.is_empty() {
             sqlx::query(
@@ -150,15 +165,14 @@ impl ReadModel for Attendees {
         if upserts.is_empty() {
             return Ok(());
         }
-        sqlx::query(statement(
+        sqlx::query(
             "INSERT INTO attendees (occurrence_id, user_id, status, origin, changed_at, rsvp_uri, rsvp_cid, last_position) \
              SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], \
              $7::text[], $8::int8[]) \
              ON CONFLICT (occurrence_id, user_id) DO UPDATE SET status = EXCLUDED.status, origin = EXCLUDED.origin, \
              changed_at = EXCLUDED.changed_at, rsvp_uri = EXCLUDED.rsvp_uri, rsvp_cid = EXCLUDED.rsvp_cid, \
              last_position = EXCLUDED.last_position",
-            write,
-        ))
+        )
         .bind(upserts.iter().map(|r| r.occurrence_id).collect::<Vec<_>>())
         .bind(upserts.iter().map(|r| r.user_id).collect::<Vec<_>>())
         .bind(upserts.iter().map(|r| r.status.clone()).collect::<Vec<_>>())

@@ -8,7 +8,7 @@ use domain::{DomainEvent, RecordedEvent};
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
-use crate::read_model::{ReadModel, Write, statement};
+use crate::read_model::{ReadModel, copy_fields};
 
 /// A row of `read.external_refs`.
 #[derive(Clone, Debug, PartialEq)]
@@ -37,6 +37,19 @@ pub struct ExternalRefs;
 impl ReadModel for ExternalRefs {
     type Key = String;
     type Row = ExternalRefRow;
+
+    const COPY_TARGET: &'static str = "external_refs (uri, kind, local_id, cid, last_position)";
+
+    fn copy_line(r: &ExternalRefRow, out: &mut String) {
+        let fields = [
+            Some(r.uri.clone()),
+            Some(r.kind.clone()),
+            Some(r.local_id.to_string()),
+            r.cid.clone(),
+            Some(r.last_position.to_string()),
+        ];
+        copy_fields(out, &fields);
+    }
 
     fn keys(event: &DomainEvent) -> Vec<String> {
         match event {
@@ -110,7 +123,6 @@ impl ReadModel for ExternalRefs {
         conn: &mut PgConnection,
         upserts: &[ExternalRefRow],
         deletes: &[String],
-        write: Write,
     ) -> Result<(), sqlx::Error> {
         if !deletes.is_empty() {
             sqlx::query("DELETE FROM external_refs WHERE uri = ANY($1)")
@@ -121,13 +133,12 @@ impl ReadModel for ExternalRefs {
         if upserts.is_empty() {
             return Ok(());
         }
-        sqlx::query(statement(
+        sqlx::query(
             "INSERT INTO external_refs (uri, kind, local_id, cid, last_position) \
              SELECT * FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::text[], $5::int8[]) \
              ON CONFLICT (uri) DO UPDATE SET kind = EXCLUDED.kind, local_id = EXCLUDED.local_id, cid = EXCLUDED.cid, \
              last_position = EXCLUDED.last_position",
-            write,
-        ))
+        )
         .bind(upserts.iter().map(|r| r.uri.clone()).collect::<Vec<_>>())
         .bind(upserts.iter().map(|r| r.kind.clone()).collect::<Vec<_>>())
         .bind(upserts.iter().map(|r| r.local_id).collect::<Vec<_>>())

@@ -10,7 +10,7 @@ use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
 use super::{at, json, mode_name, slug, status_name};
-use crate::read_model::{ReadModel, Write, statement};
+use crate::read_model::{ReadModel, copy_fields};
 
 /// A row of `read.occurrences`.
 #[derive(Clone, Debug, PartialEq)]
@@ -149,6 +149,38 @@ impl ReadModel for Occurrences {
     type Key = Uuid;
     type Row = OccurrenceRow;
 
+    const COPY_TARGET: &'static str = "occurrences (id, slug, series_id, name, description, starts_at, ends_at, time_zone, \
+         mode, status, state, places, links, rsvp_expected, origin, external_id, external_cid, external_source, \
+         external_data, is_read_only, created_at, last_position)";
+
+    fn copy_line(r: &OccurrenceRow, out: &mut String) {
+        let fields = [
+            Some(r.id.to_string()),
+            Some(r.slug.clone()),
+            r.series_id.map(|id| id.to_string()),
+            Some(r.name.clone()),
+            r.description.clone(),
+            r.starts_at.map(|at| at.to_rfc3339()),
+            r.ends_at.map(|at| at.to_rfc3339()),
+            r.time_zone.clone(),
+            r.mode.clone(),
+            r.status.clone(),
+            Some(r.state.clone()),
+            Some(r.places.to_string()),
+            Some(r.links.to_string()),
+            r.rsvp_expected.map(|b| b.to_string()),
+            Some(r.origin.clone()),
+            r.external_id.clone(),
+            r.external_cid.clone(),
+            r.external_source.clone(),
+            r.external_data.clone(),
+            Some(r.is_read_only.to_string()),
+            Some(r.created_at.to_rfc3339()),
+            Some(r.last_position.to_string()),
+        ];
+        copy_fields(out, &fields);
+    }
+
     fn keys(event: &DomainEvent) -> Vec<Uuid> {
         match event {
             DomainEvent::EventImported(e) => vec![e.occurrence_id.0],
@@ -246,7 +278,6 @@ impl ReadModel for Occurrences {
         conn: &mut PgConnection,
         upserts: &[OccurrenceRow],
         deletes: &[Uuid],
-        write: Write,
     ) -> Result<(), sqlx::Error> {
         if !deletes.is_empty() {
             sqlx::query("DELETE FROM occurrences WHERE id = ANY($1)")
@@ -259,7 +290,7 @@ impl ReadModel for Occurrences {
         }
         let col =
             |f: fn(&OccurrenceRow) -> Option<String>| upserts.iter().map(f).collect::<Vec<_>>();
-        sqlx::query(statement(
+        sqlx::query(
             "INSERT INTO occurrences (id, slug, series_id, name, description, starts_at, ends_at, time_zone, mode, status, \
              state, places, links, rsvp_expected, origin, external_id, external_cid, external_source, external_data, \
              is_read_only, created_at, last_position) \
@@ -276,8 +307,7 @@ impl ReadModel for Occurrences {
              external_source = EXCLUDED.external_source, external_data = EXCLUDED.external_data, \
              is_read_only = EXCLUDED.is_read_only, created_at = EXCLUDED.created_at, \
              last_position = EXCLUDED.last_position",
-            write,
-        ))
+        )
         .bind(upserts.iter().map(|r| r.id).collect::<Vec<_>>())
         .bind(upserts.iter().map(|r| r.slug.clone()).collect::<Vec<_>>())
         .bind(upserts.iter().map(|r| r.series_id).collect::<Vec<_>>())

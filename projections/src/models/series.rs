@@ -9,7 +9,7 @@ use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
 use super::{at, json};
-use crate::read_model::{ReadModel, Write, statement};
+use crate::read_model::{ReadModel, copy_fields};
 
 /// A row of `read.series`.
 #[derive(Clone, Debug, PartialEq)]
@@ -58,6 +58,33 @@ pub struct Series;
 impl ReadModel for Series {
     type Key = Uuid;
     type Row = SeriesRow;
+
+    const COPY_TARGET: &'static str = "series (id, slug, name, description, starts_at, ends_at, time_zone, rrule, exdates, \
+         rdates, origin, external_id, external_cid, external_source, external_data, is_read_only, details, last_position)";
+
+    fn copy_line(r: &SeriesRow, out: &mut String) {
+        let fields = [
+            Some(r.id.to_string()),
+            Some(r.slug.clone()),
+            Some(r.name.clone()),
+            r.description.clone(),
+            r.starts_at.map(|at| at.to_rfc3339()),
+            r.ends_at.map(|at| at.to_rfc3339()),
+            Some(r.time_zone.clone()),
+            Some(r.rrule.clone()),
+            Some(r.exdates.to_string()),
+            Some(r.rdates.to_string()),
+            Some(r.origin.clone()),
+            r.external_id.clone(),
+            r.external_cid.clone(),
+            r.external_source.clone(),
+            r.external_data.as_ref().map(|data| data.to_string()),
+            Some(r.is_read_only.to_string()),
+            Some(r.details.to_string()),
+            Some(r.last_position.to_string()),
+        ];
+        copy_fields(out, &fields);
+    }
 
     fn keys(event: &DomainEvent) -> Vec<Uuid> {
         match event {
@@ -166,7 +193,6 @@ impl ReadModel for Series {
         conn: &mut PgConnection,
         upserts: &[SeriesRow],
         deletes: &[Uuid],
-        write: Write,
     ) -> Result<(), sqlx::Error> {
         if !deletes.is_empty() {
             sqlx::query("DELETE FROM series WHERE id = ANY($1)")
@@ -176,7 +202,7 @@ impl ReadModel for Series {
         }
         // Series are few and change rarely: one statement per row is enough.
         for r in upserts {
-            sqlx::query(statement(
+            sqlx::query(
                 "INSERT INTO series (id, slug, name, description, starts_at, ends_at, time_zone, rrule, exdates, rdates, \
                  origin, external_id, external_cid, external_source, external_data, is_read_only, details, last_position) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
@@ -184,8 +210,7 @@ impl ReadModel for Series {
                  time_zone = $7, rrule = $8, exdates = $9, rdates = $10, origin = $11, external_id = $12, \
                  external_cid = $13, external_source = $14, external_data = $15, is_read_only = $16, details = $17, \
                  last_position = $18",
-                write,
-            ))
+            )
             .bind(r.id)
             .bind(&r.slug)
             .bind(&r.name)

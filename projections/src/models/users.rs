@@ -7,7 +7,7 @@ use domain::{DomainEvent, RecordedEvent};
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
-use crate::read_model::{ReadModel, Write, statement};
+use crate::read_model::{ReadModel, copy_fields};
 
 /// A row of `read.users`.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,6 +34,22 @@ pub struct Users;
 impl ReadModel for Users {
     type Key = String;
     type Row = UserRow;
+
+    const COPY_TARGET: &'static str = "users (id, bluesky_did, bluesky_handle, bluesky_token_expiry, display_name, \
+         is_shadow_account, last_position)";
+
+    fn copy_line(r: &UserRow, out: &mut String) {
+        let fields = [
+            Some(r.id.to_string()),
+            Some(r.bluesky_did.clone()),
+            r.bluesky_handle.clone(),
+            r.bluesky_token_expiry.map(|at| at.to_rfc3339()),
+            r.display_name.clone(),
+            Some(r.is_shadow_account.to_string()),
+            Some(r.last_position.to_string()),
+        ];
+        copy_fields(out, &fields);
+    }
 
     fn keys(event: &DomainEvent) -> Vec<String> {
         match event {
@@ -110,7 +126,6 @@ impl ReadModel for Users {
         conn: &mut PgConnection,
         upserts: &[UserRow],
         deletes: &[String],
-        write: Write,
     ) -> Result<(), sqlx::Error> {
         if !deletes.is_empty() {
             sqlx::query("DELETE FROM users WHERE bluesky_did = ANY($1)")
@@ -121,15 +136,14 @@ impl ReadModel for Users {
         if upserts.is_empty() {
             return Ok(());
         }
-        sqlx::query(statement(
+        sqlx::query(
             "INSERT INTO users (id, bluesky_did, bluesky_handle, bluesky_token_expiry, display_name, is_shadow_account, \
              last_position) \
              SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::bool[], $7::int8[]) \
              ON CONFLICT (bluesky_did) DO UPDATE SET id = EXCLUDED.id, bluesky_handle = EXCLUDED.bluesky_handle, \
              bluesky_token_expiry = EXCLUDED.bluesky_token_expiry, display_name = EXCLUDED.display_name, \
              is_shadow_account = EXCLUDED.is_shadow_account, last_position = EXCLUDED.last_position",
-            write,
-        ))
+        )
         .bind(upserts.iter().map(|r| r.id).collect::<Vec<_>>())
         .bind(upserts.iter().map(|r| r.bluesky_did.clone()).collect::<Vec<_>>())
         .bind(upserts.iter().map(|r| r.bluesky_handle.clone()).collect::<Vec<_>>())
