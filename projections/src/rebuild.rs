@@ -334,11 +334,14 @@ async fn fold_in_memory(
             break;
         };
         let (last, decoded) = page?;
-        for table in &mut tables {
-            for pair in &decoded {
-                table.apply(pair);
+        // The tables are independent: each folds on a thread of its own (the
+        // scope blocks this task's worker for the page; the reader runs on).
+        std::thread::scope(|scope| {
+            for table in &mut tables {
+                let decoded = &decoded;
+                scope.spawn(move || decoded.iter().for_each(|pair| table.apply(pair)));
             }
-        }
+        });
         position = last;
         progress(position.0, until.0);
     }
