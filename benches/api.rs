@@ -2,18 +2,18 @@
 //! models of 50,000 imported events with 100,000 RSVPs.
 //! `cargo bench --bench api` (needs `wrk`: `apt-get install wrk`).
 
+mod support;
+
 use std::process::Command;
 use std::time::Duration;
 
 use domain::attendance::{AttendanceStatus, RsvpChanged};
 use domain::identity::UserId;
 use domain::occurrence::{EventImported, OccurrenceId};
-use domain::{Actor, DomainEvent, EventId, EventMetadata, NewEvent, Origin, StreamId, Timestamp};
+use domain::{DomainEvent, Origin, Timestamp};
 use projections::Projection;
 use projections::rebuild::rebuild;
 use store::testkit::ScratchDatabase;
-use store::{EventStore, ExpectedVersion};
-use uuid::Uuid;
 
 const EVENTS: usize = 50_000;
 
@@ -73,28 +73,7 @@ fn wrk_p99_ms(output: &str) -> Option<f64> {
 async fn main() {
     let db = ScratchDatabase::create().await;
     let store = db.store(16).await;
-    for batch in 0..EVENTS.div_ceil(1_000) {
-        let events = (batch * 1_000..((batch + 1) * 1_000).min(EVENTS))
-            .map(|i| NewEvent {
-                metadata: EventMetadata {
-                    event_id: EventId(Uuid::new_v4()),
-                    causation_id: None,
-                    correlation_id: None,
-                    origin: Origin::Bluesky,
-                    actor: Actor::system("bench"),
-                },
-                payload: event(i).encode(),
-            })
-            .collect();
-        store
-            .append(
-                &StreamId::new("bench", batch),
-                ExpectedVersion::NoStream,
-                events,
-            )
-            .await
-            .expect("append");
-    }
+    support::append_generated(&store, EVENTS, event).await;
     rebuild(&store, &Projection::ALL, false, &|_, _| {})
         .await
         .expect("rebuild");

@@ -3,19 +3,18 @@
 //! changes). `cargo bench --bench rebuild`; `BENCH_EVENTS` sets the size
 //! (default 1,000,000).
 
+mod support;
+
 use std::time::Instant;
 
 use domain::attendance::{AttendanceStatus, RsvpChanged};
 use domain::identity::{HandleChanged, ShadowAccountCreated, UserId};
 use domain::occurrence::{EventChangedExternally, EventImported, OccurrenceId};
-use domain::{Actor, DomainEvent, EventId, EventMetadata, NewEvent, Origin, StreamId, Timestamp};
+use domain::{DomainEvent, Origin, Timestamp};
 use projections::Projection;
 use projections::rebuild::rebuild;
+use store::EventStore;
 use store::testkit::ScratchDatabase;
-use store::{EventStore, ExpectedVersion};
-use uuid::Uuid;
-
-const BATCH: usize = 1_000;
 
 fn record(n: usize, version: usize) -> String {
     format!(
@@ -108,28 +107,7 @@ async fn main() {
     let store = db.store(12).await;
 
     let start = Instant::now();
-    for batch in 0..total.div_ceil(BATCH) {
-        let events: Vec<NewEvent> = (batch * BATCH..((batch + 1) * BATCH).min(total))
-            .map(|i| NewEvent {
-                metadata: EventMetadata {
-                    event_id: EventId(Uuid::new_v4()),
-                    causation_id: None,
-                    correlation_id: None,
-                    origin: Origin::Bluesky,
-                    actor: Actor::system("bench"),
-                },
-                payload: event(i).encode(),
-            })
-            .collect();
-        store
-            .append(
-                &StreamId::new("bench", batch),
-                ExpectedVersion::NoStream,
-                events,
-            )
-            .await
-            .expect("append");
-    }
+    support::append_generated(&store, total, event).await;
     eprintln!(
         "generated {total} events in {:.1} s",
         start.elapsed().as_secs_f64()

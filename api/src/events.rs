@@ -136,6 +136,19 @@ fn cursor_of(event: &EventView) -> String {
     format!("{start}_{}", event.id)
 }
 
+/// Trims rows fetched with one extra (`limit + 1`) to the page, and names
+/// the cursor of the next page when that extra row shows there is one.
+fn page<T>(
+    mut items: Vec<T>,
+    limit: i64,
+    cursor: impl Fn(&T) -> String,
+) -> (Vec<T>, Option<String>) {
+    let more = items.len() as i64 > limit;
+    items.truncate(limit as usize);
+    let next_cursor = if more { items.last().map(cursor) } else { None };
+    (items, next_cursor)
+}
+
 fn limit(requested: Option<i64>) -> Result<i64, ApiError> {
     match requested.unwrap_or(DEFAULT_LIMIT) {
         n @ 1..=MAX_LIMIT => Ok(n),
@@ -181,7 +194,7 @@ pub async fn list_events(
            AND (NOT $4 OR (COALESCE(starts_at, 'infinity'), id) > (COALESCE($5, 'infinity'::timestamptz), $6)) \
          ORDER BY COALESCE(starts_at, 'infinity'), id LIMIT $7"
     );
-    let mut items: Vec<EventView> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let items: Vec<EventView> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(from)
         .bind(to)
         .bind(&query.source)
@@ -191,13 +204,7 @@ pub async fn list_events(
         .bind(limit + 1)
         .fetch_all(state.store.pool())
         .await?;
-    let more = items.len() as i64 > limit;
-    items.truncate(limit as usize);
-    let next_cursor = if more {
-        items.last().map(cursor_of)
-    } else {
-        None
-    };
+    let (items, next_cursor) = page(items, limit, cursor_of);
     Ok(Json(EventPage { items, next_cursor }))
 }
 
@@ -284,7 +291,7 @@ pub async fn list_attendees(
     )
     .await?;
     let event = find_event(&state, &slug).await?;
-    let mut items: Vec<AttendeeView> = sqlx::query_as(
+    let items: Vec<AttendeeView> = sqlx::query_as(
         "SELECT a.user_id, u.bluesky_did AS did, u.bluesky_handle AS handle, u.is_shadow_account, a.status, a.origin, \
          a.changed_at, a.rsvp_uri \
          FROM read.attendees a LEFT JOIN read.users u ON u.id = a.user_id \
@@ -295,12 +302,6 @@ pub async fn list_attendees(
     .bind(limit + 1)
     .fetch_all(state.store.pool())
     .await?;
-    let more = items.len() as i64 > limit;
-    items.truncate(limit as usize);
-    let next_cursor = if more {
-        items.last().map(|a| a.user_id.to_string())
-    } else {
-        None
-    };
+    let (items, next_cursor) = page(items, limit, |a| a.user_id.to_string());
     Ok(Json(AttendeePage { items, next_cursor }))
 }

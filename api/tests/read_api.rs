@@ -9,7 +9,7 @@ use domain::{GlobalPosition, NewEvent};
 use projections::Projection;
 use projections::projection::LIVE_SCHEMA;
 use serde_json::Value;
-use store::testkit::ScratchDatabase;
+use store::testkit::{ScratchDatabase, import_jetstream_message};
 use store::{EventStore, ExpectedVersion, PgEventStore};
 use tower::ServiceExt;
 
@@ -20,18 +20,7 @@ async fn import_sample(store: &PgEventStore) {
     ))
     .unwrap();
     for (n, line) in text.lines().enumerate() {
-        if let Outcome::Events(events) = from_jetstream(line, &format!("sample:{n}")) {
-            for intake in events {
-                let event = NewEvent {
-                    metadata: intake.metadata,
-                    payload: intake.event.encode(),
-                };
-                store
-                    .append(&intake.stream, ExpectedVersion::Any, vec![event])
-                    .await
-                    .unwrap();
-            }
-        }
+        import_jetstream_message(store, line, &format!("sample:{n}")).await;
     }
 }
 

@@ -4,14 +4,13 @@
 
 use std::time::Duration;
 
-use domain::intake::{Outcome, from_jetstream};
-use domain::{GlobalPosition, NewEvent};
+use domain::GlobalPosition;
 use projections::Projection;
 use projections::projection::LIVE_SCHEMA;
 use projections::rebuild::{Limits, rebuild, rebuild_within};
 use projections::runner::run;
-use store::testkit::ScratchDatabase;
-use store::{EventStore, ExpectedVersion, PgEventStore};
+use store::testkit::{ScratchDatabase, import_jetstream_message};
+use store::{EventStore, PgEventStore};
 
 async fn fresh() -> (PgEventStore, ScratchDatabase) {
     let db = ScratchDatabase::create().await;
@@ -33,18 +32,7 @@ async fn import_sample(store: &PgEventStore, copies: usize) {
     for copy in 0..copies {
         for (n, line) in text.lines().enumerate() {
             let line = line.replace("did:plc:sample", &format!("did:plc:copy{copy}sample"));
-            if let Outcome::Events(events) = from_jetstream(&line, &format!("sample:{copy}:{n}")) {
-                for intake in events {
-                    let event = NewEvent {
-                        metadata: intake.metadata,
-                        payload: intake.event.encode(),
-                    };
-                    store
-                        .append(&intake.stream, ExpectedVersion::Any, vec![event])
-                        .await
-                        .unwrap();
-                }
-            }
+            import_jetstream_message(store, &line, &format!("sample:{copy}:{n}")).await;
         }
     }
 }
