@@ -1,7 +1,9 @@
 //! Rebuilding projections from position 0 into side schemas while the live
 //! tables keep serving, then swapping each copy in atomically, or comparing
 //! it with the live tables (`verify`). The log is read and decoded once for
-//! all projections being rebuilt, and the copies are written concurrently.
+//! all projections being rebuilt and folded in memory; each row is written
+//! once with `COPY` into a bare copy whose keys and indexes are built
+//! afterwards. Past a row budget the rest goes page by page with upserts.
 
 use domain::{DomainEvent, GlobalPosition, RecordedEvent};
 use futures::future::try_join_all;
