@@ -10,7 +10,7 @@ use sqlx::PgConnection;
 
 use crate::read_model::ReadModel;
 
-/// Rows written per statement when a table is flushed.
+/// Rows turned into COPY text at a time when a table is flushed.
 const FLUSH_CHUNK: usize = 10_000;
 
 /// One projection's rows, folded in memory.
@@ -64,18 +64,21 @@ where
     ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
         async move {
             let rows: Vec<M::Row> = self.rows.drain().filter_map(|(_, row)| row).collect();
+            if rows.is_empty() {
+                return Ok(());
+            }
+            // One COPY per table, fed a chunk of lines at a time.
+            let mut copy = conn
+                .copy_in_raw(&format!("COPY {} FROM STDIN", M::COPY_TARGET))
+                .await?;
             for chunk in rows.chunks(FLUSH_CHUNK) {
                 let mut text = String::with_capacity(chunk.len() * 256);
                 for row in chunk {
                     M::copy_line(row, &mut text);
                 }
-                let mut copy = conn
-                    .copy_in_raw(&format!("COPY {} FROM STDIN", M::COPY_TARGET))
-                    .await?;
                 copy.send(text.as_bytes()).await?;
-                copy.finish().await?;
             }
-            Ok(())
+            copy.finish().await.map(|_| ())
         }
         .boxed()
     }

@@ -295,11 +295,18 @@ async fn complete_side(conn: &mut PgConnection, projection: Projection) -> Resul
                 &format!(" ON {side}.{table} "),
             ));
         }
+        // Index builds sort; more memory than the default 64 MB keeps the
+        // sort of a large copy off the disk. Local to this transaction.
+        let mut tx = conn.begin().await?;
+        sqlx::query("SET LOCAL maintenance_work_mem = '512MB'")
+            .execute(&mut *tx)
+            .await?;
         for statement in statements {
             sqlx::query(sqlx::AssertSqlSafe(statement))
-                .execute(&mut *conn)
+                .execute(&mut *tx)
                 .await?;
         }
+        tx.commit().await?;
     }
     Ok(())
 }
