@@ -153,18 +153,15 @@ fn array(
     let Some(items) = value.as_array() else {
         return Err(path.invalid("must be an array"));
     };
-    if let Some(max) = def["maxLength"]
-        .as_u64()
-        .filter(|max| items.len() as u64 > *max)
-    {
-        return Err(path.invalid(format!("must not have more than {max} elements")));
-    }
-    if let Some(min) = def["minLength"]
-        .as_u64()
-        .filter(|min| (items.len() as u64) < *min)
-    {
-        return Err(path.invalid(format!("must not have fewer than {min} elements")));
-    }
+    let count = items.len() as u64;
+    bounds(
+        def,
+        "Length",
+        count,
+        path,
+        |max| format!("must not have more than {max} elements"),
+        |min| format!("must not have fewer than {min} elements"),
+    )?;
     for (n, item) in items.iter().enumerate() {
         self::value(lexicons, nsid, &def["items"], item, &path.index(n))?;
     }
@@ -185,26 +182,24 @@ fn string(def: &Value, value: &Value, path: &Path) -> Result<(), Invalid> {
     }
     // Lengths count UTF-8 bytes, as the data model does; graphemes count
     // what a reader perceives as characters.
-    if let Some(max) = def["maxLength"]
-        .as_u64()
-        .filter(|max| text.len() as u64 > *max)
-    {
-        return Err(path.invalid(format!("must not be longer than {max} characters")));
-    }
-    if let Some(min) = def["minLength"]
-        .as_u64()
-        .filter(|min| (text.len() as u64) < *min)
-    {
-        return Err(path.invalid(format!("must not be shorter than {min} characters")));
-    }
+    bounds(
+        def,
+        "Length",
+        text.len() as u64,
+        path,
+        |max| format!("must not be longer than {max} characters"),
+        |min| format!("must not be shorter than {min} characters"),
+    )?;
     if def.get("maxGraphemes").is_some() || def.get("minGraphemes").is_some() {
         let graphemes = text.graphemes(true).count() as u64;
-        if let Some(max) = def["maxGraphemes"].as_u64().filter(|max| graphemes > *max) {
-            return Err(path.invalid(format!("must not be longer than {max} graphemes")));
-        }
-        if let Some(min) = def["minGraphemes"].as_u64().filter(|min| graphemes < *min) {
-            return Err(path.invalid(format!("must not be shorter than {min} graphemes")));
-        }
+        bounds(
+            def,
+            "Graphemes",
+            graphemes,
+            path,
+            |max| format!("must not be longer than {max} graphemes"),
+            |min| format!("must not be shorter than {min} graphemes"),
+        )?;
     }
     let Some(format) = def["format"].as_str() else {
         return Ok(());
@@ -229,6 +224,30 @@ fn string(def: &Value, value: &Value, path: &Path) -> Result<(), Invalid> {
     } else {
         Err(path.invalid(format!("must be {expected}: {text:?}")))
     }
+}
+
+/// Checks `count` against the definition's `max{suffix}` and `min{suffix}`.
+fn bounds(
+    def: &Value,
+    suffix: &str,
+    count: u64,
+    path: &Path,
+    too_many: impl Fn(u64) -> String,
+    too_few: impl Fn(u64) -> String,
+) -> Result<(), Invalid> {
+    if let Some(max) = def[format!("max{suffix}")]
+        .as_u64()
+        .filter(|max| count > *max)
+    {
+        return Err(path.invalid(too_many(max)));
+    }
+    if let Some(min) = def[format!("min{suffix}")]
+        .as_u64()
+        .filter(|min| count < *min)
+    {
+        return Err(path.invalid(too_few(min)));
+    }
+    Ok(())
 }
 
 fn integer(def: &Value, value: &Value, path: &Path) -> Result<(), Invalid> {
