@@ -103,9 +103,9 @@ pub struct HealthView {
     pub projections: Vec<ProjectionLag>,
 }
 
-/// The head of the log and how far behind each projection is.
-#[utoipa::path(get, path = "/health", responses((status = 200, body = HealthView), (status = 500, body = crate::error::ErrorBody)))]
-pub async fn health(State(state): State<AppState>) -> Result<Json<HealthView>, ApiError> {
+/// The head of the log and each projection's lag, also recorded in the
+/// lag gauge.
+async fn current_lag(state: &AppState) -> Result<(u64, Vec<projections::runner::Lag>), ApiError> {
     let head = state
         .store
         .head()
@@ -114,24 +114,31 @@ pub async fn health(State(state): State<AppState>) -> Result<Json<HealthView>, A
     let lags = projections::runner::lag(state.store.pool(), head)
         .await
         .map_err(|err| ApiError::Internal(err.to_string()))?;
+    for lag in &lags {
+        state
+            .metrics
+            .lag
+            .with_label_values(&[lag.projection.name()])
+            .set(lag.behind as i64);
+    }
+    Ok((head.0, lags))
+}
+
+/// The head of the log and how far behind each projection is.
+#[utoipa::path(get, path = "/health", responses((status = 200, body = HealthView), (status = 500, body = crate::error::ErrorBody)))]
+pub async fn health(State(state): State<AppState>) -> Result<Json<HealthView>, ApiError> {
+    let (head, lags) = current_lag(&state).await?;
     let projections = lags
         .into_iter()
-        .map(|lag| {
-            state
-                .metrics
-                .lag
-                .with_label_values(&[lag.projection.name()])
-                .set(lag.behind as i64);
-            ProjectionLag {
-                name: lag.projection.name().into(),
-                checkpoint: lag.checkpoint.0,
-                behind: lag.behind,
-            }
+        .map(|lag| ProjectionLag {
+            name: lag.projection.name().into(),
+            checkpoint: lag.checkpoint.0,
+            behind: lag.behind,
         })
         .collect();
     Ok(Json(HealthView {
         status: "ok".into(),
-        head: head.0,
+        head,
         projections,
     }))
 }
@@ -139,16 +146,8 @@ pub async fn health(State(state): State<AppState>) -> Result<Json<HealthView>, A
 /// Prometheus text exposition: request durations and projection lag.
 pub async fn metrics(State(state): State<AppState>) -> Response {
     // Refresh the lag gauge; a failure here must not hide the other metrics.
-    if let Ok(head) = state.store.head().await
-        && let Ok(lags) = projections::runner::lag(state.store.pool(), head).await
-    {
-        for lag in lags {
-            state
-                .metrics
-                .lag
-                .with_label_values(&[lag.projection.name()])
-                .set(lag.behind as i64);
-        }
+    if let Err(err) = current_lag(&state).await {
+        tracing::warn!(error = %err, "projection lag could not be read for /metrics");
     }
     let mut text = Vec::new();
     if let Err(err) = TextEncoder::new().encode(&state.metrics.registry.gather(), &mut text) {

@@ -97,6 +97,15 @@ fn details(name: &str) -> EventDetails {
     }
 }
 
+async fn count(store: &PgEventStore, table: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM read.{table}"
+    )))
+    .fetch_one(store.pool())
+    .await
+    .unwrap()
+}
+
 async fn fresh() -> (PgEventStore, ScratchDatabase) {
     let db = ScratchDatabase::create().await;
     (
@@ -217,10 +226,7 @@ async fn an_imported_event_is_an_occurrence_with_its_external_reference_until_de
         .await
         .unwrap();
     assert_eq!(state, "deleted");
-    let references: i64 = sqlx::query_scalar("SELECT count(*) FROM read.external_refs")
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
+    let references = count(&store, "external_refs").await;
     assert_eq!(references, 0);
 }
 
@@ -450,10 +456,7 @@ async fn an_event_that_does_not_decode_stops_the_projection_naming_it() {
         GlobalPosition(0),
         "nothing was committed"
     );
-    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM read.attendees")
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
+    let rows = count(&store, "attendees").await;
     assert_eq!(rows, 0);
 }
 
@@ -522,10 +525,7 @@ async fn running_projections_follow_the_log_and_report_their_lag() {
         .await
         .expect("projections caught up");
     assert_eq!(lags.len(), 5);
-    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM read.attendees")
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
+    let rows = count(&store, "attendees").await;
     assert_eq!(rows, 50);
     tasks.abort_all();
 }
