@@ -4,13 +4,13 @@ use std::time::Duration;
 
 use axum::body::{Body, to_bytes};
 use axum::http::{Request, StatusCode};
-use domain::intake::{Outcome, from_jetstream};
-use domain::{GlobalPosition, NewEvent};
+use domain::GlobalPosition;
+use ingest::apply::Applier;
 use projections::Projection;
 use projections::projection::LIVE_SCHEMA;
 use serde_json::Value;
-use store::testkit::{ScratchDatabase, import_jetstream_message};
-use store::{EventStore, ExpectedVersion, PgEventStore};
+use store::testkit::ScratchDatabase;
+use store::{EventStore, PgEventStore};
 use tower::ServiceExt;
 
 async fn import_sample(store: &PgEventStore) {
@@ -19,8 +19,9 @@ async fn import_sample(store: &PgEventStore) {
         "/../samples/jetstream-calendar.jsonl"
     ))
     .unwrap();
+    let applier = Applier::new(store.clone());
     for (n, line) in text.lines().enumerate() {
-        import_jetstream_message(store, line, &format!("sample:{n}")).await;
+        applier.apply(line, &format!("sample:{n}")).await.unwrap();
     }
 }
 
@@ -204,21 +205,11 @@ async fn errors_are_json_with_a_code_and_a_message() {
 async fn a_read_after_a_position_waits_for_the_projection_then_sees_the_write() {
     let (app, store, _db) = app().await;
     let line = r#"{"did":"did:plc:late","time_us":1764000099000000,"kind":"commit","commit":{"rev":"r","operation":"create","collection":"community.lexicon.calendar.event","rkey":"3late","record":{"$type":"community.lexicon.calendar.event","name":"Late addition","createdAt":"2026-11-01T10:00:00Z","startsAt":"2027-01-05T18:00:00Z"},"cid":"bafyreieis7y4we4bkg26lsispbedzo5rn7gbx3bf2bxkpw6hvg726kktee"}}"#;
-    let Outcome::Events(events) = from_jetstream(line, "late") else {
-        panic!("not imported")
-    };
-    let mut written = GlobalPosition(0);
-    for intake in events {
-        let event = NewEvent {
-            metadata: intake.metadata,
-            payload: intake.event.encode(),
-        };
-        written = store
-            .append(&intake.stream, ExpectedVersion::Any, vec![event])
-            .await
-            .unwrap()
-            .last_position;
-    }
+    Applier::new(store.clone())
+        .apply(line, "late")
+        .await
+        .unwrap();
+    let written = store.head().await.unwrap();
     let (status, body) = get(&app, &format!("/api/events?after={written}")).await;
     assert_eq!(
         (status, body["code"].as_str()),

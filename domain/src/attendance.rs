@@ -87,6 +87,38 @@ pub struct RsvpChanged {
     pub rsvp_cid: Option<String>,
 }
 
+/// The stream of RSVPs that arrived before the event they answer.
+pub fn parked_rsvps_stream(occurrence: OccurrenceId) -> StreamId {
+    StreamId::new("parked-rsvps", occurrence.0)
+}
+
+/// A user withdrew an answer (on Bluesky: deleted the RSVP record).
+/// Schema version 1.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RsvpWithdrawn {
+    /// The occurrence.
+    pub occurrence_id: OccurrenceId,
+    /// The attendee.
+    pub attendee_id: UserId,
+    /// The platform it was withdrawn on.
+    pub origin: Origin,
+    /// When, by that platform's clock: answers given later stand.
+    pub withdrawn_at: Timestamp,
+    /// The deleted RSVP record, when on Bluesky.
+    pub rsvp_uri: Option<String>,
+}
+
+/// An RSVP arrived for an event this system has not seen yet. It is kept
+/// here, and becomes an [`RsvpChanged`] when the event arrives, instead of
+/// being lost. Schema version 1.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RsvpParked {
+    /// The AT-URI of the event the RSVP answers.
+    pub subject_uri: String,
+    /// The answer, as it will be recorded.
+    pub rsvp: RsvpChanged,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,23 +230,59 @@ impl Answer {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Attendance {
     answers: std::collections::BTreeMap<UserId, Answer>,
+    /// The latest withdrawal per user. Kept apart from the answers so that
+    /// an answer older than a withdrawal stays withdrawn in any replay order.
+    withdrawn: std::collections::BTreeMap<UserId, Timestamp>,
 }
 
 impl Attendance {
-    /// The current answer of `user`.
+    /// The current answer of `user`, unless withdrawn since.
     pub fn answer(&self, user: UserId) -> Option<&Answer> {
-        self.answers.get(&user)
+        self.answers
+            .get(&user)
+            .filter(|answer| !self.withdrawn_after(user, answer.changed_at))
     }
 
-    /// How many users answered.
+    fn withdrawn_after(&self, user: UserId, at: Timestamp) -> bool {
+        self.withdrawn.get(&user).is_some_and(|w| *w >= at)
+    }
+
+    /// How many users have a current answer.
     pub fn len(&self) -> usize {
-        self.answers.len()
+        self.answers
+            .keys()
+            .filter(|user| self.answer(**user).is_some())
+            .count()
     }
 
-    /// True when nobody answered.
+    /// True when nobody has a current answer.
     pub fn is_empty(&self) -> bool {
-        self.answers.is_empty()
+        self.len() == 0
     }
+}
+
+/// What can be asked of an occurrence's attendance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AttendanceCommand {
+    /// Give or change an answer.
+    Change(ChangeRsvp),
+    /// Withdraw an answer.
+    Withdraw(WithdrawRsvp),
+}
+
+/// A user withdraws an answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WithdrawRsvp {
+    /// The occurrence.
+    pub occurrence_id: OccurrenceId,
+    /// The user.
+    pub attendee_id: UserId,
+    /// Where it was withdrawn.
+    pub origin: Origin,
+    /// When, by its platform's clock.
+    pub withdrawn_at: Timestamp,
+    /// The deleted RSVP record, when on Bluesky.
+    pub rsvp_uri: Option<String>,
 }
 
 /// A user answers (or changes an answer to) an occurrence.
@@ -237,24 +305,50 @@ pub struct ChangeRsvp {
 }
 
 impl crate::decider::Decider for Attendance {
-    type Command = ChangeRsvp;
+    type Command = AttendanceCommand;
     type Error = std::convert::Infallible;
 
-    /// Records the answer unless a later (or the same) answer is already
-    /// recorded: a delayed, older change never overwrites a newer one.
+    /// Records an answer unless a later (or the same) answer or a later
+    /// withdrawal is already recorded: a delayed, older change never
+    /// overwrites a newer one. Records a withdrawal only of an answer given
+    /// before it.
     fn decide(
         &self,
-        change: &ChangeRsvp,
+        command: &AttendanceCommand,
         _at: Timestamp,
     ) -> Result<Vec<crate::catalogue::DomainEvent>, Self::Error> {
+        let change = match command {
+            AttendanceCommand::Change(change) => change,
+            AttendanceCommand::Withdraw(withdraw) => {
+                let answered_before = self
+                    .answer(withdraw.attendee_id)
+                    .is_some_and(|answer| answer.changed_at <= withdraw.withdrawn_at);
+                return Ok(if answered_before {
+                    vec![
+                        RsvpWithdrawn {
+                            occurrence_id: withdraw.occurrence_id,
+                            attendee_id: withdraw.attendee_id,
+                            origin: withdraw.origin,
+                            withdrawn_at: withdraw.withdrawn_at,
+                            rsvp_uri: withdraw.rsvp_uri.clone(),
+                        }
+                        .into(),
+                    ]
+                } else {
+                    vec![]
+                });
+            }
+        };
         let new = Answer {
             status: change.status,
             origin: change.origin,
             changed_at: change.changed_at,
         };
-        if let Some(current) = self.answers.get(&change.attendee_id)
-            && !new.supersedes(current)
-        {
+        let superseded = self
+            .answers
+            .get(&change.attendee_id)
+            .is_some_and(|current| !new.supersedes(current));
+        if superseded || self.withdrawn_after(change.attendee_id, change.changed_at) {
             return Ok(vec![]);
         }
         Ok(vec![
@@ -272,6 +366,13 @@ impl crate::decider::Decider for Attendance {
     }
 
     fn evolve(mut self, event: &crate::catalogue::DomainEvent) -> Attendance {
+        if let crate::catalogue::DomainEvent::RsvpWithdrawn(withdrawn) = event {
+            let latest = self
+                .withdrawn
+                .entry(withdrawn.attendee_id)
+                .or_insert(withdrawn.withdrawn_at);
+            *latest = (*latest).max(withdrawn.withdrawn_at);
+        }
         if let crate::catalogue::DomainEvent::RsvpChanged(changed) = event {
             let new = Answer {
                 status: changed.status,

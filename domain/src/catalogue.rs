@@ -9,9 +9,12 @@
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::attendance::RsvpChanged;
+use crate::attendance::{RsvpChanged, RsvpParked, RsvpWithdrawn};
 use crate::envelope::EncodedPayload;
-use crate::identity::{AccountRegistered, HandleChanged, ShadowAccountCreated};
+use crate::external_ref::ExternalRefLinked;
+use crate::identity::{
+    AccountRegistered, AccountStatusChanged, HandleChanged, ShadowAccountCreated,
+};
 use crate::occurrence::{
     EventChangedExternally, EventDeletedExternally, EventImported, OccurrenceCancelled,
     OccurrenceEdited, OccurrenceScheduled,
@@ -172,6 +175,10 @@ catalogue! {
     AccountRegistered = 1,
     HandleChanged = 1,
     RecordRejected = 1,
+    RsvpWithdrawn = 1,
+    RsvpParked = 1,
+    AccountStatusChanged = 1,
+    ExternalRefLinked = 1,
 }
 
 #[cfg(test)]

@@ -66,6 +66,21 @@ pub struct HandleChanged {
     pub handle: String,
 }
 
+/// The network reported a change of a DID's account: deactivated, taken
+/// down, deleted, or active again. Schema version 1.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountStatusChanged {
+    /// The DID.
+    pub did: String,
+    /// Whether the account is active now.
+    pub active: bool,
+    /// The reason it is not, as the network names it (`deactivated`,
+    /// `takendown`, `deleted`, ...).
+    pub status: Option<String>,
+    /// When the network says it happened.
+    pub observed_at: crate::time::Timestamp,
+}
+
 /// One DID as OpenMeet knows it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Identity {
@@ -113,6 +128,15 @@ pub enum IdentityCommand {
     },
     /// The DID's handle changed.
     ChangeHandle(String),
+    /// The network reported the account's status.
+    ChangeAccountStatus {
+        /// Whether it is active.
+        active: bool,
+        /// Why not, when not.
+        status: Option<String>,
+        /// When.
+        observed_at: crate::time::Timestamp,
+    },
 }
 
 /// Why an identity command was refused.
@@ -190,7 +214,26 @@ impl crate::decider::Decider for Identity {
                     user_id: *user_id,
                 })
             }
-            (Identity::Unknown, IdentityCommand::ChangeHandle(_)) => Err(IdentityError::Unknown),
+            (
+                Identity::Unknown,
+                IdentityCommand::ChangeHandle(_) | IdentityCommand::ChangeAccountStatus { .. },
+            ) => Err(IdentityError::Unknown),
+            (
+                Identity::Shadow { did, .. } | Identity::Registered { did, .. },
+                IdentityCommand::ChangeAccountStatus {
+                    active,
+                    status,
+                    observed_at,
+                },
+            ) => Ok(vec![
+                AccountStatusChanged {
+                    did: did.clone(),
+                    active: *active,
+                    status: status.clone(),
+                    observed_at: *observed_at,
+                }
+                .into(),
+            ]),
             (
                 Identity::Shadow { did, handle, .. } | Identity::Registered { did, handle, .. },
                 IdentityCommand::ChangeHandle(new),

@@ -1,22 +1,23 @@
-//! Intake: what a Jetstream message means to this system, as domain events.
+//! Intake: what one firehose message means to this system.
 //!
-//! A pure function of one message: the same message always yields the same
-//! events with the same ids, so redelivery and replay are idempotent. Input
-//! that cannot be applied becomes a [`RecordRejected`], never nothing.
+//! Messages arrive in Jetstream's JSON shape (the Jetstream source sends it
+//! as is; the subscribeRepos decoder writes the same shape). [`parse`] is a
+//! pure function of one message: it checks the record against our lexicons
+//! and names what changed, with the id its first event will carry, so the
+//! same message always yields the same events and redelivery is idempotent.
+//! Input that cannot be applied is [`Parsed::Rejected`] with its reason,
+//! never nothing.
 
+use schemas::Lexicons;
 use schemas::records::RsvpRecord;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::attendance::{AttendanceStatus, RsvpChanged, attendance_stream};
-use crate::catalogue::DomainEvent;
+use crate::attendance::AttendanceStatus;
 use crate::envelope::{
     Actor, CorrelationId, EventId, EventMetadata, Origin, StreamId, derived_uuid,
 };
-use crate::identity::{ShadowAccountCreated, UserId, identity_stream};
-use crate::occurrence::{
-    EventChangedExternally, EventDeletedExternally, EventImported, OccurrenceId, details_of,
-};
+use crate::occurrence::details_of;
 use crate::rejection::{RecordRejected, rejection_stream};
 use crate::time::Timestamp;
 
@@ -24,6 +25,10 @@ use crate::time::Timestamp;
 pub const EVENT_COLLECTION: &str = "community.lexicon.calendar.event";
 /// The RSVP collection.
 pub const RSVP_COLLECTION: &str = "community.lexicon.calendar.rsvp";
+/// The largest record accepted, in bytes of JSON. The lexicons bound every
+/// string (a description is at most 3,000 graphemes), so a calendar record
+/// past this size is malformed or hostile, not a big event.
+pub const MAX_RECORD_BYTES: usize = 64 * 1024;
 
 /// One event to append, with the stream it belongs to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,194 +38,329 @@ pub struct Intake {
     /// Ids, causation and origin.
     pub metadata: EventMetadata,
     /// The event.
-    pub event: DomainEvent,
+    pub event: crate::DomainEvent,
+}
+
+/// What a message reported.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// A version of a calendar event record (create or update).
+    EventVersion {
+        /// The record's AT-URI.
+        uri: String,
+        /// The version's CID.
+        cid: String,
+        /// The record's JSON, byte for byte as received.
+        record: String,
+    },
+    /// A calendar event record was deleted.
+    EventDeleted {
+        /// The record's AT-URI.
+        uri: String,
+    },
+    /// A version of an RSVP record (create or update).
+    RsvpVersion {
+        /// The RSVP record's AT-URI.
+        uri: String,
+        /// The version's CID.
+        cid: String,
+        /// The AT-URI of the event it answers.
+        subject_uri: String,
+        /// The answer.
+        status: AttendanceStatus,
+    },
+    /// An RSVP record was deleted.
+    RsvpDeleted {
+        /// The RSVP record's AT-URI.
+        uri: String,
+    },
+    /// The DID's identity changed (its handle, or its DID document).
+    Identity {
+        /// The handle, when the message names one.
+        handle: Option<String>,
+    },
+    /// The DID's account status changed.
+    Account {
+        /// Whether the account is active.
+        active: bool,
+        /// Why not, when not.
+        status: Option<String>,
+    },
+}
+
+/// One applicable message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// The author (repository) DID.
+    pub did: String,
+    /// When the source says it happened.
+    pub observed_at: Timestamp,
+    /// The id of the first event this message yields; later events derive
+    /// theirs from it.
+    pub key: EventId,
+    /// What changed.
+    pub change: Change,
 }
 
 /// What one message turned into.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// Events to append (possibly a rejection).
-    Events(Vec<Intake>),
-    /// A message about something this system does not sync (another
-    /// collection, or a kind handled elsewhere), with the reason.
+pub enum Parsed {
+    /// Something to apply.
+    Delivery(Delivery),
+    /// Something this system does not sync (another collection or kind).
     Ignored(String),
+    /// Something that can never be applied, with the reason.
+    Rejected {
+        /// The AT-URI, or the source position when no record can be named.
+        subject: String,
+        /// Why, in words an operator can act on.
+        reason: String,
+    },
 }
 
 #[derive(Deserialize)]
-struct Message {
-    did: String,
+struct Message<'a> {
+    #[serde(borrow)]
+    did: &'a str,
     time_us: i64,
-    kind: String,
-    commit: Option<Commit>,
+    #[serde(borrow)]
+    kind: &'a str,
+    #[serde(borrow)]
+    commit: Option<Commit<'a>>,
+    #[serde(borrow)]
+    identity: Option<IdentityInfo<'a>>,
+    account: Option<AccountInfo>,
 }
 
 #[derive(Deserialize)]
-struct Commit {
-    rev: String,
-    operation: String,
-    collection: String,
-    rkey: String,
-    /// Kept as received: the stored record must be byte-identical to the
-    /// source so that redelivery is recognised and audits are faithful.
-    record: Option<Box<RawValue>>,
-    cid: Option<String>,
+struct Commit<'a> {
+    #[serde(borrow)]
+    rev: &'a str,
+    #[serde(borrow)]
+    operation: &'a str,
+    #[serde(borrow)]
+    collection: &'a str,
+    #[serde(borrow)]
+    rkey: &'a str,
+    #[serde(borrow)]
+    record: Option<&'a RawValue>,
+    #[serde(borrow)]
+    cid: Option<&'a str>,
 }
 
-/// Turns one Jetstream JSON message (as received) into domain events.
-/// `source_position` names the message when it is too broken to name a record.
-pub fn from_jetstream(raw: &str, source_position: &str) -> Outcome {
+#[derive(Deserialize)]
+struct IdentityInfo<'a> {
+    handle: Option<String>,
+    seq: Option<i64>,
+    #[serde(borrow, default)]
+    time: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+struct AccountInfo {
+    active: bool,
+    status: Option<String>,
+    seq: Option<i64>,
+}
+
+/// True when a message of this kind and collection concerns this system:
+/// the filter consumers apply before the bus, since a source may send more
+/// than it was asked for.
+pub fn is_wanted(kind: &str, collection: Option<&str>) -> bool {
+    match kind {
+        "identity" | "account" => true,
+        "commit" => matches!(collection, Some(EVENT_COLLECTION | RSVP_COLLECTION)),
+        _ => false,
+    }
+}
+
+/// Reads one message. `source_position` names it when it is too broken to
+/// name a record.
+pub fn parse(raw: &str, source_position: &str) -> Parsed {
     let message: Message = match serde_json::from_str(raw) {
         Ok(message) => message,
-        Err(err) => {
-            return reject(
-                source_position,
-                format!("not a Jetstream message: {err}"),
-                raw,
+        Err(err) => return rejected(source_position, format!("not a Jetstream message: {err}")),
+    };
+    let observed_at = Timestamp::from_unix_micros(message.time_us);
+    let delivery = |key: EventId, change: Change| {
+        Parsed::Delivery(Delivery {
+            did: message.did.to_owned(),
+            observed_at,
+            key,
+            change,
+        })
+    };
+    match message.kind {
+        "commit" => {}
+        "identity" => {
+            let Some(identity) = message.identity else {
+                return rejected(
+                    source_position,
+                    "an identity message without identity".into(),
+                );
+            };
+            let version = identity
+                .seq
+                .map(|seq| seq.to_string())
+                .or(identity.time.map(str::to_owned))
+                .unwrap_or_else(|| message.time_us.to_string());
+            return delivery(
+                EventId(derived_uuid(
+                    "identity",
+                    &format!("{}/{version}", message.did),
+                )),
+                Change::Identity {
+                    handle: identity.handle,
+                },
             );
         }
-    };
-    let commit = match (message.kind.as_str(), &message.commit) {
-        ("commit", Some(commit)) => commit,
-        ("commit", None) => {
-            return reject(
-                source_position,
-                "a commit message without a commit".into(),
-                raw,
+        "account" => {
+            let Some(account) = message.account else {
+                return rejected(source_position, "an account message without account".into());
+            };
+            let version = account.seq.unwrap_or(message.time_us);
+            return delivery(
+                EventId(derived_uuid(
+                    "account",
+                    &format!("{}/{version}", message.did),
+                )),
+                Change::Account {
+                    active: account.active,
+                    status: account.status,
+                },
             );
         }
-        (kind, _) => {
-            return Outcome::Ignored(format!("{kind} messages are handled by identity sync"));
-        }
+        kind => return Parsed::Ignored(format!("{kind} messages are not synced")),
+    }
+    let Some(commit) = message.commit else {
+        return rejected(source_position, "a commit message without a commit".into());
     };
-    if commit.collection != EVENT_COLLECTION && commit.collection != RSVP_COLLECTION {
-        return Outcome::Ignored(format!(
+    if !is_wanted("commit", Some(commit.collection)) {
+        return Parsed::Ignored(format!(
             "{} is not a calendar collection",
             commit.collection
         ));
     }
     let uri = format!("at://{}/{}/{}", message.did, commit.collection, commit.rkey);
-    let at = Timestamp::from_unix_micros(message.time_us);
-    let version = commit.cid.as_deref().unwrap_or(&commit.rev);
-    let record_event_id =
-        EventId::for_record_version(&message.did, &commit.collection, &commit.rkey, version);
-    let metadata = |event_id: EventId| EventMetadata {
-        event_id,
-        causation_id: None,
-        correlation_id: Some(CorrelationId(record_event_id.0)),
-        origin: Origin::Bluesky,
-        actor: Actor(message.did.clone()),
-    };
-
-    let record_json = || commit.record.as_ref().map(|record| record.get().to_owned());
-    let needs = |what: &str| reject(&uri, format!("a {} without {what}", commit.operation), raw);
-    let occurrence_id = OccurrenceId::for_record(&uri);
-    let primary: DomainEvent = match (commit.collection.as_str(), commit.operation.as_str()) {
-        (EVENT_COLLECTION, "create" | "update") => {
-            let (Some(record), Some(cid)) = (record_json(), commit.cid.clone()) else {
-                return needs("a record and a CID");
+    let key = EventId::for_record_version(
+        message.did,
+        commit.collection,
+        commit.rkey,
+        commit.cid.unwrap_or(commit.rev),
+    );
+    let version = match commit.operation {
+        "create" | "update" => {
+            let (Some(record), Some(cid)) = (commit.record, commit.cid) else {
+                return rejected(
+                    &uri,
+                    format!("a {} without a record and a CID", commit.operation),
+                );
             };
-            if let Err(err) = details_of(&uri, &record) {
-                return reject(&uri, err.to_string(), raw);
+            if let Err(reason) = check_record(commit.collection, record.get()) {
+                return rejected(&uri, reason);
             }
-            if commit.operation == "create" {
-                EventImported {
-                    occurrence_id,
-                    uri: uri.clone(),
-                    cid,
-                    record,
-                    observed_at: at,
-                }
-                .into()
+            (record.get(), cid)
+        }
+        "delete" => {
+            let change = if commit.collection == EVENT_COLLECTION {
+                Change::EventDeleted { uri }
             } else {
-                EventChangedExternally {
-                    occurrence_id,
-                    uri: uri.clone(),
-                    cid,
-                    record,
-                    observed_at: at,
-                }
-                .into()
-            }
+                Change::RsvpDeleted { uri }
+            };
+            return delivery(key, change);
         }
-        (EVENT_COLLECTION, "delete") => EventDeletedExternally {
-            occurrence_id,
-            uri: uri.clone(),
-            observed_at: at,
-        }
-        .into(),
-        (RSVP_COLLECTION, "create" | "update") => {
-            match rsvp_changed(&message.did, &uri, commit, at) {
-                Ok(rsvp) => rsvp.into(),
-                Err(reason) => return reject(&uri, reason, raw),
-            }
-        }
-        (_, operation) => {
-            return reject(
-                &uri,
-                format!("operation {operation:?} is not supported here"),
-                raw,
-            );
+        operation => {
+            return rejected(&uri, format!("operation {operation:?} is not supported"));
         }
     };
-
-    let stream = match &primary {
-        DomainEvent::RsvpChanged(rsvp) => attendance_stream(rsvp.occurrence_id),
-        _ => occurrence_id.stream(),
-    };
-    let mut events = Vec::with_capacity(2);
-    if commit.operation != "delete" {
-        events.push(Intake {
-            stream: identity_stream(&message.did),
-            metadata: metadata(EventId(derived_uuid(
-                "shadow-account-created",
-                &message.did,
-            ))),
-            event: ShadowAccountCreated {
-                user_id: UserId::shadow_for(&message.did),
-                did: message.did.clone(),
-                handle: None,
-                display_name: None,
-            }
-            .into(),
-        });
+    let (record, cid) = version;
+    if commit.collection == EVENT_COLLECTION {
+        if let Err(err) = details_of(&uri, record) {
+            return rejected(&uri, err.to_string());
+        }
+        return delivery(
+            key,
+            Change::EventVersion {
+                uri,
+                cid: cid.to_owned(),
+                record: record.to_owned(),
+            },
+        );
     }
-    events.push(Intake {
-        stream,
-        metadata: metadata(record_event_id),
-        event: primary,
-    });
-    Outcome::Events(events)
+    match rsvp_answer(record) {
+        Ok((subject_uri, status)) => delivery(
+            key,
+            Change::RsvpVersion {
+                uri,
+                cid: cid.to_owned(),
+                subject_uri,
+                status,
+            },
+        ),
+        Err(reason) => rejected(&uri, reason),
+    }
 }
 
-fn rsvp_changed(
-    did: &str,
-    uri: &str,
-    commit: &Commit,
-    at: Timestamp,
-) -> Result<RsvpChanged, String> {
-    let raw = commit.record.as_ref().ok_or("an RSVP without a record")?;
+/// Size, syntax and lexicon checks of a record.
+fn check_record(collection: &str, record: &str) -> Result<(), String> {
+    if record.len() > MAX_RECORD_BYTES {
+        return Err(format!(
+            "record of {} bytes exceeds the {MAX_RECORD_BYTES}-byte limit",
+            record.len()
+        ));
+    }
+    let value: serde_json::Value =
+        serde_json::from_str(record).map_err(|err| format!("record is not JSON: {err}"))?;
+    Lexicons::ours()
+        .validate_record(collection, &value)
+        .map_err(|invalid| format!("invalid by lexicon {collection}: {invalid}"))
+}
+
+fn rsvp_answer(record: &str) -> Result<(String, AttendanceStatus), String> {
     let record: RsvpRecord =
-        serde_json::from_str(raw.get()).map_err(|err| format!("not an RSVP record: {err}"))?;
+        serde_json::from_str(record).map_err(|err| format!("not an RSVP record: {err}"))?;
     let status = AttendanceStatus::from_rsvp_status(record.status.as_deref())
         .map_err(|err| err.to_string())?;
-    Ok(RsvpChanged {
-        occurrence_id: OccurrenceId::for_record(&record.subject.uri),
-        attendee_id: UserId::shadow_for(did),
-        status,
-        origin: Origin::Bluesky,
-        changed_at: at,
-        rsvp_uri: Some(uri.to_owned()),
-        rsvp_cid: commit.cid.clone(),
-    })
+    Ok((record.subject.uri, status))
 }
 
-fn reject(subject: &str, reason: String, raw: &str) -> Outcome {
+fn rejected(subject: &str, reason: String) -> Parsed {
+    Parsed::Rejected {
+        subject: subject.to_owned(),
+        reason,
+    }
+}
+
+impl Delivery {
+    /// Metadata for an event this delivery yields: the first has the empty
+    /// label, the others name theirs. Ids derive from the message, so a
+    /// redelivery writes nothing new.
+    pub fn metadata(&self, label: &str) -> EventMetadata {
+        let event_id = if label.is_empty() {
+            self.key
+        } else {
+            EventId::caused_by(self.key, label)
+        };
+        EventMetadata {
+            event_id,
+            causation_id: (!label.is_empty()).then_some(self.key),
+            correlation_id: Some(CorrelationId(self.key.0)),
+            origin: Origin::Bluesky,
+            actor: Actor(self.did.clone()),
+        }
+    }
+}
+
+/// The event recording that `raw` was rejected, in the stream of rejections
+/// from `source`. Its id derives from the input, so rejecting the same
+/// input twice records it once.
+pub fn rejection(source: &str, subject: &str, reason: &str, raw: &str) -> Intake {
     let event_id = EventId(derived_uuid(
         "record-rejected",
         &format!("{subject}\n{raw}"),
     ));
-    Outcome::Events(vec![Intake {
-        stream: rejection_stream("firehose"),
+    Intake {
+        stream: rejection_stream(source),
         metadata: EventMetadata {
             event_id,
             causation_id: None,
@@ -230,11 +370,11 @@ fn reject(subject: &str, reason: String, raw: &str) -> Outcome {
         },
         event: RecordRejected {
             subject: subject.to_owned(),
-            reason,
+            reason: reason.to_owned(),
             raw: raw.to_owned(),
         }
         .into(),
-    }])
+    }
 }
 
 #[cfg(test)]
@@ -242,35 +382,41 @@ mod tests {
     use super::*;
 
     const CREATE: &str = r#"{"did":"did:plc:org","time_us":1764000000000000,"kind":"commit","commit":{"rev":"3r1","operation":"create","collection":"community.lexicon.calendar.event","rkey":"3ev","record":{"$type":"community.lexicon.calendar.event","name":"Rust Meetup","createdAt":"2026-11-01T10:00:00Z"},"cid":"bafyev1"}}"#;
+    const EVENT_URI: &str = "at://did:plc:org/community.lexicon.calendar.event/3ev";
 
-    fn events(outcome: Outcome) -> Vec<Intake> {
-        match outcome {
-            Outcome::Events(events) => events,
-            Outcome::Ignored(reason) => panic!("ignored: {reason}"),
+    fn delivery(parsed: Parsed) -> Delivery {
+        match parsed {
+            Parsed::Delivery(delivery) => delivery,
+            other => panic!("expected a delivery, got {other:?}"),
+        }
+    }
+
+    fn reason(parsed: Parsed) -> (String, String) {
+        match parsed {
+            Parsed::Rejected { subject, reason } => (subject, reason),
+            other => panic!("expected a rejection, got {other:?}"),
         }
     }
 
     #[test]
-    fn a_created_event_record_is_imported_with_a_shadow_account_for_its_author() {
-        let intake = events(from_jetstream(CREATE, "line 1"));
-        assert_eq!(intake.len(), 2);
-        assert_eq!(intake[0].stream, identity_stream("did:plc:org"));
-        assert!(
-            matches!(&intake[0].event, DomainEvent::ShadowAccountCreated(shadow) if shadow.did == "did:plc:org")
+    fn a_created_event_record_is_a_version_keyed_by_its_identity_and_cid() {
+        let parsed = delivery(parse(CREATE, "line 1"));
+        assert_eq!(parsed.did, "did:plc:org");
+        assert_eq!(
+            parsed.observed_at,
+            Timestamp::from_unix_micros(1764000000000000)
         );
-        let uri = "at://did:plc:org/community.lexicon.calendar.event/3ev";
-        assert_eq!(intake[1].stream, OccurrenceId::for_record(uri).stream());
-        match &intake[1].event {
-            DomainEvent::EventImported(imported) => {
-                assert_eq!(
-                    (imported.uri.as_str(), imported.cid.as_str()),
-                    (uri, "bafyev1")
-                );
-                assert!(imported.record.contains("Rust Meetup"));
+        assert_eq!(
+            parsed.key,
+            EventId::for_record_version("did:plc:org", EVENT_COLLECTION, "3ev", "bafyev1")
+        );
+        match parsed.change {
+            Change::EventVersion { uri, cid, record } => {
+                assert_eq!((uri.as_str(), cid.as_str()), (EVENT_URI, "bafyev1"));
+                assert!(record.contains("Rust Meetup"));
             }
-            other => panic!("expected an import, got {other:?}"),
+            other => panic!("expected a version, got {other:?}"),
         }
-        assert_eq!(intake[1].metadata.origin, Origin::Bluesky);
     }
 
     #[test]
@@ -279,19 +425,26 @@ mod tests {
             r#""createdAt":"2026-11-01T10:00:00Z""#,
             r#""createdAt":"last week""#,
         );
-        let intake = events(from_jetstream(&raw, "line 1"));
-        match &intake[..] {
-            [
-                Intake {
-                    event: DomainEvent::RecordRejected(rejected),
-                    ..
-                },
-            ] => assert_eq!(
-                rejected.reason,
-                "record at://did:plc:org/community.lexicon.calendar.event/3ev: createdAt is not a datetime: \"last week\""
-            ),
-            other => panic!("expected one rejection, got {other:?}"),
-        }
+        let (subject, why) = reason(parse(&raw, "line 1"));
+        assert_eq!(subject, EVENT_URI);
+        assert_eq!(
+            why,
+            "invalid by lexicon community.lexicon.calendar.event: record/createdAt must be a valid atproto datetime: \"last week\""
+        );
+    }
+
+    #[test]
+    fn an_oversized_record_is_rejected_with_its_size() {
+        let long = "x".repeat(MAX_RECORD_BYTES);
+        let raw = CREATE.replace("Rust Meetup", &long);
+        let (_, why) = reason(parse(&raw, "line 1"));
+        assert!(
+            why.starts_with(&format!(
+                "record of {} bytes exceeds",
+                MAX_RECORD_BYTES + 89
+            )),
+            "{why}"
+        );
     }
 
     #[test]
@@ -300,83 +453,84 @@ mod tests {
             r#""name":"Rust Meetup","createdAt""#,
             r#""name" : "Rust Meetup" ,"createdAt""#,
         );
-        let intake = events(from_jetstream(&raw, "line 1"));
-        let DomainEvent::EventImported(imported) = &intake[1].event else {
-            panic!("not an import")
+        let Change::EventVersion { record, .. } = delivery(parse(&raw, "line 1")).change else {
+            panic!("not a version")
         };
-        assert!(
-            imported.record.contains(r#""name" : "Rust Meetup" ,"#),
-            "{}",
-            imported.record
-        );
+        assert!(record.contains(r#""name" : "Rust Meetup" ,"#), "{record}");
     }
 
     #[test]
-    fn the_same_message_twice_yields_the_same_event_ids() {
+    fn the_same_message_twice_yields_the_same_delivery() {
+        assert_eq!(parse(CREATE, "line 1"), parse(CREATE, "line 9"));
+    }
+
+    #[test]
+    fn an_rsvp_maps_its_status_and_names_its_subject() {
+        let raw = r#"{"did":"did:plc:guest","time_us":1764000000000001,"kind":"commit","commit":{"rev":"3r2","operation":"update","collection":"community.lexicon.calendar.rsvp","rkey":"7T68ZD4HPRWHQ","record":{"$type":"community.lexicon.calendar.rsvp","status":"community.lexicon.calendar.rsvp#notgoing","subject":{"uri":"at://did:plc:org/community.lexicon.calendar.event/3ev","cid":"bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"}},"cid":"bafyrsvp"}}"#;
         assert_eq!(
-            from_jetstream(CREATE, "line 1"),
-            from_jetstream(CREATE, "line 9")
+            delivery(parse(raw, "line 2")).change,
+            Change::RsvpVersion {
+                uri: "at://did:plc:guest/community.lexicon.calendar.rsvp/7T68ZD4HPRWHQ".into(),
+                cid: "bafyrsvp".into(),
+                subject_uri: EVENT_URI.into(),
+                status: AttendanceStatus::Declined,
+            }
         );
     }
 
     #[test]
-    fn an_rsvp_maps_its_status_and_names_the_subject_occurrence() {
-        let raw = r#"{"did":"did:plc:guest","time_us":1764000000000001,"kind":"commit","commit":{"rev":"3r2","operation":"update","collection":"community.lexicon.calendar.rsvp","rkey":"7T68ZD4HPRWHQ","record":{"status":"community.lexicon.calendar.rsvp#notgoing","subject":{"uri":"at://did:plc:org/community.lexicon.calendar.event/3ev","cid":"bafyev1"}},"cid":"bafyrsvp"}}"#;
-        let intake = events(from_jetstream(raw, "line 2"));
-        match &intake[1].event {
-            DomainEvent::RsvpChanged(rsvp) => {
-                assert_eq!(rsvp.status, AttendanceStatus::Declined);
-                assert_eq!(
-                    rsvp.occurrence_id,
-                    OccurrenceId::for_record(
-                        "at://did:plc:org/community.lexicon.calendar.event/3ev"
-                    )
-                );
-                assert_eq!(rsvp.attendee_id, UserId::shadow_for("did:plc:guest"));
-                assert_eq!(
-                    rsvp.changed_at,
-                    Timestamp::from_unix_micros(1764000000000001)
-                );
-            }
-            other => panic!("expected an RSVP, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn an_rsvp_without_status_takes_the_lexicon_default_going() {
-        let raw = r#"{"did":"did:plc:guest","time_us":1,"kind":"commit","commit":{"rev":"r","operation":"create","collection":"community.lexicon.calendar.rsvp","rkey":"k","record":{"subject":{"uri":"at://did:plc:org/community.lexicon.calendar.event/3ev","cid":"bafyev1"}},"cid":"c"}}"#;
-        let intake = events(from_jetstream(raw, "line 3"));
-        assert!(
-            matches!(&intake[1].event, DomainEvent::RsvpChanged(rsvp) if rsvp.status == AttendanceStatus::Attending)
+    fn an_unknown_rsvp_status_is_rejected() {
+        let raw = r#"{"did":"did:plc:guest","time_us":1,"kind":"commit","commit":{"rev":"r","operation":"create","collection":"community.lexicon.calendar.rsvp","rkey":"k","record":{"$type":"community.lexicon.calendar.rsvp","status":"community.lexicon.calendar.rsvp#maybe","subject":{"uri":"at://did:plc:org/community.lexicon.calendar.event/3ev","cid":"bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"}},"cid":"c"}}"#;
+        assert_eq!(
+            reason(parse(raw, "line 4")),
+            (
+                "at://did:plc:guest/community.lexicon.calendar.rsvp/k".into(),
+                "status \"community.lexicon.calendar.rsvp#maybe\" is not a known RSVP status"
+                    .into()
+            )
         );
     }
 
     #[test]
-    fn an_unknown_rsvp_status_is_rejected_with_the_raw_message() {
-        let raw = r#"{"did":"did:plc:guest","time_us":1,"kind":"commit","commit":{"rev":"r","operation":"create","collection":"community.lexicon.calendar.rsvp","rkey":"k","record":{"status":"maybe","subject":{"uri":"at://x","cid":"bafyev1"}},"cid":"c"}}"#;
-        let intake = events(from_jetstream(raw, "line 4"));
-        assert_eq!(intake.len(), 1);
-        match &intake[0].event {
-            DomainEvent::RecordRejected(rejected) => {
-                assert_eq!(
-                    rejected.subject,
-                    "at://did:plc:guest/community.lexicon.calendar.rsvp/k"
-                );
-                assert_eq!(
-                    rejected.reason,
-                    "status \"maybe\" is not a known RSVP status"
-                );
-                assert_eq!(rejected.raw, raw);
+    fn deletes_name_the_record_only() {
+        let raw = r#"{"did":"did:plc:guest","time_us":5,"kind":"commit","commit":{"rev":"r9","operation":"delete","collection":"community.lexicon.calendar.rsvp","rkey":"k"}}"#;
+        let parsed = delivery(parse(raw, "l"));
+        assert_eq!(
+            parsed.change,
+            Change::RsvpDeleted {
+                uri: "at://did:plc:guest/community.lexicon.calendar.rsvp/k".into()
             }
-            other => panic!("expected a rejection, got {other:?}"),
-        }
+        );
+        assert_eq!(
+            parsed.key,
+            EventId::for_record_version("did:plc:guest", RSVP_COLLECTION, "k", "r9")
+        );
+    }
+
+    #[test]
+    fn identity_and_account_messages_are_kept() {
+        let identity = r#"{"did":"did:plc:a","time_us":7,"kind":"identity","identity":{"did":"did:plc:a","handle":"alice.test","seq":12,"time":"2026-07-04T14:38:07.877Z"}}"#;
+        assert_eq!(
+            delivery(parse(identity, "l")).change,
+            Change::Identity {
+                handle: Some("alice.test".into())
+            }
+        );
+        let account = r#"{"did":"did:plc:a","time_us":8,"kind":"account","account":{"active":false,"did":"did:plc:a","seq":13,"status":"deactivated","time":"2026-07-04T14:38:07.877Z"}}"#;
+        assert_eq!(
+            delivery(parse(account, "l")).change,
+            Change::Account {
+                active: false,
+                status: Some("deactivated".into())
+            }
+        );
     }
 
     #[test]
     fn a_line_that_is_not_json_is_rejected_under_its_source_position() {
-        let intake = events(from_jetstream("{not json", "sample.jsonl:7"));
-        assert!(
-            matches!(&intake[0].event, DomainEvent::RecordRejected(rejected) if rejected.subject == "sample.jsonl:7")
+        assert_eq!(
+            reason(parse("{not json", "sample.jsonl:7")).0,
+            "sample.jsonl:7"
         );
     }
 
@@ -384,8 +538,17 @@ mod tests {
     fn other_collections_are_ignored_with_a_reason() {
         let raw = r#"{"did":"did:plc:x","time_us":1,"kind":"commit","commit":{"rev":"r","operation":"create","collection":"app.bsky.feed.like","rkey":"k","record":{},"cid":"c"}}"#;
         assert_eq!(
-            from_jetstream(raw, "l"),
-            Outcome::Ignored("app.bsky.feed.like is not a calendar collection".into())
+            parse(raw, "l"),
+            Parsed::Ignored("app.bsky.feed.like is not a calendar collection".into())
         );
+    }
+
+    #[test]
+    fn follow_up_events_derive_their_ids_from_the_message() {
+        let parsed = delivery(parse(CREATE, "l"));
+        assert_eq!(parsed.metadata("").event_id, parsed.key);
+        let shadow = parsed.metadata("shadow");
+        assert_eq!(shadow.event_id, EventId::caused_by(parsed.key, "shadow"));
+        assert_eq!(shadow.causation_id, Some(parsed.key));
     }
 }

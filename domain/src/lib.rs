@@ -13,6 +13,7 @@ pub mod catalogue;
 pub mod checksum;
 pub mod decider;
 pub mod envelope;
+pub mod external_ref;
 pub mod identity;
 pub mod intake;
 pub mod occurrence;

@@ -1,7 +1,9 @@
 //! The aggregates' rules, as given (past events) / when (a command) / then
 //! (the events recorded, or the refusal).
 
-use domain::attendance::{Attendance, AttendanceStatus, ChangeRsvp};
+use domain::attendance::{
+    Attendance, AttendanceCommand, AttendanceStatus, ChangeRsvp, WithdrawRsvp,
+};
 use domain::decider::Decider;
 use domain::identity::{Identity, IdentityCommand, IdentityError, UserId};
 use domain::occurrence::{
@@ -261,7 +263,9 @@ fn rsvp(user: u128, status: AttendanceStatus, origin: Origin, at_seconds: i64) -
 }
 
 fn apply(state: Attendance, change: &ChangeRsvp) -> Attendance {
-    let events = state.decide(change, NOW).unwrap();
+    let events = state
+        .decide(&AttendanceCommand::Change(change.clone()), NOW)
+        .unwrap();
     events
         .iter()
         .fold(state, |state, event| state.evolve(event))
@@ -272,16 +276,63 @@ fn the_latest_answer_wins_and_an_older_one_arriving_late_is_ignored() {
     let newer = rsvp(1, AttendanceStatus::Declined, Origin::Bluesky, 200);
     let older = rsvp(1, AttendanceStatus::Attending, Origin::OpenMeet, 100);
     let state = apply(Attendance::default(), &newer);
-    assert_eq!(state.decide(&older, NOW), Ok(vec![]));
+    assert_eq!(
+        state.decide(&AttendanceCommand::Change(older), NOW),
+        Ok(vec![])
+    );
     assert_eq!(
         state.answer(UserId(Uuid::from_u128(1))).unwrap().status,
         AttendanceStatus::Declined
     );
     assert_eq!(
-        state.decide(&newer, NOW),
+        state.decide(&AttendanceCommand::Change(newer), NOW),
         Ok(vec![]),
         "the same answer again records nothing"
     );
+}
+
+fn withdraw(user: u128, at_seconds: i64) -> AttendanceCommand {
+    AttendanceCommand::Withdraw(WithdrawRsvp {
+        occurrence_id: OccurrenceId::for_record(URI),
+        attendee_id: UserId(Uuid::from_u128(user)),
+        origin: Origin::Bluesky,
+        withdrawn_at: Timestamp::from_unix_micros(at_seconds * 1_000_000),
+        rsvp_uri: None,
+    })
+}
+
+#[test]
+fn a_withdrawal_removes_an_earlier_answer_but_not_a_later_one() {
+    let user = UserId(Uuid::from_u128(1));
+    let state = apply(
+        Attendance::default(),
+        &rsvp(1, AttendanceStatus::Attending, Origin::Bluesky, 100),
+    );
+    let withdrawn = state.decide(&withdraw(1, 150), NOW).unwrap();
+    assert_eq!(names(&withdrawn), ["RsvpWithdrawn"]);
+    let state: Attendance = withdrawn.iter().fold(state, |s, e| s.evolve(e));
+    assert_eq!(state.answer(user), None);
+    assert!(state.is_empty());
+    assert_eq!(
+        state.decide(&withdraw(1, 160), NOW),
+        Ok(vec![]),
+        "nothing left to withdraw"
+    );
+    let late_older = rsvp(1, AttendanceStatus::Declined, Origin::Bluesky, 120);
+    assert_eq!(
+        state.decide(&AttendanceCommand::Change(late_older), NOW),
+        Ok(vec![]),
+        "an answer older than the withdrawal stays withdrawn"
+    );
+    let again = apply(
+        state,
+        &rsvp(1, AttendanceStatus::Interested, Origin::OpenMeet, 200),
+    );
+    assert_eq!(
+        again.answer(user).map(|a| a.status),
+        Some(AttendanceStatus::Interested)
+    );
+    assert_eq!(again.decide(&withdraw(1, 180), NOW), Ok(vec![]));
 }
 
 fn change() -> impl Strategy<Value = ChangeRsvp> {

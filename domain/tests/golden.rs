@@ -7,8 +7,11 @@
 
 use std::path::PathBuf;
 
-use domain::attendance::{AttendanceStatus, RsvpChanged};
-use domain::identity::{AccountRegistered, HandleChanged, ShadowAccountCreated, UserId};
+use domain::attendance::{AttendanceStatus, RsvpChanged, RsvpParked, RsvpWithdrawn};
+use domain::external_ref::{ExternalRefLinked, LocalRef};
+use domain::identity::{
+    AccountRegistered, AccountStatusChanged, HandleChanged, ShadowAccountCreated, UserId,
+};
 use domain::occurrence::{
     EventChangedExternally, EventDeletedExternally, EventDetails, EventImported, Link, Mode,
     OccurrenceCancelled, OccurrenceEdited, OccurrenceId, OccurrenceScheduled, Place, Status,
@@ -149,6 +152,43 @@ fn expected(event_type: &str, schema_version: u16) -> DomainEvent {
             subject: URI.into(),
             reason: "startsAt is not a datetime: \"tomorrow\"".into(),
             raw: r#"{"startsAt":"tomorrow"}"#.into(),
+        }
+        .into(),
+        ("RsvpWithdrawn", 1) => RsvpWithdrawn {
+            occurrence_id: OccurrenceId::for_record(URI),
+            attendee_id: UserId(Uuid::from_u128(7)),
+            origin: Origin::Bluesky,
+            withdrawn_at: Timestamp::from_unix_micros(1_764_000_000_000_000),
+            rsvp_uri: Some("at://did:plc:golden/community.lexicon.calendar.rsvp/3lbrsvp".into()),
+        }
+        .into(),
+        ("RsvpParked", 1) => RsvpParked {
+            subject_uri: URI.into(),
+            rsvp: RsvpChanged {
+                occurrence_id: OccurrenceId::for_record(URI),
+                attendee_id: UserId(Uuid::from_u128(7)),
+                status: AttendanceStatus::Interested,
+                origin: Origin::Bluesky,
+                changed_at: Timestamp::from_unix_micros(1_764_000_000_000_000),
+                rsvp_uri: Some("at://did:plc:golden/community.lexicon.calendar.rsvp/3lbrsvp".into()),
+                rsvp_cid: Some("bafyrsvp".into()),
+            },
+        }
+        .into(),
+        ("AccountStatusChanged", 1) => AccountStatusChanged {
+            did: "did:plc:golden".into(),
+            active: false,
+            status: Some("deactivated".into()),
+            observed_at: Timestamp::from_unix_micros(1_764_000_000_000_000),
+        }
+        .into(),
+        ("ExternalRefLinked", 1) => ExternalRefLinked {
+            uri: "at://did:plc:golden/community.lexicon.calendar.rsvp/3lbrsvp".into(),
+            cid: Some("bafyrsvp".into()),
+            target: LocalRef::Rsvp {
+                occurrence_id: OccurrenceId::for_record(URI),
+                attendee_id: UserId(Uuid::from_u128(7)),
+            },
         }
         .into(),
         other => panic!("no golden value for {other:?}: add one for every released version"),

@@ -5,11 +5,12 @@
 use std::time::Duration;
 
 use domain::GlobalPosition;
+use ingest::apply::Applier;
 use projections::Projection;
 use projections::projection::LIVE_SCHEMA;
 use projections::rebuild::{Limits, rebuild, rebuild_within};
 use projections::runner::run;
-use store::testkit::{ScratchDatabase, import_jetstream_message};
+use store::testkit::ScratchDatabase;
 use store::{EventStore, PgEventStore};
 
 async fn fresh() -> (PgEventStore, ScratchDatabase) {
@@ -29,10 +30,14 @@ async fn import_sample(store: &PgEventStore, copies: usize) {
         "/../samples/jetstream-calendar.jsonl"
     ))
     .unwrap();
+    let applier = Applier::new(store.clone());
     for copy in 0..copies {
         for (n, line) in text.lines().enumerate() {
             let line = line.replace("did:plc:sample", &format!("did:plc:copy{copy}sample"));
-            import_jetstream_message(store, &line, &format!("sample:{copy}:{n}")).await;
+            applier
+                .apply(&line, &format!("sample:{copy}:{n}"))
+                .await
+                .unwrap();
         }
     }
 }

@@ -80,6 +80,7 @@ impl ReadModel for Attendees {
     fn keys(event: &DomainEvent) -> Vec<(Uuid, Uuid)> {
         match event {
             DomainEvent::RsvpChanged(e) => vec![(e.occurrence_id.0, e.attendee_id.0)],
+            DomainEvent::RsvpWithdrawn(e) => vec![(e.occurrence_id.0, e.attendee_id.0)],
             _ => vec![],
         }
     }
@@ -90,8 +91,13 @@ impl ReadModel for Attendees {
         recorded: &RecordedEvent,
         event: &DomainEvent,
     ) -> Option<AttendeeRow> {
-        let DomainEvent::RsvpChanged(e) = event else {
-            return row;
+        let e = match event {
+            DomainEvent::RsvpChanged(e) => e,
+            // A withdrawal removes the answer it follows, not a later one.
+            DomainEvent::RsvpWithdrawn(w) => {
+                return row.filter(|r| r.changed_at > at(w.withdrawn_at));
+            }
+            _ => return row,
         };
         let new = Answer {
             status: e.status,

@@ -1,0 +1,347 @@
+//! The relay/PDS firehose (`com.atproto.sync.subscribeRepos`): one
+//! WebSocket message is a frame of two DAG-CBOR values, a header
+//! `{op, t}` and a body. Commit bodies carry the changed records as blocks
+//! of a CAR file. Decoding turns each calendar op into the same
+//! Jetstream-shaped JSON the Jetstream source sends, so everything past the
+//! consumer handles one format.
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+use domain::Timestamp;
+use domain::intake::is_wanted;
+use futures::FutureExt;
+use ipld_core::cid::Cid;
+use ipld_core::ipld::Ipld;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use crate::routing::{DeadLetter, Routed, route_jetstream};
+
+const DAG_CBOR: u64 = 0x71;
+const SHA2_256: u64 = 0x12;
+
+/// What one frame held.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Frame {
+    /// Messages of a sequenced frame (`#commit`, `#identity`, `#account`,
+    /// or one this system does not sync).
+    Messages {
+        /// The frame's sequence number: the firehose cursor.
+        seq: i64,
+        /// Messages for the bus.
+        routed: Vec<Routed>,
+        /// What was filtered out (collections or frame types).
+        filtered: Vec<String>,
+        /// Ops that cannot be routed, with the reason.
+        dead: Vec<DeadLetter>,
+    },
+    /// An informational frame, such as `OutdatedCursor`.
+    Info {
+        /// Its name.
+        name: String,
+        /// Its text.
+        message: Option<String>,
+    },
+    /// An error frame: the server ends the stream after it.
+    Error {
+        /// The error name, such as `FutureCursor` or `ConsumerTooSlow`.
+        error: String,
+        /// Its text.
+        message: Option<String>,
+    },
+}
+
+/// A frame that cannot be read at all.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+#[error("undecodable firehose frame: {0}")]
+pub struct FrameError(pub String);
+
+#[derive(Deserialize)]
+struct Header<'a> {
+    op: i64,
+    #[serde(borrow)]
+    t: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+struct CommitBody<'a> {
+    seq: i64,
+    #[serde(borrow)]
+    repo: &'a str,
+    #[serde(borrow)]
+    rev: &'a str,
+    #[serde(borrow)]
+    time: &'a str,
+    #[serde(borrow)]
+    ops: Vec<Op<'a>>,
+    #[serde(borrow, with = "serde_bytes_borrowed")]
+    blocks: &'a [u8],
+}
+
+#[derive(Deserialize)]
+struct Op<'a> {
+    #[serde(borrow)]
+    action: &'a str,
+    #[serde(borrow)]
+    path: &'a str,
+    cid: Option<Cid>,
+}
+
+#[derive(Deserialize)]
+struct IdentityBody {
+    seq: i64,
+    did: String,
+    time: String,
+    handle: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct AccountBody {
+    seq: i64,
+    did: String,
+    time: String,
+    active: bool,
+    status: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Sequenced {
+    seq: i64,
+}
+
+#[derive(Deserialize)]
+struct InfoBody {
+    name: String,
+    message: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: String,
+    message: Option<String>,
+}
+
+mod serde_bytes_borrowed {
+    use serde::Deserializer;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<&'de [u8], D::Error> {
+        <&[u8] as serde::Deserialize>::deserialize(d)
+    }
+}
+
+fn bad(what: &str, err: impl std::fmt::Display) -> FrameError {
+    FrameError(format!("{what}: {err}"))
+}
+
+/// Decodes one WebSocket message of the firehose.
+pub fn decode_frame(bytes: &[u8]) -> Result<Frame, FrameError> {
+    let mut de = serde_ipld_dagcbor::de::Deserializer::from_slice(bytes);
+    let header = Header::deserialize(&mut de).map_err(|err| bad("header", err))?;
+    macro_rules! body {
+        ($t:ty) => {{
+            let body = <$t>::deserialize(&mut de).map_err(|err| bad("body", err))?;
+            de.end().map_err(|err| bad("trailing bytes", err))?;
+            body
+        }};
+    }
+    if header.op == -1 {
+        let body = body!(ErrorBody);
+        return Ok(Frame::Error {
+            error: body.error,
+            message: body.message,
+        });
+    }
+    match header.t {
+        Some("#commit") => decode_commit(body!(CommitBody)),
+        Some("#identity") => {
+            let body = body!(IdentityBody);
+            let line = json!({
+                "did": body.did,
+                "time_us": micros(&body.time)?,
+                "kind": "identity",
+                "identity": {"did": body.did, "handle": body.handle, "seq": body.seq, "time": body.time},
+            });
+            Ok(single(body.seq, &line))
+        }
+        Some("#account") => {
+            let body = body!(AccountBody);
+            let line = json!({
+                "did": body.did,
+                "time_us": micros(&body.time)?,
+                "kind": "account",
+                "account": {"active": body.active, "did": body.did, "seq": body.seq, "status": body.status, "time": body.time},
+            });
+            Ok(single(body.seq, &line))
+        }
+        Some("#info") => {
+            let body = body!(InfoBody);
+            Ok(Frame::Info {
+                name: body.name,
+                message: body.message,
+            })
+        }
+        Some(other) => {
+            let body = Sequenced::deserialize(&mut de).map_err(|err| bad("body", err))?;
+            Ok(Frame::Messages {
+                seq: body.seq,
+                routed: vec![],
+                filtered: vec![other.to_owned()],
+                dead: vec![],
+            })
+        }
+        None => Err(FrameError("a message frame without a type".into())),
+    }
+}
+
+fn single(seq: i64, line: &Value) -> Frame {
+    let mut frame = Frame::Messages {
+        seq,
+        routed: vec![],
+        filtered: vec![],
+        dead: vec![],
+    };
+    push(&mut frame, seq, line);
+    frame
+}
+
+fn push(frame: &mut Frame, seq: i64, line: &Value) {
+    let Frame::Messages {
+        routed,
+        filtered,
+        dead,
+        ..
+    } = frame
+    else {
+        return;
+    };
+    let text = line.to_string();
+    match route_jetstream(&text, Some(seq)) {
+        Ok(message) => routed.push(message),
+        Err(crate::routing::Unrouted::Filtered(what)) => filtered.push(what),
+        Err(crate::routing::Unrouted::Malformed(reason)) => dead.push(DeadLetter {
+            reason,
+            payload: text.into_bytes(),
+        }),
+    }
+}
+
+fn micros(time: &str) -> Result<i64, FrameError> {
+    Timestamp::parse_rfc3339(time)
+        .map(Timestamp::as_unix_micros)
+        .map_err(|err| bad("time", format!("{time:?}: {err}")))
+}
+
+fn decode_commit(body: CommitBody) -> Result<Frame, FrameError> {
+    let time_us = micros(body.time)?;
+    let mut frame = Frame::Messages {
+        seq: body.seq,
+        routed: vec![],
+        filtered: vec![],
+        dead: vec![],
+    };
+    let wanted: Vec<&Op> = body
+        .ops
+        .iter()
+        .filter(|op| is_wanted("commit", op.path.split_once('/').map(|(c, _)| c)))
+        .collect();
+    if let Frame::Messages { filtered, .. } = &mut frame {
+        filtered.extend(
+            body.ops
+                .iter()
+                .filter_map(|op| op.path.split_once('/').map(|(c, _)| c))
+                .filter(|c| !is_wanted("commit", Some(c)))
+                .map(str::to_owned),
+        );
+    }
+    if wanted.is_empty() {
+        return Ok(frame);
+    }
+    let blocks = car_blocks(body.blocks)?;
+    for op in wanted {
+        let (collection, rkey) = op.path.split_once('/').unwrap_or((op.path, ""));
+        let mut commit = json!({
+            "rev": body.rev,
+            "operation": op.action,
+            "collection": collection,
+            "rkey": rkey,
+        });
+        let uri = format!("at://{}/{}", body.repo, op.path);
+        if let Some(cid) = op.cid {
+            match record_json(&blocks, &cid) {
+                Ok(record) => {
+                    commit["record"] = record;
+                    commit["cid"] = Value::String(cid.to_string());
+                }
+                Err(reason) => {
+                    if let Frame::Messages { dead, .. } = &mut frame {
+                        dead.push(DeadLetter {
+                            reason: format!("{uri}: {reason}"),
+                            payload: commit.to_string().into_bytes(),
+                        });
+                    }
+                    continue;
+                }
+            }
+        }
+        let line =
+            json!({"did": body.repo, "time_us": time_us, "kind": "commit", "commit": commit});
+        push(&mut frame, body.seq, &line);
+    }
+    Ok(frame)
+}
+
+fn car_blocks(car: &[u8]) -> Result<HashMap<Cid, Vec<u8>>, FrameError> {
+    // Reading from a slice never waits, so the reader's futures complete
+    // on first poll.
+    let read = async {
+        let mut reader = iroh_car::CarReader::new(car).await?;
+        let mut blocks = HashMap::new();
+        while let Some((cid, bytes)) = reader.next_block().await? {
+            blocks.insert(cid, bytes);
+        }
+        Ok::<_, iroh_car::Error>(blocks)
+    };
+    match read.now_or_never() {
+        Some(result) => result.map_err(|err| bad("CAR blocks", err)),
+        None => Err(FrameError("CAR reader waited on an in-memory slice".into())),
+    }
+}
+
+/// The record a CID names, checked against its bytes and turned into
+/// atproto JSON (links as `{"$link"}`, bytes as `{"$bytes"}`).
+fn record_json(blocks: &HashMap<Cid, Vec<u8>>, cid: &Cid) -> Result<Value, String> {
+    let bytes = blocks
+        .get(cid)
+        .ok_or_else(|| format!("record block {cid} is missing from the commit"))?;
+    let hash = cid.hash();
+    if cid.codec() != DAG_CBOR || hash.code() != SHA2_256 {
+        return Err(format!("CID {cid} is not a dag-cbor sha2-256 CID"));
+    }
+    if Sha256::digest(bytes)[..] != *hash.digest() {
+        return Err(format!("record bytes do not match their CID {cid}"));
+    }
+    let ipld: Ipld = serde_ipld_dagcbor::from_slice(bytes)
+        .map_err(|err| format!("record block {cid} is not DAG-CBOR: {err}"))?;
+    Ok(to_json(ipld))
+}
+
+fn to_json(ipld: Ipld) -> Value {
+    match ipld {
+        Ipld::Null => Value::Null,
+        Ipld::Bool(b) => Value::Bool(b),
+        Ipld::Integer(i) => i64::try_from(i)
+            .map(Value::from)
+            .or_else(|_| u64::try_from(i).map(Value::from))
+            .unwrap_or_else(|_| Value::String(i.to_string())),
+        Ipld::Float(f) => json!(f),
+        Ipld::String(s) => Value::String(s),
+        Ipld::Bytes(b) => json!({"$bytes": STANDARD_NO_PAD.encode(b)}),
+        Ipld::List(items) => Value::Array(items.into_iter().map(to_json).collect()),
+        Ipld::Map(map) => Value::Object(map.into_iter().map(|(k, v)| (k, to_json(v))).collect()),
+        Ipld::Link(cid) => json!({"$link": cid.to_string()}),
+    }
+}

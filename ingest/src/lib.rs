@@ -1,0 +1,7 @@
+//! Ingest: firehose sources (Jetstream JSON, subscribeRepos CBOR/CAR, and
+//! recorded captures), the NATS JetStream bus between them and the
+//! processor, and the processor that turns bus messages into domain events.
+
+pub mod apply;
+pub mod firehose;
+pub mod routing;

@@ -1,0 +1,177 @@
+//! Where a message goes on the bus: its subject, its deduplication id and
+//! its source cursor, read from the message's Jetstream-shaped JSON without
+//! touching the record.
+
+use domain::intake::{EVENT_COLLECTION, is_wanted};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use thiserror::Error;
+
+/// A message bound for the bus.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Routed {
+    /// The subject below the bus root, such as `event.create`.
+    pub subject: &'static str,
+    /// JetStream's deduplication id: `did/collection/rkey/rev` for records,
+    /// `did/kind/seq` for identity and account messages.
+    pub msg_id: String,
+    /// The source's own cursor for this message (Jetstream `time_us`, or
+    /// the firehose `seq`).
+    pub cursor: i64,
+    /// The message, in Jetstream's JSON shape.
+    pub payload: String,
+}
+
+/// Input that cannot become a bus message, kept for the dead-letter
+/// subject with the reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// Why it cannot be routed.
+    pub reason: String,
+    /// The input as received.
+    pub payload: Vec<u8>,
+}
+
+/// Why a message does not go to the bus.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum Unrouted {
+    /// A message about something this system does not sync.
+    #[error("filtered: {0}")]
+    Filtered(String),
+    /// Input that is not a readable message; it becomes a dead letter.
+    #[error("malformed: {0}")]
+    Malformed(String),
+}
+
+#[derive(Deserialize)]
+struct Head<'a> {
+    #[serde(borrow)]
+    did: &'a str,
+    time_us: i64,
+    #[serde(borrow)]
+    kind: &'a str,
+    #[serde(borrow)]
+    commit: Option<CommitHead<'a>>,
+    identity: Option<Sequenced>,
+    account: Option<Sequenced>,
+}
+
+#[derive(Deserialize)]
+struct CommitHead<'a> {
+    #[serde(borrow)]
+    rev: &'a str,
+    #[serde(borrow)]
+    operation: &'a str,
+    #[serde(borrow)]
+    collection: &'a str,
+    #[serde(borrow)]
+    rkey: &'a str,
+    #[serde(rename = "record")]
+    _record: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct Sequenced {
+    seq: Option<i64>,
+}
+
+/// Routes one Jetstream JSON line, kept byte for byte as the payload.
+/// `cursor` is the source's cursor for it (`None`: the line's `time_us`).
+pub fn route_jetstream(line: &str, cursor: Option<i64>) -> Result<Routed, Unrouted> {
+    let head: Head = serde_json::from_str(line)
+        .map_err(|err| Unrouted::Malformed(format!("not a Jetstream message: {err}")))?;
+    let collection = head.commit.as_ref().map(|commit| commit.collection);
+    if !is_wanted(head.kind, collection) {
+        return Err(Unrouted::Filtered(match collection {
+            Some(collection) => collection.to_owned(),
+            None => head.kind.to_owned(),
+        }));
+    }
+    let (subject, msg_id) = match (head.kind, &head.commit) {
+        ("commit", Some(commit)) => {
+            let subject = match (commit.collection == EVENT_COLLECTION, commit.operation) {
+                (true, "create") => "event.create",
+                (true, "update") => "event.update",
+                (true, "delete") => "event.delete",
+                (false, "create") => "rsvp.create",
+                (false, "update") => "rsvp.update",
+                (false, "delete") => "rsvp.delete",
+                (_, operation) => {
+                    return Err(Unrouted::Malformed(format!(
+                        "unknown commit operation {operation:?}"
+                    )));
+                }
+            };
+            (
+                subject,
+                format!(
+                    "{}/{}/{}/{}",
+                    head.did, commit.collection, commit.rkey, commit.rev
+                ),
+            )
+        }
+        ("commit", None) => {
+            return Err(Unrouted::Malformed(
+                "a commit message without a commit".into(),
+            ));
+        }
+        (kind, _) => {
+            let (subject, seq) = if kind == "identity" {
+                ("identity", head.identity.and_then(|i| i.seq))
+            } else {
+                ("account", head.account.and_then(|a| a.seq))
+            };
+            (
+                subject,
+                format!("{}/{kind}/{}", head.did, seq.unwrap_or(head.time_us)),
+            )
+        }
+    };
+    Ok(Routed {
+        subject,
+        msg_id,
+        cursor: cursor.unwrap_or(head.time_us),
+        payload: line.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_calendar_commit_is_routed_by_collection_and_operation() {
+        let line = r#"{"did":"did:plc:a","time_us":17,"kind":"commit","commit":{"rev":"3r","operation":"update","collection":"community.lexicon.calendar.rsvp","rkey":"k","record":{"x":1},"cid":"c"}}"#;
+        let routed = route_jetstream(line, None).unwrap();
+        assert_eq!(routed.subject, "rsvp.update");
+        assert_eq!(
+            routed.msg_id,
+            "did:plc:a/community.lexicon.calendar.rsvp/k/3r"
+        );
+        assert_eq!(routed.cursor, 17);
+        assert_eq!(routed.payload, line);
+    }
+
+    #[test]
+    fn identity_and_account_messages_pass_the_filter() {
+        let line = r#"{"did":"did:plc:a","time_us":9,"kind":"account","account":{"active":false,"did":"did:plc:a","seq":44,"status":"deleted","time":"2026-07-04T14:38:07.877Z"}}"#;
+        let routed = route_jetstream(line, Some(3)).unwrap();
+        assert_eq!(
+            (routed.subject, routed.msg_id.as_str(), routed.cursor),
+            ("account", "did:plc:a/account/44", 3)
+        );
+    }
+
+    #[test]
+    fn other_collections_are_filtered_and_garbage_is_malformed() {
+        let like = r#"{"did":"did:plc:a","time_us":1,"kind":"commit","commit":{"rev":"r","operation":"create","collection":"app.bsky.feed.like","rkey":"k","record":{},"cid":"c"}}"#;
+        assert_eq!(
+            route_jetstream(like, None),
+            Err(Unrouted::Filtered("app.bsky.feed.like".into()))
+        );
+        assert!(matches!(
+            route_jetstream("{\"did\":", None),
+            Err(Unrouted::Malformed(reason)) if reason.starts_with("not a Jetstream message")
+        ));
+    }
+}
