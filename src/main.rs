@@ -38,6 +38,13 @@ enum Command {
         #[command(subcommand)]
         command: commands::events::EventsCommand,
     },
+    /// Firehose ingest through the NATS JetStream bus.
+    Ingest {
+        #[command(flatten)]
+        bus: commands::ingest::BusArgs,
+        #[command(subcommand)]
+        command: commands::ingest::IngestCommand,
+    },
     /// Import Jetstream messages (JSON lines) from a file into the event store.
     ImportJetstream(commands::import::ImportArgs),
     /// Keep every read model current until stopped (Ctrl-C).
@@ -60,6 +67,9 @@ async fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Migrate => commands::migrate::run(&cli.database_url).await,
         Command::Events { command } => commands::events::run(&cli.database_url, command).await,
+        Command::Ingest { bus, command } => {
+            commands::ingest::run(&cli.database_url, bus, command).await
+        }
         Command::ImportJetstream(args) => commands::import::run(&cli.database_url, args).await,
         Command::Recurrence { command } => commands::recurrence::run(command),
         Command::Project => commands::project::run(&cli.database_url).await,

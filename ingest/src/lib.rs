@@ -3,5 +3,12 @@
 //! processor, and the processor that turns bus messages into domain events.
 
 pub mod apply;
+pub mod bus;
+pub mod capture;
+pub mod consumer;
 pub mod firehose;
+pub mod metrics;
+pub mod processor;
 pub mod routing;
+pub mod source;
+pub mod tally;

@@ -18,6 +18,8 @@ pub struct Routed {
     /// The source's own cursor for this message (Jetstream `time_us`, or
     /// the firehose `seq`).
     pub cursor: i64,
+    /// When the source says it happened, in Unix microseconds.
+    pub time_us: i64,
     /// The message, in Jetstream's JSON shape.
     pub payload: String,
 }
@@ -131,6 +133,7 @@ pub fn route_jetstream(line: &str, cursor: Option<i64>) -> Result<Routed, Unrout
         subject,
         msg_id,
         cursor: cursor.unwrap_or(head.time_us),
+        time_us: head.time_us,
         payload: line.to_owned(),
     })
 }

@@ -3,7 +3,6 @@
 //! ingest processor but without the bus. Running it twice appends nothing
 //! new: event ids are derived from the records.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -11,6 +10,7 @@ use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use ingest::apply::{Applier, Outcome};
+use ingest::tally::Tally;
 use tracing::Instrument;
 
 /// Arguments of `import-jetstream`.
@@ -43,63 +43,13 @@ pub async fn run(database_url: &str, args: ImportArgs) -> anyhow::Result<ExitCod
             .apply(line, &source)
             .instrument(tracing::info_span!("message", %source))
             .await?;
+        if let Outcome::Rejected { subject, reason } = &outcome {
+            tracing::warn!(%subject, %reason, "message rejected; kept as RecordRejected");
+        }
         tally.count(&outcome);
         progress.inc(1);
     }
     progress.finish_and_clear();
-    println!("imported {}", args.file.display());
-    tally.print();
+    print!("imported {}\n{tally}", args.file.display());
     Ok(ExitCode::SUCCESS)
-}
-
-/// Counts of what became of messages, for a closing summary.
-#[derive(Default)]
-pub struct Tally {
-    messages: usize,
-    appended: BTreeMap<&'static str, usize>,
-    already_applied: usize,
-    parked: usize,
-    rejected: usize,
-    ignored: BTreeMap<String, usize>,
-}
-
-impl Tally {
-    /// Adds one message's outcome.
-    pub fn count(&mut self, outcome: &Outcome) {
-        self.messages += 1;
-        match outcome {
-            Outcome::Applied(types) => {
-                for event_type in types {
-                    *self.appended.entry(event_type).or_default() += 1;
-                }
-            }
-            Outcome::AlreadyApplied => self.already_applied += 1,
-            Outcome::Parked => self.parked += 1,
-            Outcome::Ignored(reason) => *self.ignored.entry(reason.clone()).or_default() += 1,
-            Outcome::Rejected { subject, reason } => {
-                self.rejected += 1;
-                tracing::warn!(%subject, %reason, "message rejected; kept as RecordRejected");
-            }
-        }
-    }
-
-    /// Prints the summary.
-    pub fn print(&self) {
-        println!("  {} messages", self.messages);
-        for (event_type, count) in &self.appended {
-            println!("  appended {count:>4} {event_type}");
-        }
-        println!(
-            "  already applied {} (seen before: nothing new written)",
-            self.already_applied
-        );
-        println!("  parked {} (RSVPs waiting for their event)", self.parked);
-        println!(
-            "  rejected {} (kept in stream rejected-firehose)",
-            self.rejected
-        );
-        for (reason, count) in &self.ignored {
-            println!("  ignored {count:>4}: {reason}");
-        }
-    }
 }

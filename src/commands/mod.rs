@@ -2,6 +2,7 @@
 
 pub mod events;
 pub mod import;
+pub mod ingest;
 pub mod migrate;
 pub mod project;
 pub mod rebuild;
