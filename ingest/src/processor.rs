@@ -1,7 +1,8 @@
 //! The processor: a durable pull consumer on the bus. Each message is
 //! applied (see [`crate::apply`]) and acknowledged only after its events
 //! are stored, so a crash redelivers it and the derived ids make the
-//! redelivery write nothing new. A database outage is waited out, message
+//! redelivery write nothing new. Messages are applied strictly in bus
+//! order, one in flight at a time. A database outage is waited out, message
 //! by message, in order; bad input becomes `RecordRejected` plus a dead
 //! letter, and the processor goes on.
 
@@ -20,8 +21,6 @@ use crate::tally::Tally;
 
 const RETRY_START: Duration = Duration::from_millis(200);
 const RETRY_MAX: Duration = Duration::from_secs(10);
-/// How long a message may stay unacknowledged before JetStream redelivers it.
-const ACK_WAIT: Duration = Duration::from_secs(30);
 
 /// How to process.
 #[derive(Clone, Debug)]
@@ -30,6 +29,9 @@ pub struct ProcessOptions {
     pub durable: String,
     /// Messages fetched per request.
     pub batch: usize,
+    /// How long a message may stay unacknowledged before JetStream
+    /// redelivers it: after a crash, the next processor waits this long.
+    pub ack_wait: Duration,
     /// Stop once the stream holds nothing more for this consumer, instead
     /// of waiting for new messages.
     pub until_idle: bool,
@@ -57,7 +59,11 @@ pub async fn process<S: EventStore>(
             pull::Config {
                 durable_name: Some(options.durable.clone()),
                 ack_policy: AckPolicy::Explicit,
-                ack_wait: ACK_WAIT,
+                ack_wait: options.ack_wait,
+                // One message in flight keeps the bus order, which is each
+                // repository's commit order: after a crash nothing later
+                // overtakes the message that was being applied.
+                max_ack_pending: 1,
                 ..Default::default()
             },
         )

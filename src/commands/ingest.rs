@@ -69,6 +69,10 @@ pub enum IngestCommand {
         /// Stop when there is nothing more to process.
         #[arg(long)]
         until_idle: bool,
+        /// Seconds before an unacknowledged message is redelivered (after
+        /// a crash, the next processor resumes after this long).
+        #[arg(long, default_value_t = 10)]
+        ack_wait_secs: u64,
     },
 }
 
@@ -114,12 +118,14 @@ pub async fn run(
             durable,
             batch,
             until_idle,
+            ack_wait_secs,
         } => {
             let applier = Applier::new(super::connect(database_url).await?);
             let options = ProcessOptions {
                 durable,
                 batch,
                 until_idle,
+                ack_wait: std::time::Duration::from_secs(ack_wait_secs),
             };
             let tally = process(&bus, &applier, &options, &metrics).await?;
             print!("processed the bus\n{tally}");

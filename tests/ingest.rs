@@ -1,0 +1,554 @@
+//! The ingest pipeline end to end through the binary: a capture consumed
+//! into a real NATS JetStream stream, processed into a real event store,
+//! compared with a direct import; bad input; and consumers and processors
+//! killed with SIGKILL at random points.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use async_nats::jetstream;
+use ingest::bus::{Bus, BusConfig, REASON_HEADER};
+use store::testkit::ScratchDatabase;
+use uuid::Uuid;
+
+/// One test's own stream and subject root, deleted at the end.
+struct TestBus {
+    stream: String,
+    root: String,
+}
+
+impl TestBus {
+    fn new() -> Self {
+        let id = Uuid::new_v4().simple().to_string();
+        Self {
+            stream: format!("TEST_{id}"),
+            root: format!("test{id}"),
+        }
+    }
+
+    fn config(&self) -> BusConfig {
+        BusConfig {
+            url: "nats://127.0.0.1:4222".into(),
+            stream: self.stream.clone(),
+            root: self.root.clone(),
+        }
+    }
+
+    fn command(&self, db: &ScratchDatabase, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_openmeet-sync"));
+        command
+            .arg("ingest")
+            .args(args)
+            .env("DATABASE_URL", db.url())
+            .env("INGEST_STREAM", &self.stream)
+            .env("INGEST_SUBJECT_ROOT", &self.root)
+            .env("RUST_LOG", "warn")
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        command
+    }
+
+    fn run(&self, db: &ScratchDatabase, args: &[&str]) -> String {
+        stdout(self.command(db, args).output().expect("the binary runs"))
+    }
+
+    /// The dead letters: (subject, reason) in order.
+    async fn dead_letters(&self) -> Vec<(String, String)> {
+        let client = async_nats::connect("nats://127.0.0.1:4222").await.unwrap();
+        let js = jetstream::new(client);
+        let mut stream = js.get_stream(format!("{}_DLQ", self.stream)).await.unwrap();
+        let last = stream.info().await.unwrap().state.last_sequence;
+        let mut letters = vec![];
+        for seq in 1..=last {
+            let message = stream.get_raw_message(seq).await.unwrap();
+            let reason = message.headers.get(REASON_HEADER).unwrap().to_string();
+            letters.push((message.subject.to_string(), reason));
+        }
+        letters
+    }
+
+    async fn delete(self) {
+        Bus::connect(self.config())
+            .await
+            .unwrap()
+            .delete()
+            .await
+            .unwrap();
+    }
+}
+
+fn stdout(output: Output) -> String {
+    assert!(
+        output.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn binary(db: &ScratchDatabase, args: &[&str]) -> String {
+    stdout(
+        Command::new(env!("CARGO_BIN_EXE_openmeet-sync"))
+            .args(args)
+            .env("DATABASE_URL", db.url())
+            .env("RUST_LOG", "warn")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("the binary runs"),
+    )
+}
+
+async fn migrated() -> ScratchDatabase {
+    let db = ScratchDatabase::create().await;
+    binary(&db, &["migrate"]);
+    db
+}
+
+/// Every stored event as (stream, type, event id), per stream in order.
+fn log(db: &ScratchDatabase) -> BTreeMap<String, Vec<(String, String)>> {
+    let mut streams: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for line in binary(db, &["events", "tail", "--limit", "1000000"]).lines() {
+        let event: serde_json::Value = serde_json::from_str(line).unwrap();
+        streams
+            .entry(event["stream"].as_str().unwrap().to_owned())
+            .or_default()
+            .push((
+                event["type"].as_str().unwrap().to_owned(),
+                event["event_id"].as_str().unwrap().to_owned(),
+            ));
+    }
+    streams
+}
+
+/// Every RecordRejected as (subject, reason, event id).
+fn rejections(db: &ScratchDatabase) -> Vec<(String, String, String)> {
+    binary(db, &["events", "tail", "--limit", "1000000"])
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|event| event["type"] == "RecordRejected")
+        .map(|event| {
+            (
+                event["payload"]["subject"].as_str().unwrap().to_owned(),
+                event["payload"]["reason"].as_str().unwrap().to_owned(),
+                event["event_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn sample() -> String {
+    format!(
+        "file://{}/samples/jetstream-calendar.jsonl",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[tokio::test]
+async fn the_pipeline_records_what_a_direct_import_records_and_a_replay_adds_nothing() {
+    let (piped, direct, bus) = (migrated().await, migrated().await, TestBus::new());
+    let consumed = bus.run(&piped, &["consume", &sample()]);
+    assert!(
+        consumed.contains("12 published, 0 already on the bus, 1 filtered, 1 dead letters"),
+        "{consumed}"
+    );
+    let processed = bus.run(&piped, &["process", "--until-idle"]);
+    assert!(
+        processed.contains("appended    4 EventImported"),
+        "{processed}"
+    );
+    binary(
+        &direct,
+        &["import-jetstream", "samples/jetstream-calendar.jsonl"],
+    );
+
+    // The one line that is not JSON is a dead letter of the consumer on the
+    // bus, and a RecordRejected of the direct import.
+    let not_json: Vec<String> = rejections(&direct)
+        .into_iter()
+        .filter(|(subject, _, _)| subject.ends_with(":14"))
+        .map(|(_, _, id)| id)
+        .collect();
+    assert_eq!(not_json.len(), 1);
+    let mut expected = log(&direct);
+    let rejected = expected.get_mut("rejected-firehose").unwrap();
+    rejected.retain(|(_, id)| !not_json.contains(id));
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(log(&piped), expected);
+    assert_eq!(
+        bus.dead_letters().await,
+        vec![
+            (
+                format!("{}.dlq.source", bus.root),
+                "not a Jetstream message: EOF while parsing a value at line 1 column 55".into()
+            ),
+            (
+                format!("{}.dlq.rsvp", bus.root),
+                "status \"maybe\" is not a known RSVP status".into()
+            ),
+        ]
+    );
+
+    let again = bus.run(&piped, &["consume", "--cursor", "0", &sample()]);
+    assert!(
+        again.contains("0 published, 12 already on the bus"),
+        "{again}"
+    );
+    let resumed = bus.run(&piped, &["consume", &sample()]);
+    assert!(
+        resumed.contains("after cursor 13: 0 published"),
+        "{resumed}"
+    );
+    bus.run(&piped, &["process", "--until-idle"]);
+    assert_eq!(log(&piped), expected, "a replay appends nothing");
+    bus.delete().await;
+}
+
+const EVENT: &str = "community.lexicon.calendar.event";
+const RSVP: &str = "community.lexicon.calendar.rsvp";
+const SOME_CID: &str = "bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
+
+fn commit(
+    did: &str,
+    time_us: i64,
+    operation: &str,
+    collection: &str,
+    rkey: &str,
+    record: Option<serde_json::Value>,
+) -> String {
+    let mut commit = serde_json::json!({
+        "rev": format!("3rev{time_us}"),
+        "operation": operation,
+        "collection": collection,
+        "rkey": rkey,
+    });
+    if let Some(record) = record {
+        commit["record"] = record;
+        commit["cid"] = format!("bafy{operation}{time_us}").into();
+    }
+    serde_json::json!({"did": did, "time_us": time_us, "kind": "commit", "commit": commit})
+        .to_string()
+}
+
+fn event_record(name: &str, extra: serde_json::Value) -> serde_json::Value {
+    let mut record = serde_json::json!({
+        "$type": EVENT,
+        "name": name,
+        "createdAt": "2026-11-01T10:00:00Z",
+        "startsAt": "2026-12-01T18:00:00Z",
+    });
+    for (key, value) in extra.as_object().unwrap() {
+        record[key] = value.clone();
+    }
+    record
+}
+
+fn rsvp_record(subject: &str, status: &str) -> serde_json::Value {
+    serde_json::json!({
+        "$type": RSVP,
+        "status": format!("{RSVP}#{status}"),
+        "subject": {"uri": subject, "cid": SOME_CID},
+    })
+}
+
+fn write_capture(lines: &[String]) -> (tempdir::Dir, String) {
+    let dir = tempdir::Dir::new();
+    let path = dir.path().join("capture.jsonl");
+    std::fs::write(&path, lines.join("\n")).unwrap();
+    let url = format!("file://{}", path.display());
+    (dir, url)
+}
+
+mod tempdir {
+    use super::*;
+
+    /// A directory removed on drop.
+    pub struct Dir(PathBuf);
+
+    impl Dir {
+        pub fn new() -> Self {
+            let path = std::env::temp_dir().join(format!("openmeet-ingest-{}", Uuid::new_v4()));
+            std::fs::create_dir_all(&path).unwrap();
+            Dir(path)
+        }
+
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_bad_input_is_rejected_with_its_reason_and_dead_lettered() {
+    let (db, bus) = (migrated().await, TestBus::new());
+    let org = "did:plc:badinputs";
+    let lines = vec![
+        commit(
+            org,
+            1,
+            "create",
+            EVENT,
+            "nodate",
+            Some(serde_json::json!({"$type": EVENT, "name": "No createdAt"})),
+        ),
+        commit(
+            org,
+            2,
+            "create",
+            EVENT,
+            "huge",
+            Some(event_record(
+                "Huge",
+                serde_json::json!({"description": "x".repeat(70_000)}),
+            )),
+        ),
+        commit(
+            org,
+            3,
+            "create",
+            RSVP,
+            "maybe",
+            Some(rsvp_record(
+                "at://did:plc:x/community.lexicon.calendar.event/e",
+                "maybe",
+            )),
+        ),
+        commit(org, 4, "delete", EVENT, "never", None),
+        commit(org, 5, "delete", RSVP, "never", None),
+        "{\"did\": 12".to_owned(),
+    ];
+    let (_dir, url) = write_capture(&lines);
+    bus.run(&db, &["consume", &url]);
+    let processed = bus.run(&db, &["process", "--until-idle"]);
+    assert!(processed.contains("rejected 5"), "{processed}");
+    let uri = |collection: &str, rkey: &str| format!("at://{org}/{collection}/{rkey}");
+    let reasons: Vec<(String, String)> = rejections(&db)
+        .into_iter()
+        .map(|(subject, reason, _)| (subject, reason))
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            (uri(EVENT, "nodate"), "invalid by lexicon community.lexicon.calendar.event: record must have the property \"createdAt\"".into()),
+            (uri(EVENT, "huge"), format!("record of {} bytes exceeds the 65536-byte limit", event_record("Huge", serde_json::json!({"description": "x".repeat(70_000)})).to_string().len())),
+            (uri(RSVP, "maybe"), "status \"community.lexicon.calendar.rsvp#maybe\" is not a known RSVP status".into()),
+            (uri(EVENT, "never"), "delete of an event record never imported: nothing to delete".into()),
+            (uri(RSVP, "never"), "delete of an RSVP record never seen: nothing to withdraw".into()),
+        ]
+    );
+    let letters = bus.dead_letters().await;
+    let kinds: Vec<&str> = letters
+        .iter()
+        .map(|(subject, _)| subject.rsplit('.').next().unwrap())
+        .collect();
+    assert_eq!(kinds, ["source", "event", "event", "rsvp", "event", "rsvp"]);
+    assert!(
+        letters[0].1.starts_with("not a Jetstream message"),
+        "{letters:?}"
+    );
+    bus.delete().await;
+}
+
+#[tokio::test]
+async fn an_rsvp_before_its_event_is_parked_and_applied_when_the_event_arrives() {
+    let (db, bus) = (migrated().await, TestBus::new());
+    let event_uri = "at://did:plc:parkorg/community.lexicon.calendar.event/later";
+    let lines = vec![
+        commit(
+            "did:plc:parkguest",
+            1,
+            "create",
+            RSVP,
+            "early",
+            Some(rsvp_record(event_uri, "interested")),
+        ),
+        commit(
+            "did:plc:parkorg",
+            2,
+            "create",
+            EVENT,
+            "later",
+            Some(event_record("Arrives late", serde_json::json!({}))),
+        ),
+        commit("did:plc:parkguest", 3, "delete", RSVP, "early", None),
+    ];
+    let (_dir, url) = write_capture(&lines);
+    bus.run(&db, &["consume", &url]);
+    let processed = bus.run(&db, &["process", "--until-idle"]);
+    assert!(processed.contains("parked 1"), "{processed}");
+    let attendance: Vec<String> = log(&db)
+        .into_iter()
+        .filter(|(stream, _)| {
+            stream.starts_with("attendance-") || stream.starts_with("parked-rsvps-")
+        })
+        .flat_map(|(stream, events)| {
+            events
+                .into_iter()
+                .map(move |(kind, _)| format!("{}:{kind}", stream.split('-').next().unwrap()))
+        })
+        .collect();
+    assert_eq!(
+        attendance,
+        [
+            "attendance:RsvpChanged",
+            "attendance:RsvpWithdrawn",
+            "parked:RsvpParked"
+        ]
+    );
+    bus.delete().await;
+}
+
+/// A capture of `organizers` accounts with events, updates, deletes and
+/// guests' RSVPs, some arriving before their event.
+fn busy_capture(organizers: usize) -> Vec<String> {
+    let mut lines = vec![];
+    let mut time = 1_764_000_000_000_000i64;
+    let mut tick = || {
+        time += 1_000;
+        time
+    };
+    for o in 0..organizers {
+        let org = format!("did:plc:org{o}");
+        for e in 0..4 {
+            let rkey = format!("ev{e}");
+            let uri = format!("at://{org}/{EVENT}/{rkey}");
+            if e == 3 {
+                lines.push(commit(
+                    &format!("did:plc:guest{o}"),
+                    tick(),
+                    "create",
+                    RSVP,
+                    &format!("early{o}"),
+                    Some(rsvp_record(&uri, "going")),
+                ));
+            }
+            lines.push(commit(
+                &org,
+                tick(),
+                "create",
+                EVENT,
+                &rkey,
+                Some(event_record(
+                    &format!("Meetup {o}.{e}"),
+                    serde_json::json!({}),
+                )),
+            ));
+            for g in 0..3 {
+                let status = ["going", "interested", "notgoing"][(o + e + g) % 3];
+                lines.push(commit(
+                    &format!("did:plc:guest{g}"),
+                    tick(),
+                    "create",
+                    RSVP,
+                    &format!("r{o}x{e}"),
+                    Some(rsvp_record(&uri, status)),
+                ));
+            }
+            if e == 1 {
+                lines.push(commit(
+                    &org,
+                    tick(),
+                    "update",
+                    EVENT,
+                    &rkey,
+                    Some(event_record(
+                        &format!("Meetup {o}.{e} (moved)"),
+                        serde_json::json!({}),
+                    )),
+                ));
+            }
+            if e == 2 {
+                lines.push(commit(&org, tick(), "delete", EVENT, &rkey, None));
+                lines.push(commit(
+                    "did:plc:guest0",
+                    tick(),
+                    "delete",
+                    RSVP,
+                    &format!("r{o}x{e}"),
+                    None,
+                ));
+            }
+        }
+    }
+    lines
+}
+
+/// Names only the streams that differ: the whole log is too long to read.
+fn assert_same_log(
+    got: &BTreeMap<String, Vec<(String, String)>>,
+    want: &BTreeMap<String, Vec<(String, String)>>,
+) {
+    let differing: Vec<String> = got
+        .keys()
+        .chain(want.keys())
+        .filter(|stream| got.get(*stream) != want.get(*stream))
+        .map(|stream| {
+            format!(
+                "{stream}: got {:?}, want {:?}",
+                got.get(stream),
+                want.get(stream)
+            )
+        })
+        .collect();
+    assert!(differing.is_empty(), "{}", differing.join("\n"));
+}
+
+fn kill(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[tokio::test]
+async fn consumers_and_processors_killed_at_random_points_lose_and_duplicate_nothing() {
+    let (reference, piped, bus) = (migrated().await, migrated().await, TestBus::new());
+    let lines = busy_capture(40);
+    let (dir, url) = write_capture(&lines);
+    binary(
+        &reference,
+        &[
+            "import-jetstream",
+            dir.path().join("capture.jsonl").to_str().unwrap(),
+        ],
+    );
+
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    println!("kill schedule seed {seed}");
+    let mut state = seed;
+    let mut next_delay = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        Duration::from_millis(20 + (state >> 33) % 200)
+    };
+    let spawn = |args: &[&str]| {
+        bus.command(&piped, args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut kills = 0;
+    for _ in 0..5 {
+        let mut consumer = spawn(&["consume", &url]);
+        let mut processor = spawn(&["process", "--ack-wait-secs", "1"]);
+        tokio::time::sleep(next_delay()).await;
+        kill(&mut consumer);
+        tokio::time::sleep(next_delay()).await;
+        kill(&mut processor);
+        kills += 2;
+    }
+    assert_eq!(kills, 10);
+    bus.run(&piped, &["consume", &url]);
+    bus.run(&piped, &["process", "--until-idle", "--ack-wait-secs", "1"]);
+    assert_same_log(&log(&piped), &log(&reference));
+    bus.delete().await;
+}
