@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the bundled sample: set up the services, migrate the
-# database, import recorded Jetstream messages into the event store, and
-# show what was recorded. Safe to run again: nothing is imported twice.
+# database, replay a recorded firehose capture through the NATS JetStream
+# bus into the event store, and show what was recorded. Safe to run again:
+# the consumer resumes after what the bus holds, and nothing is recorded twice.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,8 +13,10 @@ bin=target/debug/openmeet-sync
 
 echo "== migrate"
 "$bin" migrate
-echo "== import the sample firehose capture"
-"$bin" import-jetstream samples/jetstream-calendar.jsonl
+echo "== consume the sample firehose capture into the NATS JetStream bus"
+"$bin" ingest consume "file://$PWD/samples/jetstream-calendar.jsonl"
+echo "== process the bus into the event store (a second run would add nothing)"
+"$bin" ingest process --until-idle
 echo "== the event log (newest 3 of $("$bin" events tail | wc -l) events, as auditors see it)"
 "$bin" events tail | tail -n 3
 echo "== build the read models from the log, then verify them row for row"
