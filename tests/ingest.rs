@@ -552,3 +552,116 @@ async fn consumers_and_processors_killed_at_random_points_lose_and_duplicate_not
     assert_same_log(&log(&piped), &log(&reference));
     bus.delete().await;
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// POSTs `body` with curl; (status, body).
+fn post(url: &str, body: &str) -> (u16, serde_json::Value) {
+    let output = Command::new("curl")
+        .args([
+            "-s",
+            "-w",
+            "\n%{http_code}",
+            "-X",
+            "POST",
+            "--data-binary",
+            body,
+            url,
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    let (json, status) = text.rsplit_once('\n').unwrap();
+    (status.parse().unwrap(), serde_json::from_str(json).unwrap())
+}
+
+#[tokio::test]
+async fn the_process_endpoints_run_a_message_through_the_processor() {
+    let db = migrated().await;
+    let port = free_port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_openmeet-sync"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("DATABASE_URL", db.url())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}/api/bluesky");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let uri = "at://did:plc:apiorg/community.lexicon.calendar.event/viaapi";
+    let event = commit(
+        "did:plc:apiorg",
+        10,
+        "create",
+        EVENT,
+        "viaapi",
+        Some(event_record("Backfilled", serde_json::json!({}))),
+    );
+    let rsvp = commit(
+        "did:plc:apiguest",
+        11,
+        "create",
+        RSVP,
+        "r",
+        Some(rsvp_record(uri, "going")),
+    );
+    let bad = commit(
+        "did:plc:apiguest",
+        12,
+        "create",
+        RSVP,
+        "bad",
+        Some(rsvp_record(uri, "perhaps")),
+    );
+
+    let (status, body) = post(&format!("{base}/events/process"), &event);
+    assert_eq!(
+        (status, body["outcome"].as_str()),
+        (200, Some("applied")),
+        "{body}"
+    );
+    assert_eq!(
+        body["appended"],
+        serde_json::json!(["ShadowAccountCreated", "EventImported"])
+    );
+    let (status, body) = post(&format!("{base}/events/process"), &event);
+    assert_eq!(
+        (status, body["outcome"].as_str()),
+        (200, Some("already_applied")),
+        "{body}"
+    );
+    let (status, body) = post(&format!("{base}/events/process"), &rsvp);
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("bad_request")),
+        "{body}"
+    );
+    let (status, body) = post(&format!("{base}/rsvps/process"), &rsvp);
+    assert_eq!(
+        (status, body["outcome"].as_str()),
+        (200, Some("applied")),
+        "{body}"
+    );
+    let (status, body) = post(&format!("{base}/rsvps/process"), &bad);
+    assert_eq!(
+        (status, body["outcome"].as_str()),
+        (422, Some("rejected")),
+        "{body}"
+    );
+    assert_eq!(
+        body["reason"],
+        "status \"community.lexicon.calendar.rsvp#perhaps\" is not a known RSVP status"
+    );
+    kill(&mut server);
+    assert_eq!(rejections(&db).len(), 1);
+}

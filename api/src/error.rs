@@ -31,6 +31,9 @@ pub enum ApiError {
     /// The server failed.
     #[error("{0}")]
     Internal(String),
+    /// A service this request needs is unavailable; retrying may succeed.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl From<sqlx::Error> for ApiError {
@@ -47,6 +50,7 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::NotCaughtUp(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_caught_up"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         };
         (
             status,

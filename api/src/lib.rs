@@ -1,6 +1,7 @@
 //! The read API: occurrences, series, attendees, users and external
 //! references from the projections, plus `/health`, `/metrics` and the
-//! OpenAPI document. Reads only: writes go through the event store.
+//! OpenAPI document; and the firehose process endpoints, which hand a
+//! message to the ingest processor through the [`FirehoseIntake`] port.
 
 #![warn(missing_docs)]
 
@@ -8,6 +9,7 @@ mod consistency;
 mod error;
 mod events;
 mod health;
+mod intake;
 mod refs;
 mod series;
 mod users;
@@ -15,11 +17,12 @@ mod users;
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use store::PgEventStore;
 use utoipa::OpenApi;
 
 pub use error::ApiError;
+pub use intake::{FirehoseIntake, Intake, ProcessView};
 
 /// What every handler needs.
 #[derive(Clone)]
@@ -30,6 +33,8 @@ pub struct AppState {
     pub consistency_timeout: Duration,
     /// Request metrics.
     pub metrics: health::Metrics,
+    /// The ingest processor, when this server accepts firehose messages.
+    pub intake: Option<Intake>,
 }
 
 impl AppState {
@@ -39,6 +44,15 @@ impl AppState {
             store,
             consistency_timeout: Duration::from_secs(5),
             metrics: health::Metrics::new(),
+            intake: None,
+        }
+    }
+
+    /// The same state, accepting firehose messages through `intake`.
+    pub fn with_intake(self, intake: Intake) -> Self {
+        Self {
+            intake: Some(intake),
+            ..self
         }
     }
 }
@@ -57,6 +71,8 @@ impl AppState {
         users::get_user,
         refs::get_external_ref,
         health::health,
+        intake::process_event,
+        intake::process_rsvp,
     ),
     components(schemas(
         events::EventView,
@@ -69,6 +85,7 @@ impl AppState {
         health::HealthView,
         health::ProjectionLag,
         error::ErrorBody,
+        intake::ProcessView,
     ))
 )]
 struct ApiDoc;
@@ -87,6 +104,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/series/{slug}", get(series::get_series))
         .route("/api/users/{did}", get(users::get_user))
         .route("/api/external-refs", get(refs::get_external_ref))
+        .route("/api/bluesky/events/process", post(intake::process_event))
+        .route("/api/bluesky/rsvps/process", post(intake::process_rsvp))
         .route("/api/openapi.json", get(|| async { axum::Json(openapi()) }))
         .route("/health", get(health::health))
         .route("/metrics", get(health::metrics))

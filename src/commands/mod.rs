@@ -3,6 +3,7 @@
 pub mod events;
 pub mod import;
 pub mod ingest;
+pub mod intake;
 pub mod migrate;
 pub mod project;
 pub mod rebuild;

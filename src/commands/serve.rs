@@ -1,4 +1,5 @@
-//! `openmeet-sync serve`: the read API and the projections that feed it.
+//! `openmeet-sync serve`: the read API, the firehose process endpoints, and
+//! the projections that feed the reads.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -22,7 +23,8 @@ pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     tracing::info!(address = %args.listen, "serving the read API");
-    let app = api::router(api::AppState::new(store));
+    let intake = super::intake::ApplierIntake(ingest::apply::Applier::new(store.clone()));
+    let app = api::router(api::AppState::new(store).with_intake(std::sync::Arc::new(intake)));
     let server = axum::serve(listener, app).with_graceful_shutdown(async {
         tokio::signal::ctrl_c().await.ok();
     });
