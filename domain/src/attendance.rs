@@ -261,6 +261,36 @@ impl Attendance {
     }
 }
 
+impl ChangeRsvp {
+    /// The event recording this change.
+    pub fn recorded(&self) -> RsvpChanged {
+        RsvpChanged {
+            occurrence_id: self.occurrence_id,
+            attendee_id: self.attendee_id,
+            status: self.status,
+            origin: self.origin,
+            changed_at: self.changed_at,
+            rsvp_uri: self.rsvp_uri.clone(),
+            rsvp_cid: self.rsvp_cid.clone(),
+        }
+    }
+}
+
+impl From<&RsvpChanged> for ChangeRsvp {
+    /// The change a recorded (or parked) answer stands for.
+    fn from(event: &RsvpChanged) -> Self {
+        ChangeRsvp {
+            occurrence_id: event.occurrence_id,
+            attendee_id: event.attendee_id,
+            status: event.status,
+            origin: event.origin,
+            changed_at: event.changed_at,
+            rsvp_uri: event.rsvp_uri.clone(),
+            rsvp_cid: event.rsvp_cid.clone(),
+        }
+    }
+}
+
 /// What can be asked of an occurrence's attendance.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AttendanceCommand {
@@ -351,18 +381,7 @@ impl crate::decider::Decider for Attendance {
         if superseded || self.withdrawn_after(change.attendee_id, change.changed_at) {
             return Ok(vec![]);
         }
-        Ok(vec![
-            RsvpChanged {
-                occurrence_id: change.occurrence_id,
-                attendee_id: change.attendee_id,
-                status: change.status,
-                origin: change.origin,
-                changed_at: change.changed_at,
-                rsvp_uri: change.rsvp_uri.clone(),
-                rsvp_cid: change.rsvp_cid.clone(),
-            }
-            .into(),
-        ])
+        Ok(vec![change.recorded().into()])
     }
 
     fn evolve(mut self, event: &crate::catalogue::DomainEvent) -> Attendance {

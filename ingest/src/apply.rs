@@ -8,8 +8,8 @@
 //! cannot both decide from the same state.
 
 use domain::attendance::{
-    Attendance, AttendanceCommand, ChangeRsvp, RsvpChanged, RsvpParked, WithdrawRsvp,
-    attendance_stream, parked_rsvps_stream,
+    Attendance, AttendanceCommand, ChangeRsvp, RsvpParked, WithdrawRsvp, attendance_stream,
+    parked_rsvps_stream,
 };
 use domain::decider::Decider;
 use domain::external_ref::{ExternalRefLinked, LocalRef, external_ref_stream, linked_target};
@@ -256,7 +256,7 @@ impl<S: EventStore> Applier<S> {
                     let parked = self.load::<Raw>(parked_rsvps_stream(occurrence_id)).await?;
                     let event = RsvpParked {
                         subject_uri: subject_uri.clone(),
-                        rsvp: rsvp_changed(&change),
+                        rsvp: change.recorded(),
                     };
                     return Ok(
                         match self
@@ -394,19 +394,11 @@ impl<S: EventStore> Applier<S> {
             let attendance = self
                 .load::<Attendance>(attendance_stream(occurrence_id))
                 .await?;
-            let rsvp = &parked.rsvp;
-            let change = ChangeRsvp {
-                occurrence_id,
-                attendee_id: rsvp.attendee_id,
-                status: rsvp.status,
-                origin: rsvp.origin,
-                changed_at: rsvp.changed_at,
-                rsvp_uri: rsvp.rsvp_uri.clone(),
-                rsvp_cid: rsvp.rsvp_cid.clone(),
-            };
+            let change = ChangeRsvp::from(&parked.rsvp);
+            let at = change.changed_at;
             let events = attendance
                 .state
-                .decide(&AttendanceCommand::Change(change), rsvp.changed_at)
+                .decide(&AttendanceCommand::Change(change), at)
                 .unwrap_or_default();
             if events.is_empty() {
                 continue;
@@ -560,18 +552,6 @@ fn outcome(types: Vec<&'static str>) -> Outcome {
         Outcome::AlreadyApplied
     } else {
         Outcome::Applied(types)
-    }
-}
-
-fn rsvp_changed(change: &ChangeRsvp) -> RsvpChanged {
-    RsvpChanged {
-        occurrence_id: change.occurrence_id,
-        attendee_id: change.attendee_id,
-        status: change.status,
-        origin: change.origin,
-        changed_at: change.changed_at,
-        rsvp_uri: change.rsvp_uri.clone(),
-        rsvp_cid: change.rsvp_cid.clone(),
     }
 }
 
