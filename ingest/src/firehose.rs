@@ -159,22 +159,24 @@ pub fn decode_frame(bytes: &[u8]) -> Result<Frame, FrameError> {
         Some("#commit") => decode_commit(body!(CommitBody)),
         Some("#identity") => {
             let body = body!(IdentityBody);
-            let line = json!({
+            let mut line = json!({
                 "did": body.did,
                 "time_us": micros(&body.time)?,
                 "kind": "identity",
                 "identity": {"did": body.did, "handle": body.handle, "seq": body.seq, "time": body.time},
             });
+            drop_nulls(&mut line["identity"]);
             Ok(single(body.seq, &line))
         }
         Some("#account") => {
             let body = body!(AccountBody);
-            let line = json!({
+            let mut line = json!({
                 "did": body.did,
                 "time_us": micros(&body.time)?,
                 "kind": "account",
                 "account": {"active": body.active, "did": body.did, "seq": body.seq, "status": body.status, "time": body.time},
             });
+            drop_nulls(&mut line["account"]);
             Ok(single(body.seq, &line))
         }
         Some("#info") => {
@@ -194,6 +196,13 @@ pub fn decode_frame(bytes: &[u8]) -> Result<Frame, FrameError> {
             })
         }
         None => Err(FrameError("a message frame without a type".into())),
+    }
+}
+
+/// Jetstream leaves absent optional fields out rather than writing null.
+fn drop_nulls(object: &mut Value) {
+    if let Value::Object(fields) = object {
+        fields.retain(|_, value| !value.is_null());
     }
 }
 
