@@ -13,7 +13,10 @@ bin=target/debug/openmeet-sync
 
 echo "== migrate"
 "$bin" migrate
-echo "== consume the sample firehose capture into the NATS JetStream bus"
+echo "== consume two recorded captures into the NATS JetStream bus"
+# Firehose frames (CBOR/CAR) recorded from the reference PDS, and Jetstream
+# JSON lines with a few broken inputs.
+"$bin" ingest consume "file://$PWD/samples/pds-capture.frames"
 "$bin" ingest consume "file://$PWD/samples/jetstream-calendar.jsonl"
 echo "== process the bus into the event store (a second run would add nothing)"
 "$bin" ingest process --until-idle
@@ -23,5 +26,5 @@ echo "== build the read models from the log, then verify them row for row"
 "$bin" rebuild
 "$bin" rebuild --verify
 echo "== the occurrences read model"
-psql "$DATABASE_URL" -c "SELECT slug, name, state, origin, starts_at FROM read.occurrences ORDER BY starts_at"
+psql "$DATABASE_URL" -c "SELECT slug, name, status, state, origin, starts_at FROM read.occurrences ORDER BY starts_at"
 psql "$DATABASE_URL" -c "SELECT o.name, a.status, a.origin FROM read.attendees a JOIN read.occurrences o ON o.id = a.occurrence_id ORDER BY o.name, a.status"
