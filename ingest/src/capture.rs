@@ -11,6 +11,10 @@ pub fn write_frame(out: &mut impl Write, frame: &[u8]) -> io::Result<()> {
     out.write_all(frame)
 }
 
+/// The largest frame read back; relays cap their frames far below this,
+/// so a larger length means a corrupt file, not a big frame.
+const MAX_FRAME: usize = 64 << 20;
+
 /// Reads the next frame, or `None` at the end.
 pub fn read_frame(input: &mut impl Read) -> io::Result<Option<Vec<u8>>> {
     let mut len = [0u8; 4];
@@ -19,7 +23,14 @@ pub fn read_frame(input: &mut impl Read) -> io::Result<Option<Vec<u8>>> {
         Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(err) => return Err(err),
     }
-    let mut frame = vec![0; u32::from_be_bytes(len) as usize];
+    let len = u32::from_be_bytes(len) as usize;
+    if len > MAX_FRAME {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("a frame of {len} bytes: the capture is corrupt"),
+        ));
+    }
+    let mut frame = vec![0; len];
     input
         .read_exact(&mut frame)
         .map_err(|err| io::Error::new(err.kind(), format!("a frame cut short: {err}")))?;

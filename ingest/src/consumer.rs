@@ -107,6 +107,7 @@ pub async fn consume(
                 })
                 .await;
             }
+            Item::Reconnecting => metrics.reconnects.inc(),
             Item::Filtered(count) => {
                 metrics.received.inc_by(count);
                 metrics.filtered.inc_by(count);
@@ -149,9 +150,9 @@ async fn settle(
     }
 }
 
-/// Retries a bus operation with backoff until it succeeds: the source waits
-/// meanwhile, so nothing is read that cannot be stored.
-async fn retry<T, F, Fut>(what: &str, mut op: F) -> T
+/// Retries a bus operation with backoff until it succeeds: whatever feeds
+/// it waits meanwhile, so nothing is taken that cannot be passed on.
+pub(crate) async fn retry<T, F, Fut>(what: &str, mut op: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, BusError>>,

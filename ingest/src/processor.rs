@@ -158,8 +158,10 @@ async fn handle<S: EventStore>(
                 .to_owned();
             metrics.dead_letters.with_label_values(&[&kind]).inc();
             tracing::warn!(parent: &span, %subject, %reason, "rejected; recorded and sent to the dead-letter subject");
-            bus.dead_letter(&kind, &position, reason, message.payload.to_vec())
-                .await?;
+            crate::consumer::retry("dead letter", || {
+                bus.dead_letter(&kind, &position, reason, message.payload.to_vec())
+            })
+            .await;
         }
     }
     message

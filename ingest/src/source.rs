@@ -67,6 +67,8 @@ pub enum Item {
     },
     /// Messages filtered out (their count).
     Filtered(u64),
+    /// A live source lost its connection and is about to reconnect.
+    Reconnecting,
 }
 
 /// A source that stopped for good.
@@ -340,7 +342,7 @@ async fn live(url: Url, firehose: bool, mut cursor: Option<i64>, tx: mpsc::Sende
             }
             Err(err) => tracing::warn!(url = %target, error = %err, "cannot connect to the source"),
         }
-        if tx.is_closed() {
+        if tx.send(Item::Reconnecting).await.is_err() {
             return;
         }
         let jitter = rand::rng().random_range(0.5..1.5);
