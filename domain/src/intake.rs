@@ -17,7 +17,6 @@ use crate::attendance::AttendanceStatus;
 use crate::envelope::{
     Actor, CorrelationId, EventId, EventMetadata, Origin, StreamId, derived_uuid,
 };
-use crate::occurrence::details_of;
 use crate::rejection::{RecordRejected, rejection_stream};
 use crate::time::Timestamp;
 
@@ -275,9 +274,8 @@ pub fn parse(raw: &str, source_position: &str) -> Parsed {
     };
     let (record, cid) = version;
     if commit.collection == EVENT_COLLECTION {
-        if let Err(err) = details_of(&uri, record) {
-            return rejected(&uri, err.to_string());
-        }
+        // Whether the record maps onto event details is the occurrence
+        // decider's check, made when the version is applied.
         return delivery(
             key,
             Change::EventVersion {
