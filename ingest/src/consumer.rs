@@ -2,20 +2,19 @@
 //! buffer stops reading the socket (backpressure) instead of growing.
 
 use std::collections::VecDeque;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use tokio::sync::mpsc;
 
+use crate::backoff::Backoff;
 use crate::bus::{Bus, BusError};
 use crate::metrics::IngestMetrics;
 use crate::source::{Item, Source, SourceError};
 
 /// Publishes awaited together; more only queue in NATS's client buffer.
 const PUBLISH_WINDOW: usize = 256;
-const RETRY_START: Duration = Duration::from_millis(200);
-const RETRY_MAX: Duration = Duration::from_secs(10);
 
 /// How to consume.
 #[derive(Clone, Debug)]
@@ -157,14 +156,14 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, BusError>>,
 {
-    let mut delay = RETRY_START;
+    let mut backoff = Backoff::RETRY;
     loop {
         match op().await {
             Ok(value) => return value,
             Err(err) => {
+                let delay = backoff.next_delay();
                 tracing::warn!(error = %err, retry_in = ?delay, "{what} failed");
                 tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(RETRY_MAX);
             }
         }
     }

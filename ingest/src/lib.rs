@@ -3,6 +3,7 @@
 //! processor, and the processor that turns bus messages into domain events.
 
 pub mod apply;
+pub mod backoff;
 pub mod bus;
 pub mod capture;
 pub mod consumer;

@@ -15,12 +15,10 @@ use store::EventStore;
 use tracing::Instrument;
 
 use crate::apply::{Applier, Outcome};
+use crate::backoff::Backoff;
 use crate::bus::{Bus, BusError};
 use crate::metrics::IngestMetrics;
 use crate::tally::Tally;
-
-const RETRY_START: Duration = Duration::from_millis(200);
-const RETRY_MAX: Duration = Duration::from_secs(10);
 
 /// How to process.
 #[derive(Clone, Debug)]
@@ -113,7 +111,7 @@ async fn handle<S: EventStore>(
     let position = format!("{}:{sequence}", bus.config().stream);
     let raw = String::from_utf8_lossy(&message.payload);
     let span = tracing::info_span!("message", %position, subject = %message.subject);
-    let mut delay = RETRY_START;
+    let mut backoff = Backoff::RETRY;
     let outcome = loop {
         match applier
             .apply(&raw, &position)
@@ -122,12 +120,12 @@ async fn handle<S: EventStore>(
         {
             Ok(outcome) => break outcome,
             Err(err) => {
+                let delay = backoff.next_delay();
                 metrics.retries.inc();
                 tracing::warn!(parent: &span, error = %err, retry_in = ?delay, "transient failure; the message stays unacknowledged");
                 // Keeps JetStream from redelivering it elsewhere meanwhile.
                 let _ = message.ack_with(AckKind::Progress).await;
                 tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(RETRY_MAX);
             }
         }
     };

@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use url::Url;
 
+use crate::backoff::Backoff;
 use crate::firehose::{Frame, decode_frame};
 use crate::routing::{DeadLetter, Routed, Unrouted, route_jetstream};
 
@@ -29,8 +30,8 @@ const WANTED: [&str; 2] = [
 /// starts this far before the newest cursor seen; the overlap is dropped
 /// as duplicates by the bus and the store.
 pub const JETSTREAM_OVERLAP_MICROS: i64 = 5_000_000;
-const BACKOFF_START: Duration = Duration::from_millis(250);
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// Reconnections: 250 ms doubling to 30 s, each with ±50 % jitter.
+const RECONNECT: Backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(30));
 
 /// Where messages come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -305,7 +306,7 @@ fn with_cursor(url: &Url, firehose: bool, cursor: Option<i64>) -> Url {
 
 /// Reads a live source forever, reconnecting with backoff.
 async fn live(url: Url, firehose: bool, mut cursor: Option<i64>, tx: mpsc::Sender<Item>) {
-    let mut backoff = BACKOFF_START;
+    let mut backoff = RECONNECT;
     loop {
         let target = with_cursor(&url, firehose, cursor);
         match tokio_tungstenite::connect_async(target.as_str()).await {
@@ -329,7 +330,7 @@ async fn live(url: Url, firehose: bool, mut cursor: Option<i64>, tx: mpsc::Sende
                             break;
                         }
                     };
-                    backoff = BACKOFF_START;
+                    backoff.reset();
                     for item in &items {
                         if let Item::Routed(routed) = item {
                             cursor = Some(routed.cursor);
@@ -346,8 +347,7 @@ async fn live(url: Url, firehose: bool, mut cursor: Option<i64>, tx: mpsc::Sende
             return;
         }
         let jitter = rand::rng().random_range(0.5..1.5);
-        tokio::time::sleep(backoff.mul_f64(jitter)).await;
-        backoff = (backoff * 2).min(BACKOFF_MAX);
+        tokio::time::sleep(backoff.next_delay().mul_f64(jitter)).await;
     }
 }
 
