@@ -220,31 +220,6 @@ impl Bus {
         })
     }
 
-    /// Messages in the firehose stream and in the dead-letter stream.
-    pub async fn counts(&self) -> Result<(u64, u64), BusError> {
-        let mut counts = [0; 2];
-        for (n, name) in [
-            self.config.stream.clone(),
-            format!("{}_DLQ", self.config.stream),
-        ]
-        .iter()
-        .enumerate()
-        {
-            let mut stream = self
-                .js
-                .get_stream(name)
-                .await
-                .map_err(|err| self.error("open the stream", err))?;
-            counts[n] = stream
-                .info()
-                .await
-                .map_err(|err| self.error("stream info", err))?
-                .state
-                .messages;
-        }
-        Ok((counts[0], counts[1]))
-    }
-
     /// Deletes both streams (for tests and resets).
     pub async fn delete(self) -> Result<(), BusError> {
         for name in [

@@ -244,28 +244,28 @@ fn micros(time: &str) -> Result<i64, FrameError> {
         .map_err(|err| bad("time", format!("{time:?}: {err}")))
 }
 
+/// The collection an op's `collection/rkey` path names.
+fn collection_of<'a>(op: &Op<'a>) -> &'a str {
+    op.path
+        .split_once('/')
+        .map_or(op.path, |(collection, _)| collection)
+}
+
 fn decode_commit(body: CommitBody) -> Result<Frame, FrameError> {
     let time_us = micros(body.time)?;
+    let (wanted, unwanted): (Vec<&Op>, Vec<&Op>) = body
+        .ops
+        .iter()
+        .partition(|op| is_wanted("commit", Some(collection_of(op))));
     let mut frame = Frame::Messages {
         seq: body.seq,
         routed: vec![],
-        filtered: vec![],
+        filtered: unwanted
+            .iter()
+            .map(|op| collection_of(op).to_owned())
+            .collect(),
         dead: vec![],
     };
-    let wanted: Vec<&Op> = body
-        .ops
-        .iter()
-        .filter(|op| is_wanted("commit", op.path.split_once('/').map(|(c, _)| c)))
-        .collect();
-    if let Frame::Messages { filtered, .. } = &mut frame {
-        filtered.extend(
-            body.ops
-                .iter()
-                .filter_map(|op| op.path.split_once('/').map(|(c, _)| c))
-                .filter(|c| !is_wanted("commit", Some(c)))
-                .map(str::to_owned),
-        );
-    }
     if wanted.is_empty() {
         return Ok(frame);
     }

@@ -146,9 +146,12 @@ impl Source {
         match self {
             Source::JsonLines(path) => replay_lines(path, cursor, tx).await,
             Source::Frames(path) => replay_frames(path, cursor, tx).await,
-            Source::Jetstream(url) | Source::Firehose(url) => {
-                let firehose = url.path().ends_with("subscribeRepos");
-                live(url, firehose, cursor, tx).await;
+            Source::Jetstream(url) => {
+                live(url, false, cursor, tx).await;
+                Ok(())
+            }
+            Source::Firehose(url) => {
+                live(url, true, cursor, tx).await;
                 Ok(())
             }
         }
