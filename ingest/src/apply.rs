@@ -206,12 +206,9 @@ impl<S: EventStore> Applier<S> {
                     .state
                     .decide(&command, at)
                     .map_err(|err| Failure::Refused(err.to_string()))?;
-                Ok(
-                    match self.append(&occurrence, delivery, "", events).await? {
-                        Some(types) => Step::Done(outcome(types)),
-                        None => Step::Conflict,
-                    },
-                )
+                Ok(finished(
+                    self.append(&occurrence, delivery, "", events).await?,
+                ))
             }
             Change::RsvpVersion {
                 uri,
@@ -309,12 +306,9 @@ impl<S: EventStore> Applier<S> {
                     .state
                     .decide(&AttendanceCommand::Withdraw(withdraw), at)
                     .unwrap_or_default();
-                Ok(
-                    match self.append(&attendance, delivery, "", events).await? {
-                        Some(types) => Step::Done(outcome(types)),
-                        None => Step::Conflict,
-                    },
-                )
+                Ok(finished(
+                    self.append(&attendance, delivery, "", events).await?,
+                ))
             }
             Change::Identity { handle } => {
                 let Some(handle) = handle else {
@@ -356,10 +350,9 @@ impl<S: EventStore> Applier<S> {
             .state
             .decide(&command, delivery.observed_at)
             .map_err(|err| Failure::Refused(err.to_string()))?;
-        Ok(match self.append(&identity, delivery, "", events).await? {
-            Some(types) => Step::Done(outcome(types)),
-            None => Step::Conflict,
-        })
+        Ok(finished(
+            self.append(&identity, delivery, "", events).await?,
+        ))
     }
 
     /// The author of a record gets a shadow account unless it has one, or a
@@ -545,6 +538,12 @@ fn encode(metadata: EventMetadata, event: &DomainEvent) -> NewEvent {
         metadata,
         payload: event.encode(),
     }
+}
+
+/// The step an append decided against its aggregate ends in: done, or
+/// decide again when the aggregate moved meanwhile (`None`).
+fn finished(appended: Option<Vec<&'static str>>) -> Step {
+    appended.map_or(Step::Conflict, |types| Step::Done(outcome(types)))
 }
 
 fn outcome(types: Vec<&'static str>) -> Outcome {
