@@ -8,5 +8,5 @@ pub mod postgres;
 #[cfg(feature = "conformance")]
 pub mod testkit;
 
-pub use port::{AppendError, Appended, EventStore, ExpectedVersion, StoreError};
+pub use port::{AppendError, Appended, EventStore, ExpectedVersion, StoreError, StreamAppend};
 pub use postgres::PgEventStore;

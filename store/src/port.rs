@@ -43,6 +43,17 @@ pub struct Appended {
     pub already_stored: bool,
 }
 
+/// One stream's part of an [`EventStore::append_many`].
+#[derive(Clone, Debug)]
+pub struct StreamAppend {
+    /// The stream appended to.
+    pub stream: StreamId,
+    /// What the writer believes about it just before these events.
+    pub expected: ExpectedVersion,
+    /// The events, in order; at least one.
+    pub events: Vec<NewEvent>,
+}
+
 /// A failure of the store itself, independent of what was appended.
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -144,6 +155,25 @@ pub trait EventStore: Clone + Send + Sync + 'static {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> impl Future<Output = Result<Appended, AppendError>> + Send;
+
+    /// Appends to several streams in one transaction: every part or none.
+    /// Parts are applied in order, so a stream may appear in several parts,
+    /// each expecting the version the previous ones leave it at, and the
+    /// global log holds the events in the order of the parts. A part whose
+    /// events are all stored already with the same payloads is skipped
+    /// without checking its expectation, as [`append`](Self::append) does;
+    /// the answer holds one [`Appended`] per part.
+    fn append_many(
+        &self,
+        parts: Vec<StreamAppend>,
+    ) -> impl Future<Output = Result<Vec<Appended>, AppendError>> + Send;
+
+    /// Every event of each of `streams`, grouped by stream in the order
+    /// given, each stream's events in version order.
+    fn read_streams(
+        &self,
+        streams: &[StreamId],
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send;
 
     /// Up to `limit` events of `stream` from version `from` (inclusive), in order.
     fn read_stream(

@@ -69,7 +69,7 @@ const APPEND_EXACT: &str = append_statement!(
 
 /// How often an append whose expectation failed is retried when the stream
 /// turns out to be at the expected version after all (it moved in between).
-const ATTEMPTS: usize = 3;
+pub(crate) const ATTEMPTS: usize = 3;
 
 pub(crate) async fn append(
     pool: &PgPool,
@@ -78,7 +78,7 @@ pub(crate) async fn append(
     events: &[NewEvent],
 ) -> Result<Appended, AppendError> {
     check_batch(stream, events)?;
-    let columns = Columns::of(events);
+    let columns = Columns::of(events.iter());
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -108,7 +108,7 @@ pub(crate) async fn append(
     }
 }
 
-fn check_batch(stream: &StreamId, events: &[NewEvent]) -> Result<(), AppendError> {
+pub(crate) fn check_batch(stream: &StreamId, events: &[NewEvent]) -> Result<(), AppendError> {
     if events.is_empty() {
         return Err(AppendError::EmptyBatch {
             stream: stream.clone(),
@@ -250,28 +250,29 @@ async fn find_stored(
 }
 
 /// The batch split into one array per column, for `UNNEST`.
-struct Columns {
-    event_ids: Vec<Uuid>,
-    event_types: Vec<String>,
-    schema_versions: Vec<i32>,
-    payloads: Vec<Vec<u8>>,
-    causation_ids: Vec<Option<Uuid>>,
-    correlation_ids: Vec<Option<Uuid>>,
-    origins: Vec<&'static str>,
-    actors: Vec<String>,
+pub(crate) struct Columns {
+    pub(crate) event_ids: Vec<Uuid>,
+    pub(crate) event_types: Vec<String>,
+    pub(crate) schema_versions: Vec<i32>,
+    pub(crate) payloads: Vec<Vec<u8>>,
+    pub(crate) causation_ids: Vec<Option<Uuid>>,
+    pub(crate) correlation_ids: Vec<Option<Uuid>>,
+    pub(crate) origins: Vec<&'static str>,
+    pub(crate) actors: Vec<String>,
 }
 
 impl Columns {
-    fn of(events: &[NewEvent]) -> Self {
+    pub(crate) fn of<'a>(events: impl ExactSizeIterator<Item = &'a NewEvent>) -> Self {
+        let n = events.len();
         let mut columns = Columns {
-            event_ids: Vec::with_capacity(events.len()),
-            event_types: Vec::with_capacity(events.len()),
-            schema_versions: Vec::with_capacity(events.len()),
-            payloads: Vec::with_capacity(events.len()),
-            causation_ids: Vec::with_capacity(events.len()),
-            correlation_ids: Vec::with_capacity(events.len()),
-            origins: Vec::with_capacity(events.len()),
-            actors: Vec::with_capacity(events.len()),
+            event_ids: Vec::with_capacity(n),
+            event_types: Vec::with_capacity(n),
+            schema_versions: Vec::with_capacity(n),
+            payloads: Vec::with_capacity(n),
+            causation_ids: Vec::with_capacity(n),
+            correlation_ids: Vec::with_capacity(n),
+            origins: Vec::with_capacity(n),
+            actors: Vec::with_capacity(n),
         };
         for NewEvent { metadata, payload } in events {
             columns.event_ids.push(metadata.event_id.0);

@@ -8,6 +8,7 @@
 //! writer commits later (the sequence-gap trap of a plain identity column).
 
 mod append;
+mod append_many;
 mod errors;
 mod rows;
 mod subscription;
@@ -21,7 +22,7 @@ use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::PgPoolOptions;
 
-use crate::port::{AppendError, Appended, EventStore, ExpectedVersion, StoreError};
+use crate::port::{AppendError, Appended, EventStore, ExpectedVersion, StoreError, StreamAppend};
 use errors::classify;
 
 /// The sqlx migrations of the event store and the read models.
@@ -105,6 +106,31 @@ impl EventStore for PgEventStore {
         events: Vec<NewEvent>,
     ) -> Result<Appended, AppendError> {
         append::append(&self.pool, stream, expected, &events).await
+    }
+
+    async fn append_many(&self, parts: Vec<StreamAppend>) -> Result<Vec<Appended>, AppendError> {
+        append_many::append_many(&self.pool, &parts).await
+    }
+
+    async fn read_streams(&self, streams: &[StreamId]) -> Result<Vec<RecordedEvent>, StoreError> {
+        let names: Vec<&str> = streams.iter().map(StreamId::as_str).collect();
+        let rows = sqlx::query(rows::READ_STREAMS)
+            .bind(&names)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(classify("reading streams"))?;
+        let mut events = rows
+            .iter()
+            .map(rows::recorded_event)
+            .collect::<Result<Vec<_>, _>>()?;
+        let order: std::collections::HashMap<&str, usize> = names
+            .iter()
+            .enumerate()
+            .map(|(n, name)| (*name, n))
+            .collect();
+        // Stable: each stream's events keep their version order.
+        events.sort_by_key(|event| order.get(event.stream_id.as_str()).copied());
+        Ok(events)
     }
 
     async fn read_stream(

@@ -24,8 +24,16 @@ macro_rules! select_events {
 pub(crate) const READ_ALL: &str =
     select_events!("WHERE global_position > $1 ORDER BY global_position LIMIT $2");
 
+// Events are indexed by the stream's compact key, not its name: a stream is
+// found through `eventstore.streams` first.
 pub(crate) const READ_STREAM: &str = select_events!(
-    "WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version LIMIT $3"
+    "WHERE stream_key = (SELECT stream_key FROM eventstore.streams WHERE stream_id = $1) ",
+    "AND stream_version >= $2 ORDER BY stream_version LIMIT $3"
+);
+
+pub(crate) const READ_STREAMS: &str = select_events!(
+    "WHERE stream_key IN (SELECT stream_key FROM eventstore.streams WHERE stream_id = ANY($1)) ",
+    "ORDER BY stream_key, stream_version"
 );
 
 pub(crate) const BY_EVENT_IDS: &str =

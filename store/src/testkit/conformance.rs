@@ -14,7 +14,7 @@ use domain::{
 use futures::StreamExt;
 use uuid::Uuid;
 
-use crate::port::{AppendError, EventStore, ExpectedVersion};
+use crate::port::{AppendError, EventStore, ExpectedVersion, StreamAppend};
 
 /// Generates one `#[tokio::test]` per conformance case for an adapter.
 #[macro_export]
@@ -34,6 +34,10 @@ macro_rules! event_store_conformance {
             the_global_log_reads_forwards_in_pages,
             a_subscription_catches_up_then_follows,
             concurrent_writers_are_seen_once_each_in_global_order,
+            parts_of_one_append_land_together_in_part_order,
+            a_refused_part_refuses_every_part,
+            stored_parts_are_skipped_and_new_ones_written,
+            writers_of_several_streams_never_deadlock,
         );
     };
     ($fresh:path; $($case:ident),+ $(,)?) => {
@@ -573,5 +577,227 @@ pub async fn concurrent_writers_are_seen_once_each_in_global_order<S: EventStore
     assert_eq!(
         store.head().await.unwrap(),
         GlobalPosition(expected_ids.len() as u64)
+    );
+}
+
+fn part(stream: &StreamId, expected: ExpectedVersion, labels: &[&str]) -> StreamAppend {
+    StreamAppend {
+        stream: stream.clone(),
+        expected,
+        events: probes(labels),
+    }
+}
+
+/// Parts go to their streams in the order given, one stream possibly in
+/// several parts, and the global log follows the parts.
+pub async fn parts_of_one_append_land_together_in_part_order<S: EventStore>(store: S) {
+    let (a, b) = (stream("many-a"), stream("many-b"));
+    store
+        .append(&b, ExpectedVersion::NoStream, probes(&["b0"]))
+        .await
+        .unwrap();
+    let appended = store
+        .append_many(vec![
+            part(&a, ExpectedVersion::NoStream, &["a1", "a2"]),
+            part(&b, ExpectedVersion::Exact(StreamVersion(1)), &["b1"]),
+            part(&a, ExpectedVersion::Exact(StreamVersion(2)), &["a3"]),
+        ])
+        .await
+        .unwrap();
+
+    let placed: Vec<(u64, u64, u64)> = appended
+        .iter()
+        .map(|a| (a.first_position.0, a.last_position.0, a.last_version.0))
+        .collect();
+    assert_eq!(placed, [(2, 3, 2), (4, 4, 2), (5, 5, 3)]);
+    assert!(appended.iter().all(|a| !a.already_stored));
+    assert_eq!(
+        labels(&store.read_all(GlobalPosition(0), 10).await.unwrap()),
+        ["b0", "a1", "a2", "b1", "a3"]
+    );
+    let both = store.read_streams(&[b.clone(), a.clone()]).await.unwrap();
+    assert_eq!(labels(&both), ["b0", "b1", "a1", "a2", "a3"]);
+    let versions: Vec<(StreamId, u64)> = both
+        .iter()
+        .map(|e| (e.stream_id.clone(), e.stream_version.0))
+        .collect();
+    assert_eq!(
+        versions,
+        [
+            (b.clone(), 1),
+            (b.clone(), 2),
+            (a.clone(), 1),
+            (a.clone(), 2),
+            (a.clone(), 3)
+        ]
+    );
+    assert!(
+        store
+            .read_streams(&[stream("absent")])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// One part whose expectation fails refuses them all: nothing is written,
+/// no stream is created and no position is used up.
+pub async fn a_refused_part_refuses_every_part<S: EventStore>(store: S) {
+    let (a, fresh) = (stream("many-refused"), stream("many-fresh"));
+    store
+        .append(&a, ExpectedVersion::NoStream, probes(&["a0"]))
+        .await
+        .unwrap();
+    let err = store
+        .append_many(vec![
+            part(&fresh, ExpectedVersion::NoStream, &["f1"]),
+            part(&a, ExpectedVersion::Exact(StreamVersion(4)), &["a1"]),
+        ])
+        .await
+        .unwrap_err();
+    match err {
+        AppendError::WrongExpectedVersion { stream, actual, .. } => {
+            assert_eq!((stream, actual), (a.clone(), StreamVersion(1)))
+        }
+        other => panic!("expected a wrong version, got {other}"),
+    }
+    // The second part expects what the first leaves: not "no stream".
+    let err = store
+        .append_many(vec![
+            part(&fresh, ExpectedVersion::NoStream, &["f1"]),
+            part(&fresh, ExpectedVersion::NoStream, &["f2"]),
+        ])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AppendError::WrongExpectedVersion {
+                actual: StreamVersion(1),
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(store.head().await.unwrap(), GlobalPosition(1));
+    assert!(
+        store
+            .read_streams(&[fresh.clone()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let appended = store
+        .append(&fresh, ExpectedVersion::NoStream, probes(&["f"]))
+        .await
+        .unwrap();
+    assert_eq!(appended.first_position, GlobalPosition(2));
+}
+
+/// A retried append writes only its parts that are not stored yet.
+pub async fn stored_parts_are_skipped_and_new_ones_written<S: EventStore>(store: S) {
+    let (a, b) = (stream("many-retry-a"), stream("many-retry-b"));
+    let first = part(&a, ExpectedVersion::NoStream, &["a1"]);
+    let stored = store.append_many(vec![first.clone()]).await.unwrap();
+    let again = store
+        .append_many(vec![
+            first.clone(),
+            part(&b, ExpectedVersion::NoStream, &["b1"]),
+        ])
+        .await
+        .unwrap();
+    assert!(again[0].already_stored);
+    assert_eq!(
+        (again[0].first_position, again[0].last_version),
+        (stored[0].first_position, stored[0].last_version)
+    );
+    assert!(!again[1].already_stored);
+    assert_eq!(again[1].first_position, GlobalPosition(2));
+
+    let everything = store.append_many(vec![first.clone()]).await.unwrap();
+    assert!(everything[0].already_stored);
+    assert_eq!(store.head().await.unwrap(), GlobalPosition(2));
+
+    let mut partly = first.clone();
+    partly.events.push(probe("a2"));
+    assert!(matches!(
+        store.append_many(vec![partly]).await.unwrap_err(),
+        AppendError::PartlyStored {
+            stored: 1,
+            total: 2,
+            ..
+        }
+    ));
+    let twice = probe("twice");
+    let err = store
+        .append_many(vec![
+            StreamAppend {
+                stream: a.clone(),
+                expected: ExpectedVersion::Any,
+                events: vec![twice.clone()],
+            },
+            StreamAppend {
+                stream: b.clone(),
+                expected: ExpectedVersion::Any,
+                events: vec![twice],
+            },
+        ])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppendError::DuplicateInBatch { .. }), "{err}");
+}
+
+/// Writers of several streams, taking them in opposite orders, beside
+/// writers of one stream: all of them finish, with contiguous versions.
+pub async fn writers_of_several_streams_never_deadlock<S: EventStore>(store: S) {
+    let (a, b) = (stream("cross-a"), stream("cross-b"));
+    let rounds = 25;
+    let writers = (0..6).map(|writer| {
+        let store = store.clone();
+        let (a, b) = (a.clone(), b.clone());
+        tokio::spawn(async move {
+            for n in 0..rounds {
+                let label = format!("w{writer}-{n}");
+                let result = match writer % 3 {
+                    0 => store
+                        .append_many(vec![
+                            part(&a, ExpectedVersion::Any, &[&label]),
+                            part(&b, ExpectedVersion::Any, &[&label]),
+                        ])
+                        .await
+                        .map(|_| ()),
+                    1 => store
+                        .append_many(vec![
+                            part(&b, ExpectedVersion::Any, &[&label]),
+                            part(&a, ExpectedVersion::Any, &[&label]),
+                        ])
+                        .await
+                        .map(|_| ()),
+                    _ => store
+                        .append(&a, ExpectedVersion::Any, probes(&[&label]))
+                        .await
+                        .map(|_| ()),
+                };
+                result.unwrap_or_else(|err| panic!("writer {writer}: {err}"));
+            }
+        })
+    });
+    for writer in futures::future::join_all(writers).await {
+        writer.unwrap();
+    }
+    let events = store.read_streams(&[a.clone(), b.clone()]).await.unwrap();
+    let (in_a, in_b): (Vec<_>, Vec<_>) = events.iter().partition(|e| e.stream_id == a);
+    assert_eq!((in_a.len(), in_b.len()), (6 * rounds, 4 * rounds));
+    for (events, name) in [(in_a, "a"), (in_b, "b")] {
+        let versions: Vec<u64> = events.iter().map(|e| e.stream_version.0).collect();
+        assert_eq!(
+            versions,
+            (1..=versions.len() as u64).collect::<Vec<_>>(),
+            "versions of {name}"
+        );
+    }
+    assert_eq!(
+        store.head().await.unwrap(),
+        GlobalPosition(10 * rounds as u64)
     );
 }

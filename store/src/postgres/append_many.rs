@@ -1,0 +1,311 @@
+//! Appending to several streams in one transaction (see
+//! [`EventStore::append_many`](crate::EventStore::append_many)).
+//!
+//! Every stream row is locked in name order by one upsert, then the head, as
+//! a single append locks its stream and then the head: two writers never
+//! wait on each other in a cycle. Expectations are checked against the
+//! locked versions, part by part, before anything is written.
+
+use std::collections::{HashMap, HashSet};
+
+use domain::{EventId, GlobalPosition, NewEvent, RecordedEvent, StreamVersion};
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use super::append::{ATTEMPTS, Columns, check_batch};
+use super::errors::{classify, is_event_id_taken};
+use super::{APPENDED_CHANNEL, rows, to_i64};
+use crate::port::{AppendError, Appended, ExpectedVersion, StoreError, StreamAppend};
+
+/// Creates the missing streams at version 0 and locks every one, in the
+/// order given (sorted by the caller). A stream created here always leaves
+/// the transaction at a version above 0, or not at all.
+const LOCK_STREAMS: &str = "
+    INSERT INTO eventstore.streams AS s (stream_id, version)
+    SELECT stream_id, 0 FROM UNNEST($1::text[]) AS wanted(stream_id)
+    ON CONFLICT (stream_id) DO UPDATE SET version = s.version
+    RETURNING s.stream_id, s.stream_key, s.version";
+
+const MOVE_STREAMS: &str = "
+    UPDATE eventstore.streams AS s SET version = moved.version
+    FROM UNNEST($1::text[], $2::int8[]) AS moved(stream_id, version)
+    WHERE s.stream_id = moved.stream_id";
+
+const TAKE_POSITIONS: &str = "
+    UPDATE eventstore.head SET position = position + $1
+    RETURNING position - $1, pg_notify($2, position::text)";
+
+const INSERT_EVENTS: &str = "
+    INSERT INTO eventstore.events
+        (global_position, stream_key, stream_id, stream_version, event_id, event_type, schema_version,
+         payload, causation_id, correlation_id, origin, actor)
+    SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::text[], $4::int8[], $5::uuid[], $6::text[],
+                         $7::int4[], $8::bytea[], $9::uuid[], $10::uuid[], $11::text[], $12::text[])";
+
+pub(crate) async fn append_many(
+    pool: &PgPool,
+    parts: &[StreamAppend],
+) -> Result<Vec<Appended>, AppendError> {
+    check_parts(parts)?;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match try_append_many(pool, parts).await {
+            Err(Attempt::Refused(err)) => return Err(err),
+            Err(Attempt::IdTaken(err)) if attempt == ATTEMPTS => {
+                return Err(classify("appending to several streams")(err).into());
+            }
+            // A concurrent writer stored one of these ids after the lookup:
+            // the next attempt finds it and decides whether it is a repeat.
+            Err(Attempt::IdTaken(_)) => {}
+            Ok(appended) => return Ok(appended),
+        }
+    }
+}
+
+fn check_parts(parts: &[StreamAppend]) -> Result<(), AppendError> {
+    let mut seen = HashSet::new();
+    for part in parts {
+        check_batch(&part.stream, &part.events)?;
+        for event in &part.events {
+            if !seen.insert(event.metadata.event_id) {
+                return Err(AppendError::DuplicateInBatch {
+                    stream: part.stream.clone(),
+                    event_id: event.metadata.event_id,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+enum Attempt {
+    Refused(AppendError),
+    IdTaken(sqlx::Error),
+}
+
+impl<E: Into<AppendError>> From<E> for Attempt {
+    fn from(err: E) -> Self {
+        Attempt::Refused(err.into())
+    }
+}
+
+async fn try_append_many(pool: &PgPool, parts: &[StreamAppend]) -> Result<Vec<Appended>, Attempt> {
+    let mut tx = pool
+        .begin()
+        .await
+        .map_err(classify("beginning an append"))?;
+    let stored = stored_events(&mut tx, parts).await?;
+    let mut answers = Vec::with_capacity(parts.len());
+    for part in parts {
+        answers.push(already_stored(part, &stored)?);
+    }
+    let writing: Vec<usize> = (0..parts.len()).filter(|&n| answers[n].is_none()).collect();
+    if writing.is_empty() {
+        return Ok(answers.into_iter().flatten().collect());
+    }
+    let writing_parts: Vec<&StreamAppend> = writing.iter().map(|&n| &parts[n]).collect();
+
+    let mut streams = lock_streams(&mut tx, &writing_parts).await?;
+    let total: usize = writing_parts.iter().map(|part| part.events.len()).sum();
+    let head_before: i64 = sqlx::query_scalar(TAKE_POSITIONS)
+        .bind(total as i64)
+        .bind(APPENDED_CHANNEL)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(classify("taking global positions"))?;
+
+    let mut placed = Placement::with_capacity(total);
+    for &n in &writing {
+        let part = &parts[n];
+        let (key, version) =
+            streams
+                .get_mut(part.stream.as_str())
+                .ok_or_else(|| StoreError::Inconsistent {
+                    position: GlobalPosition(head_before as u64),
+                    problem: format!("stream {} was not locked for its append", part.stream),
+                })?;
+        let holds = match part.expected {
+            ExpectedVersion::Any => true,
+            ExpectedVersion::NoStream => *version == 0,
+            ExpectedVersion::Exact(expected) => expected.0 == *version,
+        };
+        if !holds {
+            return Err(Attempt::Refused(AppendError::WrongExpectedVersion {
+                stream: part.stream.clone(),
+                expected: part.expected,
+                actual: StreamVersion(*version),
+            }));
+        }
+        let first = placed.positions.len() as i64 + head_before + 1;
+        for _ in &part.events {
+            *version += 1;
+            placed.push(head_before, *key, part.stream.as_str(), *version);
+        }
+        answers[n] = Some(Appended {
+            last_version: StreamVersion(*version),
+            first_position: GlobalPosition(first as u64),
+            last_position: GlobalPosition((placed.positions.len() as i64 + head_before) as u64),
+            already_stored: false,
+        });
+    }
+
+    let (names, versions): (Vec<&str>, Vec<i64>) = streams
+        .iter()
+        .map(|(name, (_, version))| (*name, to_i64(*version)))
+        .unzip();
+    sqlx::query(MOVE_STREAMS)
+        .bind(&names)
+        .bind(&versions)
+        .execute(&mut *tx)
+        .await
+        .map_err(classify("moving stream versions"))?;
+    insert(&mut tx, &writing_parts, &placed).await?;
+    tx.commit()
+        .await
+        .map_err(classify("committing an append"))?;
+    Ok(answers.into_iter().flatten().collect())
+}
+
+/// The stored events among the parts' ids, by id.
+async fn stored_events(
+    tx: &mut Transaction<'_, Postgres>,
+    parts: &[StreamAppend],
+) -> Result<HashMap<EventId, RecordedEvent>, StoreError> {
+    let ids: Vec<Uuid> = parts
+        .iter()
+        .flat_map(|part| &part.events)
+        .map(|event| event.metadata.event_id.0)
+        .collect();
+    let rows = sqlx::query(rows::BY_EVENT_IDS)
+        .bind(&ids)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(classify("looking up stored event ids"))?;
+    rows.iter()
+        .map(|row| rows::recorded_event(row).map(|event| (event.metadata.event_id, event)))
+        .collect()
+}
+
+/// `Some` when the part is a repeat of an earlier append, `None` when none
+/// of its events is stored; anything else is refused.
+fn already_stored(
+    part: &StreamAppend,
+    stored: &HashMap<EventId, RecordedEvent>,
+) -> Result<Option<Appended>, AppendError> {
+    let found: Vec<(&NewEvent, &RecordedEvent)> = part
+        .events
+        .iter()
+        .filter_map(|event| Some((event, stored.get(&event.metadata.event_id)?)))
+        .collect();
+    for (new, old) in &found {
+        if old.stream_id != part.stream || old.payload != new.payload {
+            return Err(AppendError::EventIdConflict {
+                event_id: old.metadata.event_id,
+                stream: part.stream.clone(),
+                stored_stream: old.stream_id.clone(),
+            });
+        }
+    }
+    if found.is_empty() {
+        return Ok(None);
+    }
+    if found.len() < part.events.len() {
+        return Err(AppendError::PartlyStored {
+            stream: part.stream.clone(),
+            stored: found.len(),
+            total: part.events.len(),
+        });
+    }
+    let positions = found.iter().map(|(_, old)| old.global_position);
+    let versions = found.iter().map(|(_, old)| old.stream_version);
+    Ok(Some(Appended {
+        last_version: versions.max().unwrap_or(StreamVersion(0)),
+        first_position: positions.clone().min().unwrap_or(GlobalPosition(0)),
+        last_position: positions.max().unwrap_or(GlobalPosition(0)),
+        already_stored: true,
+    }))
+}
+
+/// Locks the streams written to, creating the missing ones: name →
+/// (stream key, version).
+async fn lock_streams<'a>(
+    tx: &mut Transaction<'_, Postgres>,
+    writing: &[&'a StreamAppend],
+) -> Result<HashMap<&'a str, (i64, u64)>, StoreError> {
+    let mut names: Vec<&str> = writing.iter().map(|part| part.stream.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let locked: Vec<(String, i64, i64)> = sqlx::query_as(LOCK_STREAMS)
+        .bind(&names)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(classify("locking streams"))?;
+    let versions: HashMap<String, (i64, i64)> = locked
+        .into_iter()
+        .map(|(name, key, version)| (name, (key, version)))
+        .collect();
+    Ok(names
+        .into_iter()
+        .filter_map(|name| {
+            let (key, version) = versions.get(name)?;
+            Some((name, (*key, *version as u64)))
+        })
+        .collect())
+}
+
+/// Where each written event goes, in the order of the parts.
+struct Placement<'a> {
+    positions: Vec<i64>,
+    stream_keys: Vec<i64>,
+    stream_ids: Vec<&'a str>,
+    versions: Vec<i64>,
+}
+
+impl<'a> Placement<'a> {
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            positions: Vec::with_capacity(n),
+            stream_keys: Vec::with_capacity(n),
+            stream_ids: Vec::with_capacity(n),
+            versions: Vec::with_capacity(n),
+        }
+    }
+
+    fn push(&mut self, head_before: i64, key: i64, stream: &'a str, version: u64) {
+        self.positions
+            .push(head_before + self.positions.len() as i64 + 1);
+        self.stream_keys.push(key);
+        self.stream_ids.push(stream);
+        self.versions.push(to_i64(version));
+    }
+}
+
+async fn insert(
+    tx: &mut Transaction<'_, Postgres>,
+    writing: &[&StreamAppend],
+    placed: &Placement<'_>,
+) -> Result<(), Attempt> {
+    let events: Vec<&NewEvent> = writing.iter().flat_map(|part| &part.events).collect();
+    let columns = Columns::of(events.into_iter());
+    let inserted = sqlx::query(INSERT_EVENTS)
+        .bind(&placed.positions)
+        .bind(&placed.stream_keys)
+        .bind(&placed.stream_ids)
+        .bind(&placed.versions)
+        .bind(&columns.event_ids)
+        .bind(&columns.event_types)
+        .bind(&columns.schema_versions)
+        .bind(&columns.payloads)
+        .bind(&columns.causation_ids)
+        .bind(&columns.correlation_ids)
+        .bind(&columns.origins)
+        .bind(&columns.actors)
+        .execute(&mut **tx)
+        .await;
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(err) if is_event_id_taken(&err) => Err(Attempt::IdTaken(err)),
+        Err(err) => Err(classify("inserting events")(err).into()),
+    }
+}
