@@ -1,4 +1,4 @@
-//! One message in, its domain events out: parse, decide against the
+//! Messages in, their domain events out: parse, decide against the
 //! aggregates as the store holds them, append. The processor, the HTTP
 //! process endpoints and `import-jetstream` all come through here.
 //!
@@ -6,6 +6,12 @@
 //! every append expects the version it decided against, so a redelivered
 //! message writes nothing new and two processors racing on one aggregate
 //! cannot both decide from the same state.
+//!
+//! A batch is decided message by message, in order, in one [`Session`]:
+//! each message sees what the ones before it staged, and the batch is
+//! appended in one transaction. A message that cannot be applied is rolled
+//! back alone and recorded as rejected; when the commit itself fails
+//! because another writer moved an aggregate, the batch is decided again.
 
 use domain::attendance::{
     Attendance, AttendanceCommand, ChangeRsvp, RsvpParked, WithdrawRsvp, attendance_stream,
@@ -16,17 +22,16 @@ use domain::external_ref::{ExternalRefLinked, LocalRef, external_ref_stream, lin
 use domain::identity::{Identity, IdentityCommand, UserId, identity_stream};
 use domain::intake::{Change, Delivery, Intake, Parsed, parse, rejection};
 use domain::occurrence::{Occurrence, OccurrenceCommand, OccurrenceId};
-use domain::{
-    DomainEvent, EventId, EventMetadata, NewEvent, Origin, RecordedEvent, StreamId, StreamVersion,
-};
-use store::{AppendError, EventStore, ExpectedVersion, StoreError};
+use domain::{DomainEvent, EventId, EventMetadata, Origin, StreamId};
+use store::{AppendError, Appended, EventStore, StoreError};
 use thiserror::Error;
+use tracing::Instrument;
 
-/// How often a decision is retried when another writer changed the
-/// aggregate between the read and the append.
+use crate::session::{Failure, Session};
+
+/// How often a batch is decided again when another writer changed one of
+/// its aggregates between the read and the append.
 const CONFLICT_RETRIES: usize = 8;
-/// Streams read whole; an aggregate is far smaller than this.
-const STREAM_READ_LIMIT: usize = 100_000;
 
 /// What became of a message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,12 +53,23 @@ pub enum Outcome {
     },
 }
 
-/// A failure that may pass: retry the message later, do not acknowledge it.
+/// One message to apply.
+#[derive(Clone, Copy, Debug)]
+pub struct Incoming<'a> {
+    /// The message, Jetstream-shaped JSON.
+    pub raw: &'a str,
+    /// Names it in rejections and errors (such as `FIREHOSE:42` or
+    /// `file.jsonl:7`).
+    pub position: &'a str,
+}
+
+/// A failure that may pass: retry the messages later, do not acknowledge
+/// them.
 #[derive(Debug, Error)]
-#[error("message {position}: {source}")]
+#[error("messages {positions}: {source}")]
 pub struct TransientError {
-    /// The message's source position.
-    pub position: String,
+    /// The source positions of the messages, first to last.
+    pub positions: String,
     /// What failed.
     #[source]
     pub source: StoreError,
@@ -65,37 +81,12 @@ pub struct Applier<S> {
     store: S,
 }
 
-struct Loaded<A> {
-    stream: StreamId,
-    version: StreamVersion,
-    state: A,
-    events: Vec<(EventId, DomainEvent)>,
-}
-
-impl<A> Loaded<A> {
-    fn expected(&self) -> ExpectedVersion {
-        if self.version.0 == 0 {
-            ExpectedVersion::NoStream
-        } else {
-            ExpectedVersion::Exact(self.version)
-        }
-    }
-}
-
-enum Step {
-    Done(Outcome),
-    Conflict,
-}
-
-enum Failure {
-    Store(StoreError),
+/// Why a batch could not be committed as decided.
+enum Unsettled {
+    /// Other writers kept moving its aggregates.
+    KeptChanging,
+    /// The store refused what was decided.
     Refused(String),
-}
-
-impl From<StoreError> for Failure {
-    fn from(err: StoreError) -> Self {
-        Failure::Store(err)
-    }
 }
 
 impl<S: EventStore> Applier<S> {
@@ -104,446 +95,463 @@ impl<S: EventStore> Applier<S> {
         Self { store }
     }
 
-    /// Applies one message (Jetstream-shaped JSON). `position` names it in
-    /// rejections and errors (such as `FIREHOSE:42` or `file.jsonl:7`).
+    /// Applies one message.
     pub async fn apply(&self, raw: &str, position: &str) -> Result<Outcome, TransientError> {
-        let transient = |source| TransientError {
-            position: position.to_owned(),
-            source,
-        };
-        let delivery = match parse(raw, position) {
-            Parsed::Ignored(reason) => return Ok(Outcome::Ignored(reason)),
-            Parsed::Rejected { subject, reason } => {
-                return self.reject(&subject, &reason, raw).await.map_err(transient);
+        self.apply_alone(Incoming { raw, position }).await
+    }
+
+    /// Applies `messages` in order, in one transaction when nothing
+    /// interferes: one outcome per message. On a transient failure nothing
+    /// of the batch is stored.
+    pub async fn apply_batch(
+        &self,
+        messages: &[Incoming<'_>],
+    ) -> Result<Vec<Outcome>, TransientError> {
+        if let [message] = messages {
+            return Ok(vec![self.apply_alone(*message).await?]);
+        }
+        let parsed: Vec<Parsed> = messages.iter().map(|m| parse(m.raw, m.position)).collect();
+        if let Ok(outcomes) = self.settle(messages, &parsed).await? {
+            return Ok(outcomes);
+        }
+        // Settled one by one, a message that cannot be is rejected alone.
+        let mut outcomes = Vec::with_capacity(messages.len());
+        for message in messages {
+            outcomes.push(self.apply_alone(*message).await?);
+        }
+        Ok(outcomes)
+    }
+
+    async fn apply_alone(&self, message: Incoming<'_>) -> Result<Outcome, TransientError> {
+        let parsed = [parse(message.raw, message.position)];
+        let reason = match self.settle(&[message], &parsed).await? {
+            Ok(mut outcomes) => return Ok(outcomes.remove(0)),
+            Err(Unsettled::KeptChanging) => {
+                format!("the aggregates kept changing under {CONFLICT_RETRIES} attempts")
             }
-            Parsed::Delivery(delivery) => delivery,
+            Err(Unsettled::Refused(reason)) => reason,
         };
+        let mut session = Session::new(&self.store);
+        let outcome = reject(
+            &mut session,
+            &subject_of(&parsed[0], message),
+            &reason,
+            message.raw,
+        );
+        match session.commit().await {
+            Ok(_) => Ok(outcome),
+            Err(err) => Err(transient(&[message], into_store_error(err))),
+        }
+    }
+
+    /// Decides `messages` in one session and commits it, deciding again
+    /// when another writer got in between.
+    async fn settle(
+        &self,
+        messages: &[Incoming<'_>],
+        parsed: &[Parsed],
+    ) -> Result<Result<Vec<Outcome>, Unsettled>, TransientError> {
         for _ in 0..CONFLICT_RETRIES {
-            match self.decide(&delivery).await {
-                Ok(Step::Done(outcome)) => return Ok(outcome),
-                Ok(Step::Conflict) => continue,
-                Err(Failure::Store(err)) => return Err(transient(err)),
-                Err(Failure::Refused(reason)) => {
-                    let subject = subject_of(&delivery);
-                    return self.reject(&subject, &reason, raw).await.map_err(transient);
-                }
-            }
-        }
-        let reason = format!("the aggregates kept changing under {CONFLICT_RETRIES} attempts");
-        self.reject(&subject_of(&delivery), &reason, raw)
-            .await
-            .map_err(transient)
-    }
-
-    async fn reject(&self, subject: &str, reason: &str, raw: &str) -> Result<Outcome, StoreError> {
-        let Intake {
-            stream,
-            metadata,
-            event,
-        } = rejection("firehose", subject, reason, raw);
-        match self
-            .store
-            .append(
-                &stream,
-                ExpectedVersion::Any,
-                vec![encode(metadata, &event)],
-            )
-            .await
-        {
-            Ok(_) => Ok(Outcome::Rejected {
-                subject: subject.to_owned(),
-                reason: reason.to_owned(),
-            }),
-            Err(AppendError::Store(err)) => Err(err),
-            Err(other) => Err(StoreError::Inconsistent {
-                position: domain::GlobalPosition(0),
-                problem: format!("recording a rejection of {subject}: {other}"),
-            }),
-        }
-    }
-
-    async fn decide(&self, delivery: &Delivery) -> Result<Step, Failure> {
-        let at = delivery.observed_at;
-        match &delivery.change {
-            Change::EventVersion { uri, cid, record } => {
-                let Some(mut types) = self.observe_author(delivery).await? else {
-                    return Ok(Step::Conflict);
-                };
-                let occurrence = self
-                    .load::<Occurrence>(OccurrenceId::for_record(uri).stream())
-                    .await?;
-                let command = OccurrenceCommand::Import {
-                    uri: uri.clone(),
-                    cid: cid.clone(),
-                    record: record.clone(),
-                    observed_at: at,
-                };
-                let events = occurrence
-                    .state
-                    .decide(&command, at)
-                    .map_err(|err| Failure::Refused(err.to_string()))?;
-                match self.append(&occurrence, delivery, "", events).await? {
-                    Some(appended) => types.extend(appended),
-                    None => return Ok(Step::Conflict),
-                }
-                types.extend(self.unpark(OccurrenceId::for_record(uri)).await?);
-                Ok(Step::Done(outcome(types)))
-            }
-            Change::EventDeleted { uri } => {
-                let occurrence = self
-                    .load::<Occurrence>(OccurrenceId::for_record(uri).stream())
-                    .await?;
-                if occurrence.version.0 == 0 {
-                    return Err(Failure::Refused(
-                        "delete of an event record never imported: nothing to delete".into(),
-                    ));
-                }
-                let command = OccurrenceCommand::DeleteExternally {
-                    uri: uri.clone(),
-                    observed_at: at,
-                };
-                let events = occurrence
-                    .state
-                    .decide(&command, at)
-                    .map_err(|err| Failure::Refused(err.to_string()))?;
-                Ok(finished(
-                    self.append(&occurrence, delivery, "", events).await?,
-                ))
-            }
-            Change::RsvpVersion {
-                uri,
-                cid,
-                subject_uri,
-                status,
-            } => {
-                let Some(mut types) = self.observe_author(delivery).await? else {
-                    return Ok(Step::Conflict);
-                };
-                let occurrence_id = OccurrenceId::for_record(subject_uri);
-                let change = ChangeRsvp {
-                    occurrence_id,
-                    attendee_id: UserId::shadow_for(&delivery.did),
-                    status: *status,
-                    origin: Origin::Bluesky,
-                    changed_at: at,
-                    rsvp_uri: Some(uri.clone()),
-                    rsvp_cid: Some(cid.clone()),
-                };
-                let link = self.load::<Raw>(external_ref_stream(uri)).await?;
-                let target = LocalRef::Rsvp {
-                    occurrence_id,
-                    attendee_id: change.attendee_id,
-                };
-                if linked_target(link.events.iter().map(|(_, e)| e)) != Some(target) {
-                    let linked = ExternalRefLinked {
-                        uri: uri.clone(),
-                        cid: Some(cid.clone()),
-                        target,
-                    };
-                    match self
-                        .append(&link, delivery, "link", vec![linked.into()])
-                        .await?
-                    {
-                        Some(appended) => types.extend(appended),
-                        None => return Ok(Step::Conflict),
-                    }
-                }
-                let subject_known = self.exists(&occurrence_id.stream()).await?;
-                if !subject_known {
-                    let parked = self.load::<Raw>(parked_rsvps_stream(occurrence_id)).await?;
-                    let event = RsvpParked {
-                        subject_uri: subject_uri.clone(),
-                        rsvp: change.recorded(),
-                    };
-                    return Ok(
-                        match self
-                            .append(&parked, delivery, "parked", vec![event.into()])
-                            .await?
-                        {
-                            Some(appended) if appended.is_empty() && types.is_empty() => {
-                                Step::Done(Outcome::AlreadyApplied)
-                            }
-                            Some(_) => Step::Done(Outcome::Parked),
-                            None => Step::Conflict,
-                        },
-                    );
-                }
-                let attendance = self
-                    .load::<Attendance>(attendance_stream(occurrence_id))
-                    .await?;
-                let events = attendance
-                    .state
-                    .decide(&AttendanceCommand::Change(change), at)
-                    .unwrap_or_default();
-                match self.append(&attendance, delivery, "", events).await? {
-                    Some(appended) => types.extend(appended),
-                    None => return Ok(Step::Conflict),
-                }
-                Ok(Step::Done(outcome(types)))
-            }
-            Change::RsvpDeleted { uri } => {
-                let link = self.load::<Raw>(external_ref_stream(uri)).await?;
-                let Some(LocalRef::Rsvp {
-                    occurrence_id,
-                    attendee_id,
-                }) = linked_target(link.events.iter().map(|(_, e)| e))
-                else {
-                    return Err(Failure::Refused(
-                        "delete of an RSVP record never seen: nothing to withdraw".into(),
-                    ));
-                };
-                let attendance = self
-                    .load::<Attendance>(attendance_stream(occurrence_id))
-                    .await?;
-                let withdraw = WithdrawRsvp {
-                    occurrence_id,
-                    attendee_id,
-                    origin: Origin::Bluesky,
-                    withdrawn_at: at,
-                    rsvp_uri: Some(uri.clone()),
-                };
-                let events = attendance
-                    .state
-                    .decide(&AttendanceCommand::Withdraw(withdraw), at)
-                    .unwrap_or_default();
-                Ok(finished(
-                    self.append(&attendance, delivery, "", events).await?,
-                ))
-            }
-            Change::Identity { handle } => {
-                let Some(handle) = handle else {
-                    return Ok(Step::Done(Outcome::Ignored(
-                        "an identity message without a handle changes nothing here".into(),
-                    )));
-                };
-                self.change_identity(delivery, IdentityCommand::ChangeHandle(handle.clone()))
+            let mut session = Session::new(&self.store);
+            session
+                .prefetch(parsed.iter().flat_map(streams_read).collect())
+                .await
+                .map_err(|err| transient(messages, err))?;
+            let mut outcomes = Vec::with_capacity(messages.len());
+            let mut parts = Vec::with_capacity(messages.len());
+            for (message, parsed) in messages.iter().zip(parsed) {
+                let first = session.staged();
+                let outcome = apply_parsed(&mut session, parsed, *message)
+                    .instrument(tracing::info_span!("message", position = %message.position))
                     .await
+                    .map_err(|err| transient(&[*message], err))?;
+                outcomes.push(outcome);
+                parts.push(first..session.staged());
             }
-            Change::Account { active, status } => {
-                let command = IdentityCommand::ChangeAccountStatus {
-                    active: *active,
-                    status: status.clone(),
-                    observed_at: at,
-                };
-                self.change_identity(delivery, command).await
+            match session.commit().await {
+                Ok(appended) => return Ok(Ok(settled(outcomes, &parts, &appended))),
+                Err(AppendError::WrongExpectedVersion { .. }) => continue,
+                Err(AppendError::Store(err)) => return Err(transient(messages, err)),
+                Err(other) => return Ok(Err(Unsettled::Refused(other.to_string()))),
             }
         }
+        Ok(Err(Unsettled::KeptChanging))
     }
+}
 
-    /// Identity and account messages come for every DID on the network;
-    /// only those of DIDs known here are recorded.
-    async fn change_identity(
-        &self,
-        delivery: &Delivery,
-        command: IdentityCommand,
-    ) -> Result<Step, Failure> {
-        let identity = self
-            .load::<Identity>(identity_stream(&delivery.did))
-            .await?;
-        if identity.state == Identity::Unknown {
-            return Ok(Step::Done(Outcome::Ignored(format!(
-                "{} is not known here",
-                delivery.did
-            ))));
+/// Stages what one message means, or its rejection.
+async fn apply_parsed<S: EventStore>(
+    session: &mut Session<'_, S>,
+    parsed: &Parsed,
+    message: Incoming<'_>,
+) -> Result<Outcome, StoreError> {
+    let delivery = match parsed {
+        Parsed::Ignored(reason) => return Ok(Outcome::Ignored(reason.clone())),
+        Parsed::Rejected { subject, reason } => {
+            return Ok(reject(session, subject, reason, message.raw));
         }
-        let events = identity
-            .state
-            .decide(&command, delivery.observed_at)
-            .map_err(|err| Failure::Refused(err.to_string()))?;
-        Ok(finished(
-            self.append(&identity, delivery, "", events).await?,
-        ))
+        Parsed::Delivery(delivery) => delivery,
+    };
+    let checkpoint = session.checkpoint();
+    match decide(session, delivery).await {
+        Ok(outcome) => Ok(outcome),
+        Err(Failure::Store(err)) => Err(err),
+        Err(Failure::Refused(reason)) => {
+            // A message is applied whole or not at all.
+            session.roll_back(checkpoint);
+            Ok(reject(
+                session,
+                &subject_of(parsed, message),
+                &reason,
+                message.raw,
+            ))
+        }
     }
+}
 
-    /// The author of a record gets a shadow account unless it has one, or a
-    /// full account. `None` when the identity changed meanwhile.
-    async fn observe_author(
-        &self,
-        delivery: &Delivery,
-    ) -> Result<Option<Vec<&'static str>>, Failure> {
-        let identity = self
-            .load::<Identity>(identity_stream(&delivery.did))
-            .await?;
-        let command = IdentityCommand::ObserveActivity {
-            did: delivery.did.clone(),
-            handle: None,
-        };
-        let events = identity
-            .state
-            .decide(&command, delivery.observed_at)
-            .map_err(|err| Failure::Refused(err.to_string()))?;
-        self.append(&identity, delivery, "shadow-account", events)
-            .await
+fn reject<S: EventStore>(
+    session: &mut Session<'_, S>,
+    subject: &str,
+    reason: &str,
+    raw: &str,
+) -> Outcome {
+    let Intake {
+        stream,
+        metadata,
+        event,
+    } = rejection("firehose", subject, reason, raw);
+    session.stage_blind(stream, vec![(metadata, event)]);
+    Outcome::Rejected {
+        subject: subject.to_owned(),
+        reason: reason.to_owned(),
     }
+}
 
-    /// RSVPs parked for `occurrence_id` become answers now that it exists.
-    async fn unpark(&self, occurrence_id: OccurrenceId) -> Result<Vec<&'static str>, Failure> {
-        let parked = self.load::<Raw>(parked_rsvps_stream(occurrence_id)).await?;
-        let mut types = vec![];
-        for (parked_id, event) in &parked.events {
-            let DomainEvent::RsvpParked(parked) = event else {
-                continue;
+/// The streams a message's decision reads, as far as the message alone
+/// tells.
+fn streams_read(parsed: &Parsed) -> Vec<StreamId> {
+    let Parsed::Delivery(delivery) = parsed else {
+        return vec![];
+    };
+    let identity = identity_stream(&delivery.did);
+    match &delivery.change {
+        Change::EventVersion { uri, .. } => {
+            let occurrence = OccurrenceId::for_record(uri);
+            vec![
+                identity,
+                occurrence.stream(),
+                parked_rsvps_stream(occurrence),
+            ]
+        }
+        Change::EventDeleted { uri } => vec![OccurrenceId::for_record(uri).stream()],
+        Change::RsvpVersion {
+            uri, subject_uri, ..
+        } => {
+            let occurrence = OccurrenceId::for_record(subject_uri);
+            vec![
+                identity,
+                external_ref_stream(uri),
+                occurrence.stream(),
+                parked_rsvps_stream(occurrence),
+                attendance_stream(occurrence),
+            ]
+        }
+        Change::RsvpDeleted { uri } => vec![external_ref_stream(uri)],
+        Change::Identity { .. } | Change::Account { .. } => vec![identity],
+    }
+}
+
+async fn decide<S: EventStore>(
+    session: &mut Session<'_, S>,
+    delivery: &Delivery,
+) -> Result<Outcome, Failure> {
+    let at = delivery.observed_at;
+    match &delivery.change {
+        Change::EventVersion { uri, cid, record } => {
+            let mut types = observe_author(session, delivery).await?;
+            let occurrence_id = OccurrenceId::for_record(uri);
+            let stream = occurrence_id.stream();
+            let occurrence: Occurrence = replay(session, &stream).await?;
+            let command = OccurrenceCommand::Import {
+                uri: uri.clone(),
+                cid: cid.clone(),
+                record: record.clone(),
+                observed_at: at,
             };
-            let attendance = self
-                .load::<Attendance>(attendance_stream(occurrence_id))
-                .await?;
-            let change = ChangeRsvp::from(&parked.rsvp);
-            let at = change.changed_at;
+            let events = occurrence.decide(&command, at).map_err(refused)?;
+            types.extend(stage(session, &stream, delivery, "", events).await?);
+            types.extend(unpark(session, occurrence_id).await?);
+            Ok(outcome(types))
+        }
+        Change::EventDeleted { uri } => {
+            let stream = OccurrenceId::for_record(uri).stream();
+            if session.events(&stream).await?.is_empty() {
+                return Err(Failure::Refused(
+                    "delete of an event record never imported: nothing to delete".into(),
+                ));
+            }
+            let occurrence: Occurrence = replay(session, &stream).await?;
+            let command = OccurrenceCommand::DeleteExternally {
+                uri: uri.clone(),
+                observed_at: at,
+            };
+            let events = occurrence.decide(&command, at).map_err(refused)?;
+            Ok(outcome(
+                stage(session, &stream, delivery, "", events).await?,
+            ))
+        }
+        Change::RsvpVersion {
+            uri,
+            cid,
+            subject_uri,
+            status,
+        } => {
+            let mut types = observe_author(session, delivery).await?;
+            let occurrence_id = OccurrenceId::for_record(subject_uri);
+            let change = ChangeRsvp {
+                occurrence_id,
+                attendee_id: UserId::shadow_for(&delivery.did),
+                status: *status,
+                origin: Origin::Bluesky,
+                changed_at: at,
+                rsvp_uri: Some(uri.clone()),
+                rsvp_cid: Some(cid.clone()),
+            };
+            let link = external_ref_stream(uri);
+            let target = LocalRef::Rsvp {
+                occurrence_id,
+                attendee_id: change.attendee_id,
+            };
+            let linked_now = linked_target(session.events(&link).await?.iter().map(|(_, e)| e));
+            if linked_now != Some(target) {
+                let linked = ExternalRefLinked {
+                    uri: uri.clone(),
+                    cid: Some(cid.clone()),
+                    target,
+                };
+                types.extend(stage(session, &link, delivery, "link", vec![linked.into()]).await?);
+            }
+            if session.events(&occurrence_id.stream()).await?.is_empty() {
+                let parked = RsvpParked {
+                    subject_uri: subject_uri.clone(),
+                    rsvp: change.recorded(),
+                };
+                let stream = parked_rsvps_stream(occurrence_id);
+                let staged =
+                    stage(session, &stream, delivery, "parked", vec![parked.into()]).await?;
+                return Ok(if staged.is_empty() && types.is_empty() {
+                    Outcome::AlreadyApplied
+                } else {
+                    Outcome::Parked
+                });
+            }
+            let stream = attendance_stream(occurrence_id);
+            let attendance: Attendance = replay(session, &stream).await?;
             let events = attendance
-                .state
                 .decide(&AttendanceCommand::Change(change), at)
                 .unwrap_or_default();
-            if events.is_empty() {
-                continue;
-            }
-            let new: Vec<NewEvent> = events
-                .iter()
-                .map(|event| {
-                    let metadata = EventMetadata {
-                        event_id: EventId::caused_by(*parked_id, "unparked"),
-                        causation_id: Some(*parked_id),
-                        correlation_id: None,
-                        origin: Origin::Bluesky,
-                        actor: domain::Actor::system("ingest"),
-                    };
-                    encode(metadata, event)
-                })
-                .collect();
-            match self
-                .store
-                .append(&attendance.stream, attendance.expected(), new)
-                .await
-            {
-                Ok(appended) if !appended.already_stored => types.push("RsvpChanged"),
-                Ok(_) => {}
-                Err(AppendError::Store(err)) => return Err(Failure::Store(err)),
-                Err(AppendError::WrongExpectedVersion { .. }) => {
-                    return Err(Failure::Store(StoreError::Inconsistent {
-                        position: domain::GlobalPosition(0),
-                        problem: format!(
-                            "attendance of {occurrence_id} changed while a parked RSVP was applied"
-                        ),
-                    }));
-                }
-                Err(other) => return Err(Failure::Refused(other.to_string())),
-            }
+            types.extend(stage(session, &stream, delivery, "", events).await?);
+            Ok(outcome(types))
         }
-        Ok(types)
+        Change::RsvpDeleted { uri } => {
+            let link = external_ref_stream(uri);
+            let Some(LocalRef::Rsvp {
+                occurrence_id,
+                attendee_id,
+            }) = linked_target(session.events(&link).await?.iter().map(|(_, e)| e))
+            else {
+                return Err(Failure::Refused(
+                    "delete of an RSVP record never seen: nothing to withdraw".into(),
+                ));
+            };
+            let stream = attendance_stream(occurrence_id);
+            let attendance: Attendance = replay(session, &stream).await?;
+            let withdraw = WithdrawRsvp {
+                occurrence_id,
+                attendee_id,
+                origin: Origin::Bluesky,
+                withdrawn_at: at,
+                rsvp_uri: Some(uri.clone()),
+            };
+            let events = attendance
+                .decide(&AttendanceCommand::Withdraw(withdraw), at)
+                .unwrap_or_default();
+            Ok(outcome(
+                stage(session, &stream, delivery, "", events).await?,
+            ))
+        }
+        Change::Identity { handle } => {
+            let Some(handle) = handle else {
+                return Ok(Outcome::Ignored(
+                    "an identity message without a handle changes nothing here".into(),
+                ));
+            };
+            change_identity(
+                session,
+                delivery,
+                IdentityCommand::ChangeHandle(handle.clone()),
+            )
+            .await
+        }
+        Change::Account { active, status } => {
+            let command = IdentityCommand::ChangeAccountStatus {
+                active: *active,
+                status: status.clone(),
+                observed_at: at,
+            };
+            change_identity(session, delivery, command).await
+        }
     }
+}
 
-    async fn exists(&self, stream: &StreamId) -> Result<bool, StoreError> {
-        Ok(!self
-            .store
-            .read_stream(stream, StreamVersion(1), 1)
-            .await?
-            .is_empty())
+/// Identity and account messages come for every DID on the network; only
+/// those of DIDs known here are recorded.
+async fn change_identity<S: EventStore>(
+    session: &mut Session<'_, S>,
+    delivery: &Delivery,
+    command: IdentityCommand,
+) -> Result<Outcome, Failure> {
+    let stream = identity_stream(&delivery.did);
+    let identity: Identity = replay(session, &stream).await?;
+    if identity == Identity::Unknown {
+        return Ok(Outcome::Ignored(format!(
+            "{} is not known here",
+            delivery.did
+        )));
     }
+    let events = identity
+        .decide(&command, delivery.observed_at)
+        .map_err(refused)?;
+    Ok(outcome(
+        stage(session, &stream, delivery, "", events).await?,
+    ))
+}
 
-    async fn load<A: Evolving>(&self, stream: StreamId) -> Result<Loaded<A>, StoreError> {
-        let recorded = self
-            .store
-            .read_stream(&stream, StreamVersion(1), STREAM_READ_LIMIT)
-            .await?;
-        let mut events = Vec::with_capacity(recorded.len());
-        for event in &recorded {
-            events.push((event.metadata.event_id, decoded(event)?));
-        }
-        let state = A::from_events(events.iter().map(|(_, e)| e));
-        Ok(Loaded {
-            version: recorded
-                .last()
-                .map_or(StreamVersion(0), |e| e.stream_version),
-            stream,
-            state,
-            events,
-        })
-    }
+/// The author of a record gets a shadow account unless it has one, or a
+/// full account.
+async fn observe_author<S: EventStore>(
+    session: &mut Session<'_, S>,
+    delivery: &Delivery,
+) -> Result<Vec<&'static str>, Failure> {
+    let stream = identity_stream(&delivery.did);
+    let identity: Identity = replay(session, &stream).await?;
+    let command = IdentityCommand::ObserveActivity {
+        did: delivery.did.clone(),
+        handle: None,
+    };
+    let events = identity
+        .decide(&command, delivery.observed_at)
+        .map_err(refused)?;
+    stage(session, &stream, delivery, "shadow-account", events).await
+}
 
-    /// Appends `events` decided against `loaded`. `None` when the stream
-    /// moved meanwhile (decide again). The types appended otherwise: empty
-    /// when nothing was decided or everything was already stored.
-    async fn append<A>(
-        &self,
-        loaded: &Loaded<A>,
-        delivery: &Delivery,
-        label: &str,
-        events: Vec<DomainEvent>,
-    ) -> Result<Option<Vec<&'static str>>, Failure> {
-        if events.is_empty() {
-            return Ok(Some(vec![]));
-        }
-        let first_id = delivery.metadata(label).event_id;
-        if loaded.events.iter().any(|(id, _)| *id == first_id) {
-            // This message was applied before and the aggregate has moved
-            // on since: deciding again against the newer state would record
-            // the old version as a new change.
-            return Ok(Some(vec![]));
-        }
-        let types: Vec<&'static str> = events.iter().map(DomainEvent::event_type).collect();
-        let new = events
-            .iter()
+/// RSVPs parked for `occurrence_id` become answers now that it exists.
+async fn unpark<S: EventStore>(
+    session: &mut Session<'_, S>,
+    occurrence_id: OccurrenceId,
+) -> Result<Vec<&'static str>, Failure> {
+    let parked: Vec<(EventId, DomainEvent)> = session
+        .events(&parked_rsvps_stream(occurrence_id))
+        .await?
+        .to_vec();
+    let stream = attendance_stream(occurrence_id);
+    let mut types = vec![];
+    for (parked_id, event) in parked {
+        let DomainEvent::RsvpParked(parked) = event else {
+            continue;
+        };
+        let attendance: Attendance = replay(session, &stream).await?;
+        let change = ChangeRsvp::from(&parked.rsvp);
+        let at = change.changed_at;
+        let events = attendance
+            .decide(&AttendanceCommand::Change(change), at)
+            .unwrap_or_default();
+        let events = events
+            .into_iter()
             .enumerate()
             .map(|(n, event)| {
                 let label = if n == 0 {
-                    label.to_owned()
+                    "unparked".to_owned()
                 } else {
-                    format!("{label}#{n}")
+                    format!("unparked#{n}")
                 };
-                encode(delivery.metadata(&label), event)
+                let metadata = EventMetadata {
+                    event_id: EventId::caused_by(parked_id, &label),
+                    causation_id: Some(parked_id),
+                    correlation_id: None,
+                    origin: Origin::Bluesky,
+                    actor: domain::Actor::system("ingest"),
+                };
+                (metadata, event)
             })
-            .collect();
-        match self
-            .store
-            .append(&loaded.stream, loaded.expected(), new)
-            .await
-        {
-            Ok(appended) if appended.already_stored => Ok(Some(vec![])),
-            Ok(_) => Ok(Some(types)),
-            Err(AppendError::WrongExpectedVersion { .. }) => Ok(None),
-            Err(AppendError::Store(err)) => Err(Failure::Store(err)),
-            Err(other) => Err(Failure::Refused(other.to_string())),
+            .collect::<Vec<_>>();
+        let appended: Vec<&'static str> = events.iter().map(|(_, e)| e.event_type()).collect();
+        if session.stage(&stream, events).await? {
+            types.extend(appended);
         }
     }
+    Ok(types)
 }
 
-/// A state folded from a stream's events.
-trait Evolving {
-    fn from_events<'a>(events: impl Iterator<Item = &'a DomainEvent>) -> Self;
+/// The state of `stream` as the session holds it.
+async fn replay<S: EventStore, D: Decider>(
+    session: &mut Session<'_, S>,
+    stream: &StreamId,
+) -> Result<D, StoreError> {
+    Ok(D::replay(
+        session.events(stream).await?.iter().map(|(_, e)| e),
+    ))
 }
 
-impl<D: Decider> Evolving for D {
-    fn from_events<'a>(events: impl Iterator<Item = &'a DomainEvent>) -> Self {
-        D::replay(events)
-    }
-}
-
-/// A stream read for its events only.
-struct Raw;
-
-impl Evolving for Raw {
-    fn from_events<'a>(_: impl Iterator<Item = &'a DomainEvent>) -> Self {
-        Raw
-    }
-}
-
-fn decoded(event: &RecordedEvent) -> Result<DomainEvent, StoreError> {
-    DomainEvent::decode(&event.payload).map_err(|err| StoreError::Inconsistent {
-        position: event.global_position,
-        problem: err.to_string(),
+/// Stages `events` decided for `delivery` on `stream`: the types staged,
+/// none when nothing was decided or the message was applied before.
+async fn stage<S: EventStore>(
+    session: &mut Session<'_, S>,
+    stream: &StreamId,
+    delivery: &Delivery,
+    label: &str,
+    events: Vec<DomainEvent>,
+) -> Result<Vec<&'static str>, Failure> {
+    let types: Vec<&'static str> = events.iter().map(DomainEvent::event_type).collect();
+    let events = events
+        .into_iter()
+        .enumerate()
+        .map(|(n, event)| {
+            let label = if n == 0 {
+                label.to_owned()
+            } else {
+                format!("{label}#{n}")
+            };
+            (delivery.metadata(&label), event)
+        })
+        .collect();
+    // A message applied before, whose aggregate has moved on since, is
+    // found by its first event id: deciding again against the newer state
+    // would record the old version as a new change.
+    Ok(if session.stage(stream, events).await? {
+        types
+    } else {
+        vec![]
     })
 }
 
-fn encode(metadata: EventMetadata, event: &DomainEvent) -> NewEvent {
-    NewEvent {
-        metadata,
-        payload: event.encode(),
+/// The outcomes, corrected for messages whose every part the store found
+/// stored already (another writer got there first with the same events).
+fn settled(
+    mut outcomes: Vec<Outcome>,
+    parts: &[std::ops::Range<usize>],
+    appended: &[Appended],
+) -> Vec<Outcome> {
+    for (outcome, parts) in outcomes.iter_mut().zip(parts) {
+        let repeated = !parts.is_empty()
+            && appended
+                .get(parts.clone())
+                .is_some_and(|parts| parts.iter().all(|part| part.already_stored));
+        if repeated && matches!(outcome, Outcome::Applied(_)) {
+            *outcome = Outcome::AlreadyApplied;
+        }
     }
-}
-
-/// The step an append decided against its aggregate ends in: done, or
-/// decide again when the aggregate moved meanwhile (`None`).
-fn finished(appended: Option<Vec<&'static str>>) -> Step {
-    appended.map_or(Step::Conflict, |types| Step::Done(outcome(types)))
+    outcomes
 }
 
 fn outcome(types: Vec<&'static str>) -> Outcome {
@@ -554,12 +562,41 @@ fn outcome(types: Vec<&'static str>) -> Outcome {
     }
 }
 
-fn subject_of(delivery: &Delivery) -> String {
+fn refused(err: impl std::fmt::Display) -> Failure {
+    Failure::Refused(err.to_string())
+}
+
+fn subject_of(parsed: &Parsed, message: Incoming<'_>) -> String {
+    let Parsed::Delivery(delivery) = parsed else {
+        return match parsed {
+            Parsed::Rejected { subject, .. } => subject.clone(),
+            _ => message.position.to_owned(),
+        };
+    };
     match &delivery.change {
         Change::EventVersion { uri, .. }
         | Change::EventDeleted { uri }
         | Change::RsvpVersion { uri, .. }
         | Change::RsvpDeleted { uri } => uri.clone(),
         Change::Identity { .. } | Change::Account { .. } => delivery.did.clone(),
+    }
+}
+
+fn transient(messages: &[Incoming<'_>], source: StoreError) -> TransientError {
+    let positions = match messages {
+        [] => String::new(),
+        [one] => one.position.to_owned(),
+        [first, .., last] => format!("{}..{}", first.position, last.position),
+    };
+    TransientError { positions, source }
+}
+
+fn into_store_error(err: AppendError) -> StoreError {
+    match err {
+        AppendError::Store(err) => err,
+        other => StoreError::Inconsistent {
+            position: domain::GlobalPosition(0),
+            problem: format!("recording a rejection: {other}"),
+        },
     }
 }

@@ -11,5 +11,6 @@ pub mod firehose;
 pub mod metrics;
 pub mod processor;
 pub mod routing;
+mod session;
 pub mod source;
 pub mod tally;

@@ -63,14 +63,15 @@ pub enum IngestCommand {
         /// The durable consumer name.
         #[arg(long, default_value = "processor")]
         durable: String,
-        /// Messages fetched per request.
-        #[arg(long, default_value_t = 256)]
+        /// Messages fetched and applied together, in one transaction.
+        #[arg(long, default_value_t = 512)]
         batch: usize,
         /// Stop when there is nothing more to process.
         #[arg(long)]
         until_idle: bool,
-        /// Seconds before an unacknowledged message is redelivered (after
-        /// a crash, the next processor resumes after this long).
+        /// Seconds before an unacknowledged batch is redelivered to another
+        /// client of the same durable consumer (a restarted processor
+        /// resumes at once).
         #[arg(long, default_value_t = 10)]
         ack_wait_secs: u64,
     },

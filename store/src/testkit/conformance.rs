@@ -682,7 +682,7 @@ pub async fn a_refused_part_refuses_every_part<S: EventStore>(store: S) {
     assert_eq!(store.head().await.unwrap(), GlobalPosition(1));
     assert!(
         store
-            .read_streams(&[fresh.clone()])
+            .read_streams(std::slice::from_ref(&fresh))
             .await
             .unwrap()
             .is_empty()
