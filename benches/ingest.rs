@@ -14,7 +14,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use futures::executor::block_on;
-use ingest::apply::Applier;
+use ingest::apply::{Applier, Incoming};
 use ingest::bus::{Bus, BusConfig};
 use ingest::consumer::{ConsumeOptions, consume};
 use ingest::firehose::decode_frame;
@@ -30,6 +30,11 @@ use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use store::testkit::ScratchDatabase;
 use store::{EventStore, PgEventStore};
+
+/// Messages per transaction, as `ingest process` applies them by default.
+const BATCH: usize = 512;
+/// Records applied one per transaction: enough to measure, few enough to wait for.
+const ONE_BY_ONE: usize = 2_000;
 
 fn scale() -> f64 {
     std::env::var("BENCH_SCALE")
@@ -273,15 +278,35 @@ async fn end_to_end(lines: &[String]) {
         writeln!(file, "{line}").unwrap();
     }
 
-    let direct = ScratchDatabase::create().await;
-    let store = direct.store(4).await;
+    let single = ScratchDatabase::create().await;
+    let store = single.store(4).await;
     let applier = Applier::new(store.clone());
     let start = Instant::now();
-    for (n, line) in lines.iter().enumerate() {
+    let first = &lines[..lines.len().min(ONE_BY_ONE)];
+    for (n, line) in first.iter().enumerate() {
         applier.apply(line, &format!("bench:{n}")).await.unwrap();
     }
     report(
-        "applier alone (parse, decide against the store, append)",
+        "applier, one message per transaction (the first records)",
+        first.len(),
+        start.elapsed(),
+    );
+
+    let direct = ScratchDatabase::create().await;
+    let store = direct.store(4).await;
+    let applier = Applier::new(store.clone());
+    let positions: Vec<String> = (0..lines.len()).map(|n| format!("bench:{n}")).collect();
+    let incoming: Vec<Incoming> = lines
+        .iter()
+        .zip(&positions)
+        .map(|(raw, position)| Incoming { raw, position })
+        .collect();
+    let start = Instant::now();
+    for batch in incoming.chunks(BATCH) {
+        applier.apply_batch(batch).await.unwrap();
+    }
+    report(
+        &format!("applier, batches of {BATCH} messages per transaction"),
         lines.len(),
         start.elapsed(),
     );
@@ -321,7 +346,7 @@ async fn end_to_end(lines: &[String]) {
     report("consumer: file → NATS JetStream", lines.len(), consumed);
     let options = ProcessOptions {
         durable: "bench".into(),
-        batch: 256,
+        batch: BATCH,
         until_idle: true,
         ack_wait: Duration::from_secs(10),
     };
@@ -345,6 +370,6 @@ async fn main() {
     let organizers = ((500.0 * scale()) as usize).max(10);
     let lines = capture::busy_capture(organizers);
     decode_benchmarks(&lines);
-    let e2e_organizers = ((100.0 * scale()) as usize).max(5);
+    let e2e_organizers = ((1_000.0 * scale()) as usize).max(5);
     end_to_end(&capture::busy_capture(e2e_organizers)).await;
 }

@@ -73,11 +73,15 @@ pub async fn process<S: EventStore>(
         while let Some(message) = fetched.next().await {
             messages.push(message.map_err(|err| fail("receive")(&err))?);
         }
+        // A short batch is all there was: look for the end at once rather
+        // than after another fetch's wait.
+        let short = messages.len() < options.batch.max(1);
         if !messages.is_empty() {
             for outcome in handle(bus, applier, &messages, metrics).await? {
                 tally.count(&outcome);
             }
-        } else if options.until_idle {
+        }
+        if short && options.until_idle {
             let info = consumer
                 .info()
                 .await

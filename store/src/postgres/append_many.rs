@@ -1,12 +1,14 @@
 //! Appending to several streams in one transaction (see
 //! [`EventStore::append_many`](crate::EventStore::append_many)).
 //!
-//! Every stream row is locked in name order by one upsert, then the head, as
-//! a single append locks its stream and then the head: two writers never
-//! wait on each other in a cycle. Expectations are checked against the
-//! locked versions, part by part, before anything is written.
+//! Every stream row is locked and moved to its new version in name order by
+//! one upsert, then the head is taken, as a single append locks its stream
+//! and then the head: two writers never wait on each other in a cycle.
+//! Expectations are checked against the versions the upsert moved from,
+//! part by part, before any event is written; a refusal rolls the upsert
+//! back with the rest.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use domain::{EventId, GlobalPosition, NewEvent, RecordedEvent, StreamVersion};
 use sqlx::{PgPool, Postgres, Transaction};
@@ -17,19 +19,14 @@ use super::errors::{classify, is_event_id_taken};
 use super::{APPENDED_CHANNEL, rows, to_i64};
 use crate::port::{AppendError, Appended, ExpectedVersion, StoreError, StreamAppend};
 
-/// Creates the missing streams at version 0 and locks every one, in the
-/// order given (sorted by the caller). A stream created here always leaves
-/// the transaction at a version above 0, or not at all.
-const LOCK_STREAMS: &str = "
-    INSERT INTO eventstore.streams AS s (stream_id, version)
-    SELECT stream_id, 0 FROM UNNEST($1::text[]) AS wanted(stream_id)
-    ON CONFLICT (stream_id) DO UPDATE SET version = s.version
-    RETURNING s.stream_id, s.stream_key, s.version";
-
+/// Creates the missing streams and moves every one on by its count of new
+/// events, locking them in the order given (sorted by the caller): the
+/// versions returned are the new ones.
 const MOVE_STREAMS: &str = "
-    UPDATE eventstore.streams AS s SET version = moved.version
-    FROM UNNEST($1::text[], $2::int8[]) AS moved(stream_id, version)
-    WHERE s.stream_id = moved.stream_id";
+    INSERT INTO eventstore.streams AS s (stream_id, version)
+    SELECT * FROM UNNEST($1::text[], $2::int8[])
+    ON CONFLICT (stream_id) DO UPDATE SET version = s.version + excluded.version
+    RETURNING s.stream_id, s.stream_key, s.version";
 
 const TAKE_POSITIONS: &str = "
     UPDATE eventstore.head SET position = position + $1
@@ -106,7 +103,7 @@ async fn try_append_many(pool: &PgPool, parts: &[StreamAppend]) -> Result<Vec<Ap
     }
     let writing_parts: Vec<&StreamAppend> = writing.iter().map(|&n| &parts[n]).collect();
 
-    let mut streams = lock_streams(&mut tx, &writing_parts).await?;
+    let mut streams = move_streams(&mut tx, &writing_parts).await?;
     let total: usize = writing_parts.iter().map(|part| part.events.len()).sum();
     let head_before: i64 = sqlx::query_scalar(TAKE_POSITIONS)
         .bind(total as i64)
@@ -123,7 +120,7 @@ async fn try_append_many(pool: &PgPool, parts: &[StreamAppend]) -> Result<Vec<Ap
                 .get_mut(part.stream.as_str())
                 .ok_or_else(|| StoreError::Inconsistent {
                     position: GlobalPosition(head_before as u64),
-                    problem: format!("stream {} was not locked for its append", part.stream),
+                    problem: format!("stream {} was not moved for its append", part.stream),
                 })?;
         let holds = match part.expected {
             ExpectedVersion::Any => true,
@@ -150,16 +147,6 @@ async fn try_append_many(pool: &PgPool, parts: &[StreamAppend]) -> Result<Vec<Ap
         });
     }
 
-    let (names, versions): (Vec<&str>, Vec<i64>) = streams
-        .iter()
-        .map(|(name, (_, version))| (*name, to_i64(*version)))
-        .unzip();
-    sqlx::query(MOVE_STREAMS)
-        .bind(&names)
-        .bind(&versions)
-        .execute(&mut *tx)
-        .await
-        .map_err(classify("moving stream versions"))?;
     insert(&mut tx, &writing_parts, &placed).await?;
     tx.commit()
         .await
@@ -227,29 +214,32 @@ fn already_stored(
     }))
 }
 
-/// Locks the streams written to, creating the missing ones: name →
-/// (stream key, version).
-async fn lock_streams<'a>(
+/// Locks the streams written to and moves them past their new events,
+/// creating the missing ones: name → (stream key, version before).
+async fn move_streams<'a>(
     tx: &mut Transaction<'_, Postgres>,
     writing: &[&'a StreamAppend],
 ) -> Result<HashMap<&'a str, (i64, u64)>, StoreError> {
-    let mut names: Vec<&str> = writing.iter().map(|part| part.stream.as_str()).collect();
-    names.sort_unstable();
-    names.dedup();
-    let locked: Vec<(String, i64, i64)> = sqlx::query_as(LOCK_STREAMS)
+    let mut added: BTreeMap<&str, i64> = BTreeMap::new();
+    for part in writing {
+        *added.entry(part.stream.as_str()).or_default() += part.events.len() as i64;
+    }
+    let (names, counts): (Vec<&str>, Vec<i64>) = added.iter().map(|(n, c)| (*n, *c)).unzip();
+    let moved: Vec<(String, i64, i64)> = sqlx::query_as(MOVE_STREAMS)
         .bind(&names)
+        .bind(&counts)
         .fetch_all(&mut **tx)
         .await
-        .map_err(classify("locking streams"))?;
-    let versions: HashMap<String, (i64, i64)> = locked
+        .map_err(classify("moving streams"))?;
+    let versions: HashMap<String, (i64, i64)> = moved
         .into_iter()
         .map(|(name, key, version)| (name, (key, version)))
         .collect();
-    Ok(names
+    Ok(added
         .into_iter()
-        .filter_map(|name| {
+        .filter_map(|(name, count)| {
             let (key, version) = versions.get(name)?;
-            Some((name, (*key, *version as u64)))
+            Some((name, (*key, (*version - count) as u64)))
         })
         .collect())
 }
