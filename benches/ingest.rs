@@ -265,6 +265,18 @@ async fn plain_insert_ceiling(store: &PgEventStore) -> (usize, Duration) {
     (events.len(), start.elapsed())
 }
 
+/// A bus of its own, deleted by the caller.
+async fn bench_bus() -> Bus {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    Bus::connect(BusConfig {
+        url: "nats://127.0.0.1:4222".into(),
+        stream: format!("BENCH_{id}"),
+        root: format!("bench{id}"),
+    })
+    .await
+    .unwrap()
+}
+
 async fn end_to_end(lines: &[String]) {
     println!(
         "== end to end, {} records of a capture into the store",
@@ -320,14 +332,7 @@ async fn end_to_end(lines: &[String]) {
 
     let piped = ScratchDatabase::create().await;
     let store = piped.store(4).await;
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let bus = Bus::connect(BusConfig {
-        url: "nats://127.0.0.1:4222".into(),
-        stream: format!("BENCH_{id}"),
-        root: format!("bench{id}"),
-    })
-    .await
-    .unwrap();
+    let bus = bench_bus().await;
     let metrics = IngestMetrics::register(&prometheus::Registry::new()).unwrap();
     let source = Source::parse(&format!("file://{}", path.display())).unwrap();
     let start = Instant::now();
@@ -360,6 +365,39 @@ async fn end_to_end(lines: &[String]) {
         "pipeline end to end (consumer, then processor)",
         lines.len(),
         consumed + processed,
+    );
+    bus.delete().await.unwrap();
+
+    let together = ScratchDatabase::create().await;
+    let store = together.store(4).await;
+    let bus = bench_bus().await;
+    let source = Source::parse(&format!("file://{}", path.display())).unwrap();
+    let start = Instant::now();
+    let consumer = tokio::spawn({
+        let bus = bus.clone();
+        async move {
+            let metrics = IngestMetrics::register(&prometheus::Registry::new()).unwrap();
+            let options = ConsumeOptions {
+                cursor: None,
+                buffer: 4096,
+            };
+            consume(&bus, source, options, &metrics).await.unwrap();
+        }
+    });
+    let applier = Applier::new(store.clone());
+    loop {
+        // Idle before the consumer is done only means the processor caught up.
+        let consumed = consumer.is_finished();
+        process(&bus, &applier, &options, &metrics).await.unwrap();
+        if consumed {
+            break;
+        }
+    }
+    consumer.await.unwrap();
+    report(
+        "pipeline end to end (consumer and processor running together)",
+        lines.len(),
+        start.elapsed(),
     );
     bus.delete().await.unwrap();
     std::fs::remove_dir_all(dir).unwrap();

@@ -23,11 +23,15 @@ use domain::identity::{Identity, IdentityCommand, UserId, identity_stream};
 use domain::intake::{Change, Delivery, Intake, Parsed, parse, rejection};
 use domain::occurrence::{Occurrence, OccurrenceCommand, OccurrenceId};
 use domain::{DomainEvent, EventId, EventMetadata, Origin, StreamId};
-use store::{AppendError, Appended, EventStore, StoreError};
+use std::ops::Range;
+
+use store::{AppendError, Appended, EventStore, StoreError, StreamAppend};
 use thiserror::Error;
+use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use crate::session::{Failure, Session};
+pub use crate::session::Carried;
+use crate::session::{self, Failure, Session};
 
 /// How often a batch is decided again when another writer changed one of
 /// its aggregates between the read and the append.
@@ -153,23 +157,9 @@ impl<S: EventStore> Applier<S> {
     ) -> Result<Result<Vec<Outcome>, Unsettled>, TransientError> {
         for _ in 0..CONFLICT_RETRIES {
             let mut session = Session::new(&self.store);
-            session
-                .prefetch(parsed.iter().flat_map(streams_read).collect())
-                .await
-                .map_err(|err| transient(messages, err))?;
-            let mut outcomes = Vec::with_capacity(messages.len());
-            let mut parts = Vec::with_capacity(messages.len());
-            for (message, parsed) in messages.iter().zip(parsed) {
-                let first = session.staged();
-                let outcome = apply_parsed(&mut session, parsed, *message)
-                    .instrument(tracing::info_span!("message", position = %message.position))
-                    .await
-                    .map_err(|err| transient(&[*message], err))?;
-                outcomes.push(outcome);
-                parts.push(first..session.staged());
-            }
+            let (outcomes, owned) = decide_all(&mut session, messages, parsed).await?;
             match session.commit().await {
-                Ok(appended) => return Ok(Ok(settled(outcomes, &parts, &appended))),
+                Ok(appended) => return Ok(Ok(settled(outcomes, &owned, &appended))),
                 Err(AppendError::WrongExpectedVersion { .. }) => continue,
                 Err(AppendError::Store(err)) => return Err(transient(messages, err)),
                 Err(other) => return Ok(Err(Unsettled::Refused(other.to_string()))),
@@ -177,6 +167,104 @@ impl<S: EventStore> Applier<S> {
         }
         Ok(Err(Unsettled::KeptChanging))
     }
+
+    /// Decides `messages` against the store as `after` leaves it (a batch
+    /// decided before and not written yet), without writing anything.
+    pub async fn decide(
+        &self,
+        messages: &[Incoming<'_>],
+        after: Carried,
+    ) -> Result<Decided, TransientError> {
+        let parsed: Vec<Parsed> = messages.iter().map(|m| parse(m.raw, m.position)).collect();
+        let mut session = Session::carrying(&self.store, after);
+        let (outcomes, owned) = decide_all(&mut session, messages, &parsed).await?;
+        let (parts, carried) = session.finish();
+        Ok(Decided {
+            outcomes,
+            owned,
+            parts,
+            carried,
+        })
+    }
+
+    /// Starts writing a decided batch in the background. Batches are
+    /// written in the order they were decided: the next one is started
+    /// only once this one is [`written`](Writing::written).
+    pub fn write(&self, decided: Decided) -> Writing {
+        let store = self.store.clone();
+        let parts = decided.parts;
+        Writing {
+            outcomes: decided.outcomes,
+            owned: decided.owned,
+            carried: Some(decided.carried),
+            write: tokio::spawn(async move { session::write(&store, parts).await }),
+        }
+    }
+}
+
+/// A batch decided and not written yet.
+pub struct Decided {
+    outcomes: Vec<Outcome>,
+    /// Per message, the parts it staged.
+    owned: Vec<Range<usize>>,
+    parts: Vec<StreamAppend>,
+    carried: Carried,
+}
+
+/// A decided batch being written.
+pub struct Writing {
+    outcomes: Vec<Outcome>,
+    owned: Vec<Range<usize>>,
+    carried: Option<Carried>,
+    write: JoinHandle<Result<Vec<Appended>, AppendError>>,
+}
+
+/// A decided batch was not written as decided: it must be applied again,
+/// and whatever was decided after it too.
+#[derive(Debug, Error)]
+#[error("the batch was not written as decided: {0}")]
+pub struct Unwritten(String);
+
+impl Writing {
+    /// The streams as this batch leaves them, for deciding the next one
+    /// while this one is written (once).
+    pub fn carry(&mut self) -> Carried {
+        self.carried.take().unwrap_or_default()
+    }
+
+    /// Waits for the write: the outcomes of the batch's messages.
+    pub async fn written(self) -> Result<Vec<Outcome>, Unwritten> {
+        match self.write.await {
+            Ok(Ok(appended)) => Ok(settled(self.outcomes, &self.owned, &appended)),
+            Ok(Err(err)) => Err(Unwritten(err.to_string())),
+            Err(err) => Err(Unwritten(err.to_string())),
+        }
+    }
+}
+
+/// Decides `messages` in order in `session`: their outcomes, and per
+/// message the parts it staged.
+async fn decide_all<S: EventStore>(
+    session: &mut Session<'_, S>,
+    messages: &[Incoming<'_>],
+    parsed: &[Parsed],
+) -> Result<(Vec<Outcome>, Vec<Range<usize>>), TransientError> {
+    session
+        .prefetch(parsed.iter().flat_map(streams_read).collect())
+        .await
+        .map_err(|err| transient(messages, err))?;
+    let mut outcomes = Vec::with_capacity(messages.len());
+    let mut owned = Vec::with_capacity(messages.len());
+    for (message, parsed) in messages.iter().zip(parsed) {
+        let first = session.staged();
+        let outcome = apply_parsed(session, parsed, *message)
+            .instrument(tracing::info_span!("message", position = %message.position))
+            .await
+            .map_err(|err| transient(&[*message], err))?;
+        outcomes.push(outcome);
+        owned.push(first..session.staged());
+    }
+    Ok((outcomes, owned))
 }
 
 /// Stages what one message means, or its rejection.
@@ -539,7 +627,7 @@ async fn stage<S: EventStore>(
 /// stored already (another writer got there first with the same events).
 fn settled(
     mut outcomes: Vec<Outcome>,
-    parts: &[std::ops::Range<usize>],
+    parts: &[Range<usize>],
     appended: &[Appended],
 ) -> Vec<Outcome> {
     for (outcome, parts) in outcomes.iter_mut().zip(parts) {

@@ -2,7 +2,9 @@
 //! in batches and applied in bus order (see [`crate::apply`]), each batch
 //! in one transaction, and acknowledged only after their events are
 //! stored, so a crash redelivers them and the derived ids make the
-//! redelivery write nothing new. A database outage is waited out, batch by
+//! redelivery write nothing new. Under a backlog, the next batch is fetched
+//! and decided while the previous one is written; if that write fails, both
+//! are applied again from the store. A database outage is waited out, batch by
 //! batch, in order; bad input becomes `RecordRejected` plus a dead letter,
 //! and the processor goes on.
 //!
@@ -11,7 +13,6 @@
 //! processor held are applied again at once and in order, instead of after
 //! their acknowledgement deadline and behind later ones.
 
-use std::borrow::Cow;
 use std::time::Duration;
 
 use async_nats::jetstream::AckKind;
@@ -22,7 +23,7 @@ use futures::StreamExt;
 use store::EventStore;
 use tracing::Instrument;
 
-use crate::apply::{Applier, Incoming, Outcome};
+use crate::apply::{Applier, Incoming, Outcome, Writing};
 use crate::backoff::Backoff;
 use crate::bus::{Bus, BusError};
 use crate::metrics::IngestMetrics;
@@ -59,37 +60,194 @@ pub async fn process<S: EventStore>(
         .get_stream(&bus.config().stream)
         .await
         .map_err(|err| fail("open the stream")(&err))?;
+    let batch = options.batch.max(1);
     let mut consumer = open_consumer(bus, &stream, options).await?;
-    let mut tally = Tally::default();
+    let mut run = Run {
+        bus,
+        applier,
+        metrics,
+        tally: Tally::default(),
+    };
+    // While one batch is written, the next is fetched and decided against
+    // the streams as the first leaves them.
+    let mut in_flight: Option<(Fetched, Writing)> = None;
     loop {
-        let mut fetched = consumer
+        let fetched = consumer
             .fetch()
-            .max_messages(options.batch.max(1))
+            .max_messages(batch)
             .expires(Duration::from_millis(500))
             .messages()
             .await
             .map_err(|err| fail("fetch")(&err))?;
-        let mut messages = Vec::with_capacity(options.batch);
-        while let Some(message) = fetched.next().await {
-            messages.push(message.map_err(|err| fail("receive")(&err))?);
+        let next = Fetched::collect(bus, fetched).await?;
+        let decided = match (&next, &mut in_flight) {
+            (None, _) => None,
+            (Some(next), flight) => {
+                let after = flight
+                    .as_mut()
+                    .map(|(_, writing)| writing.carry())
+                    .unwrap_or_default();
+                Some(applier.decide(&next.incoming(), after).await)
+            }
+        };
+        let mut as_decided = true;
+        if let Some((landing, writing)) = in_flight.take() {
+            as_decided = run.land(landing, writing).await?;
         }
-        // A short batch is all there was: look for the end at once rather
-        // than after another fetch's wait.
-        let short = messages.len() < options.batch.max(1);
-        if !messages.is_empty() {
-            for outcome in handle(bus, applier, &messages, metrics).await? {
-                tally.count(&outcome);
+        let short = next.as_ref().is_none_or(|next| next.messages.len() < batch);
+        if let Some(next) = next {
+            match decided {
+                Some(Ok(decided)) if as_decided => {
+                    in_flight = Some((next, applier.write(decided)));
+                }
+                // Decided after a batch that was not written as decided,
+                // or not decided at all: applied again from the start.
+                _ => {
+                    let outcomes = run.apply_patiently(&next).await;
+                    run.finish(&next, outcomes).await?;
+                }
             }
         }
-        if short && options.until_idle {
-            let info = consumer
+        // A short batch is all there was: nothing to overlap its write
+        // with, and the end may be reached.
+        if short {
+            if let Some((landing, writing)) = in_flight.take() {
+                run.land(landing, writing).await?;
+            }
+            if options.until_idle {
+                let info = consumer
+                    .info()
+                    .await
+                    .map_err(|err| fail("consumer info")(&err))?
+                    .clone();
+                if info.num_pending == 0 && info.num_ack_pending == 0 {
+                    return Ok(run.tally);
+                }
+            }
+        }
+    }
+}
+
+/// A fetched batch of messages.
+struct Fetched {
+    messages: Vec<Message>,
+    positions: Vec<String>,
+    raws: Vec<String>,
+}
+
+impl Fetched {
+    /// The batch, `None` when it is empty.
+    async fn collect(bus: &Bus, mut batch: pull::Batch) -> Result<Option<Self>, BusError> {
+        let fail = |what: &'static str, err: &dyn std::fmt::Display| {
+            BusError::new(&bus.config().url, what, err)
+        };
+        let mut fetched = Fetched {
+            messages: vec![],
+            positions: vec![],
+            raws: vec![],
+        };
+        while let Some(message) = batch.next().await {
+            let message = message.map_err(|err| fail("receive", &err))?;
+            let sequence = message
                 .info()
+                .map(|info| info.stream_sequence)
+                .map_err(|err| fail("message info", &*err))?;
+            fetched
+                .positions
+                .push(format!("{}:{sequence}", bus.config().stream));
+            fetched
+                .raws
+                .push(String::from_utf8_lossy(&message.payload).into_owned());
+            fetched.messages.push(message);
+        }
+        Ok((!fetched.messages.is_empty()).then_some(fetched))
+    }
+
+    fn incoming(&self) -> Vec<Incoming<'_>> {
+        self.raws
+            .iter()
+            .zip(&self.positions)
+            .map(|(raw, position)| Incoming { raw, position })
+            .collect()
+    }
+
+    fn span(&self) -> tracing::Span {
+        tracing::info_span!(
+            "batch",
+            first = %self.positions[0],
+            last = %self.positions[self.positions.len() - 1],
+            size = self.messages.len()
+        )
+    }
+}
+
+/// What a run shares between batches.
+struct Run<'a, S> {
+    bus: &'a Bus,
+    applier: &'a Applier<S>,
+    metrics: &'a IngestMetrics,
+    tally: Tally,
+}
+
+impl<S: EventStore> Run<'_, S> {
+    /// Waits for a batch's write and finishes it. `false` when it was not
+    /// written as decided and had to be applied again.
+    async fn land(&mut self, fetched: Fetched, writing: Writing) -> Result<bool, BusError> {
+        let (outcomes, as_decided) = match writing.written().await {
+            Ok(outcomes) => (outcomes, true),
+            Err(unwritten) => {
+                tracing::info!(parent: &fetched.span(), reason = %unwritten, "applying the batch again");
+                (self.apply_patiently(&fetched).await, false)
+            }
+        };
+        self.finish(&fetched, outcomes).await?;
+        Ok(as_decided)
+    }
+
+    /// Applies a batch, waiting out transient failures.
+    async fn apply_patiently(&self, fetched: &Fetched) -> Vec<Outcome> {
+        let span = fetched.span();
+        let incoming = fetched.incoming();
+        let mut backoff = Backoff::RETRY;
+        loop {
+            match self
+                .applier
+                .apply_batch(&incoming)
+                .instrument(span.clone())
                 .await
-                .map_err(|err| fail("consumer info")(&err))?;
-            if info.num_pending == 0 && info.num_ack_pending == 0 {
-                return Ok(tally);
+            {
+                Ok(outcomes) => return outcomes,
+                Err(err) => {
+                    let delay = backoff.next_delay();
+                    self.metrics.retries.inc();
+                    tracing::warn!(parent: &span, error = %err, retry_in = ?delay, "transient failure; the batch stays unacknowledged");
+                    // Keeps JetStream from redelivering them elsewhere meanwhile.
+                    for message in &fetched.messages {
+                        let _ = message.ack_with(AckKind::Progress).await;
+                    }
+                    tokio::time::sleep(delay).await;
+                }
             }
         }
+    }
+
+    /// Counts a batch's outcomes, sends its dead letters, and acknowledges it.
+    async fn finish(&mut self, fetched: &Fetched, outcomes: Vec<Outcome>) -> Result<(), BusError> {
+        for ((message, position), outcome) in fetched
+            .messages
+            .iter()
+            .zip(&fetched.positions)
+            .zip(&outcomes)
+        {
+            count(self.bus, message, position, outcome, self.metrics).await;
+            self.tally.count(outcome);
+        }
+        if let Some(last) = fetched.messages.last() {
+            last.double_ack()
+                .await
+                .map_err(|err| BusError::new(&self.bus.config().url, "acknowledge", &*err))?;
+        }
+        Ok(())
     }
 }
 
@@ -110,9 +268,9 @@ async fn open_consumer(
         // Acknowledging a batch's last message acknowledges the batch.
         ack_policy: AckPolicy::All,
         ack_wait: options.ack_wait,
-        // One batch in flight keeps the bus order, which is each
-        // repository's commit order.
-        max_ack_pending: batch as i64,
+        // Two batches in flight (one written, the next decided) and no
+        // more keep the bus order, which is each repository's commit order.
+        max_ack_pending: 2 * batch as i64,
         ..Default::default()
     };
     let mut consumer: Consumer<pull::Config> = stream
@@ -126,7 +284,7 @@ async fn open_consumer(
         .clone();
     let settled = info.num_ack_pending == 0
         && info.config.ack_policy == AckPolicy::All
-        && info.config.max_ack_pending == batch as i64
+        && info.config.max_ack_pending == 2 * batch as i64
         && info.config.ack_wait == options.ack_wait;
     if !settled {
         let start_sequence = info.ack_floor.stream_sequence + 1;
@@ -147,70 +305,6 @@ async fn open_consumer(
             .map_err(|err| fail("restart the consumer", &err))?;
     }
     Ok(consumer)
-}
-
-/// Applies a batch, sends its dead letters, and acknowledges it.
-async fn handle<S: EventStore>(
-    bus: &Bus,
-    applier: &Applier<S>,
-    messages: &[Message],
-    metrics: &IngestMetrics,
-) -> Result<Vec<Outcome>, BusError> {
-    let fail = |what: &'static str, err: &dyn std::fmt::Display| {
-        BusError::new(&bus.config().url, what, err)
-    };
-    let mut positions = Vec::with_capacity(messages.len());
-    for message in messages {
-        let sequence = message
-            .info()
-            .map(|info| info.stream_sequence)
-            .map_err(|err| fail("message info", &*err))?;
-        positions.push(format!("{}:{sequence}", bus.config().stream));
-    }
-    let raws: Vec<Cow<str>> = messages
-        .iter()
-        .map(|message| String::from_utf8_lossy(&message.payload))
-        .collect();
-    let incoming: Vec<Incoming> = raws
-        .iter()
-        .zip(&positions)
-        .map(|(raw, position)| Incoming { raw, position })
-        .collect();
-    let span = tracing::info_span!(
-        "batch",
-        first = %positions[0],
-        last = %positions[positions.len() - 1],
-        size = messages.len()
-    );
-    let mut backoff = Backoff::RETRY;
-    let outcomes = loop {
-        match applier
-            .apply_batch(&incoming)
-            .instrument(span.clone())
-            .await
-        {
-            Ok(outcomes) => break outcomes,
-            Err(err) => {
-                let delay = backoff.next_delay();
-                metrics.retries.inc();
-                tracing::warn!(parent: &span, error = %err, retry_in = ?delay, "transient failure; the batch stays unacknowledged");
-                // Keeps JetStream from redelivering them elsewhere meanwhile.
-                for message in messages {
-                    let _ = message.ack_with(AckKind::Progress).await;
-                }
-                tokio::time::sleep(delay).await;
-            }
-        }
-    };
-    for ((message, position), outcome) in messages.iter().zip(&positions).zip(&outcomes) {
-        count(bus, message, position, outcome, metrics).await;
-    }
-    if let Some(last) = messages.last() {
-        last.double_ack()
-            .await
-            .map_err(|err| fail("acknowledge", &*err))?;
-    }
-    Ok(outcomes)
 }
 
 async fn count(

@@ -22,9 +22,17 @@ pub(crate) struct Checkpoint {
     undo: usize,
 }
 
+/// Streams as a batch left them, written or about to be: the next batch
+/// is decided against them instead of the store, which may not hold them
+/// yet.
+#[derive(Default)]
+pub struct Carried(HashMap<StreamId, Vec<(EventId, DomainEvent)>>);
+
 pub(crate) struct Session<'s, S> {
     store: &'s S,
     streams: HashMap<StreamId, Vec<(EventId, DomainEvent)>>,
+    /// The streams this session's decisions read or wrote.
+    touched: HashSet<StreamId>,
     parts: Vec<StreamAppend>,
     /// Ids staged to streams not held here (appended whatever their version).
     blind_ids: HashSet<EventId>,
@@ -34,9 +42,15 @@ pub(crate) struct Session<'s, S> {
 
 impl<'s, S: EventStore> Session<'s, S> {
     pub(crate) fn new(store: &'s S) -> Self {
+        Self::carrying(store, Carried::default())
+    }
+
+    /// A session that takes `carried` for what the store holds of them.
+    pub(crate) fn carrying(store: &'s S, carried: Carried) -> Self {
         Self {
             store,
-            streams: HashMap::new(),
+            streams: carried.0,
+            touched: HashSet::new(),
             parts: vec![],
             blind_ids: HashSet::new(),
             undo: vec![],
@@ -45,10 +59,13 @@ impl<'s, S: EventStore> Session<'s, S> {
 
     /// Reads the streams not held yet, in one round trip.
     pub(crate) async fn prefetch(&mut self, streams: Vec<StreamId>) -> Result<(), StoreError> {
-        let mut missing: Vec<StreamId> = streams
-            .into_iter()
-            .filter(|stream| !self.streams.contains_key(stream))
-            .collect();
+        let mut missing = Vec::with_capacity(streams.len());
+        for stream in streams {
+            if !self.streams.contains_key(&stream) {
+                missing.push(stream.clone());
+            }
+            self.touched.insert(stream);
+        }
         missing.sort_unstable();
         missing.dedup();
         if missing.is_empty() {
@@ -72,7 +89,7 @@ impl<'s, S: EventStore> Session<'s, S> {
         &mut self,
         stream: &StreamId,
     ) -> Result<&[(EventId, DomainEvent)], StoreError> {
-        if !self.streams.contains_key(stream) {
+        if !self.touched.contains(stream) {
             self.prefetch(vec![stream.clone()]).await?;
         }
         Ok(self.streams.get(stream).map_or(&[], Vec::as_slice))
@@ -176,11 +193,34 @@ impl<'s, S: EventStore> Session<'s, S> {
 
     /// Appends everything staged, in one transaction: one answer per part.
     pub(crate) async fn commit(self) -> Result<Vec<Appended>, AppendError> {
-        if self.parts.is_empty() {
-            return Ok(vec![]);
-        }
-        self.store.append_many(self.parts).await
+        let store = self.store;
+        let (parts, _) = self.finish();
+        write(store, parts).await
     }
+
+    /// What is staged, and the streams this session used as it leaves them.
+    pub(crate) fn finish(mut self) -> (Vec<StreamAppend>, Carried) {
+        let touched = std::mem::take(&mut self.touched);
+        let carried = touched
+            .into_iter()
+            .filter_map(|stream| {
+                let events = self.streams.remove(&stream)?;
+                Some((stream, events))
+            })
+            .collect();
+        (self.parts, Carried(carried))
+    }
+}
+
+/// Appends `parts` in one transaction: one answer per part.
+pub(crate) async fn write<S: EventStore>(
+    store: &S,
+    parts: Vec<StreamAppend>,
+) -> Result<Vec<Appended>, AppendError> {
+    if parts.is_empty() {
+        return Ok(vec![]);
+    }
+    store.append_many(parts).await
 }
 
 /// Why a message's decision stopped.
