@@ -2,11 +2,12 @@
 //! validation of values against them.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::LazyLock;
 
 use serde_json::Value;
 use thiserror::Error;
+
+use crate::validate::{Checks, NodeId};
 
 /// Every document in `schemas/lexicons/`.
 const DOCUMENTS: &[(&str, &str)] = &[
@@ -62,6 +63,9 @@ pub struct Invalid {
 /// means `nsid#main`).
 pub struct Lexicons {
     defs: HashMap<String, Value>,
+    checks: Checks,
+    /// The record shape of each record definition, by `nsid#name`.
+    records: HashMap<String, NodeId>,
 }
 
 static OURS: LazyLock<Lexicons> = LazyLock::new(|| {
@@ -76,7 +80,20 @@ static OURS: LazyLock<Lexicons> = LazyLock::new(|| {
             }
         }
     }
-    Lexicons { defs }
+    let mut checks = Checks::compile(&defs);
+    let records = defs
+        .iter()
+        .filter(|(_, def)| def["type"] == "record")
+        .map(|(name, def)| {
+            let nsid = name.split('#').next().unwrap_or(name);
+            (name.clone(), checks.add(&defs, nsid, &def["record"]))
+        })
+        .collect();
+    Lexicons {
+        defs,
+        checks,
+        records,
+    }
 });
 
 impl Lexicons {
@@ -98,9 +115,10 @@ impl Lexicons {
     /// Checks a record: its `$type`, if present, must name `nsid`, and its
     /// fields must match the record definition.
     pub fn validate_record(&self, nsid: &str, record: &Value) -> Result<(), Invalid> {
-        let def = self
-            .def(nsid)
-            .filter(|def| def["type"] == "record")
+        let shape = self
+            .records
+            .get(&canonical(nsid))
+            .copied()
             .ok_or_else(|| Invalid {
                 path: "record".into(),
                 reason: format!("has no record lexicon {nsid}"),
@@ -121,17 +139,23 @@ impl Lexicons {
             }
             None => {}
         }
-        crate::validate::value(self, nsid, &def["record"], record, &Path::root("record"))
+        self.checks
+            .check(shape, record)
+            .map_err(|fault| fault.at("record"))
     }
 
     /// Checks a value against any definition (an object, a string, ...).
     pub fn validate(&self, reference: &str, value: &Value) -> Result<(), Invalid> {
-        let def = self.def(reference).ok_or_else(|| Invalid {
-            path: "value".into(),
-            reason: format!("has no lexicon {reference}"),
-        })?;
-        let nsid = reference.split('#').next().unwrap_or(reference);
-        crate::validate::value(self, nsid, def, value, &Path::root("value"))
+        let def = self
+            .checks
+            .named(&canonical(reference))
+            .ok_or_else(|| Invalid {
+                path: "value".into(),
+                reason: format!("has no lexicon {reference}"),
+            })?;
+        self.checks
+            .check(def, value)
+            .map_err(|fault| fault.at("value"))
     }
 }
 
@@ -141,37 +165,5 @@ pub(crate) fn canonical(reference: &str) -> String {
         reference.to_owned()
     } else {
         format!("{reference}#main")
-    }
-}
-
-/// A path into a value, for messages: `record/locations/0/country`, the
-/// form the reference validator uses.
-#[derive(Clone)]
-pub(crate) struct Path(String);
-
-impl Path {
-    fn root(name: &str) -> Self {
-        Path(name.to_owned())
-    }
-
-    pub(crate) fn field(&self, name: &str) -> Path {
-        Path(format!("{}/{name}", self.0))
-    }
-
-    pub(crate) fn index(&self, n: usize) -> Path {
-        Path(format!("{}/{n}", self.0))
-    }
-
-    pub(crate) fn invalid(&self, reason: impl Into<String>) -> Invalid {
-        Invalid {
-            path: self.0.clone(),
-            reason: reason.into(),
-        }
-    }
-}
-
-impl fmt::Display for Path {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
