@@ -307,7 +307,8 @@ fn check_record(collection: &str, record: &str) -> Result<(), String> {
             record.len()
         ));
     }
-    let value: serde_json::Value =
+    // Borrowed: checking a record copies none of its strings.
+    let value: serde_json_borrow::Value =
         serde_json::from_str(record).map_err(|err| format!("record is not JSON: {err}"))?;
     Lexicons::ours()
         .validate_record(collection, &value)

@@ -7,6 +7,7 @@ use std::sync::LazyLock;
 use serde_json::Value;
 use thiserror::Error;
 
+use crate::json::Json;
 use crate::validate::{Checks, NodeId};
 
 /// Every document in `schemas/lexicons/`.
@@ -64,7 +65,8 @@ pub struct Invalid {
 pub struct Lexicons {
     defs: HashMap<String, Value>,
     checks: Checks,
-    /// The record shape of each record definition, by `nsid#name`.
+    /// The record shape of each record definition, by `nsid#name` (and
+    /// by `nsid` alone for `nsid#main`).
     records: HashMap<String, NodeId>,
 }
 
@@ -81,14 +83,15 @@ static OURS: LazyLock<Lexicons> = LazyLock::new(|| {
         }
     }
     let mut checks = Checks::compile(&defs);
-    let records = defs
-        .iter()
-        .filter(|(_, def)| def["type"] == "record")
-        .map(|(name, def)| {
-            let nsid = name.split('#').next().unwrap_or(name);
-            (name.clone(), checks.add(&defs, nsid, &def["record"]))
-        })
-        .collect();
+    let mut records = HashMap::new();
+    for (name, def) in defs.iter().filter(|(_, def)| def["type"] == "record") {
+        let nsid = name.split('#').next().unwrap_or(name);
+        let shape = checks.add(&defs, nsid, &def["record"]);
+        if name.ends_with("#main") {
+            records.insert(nsid.to_owned(), shape);
+        }
+        records.insert(name.clone(), shape);
+    }
     Lexicons {
         defs,
         checks,
@@ -114,27 +117,31 @@ impl Lexicons {
 
     /// Checks a record: its `$type`, if present, must name `nsid`, and its
     /// fields must match the record definition.
-    pub fn validate_record(&self, nsid: &str, record: &Value) -> Result<(), Invalid> {
+    pub fn validate_record<V: Json>(&self, nsid: &str, record: &V) -> Result<(), Invalid> {
         let shape = self
             .records
-            .get(&canonical(nsid))
+            .get(nsid)
+            .or_else(|| self.records.get(&canonical(nsid)))
             .copied()
             .ok_or_else(|| Invalid {
                 path: "record".into(),
                 reason: format!("has no record lexicon {nsid}"),
             })?;
-        let Some(object) = record.as_object() else {
+        if !record.is_object() {
             return Err(Invalid {
                 path: "record".into(),
                 reason: "must be an object".into(),
             });
-        };
-        match object.get("$type") {
-            Some(Value::String(found)) if found == nsid => {}
+        }
+        match record.field("$type") {
+            Some(found) if found.text() == Some(nsid) => {}
             Some(found) => {
                 return Err(Invalid {
                     path: "record/$type".into(),
-                    reason: format!("must be {nsid}, not {found}"),
+                    reason: format!(
+                        "must be {nsid}, not {}",
+                        serde_json::to_string(found).unwrap_or_default()
+                    ),
                 });
             }
             None => {}
@@ -145,7 +152,7 @@ impl Lexicons {
     }
 
     /// Checks a value against any definition (an object, a string, ...).
-    pub fn validate(&self, reference: &str, value: &Value) -> Result<(), Invalid> {
+    pub fn validate<V: Json>(&self, reference: &str, value: &V) -> Result<(), Invalid> {
         let def = self
             .checks
             .named(&canonical(reference))

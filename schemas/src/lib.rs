@@ -5,8 +5,10 @@
 #![warn(missing_docs)]
 
 pub mod formats;
+pub mod json;
 pub mod lexicons;
 pub mod records;
 mod validate;
 
+pub use json::Json;
 pub use lexicons::{Invalid, Lexicons};

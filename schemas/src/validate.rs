@@ -10,6 +10,7 @@ use serde_json::Value;
 use unicode_segmentation::UnicodeSegmentation;
 
 use crate::formats;
+use crate::json::Json;
 use crate::lexicons::{Invalid, canonical};
 
 /// A node of the tree: an index into [`Checks::nodes`].
@@ -226,23 +227,23 @@ impl Checks {
 
 impl Checks {
     /// Checks `value` against the node `id`.
-    pub(crate) fn check(&self, id: NodeId, value: &Value) -> Result<(), Fault> {
+    pub(crate) fn check<V: Json>(&self, id: NodeId, value: &V) -> Result<(), Fault> {
         match &self.nodes[id] {
             Node::Object {
                 required,
                 nullable,
                 properties,
             } => {
-                let Some(fields) = value.as_object() else {
+                if !value.is_object() {
                     return Err(Fault::new("must be an object"));
-                };
-                if let Some(missing) = required.iter().find(|name| !fields.contains_key(*name)) {
+                }
+                if let Some(missing) = required.iter().find(|name| value.field(name).is_none()) {
                     return Err(Fault::new(format!("must have the property \"{missing}\"")));
                 }
                 for (name, property) in properties {
-                    match fields.get(name) {
+                    match value.field(name) {
                         None => {}
-                        Some(Value::Null) if nullable.contains(name) => {}
+                        Some(field) if field.is_null() && nullable.contains(name) => {}
                         Some(field) => {
                             self.check(*property, field).map_err(|f| f.within(name))?;
                         }
@@ -251,11 +252,7 @@ impl Checks {
                 Ok(())
             }
             Node::Union { members, closed } => {
-                let Some(type_name) = value
-                    .as_object()
-                    .and_then(|fields| fields.get("$type"))
-                    .and_then(Value::as_str)
-                else {
+                let Some(type_name) = value.field("$type").and_then(Json::text) else {
                     return Err(Fault::new(
                         "must be an object which includes the \"$type\" property",
                     ));
@@ -270,7 +267,7 @@ impl Checks {
                 }
             }
             Node::Array { min, max, items } => {
-                let Some(elements) = value.as_array() else {
+                let Some(elements) = value.elements() else {
                     return Err(Fault::new("must be an array"));
                 };
                 let count = elements.len() as u64;
@@ -289,12 +286,12 @@ impl Checks {
                 }
                 Ok(())
             }
-            Node::String(checks) => match value.as_str() {
+            Node::String(checks) => match value.text() {
                 Some(text) => checks.check(text),
                 None => Err(Fault::new("must be a string")),
             },
             Node::Integer { min, max } => {
-                let Some(number) = value.as_i64() else {
+                let Some(number) = value.integer() else {
                     return Err(Fault::new("must be an integer"));
                 };
                 if let Some(max) = max.filter(|max| number > *max) {
@@ -305,17 +302,15 @@ impl Checks {
                 }
                 Ok(())
             }
-            Node::Boolean { expected } => match (value, expected) {
-                (Value::Bool(found), Some(expected)) if found != expected => {
+            Node::Boolean { expected } => match (value.boolean(), expected) {
+                (Some(found), Some(expected)) if found != *expected => {
                     Err(Fault::new(format!("must be {expected}")))
                 }
-                (Value::Bool(_), _) => Ok(()),
-                _ => Err(Fault::new("must be a boolean")),
+                (Some(_), _) => Ok(()),
+                (None, _) => Err(Fault::new("must be a boolean")),
             },
-            Node::Unknown => match value {
-                Value::Object(_) => Ok(()),
-                _ => Err(Fault::new("must be an object")),
-            },
+            Node::Unknown if value.is_object() => Ok(()),
+            Node::Unknown => Err(Fault::new("must be an object")),
             Node::Alias(target) => self.check(*target, value),
             Node::Refused(reason) => Err(Fault::new(reason.clone())),
         }

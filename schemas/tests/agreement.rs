@@ -72,6 +72,31 @@ fn our_validator_gives_the_expected_verdict_on_every_fixture() {
 }
 
 #[test]
+fn borrowed_values_get_the_verdicts_and_messages_of_owned_ones() {
+    let lexicons = Lexicons::ours();
+    for case in cases() {
+        let text = case.value.to_string();
+        let borrowed: serde_json_borrow::Value = serde_json::from_str(&text).unwrap();
+        let verdict = if case.kind == "record" {
+            lexicons.validate_record(&case.nsid, &borrowed)
+        } else {
+            lexicons.validate(&case.nsid, &borrowed)
+        };
+        assert_eq!(verdict, our_verdict(&case), "{}", case.name);
+    }
+}
+
+#[test]
+fn a_repeated_key_counts_with_its_last_value_either_way() {
+    let text = r#"{"$type": "community.lexicon.calendar.event", "name": 3, "name": "x", "createdAt": "2026-11-01T10:00:00Z"}"#;
+    let owned: Value = serde_json::from_str(text).unwrap();
+    let borrowed: serde_json_borrow::Value = serde_json::from_str(text).unwrap();
+    let nsid = "community.lexicon.calendar.event";
+    assert_eq!(Lexicons::ours().validate_record(nsid, &owned), Ok(()));
+    assert_eq!(Lexicons::ours().validate_record(nsid, &borrowed), Ok(()));
+}
+
+#[test]
 fn the_reference_validator_agrees_with_us_on_every_fixture() {
     let script = root().join("tests/lexicon-validator/validate.mjs");
     assert!(
