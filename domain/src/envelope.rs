@@ -15,7 +15,23 @@ const ID_NAMESPACE: Uuid = Uuid::from_u128(0x6f70_656e_6d65_6574_2d73_796e_632d_
 /// Derives a stable UUID from a kind and a natural key, for example an
 /// occurrence id from the AT-URI of the record it was imported from.
 pub fn derived_uuid(kind: &str, key: &str) -> Uuid {
-    Uuid::new_v5(&ID_NAMESPACE, format!("{kind}\n{key}").as_bytes())
+    derived_uuid_of(kind, &[key])
+}
+
+/// [`derived_uuid`] of a key made of `parts` joined by `/`, without
+/// formatting the key first.
+fn derived_uuid_of(kind: &str, parts: &[&str]) -> Uuid {
+    let length = kind.len() + parts.iter().map(|part| part.len() + 1).sum::<usize>();
+    let mut name = String::with_capacity(length);
+    name.push_str(kind);
+    name.push('\n');
+    for (n, part) in parts.iter().enumerate() {
+        if n > 0 {
+            name.push('/');
+        }
+        name.push_str(part);
+    }
+    Uuid::new_v5(&ID_NAMESPACE, name.as_bytes())
 }
 
 /// The unique id of one event. Deterministic where the input is, random
@@ -28,9 +44,9 @@ impl EventId {
     /// The id of the event recording one version of a firehose record:
     /// the same record version always maps to the same event id.
     pub fn for_record_version(did: &str, collection: &str, rkey: &str, version: &str) -> Self {
-        Self(derived_uuid(
+        Self(derived_uuid_of(
             "record-version",
-            &format!("{did}/{collection}/{rkey}/{version}"),
+            &[did, collection, rkey, version],
         ))
     }
 
@@ -229,7 +245,24 @@ pub struct RecordedEvent {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        // Ids already stored were derived from the formatted key: the
+        // joined parts must name exactly the same bytes.
+        #[test]
+        fn a_record_version_id_is_the_id_of_its_formatted_key(
+            did in "[a-z:0-9]{0,20}", collection in "[a-z.]{0,30}", rkey in "[a-zA-Z0-9/]{0,13}", version in ".{0,20}"
+        ) {
+            let key = format!("{did}/{collection}/{rkey}/{version}");
+            prop_assert_eq!(
+                EventId::for_record_version(&did, &collection, &rkey, &version),
+                EventId(derived_uuid("record-version", &key))
+            );
+        }
+    }
 
     #[test]
     fn a_record_version_always_maps_to_the_same_event_id() {

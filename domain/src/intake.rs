@@ -8,8 +8,7 @@
 //! Input that cannot be applied is [`Parsed::Rejected`] with its reason,
 //! never nothing.
 
-use schemas::Lexicons;
-use schemas::records::RsvpRecord;
+use schemas::{Json, Lexicons};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -255,10 +254,10 @@ pub fn parse(raw: &str, source_position: &str) -> Parsed {
                     format!("a {} without a record and a CID", commit.operation),
                 );
             };
-            if let Err(reason) = check_record(commit.collection, record.get()) {
-                return rejected(&uri, reason);
+            match check_record(commit.collection, record.get()) {
+                Ok(value) => (record.get(), value, cid),
+                Err(reason) => return rejected(&uri, reason),
             }
-            (record.get(), cid)
         }
         "delete" => {
             let change = if commit.collection == EVENT_COLLECTION {
@@ -272,7 +271,7 @@ pub fn parse(raw: &str, source_position: &str) -> Parsed {
             return rejected(&uri, format!("operation {operation:?} is not supported"));
         }
     };
-    let (record, cid) = version;
+    let (record, value, cid) = version;
     if commit.collection == EVENT_COLLECTION {
         // Whether the record maps onto event details is the occurrence
         // decider's check, made when the version is applied.
@@ -285,7 +284,7 @@ pub fn parse(raw: &str, source_position: &str) -> Parsed {
             },
         );
     }
-    match rsvp_answer(record) {
+    match rsvp_answer(&value) {
         Ok((subject_uri, status)) => delivery(
             key,
             Change::RsvpVersion {
@@ -299,8 +298,11 @@ pub fn parse(raw: &str, source_position: &str) -> Parsed {
     }
 }
 
-/// Size, syntax and lexicon checks of a record.
-fn check_record(collection: &str, record: &str) -> Result<(), String> {
+/// Size, syntax and lexicon checks of a record: the record, parsed.
+fn check_record<'a>(
+    collection: &str,
+    record: &'a str,
+) -> Result<serde_json_borrow::Value<'a>, String> {
     if record.len() > MAX_RECORD_BYTES {
         return Err(format!(
             "record of {} bytes exceeds the {MAX_RECORD_BYTES}-byte limit",
@@ -312,15 +314,21 @@ fn check_record(collection: &str, record: &str) -> Result<(), String> {
         serde_json::from_str(record).map_err(|err| format!("record is not JSON: {err}"))?;
     Lexicons::ours()
         .validate_record(collection, &value)
-        .map_err(|invalid| format!("invalid by lexicon {collection}: {invalid}"))
+        .map_err(|invalid| format!("invalid by lexicon {collection}: {invalid}"))?;
+    Ok(value)
 }
 
-fn rsvp_answer(record: &str) -> Result<(String, AttendanceStatus), String> {
-    let record: RsvpRecord =
-        serde_json::from_str(record).map_err(|err| format!("not an RSVP record: {err}"))?;
-    let status = AttendanceStatus::from_rsvp_status(record.status.as_deref())
+/// The event an RSVP record answers, and how; the record has passed its
+/// lexicon, so its subject is a strong reference and its status a string.
+fn rsvp_answer(record: &serde_json_borrow::Value) -> Result<(String, AttendanceStatus), String> {
+    let subject = record
+        .field("subject")
+        .and_then(|subject| subject.field("uri"))
+        .and_then(Json::text)
+        .ok_or("not an RSVP record: its subject has no uri")?;
+    let status = AttendanceStatus::from_rsvp_status(record.field("status").and_then(Json::text))
         .map_err(|err| err.to_string())?;
-    Ok((record.subject.uri, status))
+    Ok((subject.to_owned(), status))
 }
 
 fn rejected(subject: &str, reason: String) -> Parsed {
