@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use crate::routing::{DeadLetter, Routed, route_jetstream};
+use crate::routing::{DeadLetter, Routed, route_value};
 
 const DAG_CBOR: u64 = 0x71;
 const SHA2_256: u64 = 0x12;
@@ -227,13 +227,12 @@ fn push(frame: &mut Frame, seq: i64, line: &Value) {
     else {
         return;
     };
-    let text = line.to_string();
-    match route_jetstream(&text, Some(seq)) {
+    match route_value(line, Some(seq)) {
         Ok(message) => routed.push(message),
         Err(crate::routing::Unrouted::Filtered(what)) => filtered.push(what),
         Err(crate::routing::Unrouted::Malformed(reason)) => dead.push(DeadLetter {
             reason,
-            payload: text.into_bytes(),
+            payload: line.to_string().into_bytes(),
         }),
     }
 }

@@ -82,6 +82,23 @@ struct Sequenced {
 pub fn route_jetstream(line: &str, cursor: Option<i64>) -> Result<Routed, Unrouted> {
     let head: Head = serde_json::from_str(line)
         .map_err(|err| Unrouted::Malformed(format!("not a Jetstream message: {err}")))?;
+    route(head, cursor, || line.to_owned())
+}
+
+/// Routes a message built as a JSON value (the firehose decoder's), read
+/// in place rather than written out and parsed again; the payload is the
+/// value written as one line.
+pub fn route_value(line: &serde_json::Value, cursor: Option<i64>) -> Result<Routed, Unrouted> {
+    let head = Head::deserialize(line)
+        .map_err(|err| Unrouted::Malformed(format!("not a Jetstream message: {err}")))?;
+    route(head, cursor, || line.to_string())
+}
+
+fn route(
+    head: Head,
+    cursor: Option<i64>,
+    payload: impl FnOnce() -> String,
+) -> Result<Routed, Unrouted> {
     let collection = head.commit.as_ref().map(|commit| commit.collection);
     if !is_wanted(head.kind, collection) {
         return Err(Unrouted::Filtered(match collection {
@@ -134,7 +151,7 @@ pub fn route_jetstream(line: &str, cursor: Option<i64>) -> Result<Routed, Unrout
         msg_id,
         cursor: cursor.unwrap_or(head.time_us),
         time_us: head.time_us,
-        payload: line.to_owned(),
+        payload: payload(),
     })
 }
 
@@ -153,6 +170,19 @@ mod tests {
         );
         assert_eq!(routed.cursor, 17);
         assert_eq!(routed.payload, line);
+    }
+
+    #[test]
+    fn a_value_routes_as_its_written_line_does() {
+        let line = r#"{"did":"did:plc:a","time_us":17,"kind":"commit","commit":{"rev":"3r","operation":"create","collection":"community.lexicon.calendar.event","rkey":"k","record":{"name":"x"},"cid":"c"}}"#;
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(route_value(&value, Some(5)), route_jetstream(line, Some(5)));
+        let like: serde_json::Value = serde_json::json!({"did": "did:plc:a", "time_us": 1, "kind": "commit",
+            "commit": {"rev": "r", "operation": "create", "collection": "app.bsky.feed.like", "rkey": "k"}});
+        assert_eq!(
+            route_value(&like, None),
+            Err(Unrouted::Filtered("app.bsky.feed.like".into()))
+        );
     }
 
     #[test]
