@@ -270,17 +270,13 @@ impl Checks {
                 let Some(elements) = value.elements() else {
                     return Err(Fault::new("must be an array"));
                 };
-                let count = elements.len() as u64;
-                if let Some(max) = max.filter(|max| count > *max) {
-                    return Err(Fault::new(format!(
-                        "must not have more than {max} elements"
-                    )));
-                }
-                if let Some(min) = min.filter(|min| count < *min) {
-                    return Err(Fault::new(format!(
-                        "must not have fewer than {min} elements"
-                    )));
-                }
+                bounded(
+                    elements.len() as u64,
+                    *min,
+                    *max,
+                    |max| format!("must not have more than {max} elements"),
+                    |min| format!("must not have fewer than {min} elements"),
+                )?;
                 for (n, element) in elements.iter().enumerate() {
                     self.check(*items, element).map_err(|f| f.within(n))?;
                 }
@@ -330,16 +326,13 @@ impl StringChecks {
         // Lengths count UTF-8 bytes, as the data model does; graphemes count
         // what a reader perceives as characters.
         let length = text.len() as u64;
-        if let Some(max) = self.max_length.filter(|max| length > *max) {
-            return Err(Fault::new(format!(
-                "must not be longer than {max} characters"
-            )));
-        }
-        if let Some(min) = self.min_length.filter(|min| length < *min) {
-            return Err(Fault::new(format!(
-                "must not be shorter than {min} characters"
-            )));
-        }
+        bounded(
+            length,
+            self.min_length,
+            self.max_length,
+            |max| format!("must not be longer than {max} characters"),
+            |min| format!("must not be shorter than {min} characters"),
+        )?;
         if self.max_graphemes.is_some() || self.min_graphemes.is_some() {
             // A grapheme is at least one byte: a text within the bounds in
             // bytes is within them in graphemes.
@@ -350,16 +343,13 @@ impl StringChecks {
             } else {
                 text.graphemes(true).count() as u64
             };
-            if let Some(max) = self.max_graphemes.filter(|max| graphemes > *max) {
-                return Err(Fault::new(format!(
-                    "must not be longer than {max} graphemes"
-                )));
-            }
-            if let Some(min) = self.min_graphemes.filter(|min| graphemes < *min) {
-                return Err(Fault::new(format!(
-                    "must not be shorter than {min} graphemes"
-                )));
-            }
+            bounded(
+                graphemes,
+                self.min_graphemes,
+                self.max_graphemes,
+                |max| format!("must not be longer than {max} graphemes"),
+                |min| format!("must not be shorter than {min} graphemes"),
+            )?;
         }
         match &self.format {
             None => Ok(()),
@@ -372,6 +362,23 @@ impl StringChecks {
             ))),
         }
     }
+}
+
+/// Checks `count` against the bounds, the upper one first.
+fn bounded(
+    count: u64,
+    min: Option<u64>,
+    max: Option<u64>,
+    too_many: impl Fn(u64) -> String,
+    too_few: impl Fn(u64) -> String,
+) -> Result<(), Fault> {
+    if let Some(max) = max.filter(|max| count > *max) {
+        return Err(Fault::new(too_many(max)));
+    }
+    if let Some(min) = min.filter(|min| count < *min) {
+        return Err(Fault::new(too_few(min)));
+    }
+    Ok(())
 }
 
 fn format(name: &str) -> Format {

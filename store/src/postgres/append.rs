@@ -144,18 +144,10 @@ async fn try_append(
         ExpectedVersion::Exact(_) => APPEND_EXACT,
     };
     let n = columns.event_ids.len() as i64;
-    let mut query = sqlx::query_as::<_, (i64, i64)>(statement)
+    let query = sqlx::query_as::<_, (i64, i64)>(statement)
         .bind(n)
-        .bind(stream.as_str())
-        .bind(&columns.event_ids)
-        .bind(&columns.event_types)
-        .bind(&columns.schema_versions)
-        .bind(&columns.payloads)
-        .bind(&columns.causation_ids)
-        .bind(&columns.correlation_ids)
-        .bind(&columns.origins)
-        .bind(&columns.actors)
-        .bind(APPENDED_CHANNEL);
+        .bind(stream.as_str());
+    let mut query = bind_columns!(query, columns).bind(APPENDED_CHANNEL);
     if let ExpectedVersion::Exact(version) = expected
         && version.0 > 0
     {
@@ -250,6 +242,23 @@ async fn find_stored(
 }
 
 /// The batch split into one array per column, for `UNNEST`.
+/// Binds a [`Columns`]' vectors to `$query`, in the order every insert of
+/// events lists them.
+macro_rules! bind_columns {
+    ($query:expr, $columns:expr) => {
+        $query
+            .bind(&$columns.event_ids)
+            .bind(&$columns.event_types)
+            .bind(&$columns.schema_versions)
+            .bind(&$columns.payloads)
+            .bind(&$columns.causation_ids)
+            .bind(&$columns.correlation_ids)
+            .bind(&$columns.origins)
+            .bind(&$columns.actors)
+    };
+}
+pub(crate) use bind_columns;
+
 pub(crate) struct Columns {
     pub(crate) event_ids: Vec<Uuid>,
     pub(crate) event_types: Vec<String>,

@@ -14,7 +14,7 @@ use domain::{EventId, GlobalPosition, NewEvent, RecordedEvent, StreamVersion};
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use super::append::{ATTEMPTS, Columns, check_batch};
+use super::append::{ATTEMPTS, Columns, bind_columns, check_batch};
 use super::errors::{classify, is_event_id_taken};
 use super::{APPENDED_CHANNEL, rows, to_i64};
 use crate::port::{AppendError, Appended, ExpectedVersion, StoreError, StreamAppend};
@@ -278,21 +278,12 @@ async fn insert(
 ) -> Result<(), Attempt> {
     let events: Vec<&NewEvent> = writing.iter().flat_map(|part| &part.events).collect();
     let columns = Columns::of(events.into_iter());
-    let inserted = sqlx::query(INSERT_EVENTS)
+    let query = sqlx::query(INSERT_EVENTS)
         .bind(&placed.positions)
         .bind(&placed.stream_keys)
         .bind(&placed.stream_ids)
-        .bind(&placed.versions)
-        .bind(&columns.event_ids)
-        .bind(&columns.event_types)
-        .bind(&columns.schema_versions)
-        .bind(&columns.payloads)
-        .bind(&columns.causation_ids)
-        .bind(&columns.correlation_ids)
-        .bind(&columns.origins)
-        .bind(&columns.actors)
-        .execute(&mut **tx)
-        .await;
+        .bind(&placed.versions);
+    let inserted = bind_columns!(query, columns).execute(&mut **tx).await;
     match inserted {
         Ok(_) => Ok(()),
         Err(err) if is_event_id_taken(&err) => Err(Attempt::IdTaken(err)),
