@@ -29,6 +29,11 @@ use crate::bus::{Bus, BusError};
 use crate::metrics::IngestMetrics;
 use crate::tally::Tally;
 
+/// How long a fetch waits for a batch to fill: a processor that keeps up
+/// with the consumer still writes full batches, and a quiet bus delays a
+/// message by at most this.
+const FILL_WAIT: Duration = Duration::from_millis(50);
+
 /// How to process.
 #[derive(Clone, Debug)]
 pub struct ProcessOptions {
@@ -73,9 +78,9 @@ pub async fn process<S: EventStore>(
     let mut in_flight: Option<(Fetched, Writing)> = None;
     loop {
         let fetched = consumer
-            .fetch()
+            .batch()
             .max_messages(batch)
-            .expires(Duration::from_millis(500))
+            .expires(FILL_WAIT)
             .messages()
             .await
             .map_err(|err| fail("fetch")(&err))?;
