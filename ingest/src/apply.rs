@@ -453,7 +453,17 @@ async fn decide<S: EventStore>(
                 ));
             };
             let stream = attendance_stream(occurrence_id);
-            let attendance: Attendance = replay(session, &stream).await?;
+            let mut attendance: Attendance = replay(session, &stream).await?;
+            if session.events(&occurrence_id.stream()).await?.is_empty() {
+                // The answer is parked until its event arrives: the
+                // withdrawal is recorded now, so unparking finds the
+                // answer withdrawn after it was given and skips it.
+                for (_, event) in session.events(&parked_rsvps_stream(occurrence_id)).await? {
+                    if let DomainEvent::RsvpParked(parked) = event {
+                        attendance = attendance.evolve(&parked.rsvp.clone().into());
+                    }
+                }
+            }
             let withdraw = WithdrawRsvp {
                 occurrence_id,
                 attendee_id,

@@ -10,7 +10,7 @@ use store::{EventStore, PgEventStore};
 #[path = "../../tests/support/capture.rs"]
 mod capture;
 
-use capture::{EVENT, busy_capture, commit, event_record};
+use capture::{EVENT, RSVP, busy_capture, commit, event_record, rsvp_record};
 
 /// A busy capture with redeliveries, a bad record, and identity messages.
 fn deliveries() -> Vec<String> {
@@ -169,4 +169,52 @@ async fn a_refused_message_leaves_only_its_rejection_and_the_batch_goes_on() {
         !streams.iter().any(|s| s.contains("refusedonly")),
         "{streams:?}"
     );
+}
+
+#[tokio::test]
+async fn an_rsvp_deleted_while_parked_is_not_applied_when_its_event_arrives() {
+    let db = ScratchDatabase::create().await;
+    let store = db.store(2).await;
+    let applier = Applier::new(store.clone());
+    let event_uri = format!("at://did:plc:lateorg/{EVENT}/later");
+    let lines = [
+        commit(
+            "did:plc:changedmind",
+            1,
+            "create",
+            RSVP,
+            "r",
+            Some(rsvp_record(&event_uri, "going")),
+        ),
+        commit("did:plc:changedmind", 2, "delete", RSVP, "r", None),
+        commit(
+            "did:plc:lateorg",
+            3,
+            "create",
+            EVENT,
+            "later",
+            Some(event_record("Late", serde_json::json!({}))),
+        ),
+    ];
+    let mut outcomes = vec![];
+    for (n, line) in lines.iter().enumerate() {
+        outcomes.push(applier.apply(line, &format!("m:{n}")).await.unwrap());
+    }
+    assert_eq!(
+        outcomes,
+        [
+            Outcome::Parked,
+            Outcome::Applied(vec!["RsvpWithdrawn"]),
+            Outcome::Applied(vec!["ShadowAccountCreated", "EventImported"]),
+        ]
+    );
+    let attendance: Vec<String> = store
+        .read_all(GlobalPosition(0), 1_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|event| event.stream_id.as_str().starts_with("attendance-"))
+        .map(|event| event.payload.event_type)
+        .collect();
+    assert_eq!(attendance, ["RsvpWithdrawn"]);
 }
