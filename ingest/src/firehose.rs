@@ -5,13 +5,10 @@
 //! Jetstream-shaped JSON the Jetstream source sends, so everything past the
 //! consumer handles one format.
 
-use std::collections::HashMap;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use domain::Timestamp;
 use domain::intake::is_wanted;
-use futures::FutureExt;
 use ipld_core::cid::Cid;
 use ipld_core::ipld::Ipld;
 use serde::Deserialize;
@@ -302,28 +299,53 @@ fn decode_commit(body: CommitBody) -> Result<Frame, FrameError> {
     Ok(frame)
 }
 
-fn car_blocks(car: &[u8]) -> Result<HashMap<Cid, Vec<u8>>, FrameError> {
-    // Reading from a slice never waits, so the reader's futures complete
-    // on first poll.
-    let read = async {
-        let mut reader = iroh_car::CarReader::new(car).await?;
-        let mut blocks = HashMap::new();
-        while let Some((cid, bytes)) = reader.next_block().await? {
-            blocks.insert(cid, bytes);
-        }
-        Ok::<_, iroh_car::Error>(blocks)
-    };
-    match read.now_or_never() {
-        Some(result) => result.map_err(|err| bad("CAR blocks", err)),
-        None => Err(FrameError("CAR reader waited on an in-memory slice".into())),
+/// The blocks of a CAR v1 file, left in place: each section is a varint
+/// length, then a CID and the block's bytes. (`iroh-car`'s reader is
+/// async and copies every block; a commit's CAR is already in memory.)
+fn car_blocks(car: &[u8]) -> Result<Vec<(Cid, &[u8])>, FrameError> {
+    #[derive(Deserialize)]
+    struct CarHeader {
+        version: u64,
     }
+    let mut rest = car;
+    let header: CarHeader = serde_ipld_dagcbor::from_slice(section(&mut rest)?)
+        .map_err(|err| bad("CAR header", err))?;
+    if header.version != 1 {
+        return Err(bad(
+            "CAR header",
+            format!("version {} is not 1", header.version),
+        ));
+    }
+    let mut blocks = vec![];
+    while !rest.is_empty() {
+        let mut block = section(&mut rest)?;
+        let cid = Cid::read_bytes(&mut block).map_err(|err| bad("CAR block CID", err))?;
+        blocks.push((cid, block));
+    }
+    Ok(blocks)
+}
+
+/// The next length-prefixed section of a CAR file.
+fn section<'a>(rest: &mut &'a [u8]) -> Result<&'a [u8], FrameError> {
+    let (length, tail) =
+        unsigned_varint::decode::usize(rest).map_err(|err| bad("CAR section length", err))?;
+    if length > tail.len() {
+        return Err(bad(
+            "CAR section",
+            format!("{length} bytes announced, {} left", tail.len()),
+        ));
+    }
+    let (section, after) = tail.split_at(length);
+    *rest = after;
+    Ok(section)
 }
 
 /// The record a CID names, checked against its bytes and turned into
 /// atproto JSON (links as `{"$link"}`, bytes as `{"$bytes"}`).
-fn record_json(blocks: &HashMap<Cid, Vec<u8>>, cid: &Cid) -> Result<Value, String> {
+fn record_json(blocks: &[(Cid, &[u8])], cid: &Cid) -> Result<Value, String> {
     let bytes = blocks
-        .get(cid)
+        .iter()
+        .find_map(|(block, bytes)| (block == cid).then_some(*bytes))
         .ok_or_else(|| format!("record block {cid} is missing from the commit"))?;
     let hash = cid.hash();
     if cid.codec() != DAG_CBOR || hash.code() != SHA2_256 {
@@ -351,5 +373,56 @@ fn to_json(ipld: Ipld) -> Value {
         Ipld::List(items) => Value::Array(items.into_iter().map(to_json).collect()),
         Ipld::Map(map) => Value::Object(map.into_iter().map(|(k, v)| (k, to_json(v))).collect()),
         Ipld::Link(cid) => json!({"$link": cid.to_string()}),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn prefixed(bytes: &[u8]) -> Vec<u8> {
+        let mut buffer = unsigned_varint::encode::usize_buffer();
+        let mut section = unsigned_varint::encode::usize(bytes.len(), &mut buffer).to_vec();
+        section.extend_from_slice(bytes);
+        section
+    }
+
+    fn header(version: u64) -> Vec<u8> {
+        let header = BTreeMap::from([
+            ("version", Ipld::Integer(version.into())),
+            ("roots", Ipld::List(vec![])),
+        ]);
+        prefixed(&serde_ipld_dagcbor::to_vec(&header).unwrap())
+    }
+
+    #[test]
+    fn car_blocks_are_read_in_place_and_bad_cars_are_named() {
+        let record = serde_ipld_dagcbor::to_vec(&BTreeMap::from([("name", "x")])).unwrap();
+        let digest = Sha256::digest(&record);
+        let cid = Cid::new_v1(
+            DAG_CBOR,
+            cid::multihash::Multihash::wrap(SHA2_256, &digest).unwrap(),
+        );
+        let mut block = cid.to_bytes();
+        block.extend_from_slice(&record);
+        let mut car = header(1);
+        car.extend(prefixed(&block));
+
+        let blocks = car_blocks(&car).unwrap();
+        assert_eq!(blocks, vec![(cid, record.as_slice())]);
+        assert!(record_json(&blocks, &cid).is_ok_and(|json| json == json!({"name": "x"})));
+
+        let mut future = header(2);
+        future.extend(prefixed(&block));
+        assert_eq!(
+            car_blocks(&future),
+            Err(FrameError("CAR header: version 2 is not 1".into()))
+        );
+        let cut = &car[..car.len() - 3];
+        assert!(
+            matches!(car_blocks(cut), Err(FrameError(reason)) if reason.starts_with("CAR section: "))
+        );
     }
 }
