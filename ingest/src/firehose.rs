@@ -11,12 +11,13 @@ use domain::Timestamp;
 use domain::intake::is_wanted;
 use ipld_core::cid::Cid;
 use ipld_core::ipld::Ipld;
-use serde::Deserialize;
+use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use crate::routing::{DeadLetter, Routed, route_value};
+use crate::routing::{CommitHead, DeadLetter, Routed, Unrouted, route_commit, route_value};
 
 const DAG_CBOR: u64 = 0x71;
 const SHA2_256: u64 = 0x12;
@@ -253,50 +254,137 @@ fn decode_commit(body: CommitBody) -> Result<Frame, FrameError> {
         .ops
         .iter()
         .partition(|op| is_wanted("commit", Some(collection_of(op))));
-    let mut frame = Frame::Messages {
-        seq: body.seq,
-        routed: vec![],
-        filtered: unwanted
-            .iter()
-            .map(|op| collection_of(op).to_owned())
-            .collect(),
-        dead: vec![],
+    let mut routed = vec![];
+    let mut filtered: Vec<String> = unwanted
+        .iter()
+        .map(|op| collection_of(op).to_owned())
+        .collect();
+    let mut dead = vec![];
+    let blocks = if wanted.is_empty() {
+        vec![]
+    } else {
+        car_blocks(body.blocks)?
     };
-    if wanted.is_empty() {
-        return Ok(frame);
-    }
-    let blocks = car_blocks(body.blocks)?;
     for op in wanted {
         let (collection, rkey) = op.path.split_once('/').unwrap_or((op.path, ""));
-        let mut commit = json!({
-            "rev": body.rev,
-            "operation": op.action,
-            "collection": collection,
-            "rkey": rkey,
-        });
-        let uri = format!("at://{}/{}", body.repo, op.path);
+        let mut commit = CommitLine {
+            rev: body.rev,
+            operation: op.action,
+            collection,
+            rkey,
+            record: None,
+            cid: None,
+        };
         if let Some(cid) = op.cid {
-            match record_json(&blocks, &cid) {
+            match record_of(&blocks, &cid) {
                 Ok(record) => {
-                    commit["record"] = record;
-                    commit["cid"] = Value::String(cid.to_string());
+                    commit.record = Some(record);
+                    commit.cid = Some(cid.to_string());
                 }
                 Err(reason) => {
-                    if let Frame::Messages { dead, .. } = &mut frame {
-                        dead.push(DeadLetter {
-                            reason: format!("{uri}: {reason}"),
-                            payload: commit.to_string().into_bytes(),
-                        });
-                    }
+                    dead.push(DeadLetter {
+                        reason: format!("at://{}/{}: {reason}", body.repo, op.path),
+                        payload: serde_json::to_vec(&commit).unwrap_or_default(),
+                    });
                     continue;
                 }
             }
         }
-        let line =
-            json!({"did": body.repo, "time_us": time_us, "kind": "commit", "commit": commit});
-        push(&mut frame, body.seq, &line);
+        let line = Line {
+            did: body.repo,
+            time_us,
+            kind: "commit",
+            commit: &commit,
+        };
+        let mut text = match serde_json::to_string(&line) {
+            Ok(text) => text,
+            Err(err) => {
+                dead.push(DeadLetter {
+                    reason: format!(
+                        "at://{}/{}: not writable as JSON: {err}",
+                        body.repo, op.path
+                    ),
+                    payload: vec![],
+                });
+                continue;
+            }
+        };
+        let head = CommitHead::new(body.rev, op.action, collection, rkey);
+        match route_commit(body.repo, time_us, head, body.seq, || {
+            std::mem::take(&mut text)
+        }) {
+            Ok(message) => routed.push(message),
+            Err(Unrouted::Filtered(what)) => filtered.push(what),
+            Err(Unrouted::Malformed(reason)) => dead.push(DeadLetter {
+                reason,
+                payload: text.into_bytes(),
+            }),
+        }
     }
-    Ok(frame)
+    Ok(Frame::Messages {
+        seq: body.seq,
+        routed,
+        filtered,
+        dead,
+    })
+}
+
+/// A commit op as a Jetstream line, written without building a JSON tree.
+#[derive(Serialize)]
+struct Line<'a> {
+    did: &'a str,
+    time_us: i64,
+    kind: &'static str,
+    commit: &'a CommitLine<'a>,
+}
+
+#[derive(Serialize)]
+struct CommitLine<'a> {
+    rev: &'a str,
+    operation: &'a str,
+    collection: &'a str,
+    rkey: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "at_json")]
+    record: Option<Ipld>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cid: Option<String>,
+}
+
+fn at_json<S: Serializer>(record: &Option<Ipld>, serializer: S) -> Result<S::Ok, S::Error> {
+    match record {
+        Some(record) => AtJson(record).serialize(serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// A DAG-CBOR value written as atproto JSON: links as `{"$link"}`, bytes
+/// as `{"$bytes"}`, integers beyond 64 bits as strings.
+struct AtJson<'a>(&'a Ipld);
+
+impl Serialize for AtJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Ipld::Null => serializer.serialize_unit(),
+            Ipld::Bool(b) => serializer.serialize_bool(*b),
+            Ipld::Integer(i) => match (i64::try_from(*i), u64::try_from(*i)) {
+                (Ok(small), _) => serializer.serialize_i64(small),
+                (_, Ok(large)) => serializer.serialize_u64(large),
+                _ => serializer.serialize_str(&i.to_string()),
+            },
+            Ipld::Float(f) => serializer.serialize_f64(*f),
+            Ipld::String(text) => serializer.serialize_str(text),
+            Ipld::Bytes(bytes) => tagged(serializer, "$bytes", STANDARD_NO_PAD.encode(bytes)),
+            Ipld::List(items) => serializer.collect_seq(items.iter().map(AtJson)),
+            Ipld::Map(map) => serializer.collect_map(map.iter().map(|(k, v)| (k, AtJson(v)))),
+            Ipld::Link(cid) => tagged(serializer, "$link", cid.to_string()),
+        }
+    }
+}
+
+fn tagged<S: Serializer>(serializer: S, tag: &str, value: String) -> Result<S::Ok, S::Error> {
+    let mut map = serializer.serialize_map(Some(1))?;
+    map.serialize_entry(tag, &value)?;
+    map.end()
 }
 
 /// The blocks of a CAR v1 file, left in place: each section is a varint
@@ -340,9 +428,8 @@ fn section<'a>(rest: &mut &'a [u8]) -> Result<&'a [u8], FrameError> {
     Ok(section)
 }
 
-/// The record a CID names, checked against its bytes and turned into
-/// atproto JSON (links as `{"$link"}`, bytes as `{"$bytes"}`).
-fn record_json(blocks: &[(Cid, &[u8])], cid: &Cid) -> Result<Value, String> {
+/// The record a CID names, checked against its bytes.
+fn record_of(blocks: &[(Cid, &[u8])], cid: &Cid) -> Result<Ipld, String> {
     let bytes = blocks
         .iter()
         .find_map(|(block, bytes)| (block == cid).then_some(*bytes))
@@ -354,26 +441,8 @@ fn record_json(blocks: &[(Cid, &[u8])], cid: &Cid) -> Result<Value, String> {
     if Sha256::digest(bytes)[..] != *hash.digest() {
         return Err(format!("record bytes do not match their CID {cid}"));
     }
-    let ipld: Ipld = serde_ipld_dagcbor::from_slice(bytes)
-        .map_err(|err| format!("record block {cid} is not DAG-CBOR: {err}"))?;
-    Ok(to_json(ipld))
-}
-
-fn to_json(ipld: Ipld) -> Value {
-    match ipld {
-        Ipld::Null => Value::Null,
-        Ipld::Bool(b) => Value::Bool(b),
-        Ipld::Integer(i) => i64::try_from(i)
-            .map(Value::from)
-            .or_else(|_| u64::try_from(i).map(Value::from))
-            .unwrap_or_else(|_| Value::String(i.to_string())),
-        Ipld::Float(f) => json!(f),
-        Ipld::String(s) => Value::String(s),
-        Ipld::Bytes(b) => json!({"$bytes": STANDARD_NO_PAD.encode(b)}),
-        Ipld::List(items) => Value::Array(items.into_iter().map(to_json).collect()),
-        Ipld::Map(map) => Value::Object(map.into_iter().map(|(k, v)| (k, to_json(v))).collect()),
-        Ipld::Link(cid) => json!({"$link": cid.to_string()}),
-    }
+    serde_ipld_dagcbor::from_slice(bytes)
+        .map_err(|err| format!("record block {cid} is not DAG-CBOR: {err}"))
 }
 
 #[cfg(test)]
@@ -398,6 +467,28 @@ mod tests {
     }
 
     #[test]
+    fn dag_cbor_is_written_as_atproto_json() {
+        let cid: Cid = "bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
+            .parse()
+            .unwrap();
+        let value = Ipld::Map(BTreeMap::from([
+            ("blob".to_owned(), Ipld::Link(cid)),
+            ("bytes".to_owned(), Ipld::Bytes(vec![1, 2, 3])),
+            ("big".to_owned(), Ipld::Integer(u64::MAX as i128 + 1)),
+            (
+                "list".to_owned(),
+                Ipld::List(vec![Ipld::Null, Ipld::Bool(true), Ipld::Integer(-3)]),
+            ),
+        ]));
+        assert_eq!(
+            serde_json::to_string(&AtJson(&value)).unwrap(),
+            format!(
+                r#"{{"big":"18446744073709551616","blob":{{"$link":"{cid}"}},"bytes":{{"$bytes":"AQID"}},"list":[null,true,-3]}}"#
+            )
+        );
+    }
+
+    #[test]
     fn car_blocks_are_read_in_place_and_bad_cars_are_named() {
         let record = serde_ipld_dagcbor::to_vec(&BTreeMap::from([("name", "x")])).unwrap();
         let digest = Sha256::digest(&record);
@@ -412,7 +503,11 @@ mod tests {
 
         let blocks = car_blocks(&car).unwrap();
         assert_eq!(blocks, vec![(cid, record.as_slice())]);
-        assert!(record_json(&blocks, &cid).is_ok_and(|json| json == json!({"name": "x"})));
+        let record = record_of(&blocks, &cid).unwrap();
+        assert_eq!(
+            serde_json::to_value(AtJson(&record)).unwrap(),
+            json!({"name": "x"})
+        );
 
         let mut future = header(2);
         future.extend(prefixed(&block));

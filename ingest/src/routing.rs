@@ -58,18 +58,36 @@ struct Head<'a> {
     account: Option<Sequenced>,
 }
 
+/// What routing reads of a commit.
 #[derive(Deserialize)]
-struct CommitHead<'a> {
+pub struct CommitHead<'a> {
+    /// The repository revision.
     #[serde(borrow)]
-    rev: &'a str,
+    pub rev: &'a str,
+    /// `create`, `update` or `delete`.
     #[serde(borrow)]
-    operation: &'a str,
+    pub operation: &'a str,
+    /// The record's collection.
     #[serde(borrow)]
-    collection: &'a str,
+    pub collection: &'a str,
+    /// The record key.
     #[serde(borrow)]
-    rkey: &'a str,
-    #[serde(rename = "record")]
+    pub rkey: &'a str,
+    #[serde(rename = "record", default)]
     _record: Option<IgnoredAny>,
+}
+
+impl<'a> CommitHead<'a> {
+    /// The head of a commit op.
+    pub fn new(rev: &'a str, operation: &'a str, collection: &'a str, rkey: &'a str) -> Self {
+        Self {
+            rev,
+            operation,
+            collection,
+            rkey,
+            _record: None,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -92,6 +110,26 @@ pub fn route_value(line: &serde_json::Value, cursor: Option<i64>) -> Result<Rout
     let head = Head::deserialize(line)
         .map_err(|err| Unrouted::Malformed(format!("not a Jetstream message: {err}")))?;
     route(head, cursor, || line.to_string())
+}
+
+/// Routes a commit op of `did` whose Jetstream line is already written
+/// (`payload`), without reading it back.
+pub fn route_commit(
+    did: &str,
+    time_us: i64,
+    commit: CommitHead,
+    cursor: i64,
+    payload: impl FnOnce() -> String,
+) -> Result<Routed, Unrouted> {
+    let head = Head {
+        did,
+        time_us,
+        kind: "commit",
+        commit: Some(commit),
+        identity: None,
+        account: None,
+    };
+    route(head, Some(cursor), payload)
 }
 
 fn route(
