@@ -22,9 +22,9 @@ use domain::external_ref::{ExternalRefLinked, LocalRef, external_ref_stream, lin
 use domain::identity::{Identity, IdentityCommand, UserId, identity_stream};
 use domain::intake::{Change, Delivery, Intake, Parsed, parse, rejection};
 use domain::occurrence::{Occurrence, OccurrenceCommand, OccurrenceId};
-use domain::{DomainEvent, EventId, EventMetadata, Origin, StreamId};
 use std::ops::Range;
 
+use domain::{DomainEvent, EventId, EventMetadata, Origin, StreamId};
 use store::{AppendError, Appended, EventStore, StoreError, StreamAppend};
 use thiserror::Error;
 use tokio::task::JoinHandle;
@@ -144,6 +144,9 @@ impl<S: EventStore> Applier<S> {
         );
         match session.commit().await {
             Ok(_) => Ok(outcome),
+            // A rejection's id derives from the message: this one was
+            // rejected before, for a reason worded otherwise then.
+            Err(AppendError::EventIdConflict { .. }) => Ok(outcome),
             Err(err) => Err(transient(&[message], into_store_error(err))),
         }
     }
