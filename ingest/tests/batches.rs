@@ -218,3 +218,34 @@ async fn an_rsvp_deleted_while_parked_is_not_applied_when_its_event_arrives() {
         .collect();
     assert_eq!(attendance, ["RsvpWithdrawn"]);
 }
+
+#[tokio::test]
+async fn a_message_rejected_before_in_other_words_is_not_retried_forever() {
+    let db = ScratchDatabase::create().await;
+    let store = db.store(2).await;
+    let line = commit("did:plc:reworded", 1, "delete", EVENT, "never", None);
+    let subject = format!("at://did:plc:reworded/{EVENT}/never");
+    let earlier = domain::intake::rejection("firehose", &subject, "an older wording", &line);
+    let stored = domain::NewEvent {
+        metadata: earlier.metadata,
+        payload: earlier.event.encode(),
+    };
+    store
+        .append(&earlier.stream, store::ExpectedVersion::Any, vec![stored])
+        .await
+        .unwrap();
+
+    let outcome = Applier::new(store.clone())
+        .apply(&line, "m:0")
+        .await
+        .unwrap();
+    assert!(
+        matches!(&outcome, Outcome::Rejected { subject: s, .. } if *s == subject),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        log(&store).await.len(),
+        1,
+        "the earlier rejection stays the only record"
+    );
+}
