@@ -20,6 +20,7 @@ pub mod occurrence;
 pub mod recurrence;
 pub mod rejection;
 pub mod series;
+pub mod series_detection;
 pub mod time;
 
 pub use catalogue::{DecodeError, DomainEvent};

@@ -1,0 +1,325 @@
+//! Series detection: which imported standalone events of one organizer
+//! are occurrences of one series, and the rule that generates them.
+//!
+//! Events are grouped per organizer by their series name (numbering,
+//! dates and asides taken out, then compared fuzzily) and their time of
+//! day in their own time zone; each group gets the rule that explains
+//! most of its dates ([`rules::fit`]), checked by expanding it with the
+//! `rrule` crate: the rule with its EXDATEs (skipped dates) and RDATEs
+//! (moved occurrences) must give exactly the group's start times. Pure:
+//! the same events always give the same proposals.
+
+pub mod names;
+pub mod rules;
+
+use std::collections::BTreeMap;
+
+use chrono::{NaiveDateTime, TimeZone, Timelike};
+use serde::{Deserialize, Serialize};
+
+use crate::recurrence::{Recurrence, time_zone};
+use crate::time::Timestamp;
+
+/// An imported standalone event, as detection reads it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Candidate {
+    /// The record's AT-URI; its DID is the organizer.
+    pub uri: String,
+    /// The event's name.
+    pub name: String,
+    /// When it starts.
+    pub starts_at: Timestamp,
+    /// Its IANA time zone; UTC when the record names none.
+    pub time_zone: Option<String>,
+}
+
+/// How eager detection is.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DetectionConfig {
+    /// The fewest events a series is proposed from.
+    pub min_members: usize,
+    /// The lowest confidence proposed.
+    pub min_confidence: f64,
+    /// How alike two series names must be to belong together.
+    pub name_threshold: f64,
+    /// The largest gap between times of day within one series, in minutes.
+    pub time_of_day_spread: u32,
+}
+
+impl Default for DetectionConfig {
+    fn default() -> Self {
+        Self {
+            min_members: 3,
+            min_confidence: 0.7,
+            name_threshold: 0.75,
+            time_of_day_spread: 120,
+        }
+    }
+}
+
+/// A proposed series.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Proposal {
+    /// The organizer's DID.
+    pub organizer: String,
+    /// The member events, by start.
+    pub uris: Vec<String>,
+    /// `DTSTART;TZID=…`, `RRULE:…` and, when needed, `EXDATE` and `RDATE`
+    /// lines.
+    pub rrule: String,
+    /// From 0 to 1.
+    pub confidence: f64,
+    /// Why.
+    pub explanation: Explanation,
+}
+
+/// What a proposal rests on, signal by signal.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Explanation {
+    /// The name the members share.
+    pub series_name: String,
+    /// How alike the members' names are (0 to 1).
+    pub name_similarity: f64,
+    /// The timing pattern, in words.
+    pub pattern: String,
+    /// The share of the rule's dates and the members that agree (0 to 1).
+    pub timing: f64,
+    /// Rule dates no event takes (holidays, cancellations never imported).
+    pub skipped: Vec<String>,
+    /// Members off the rule (moved occurrences).
+    pub moved: Vec<String>,
+}
+
+/// The series `candidates` hold, per organizer, most confident first.
+pub fn detect(candidates: &[Candidate], config: &DetectionConfig) -> Vec<Proposal> {
+    let mut by_organizer: BTreeMap<&str, Vec<&Candidate>> = BTreeMap::new();
+    for candidate in candidates {
+        by_organizer
+            .entry(organizer_of(&candidate.uri))
+            .or_default()
+            .push(candidate);
+    }
+    let mut proposals: Vec<Proposal> = by_organizer
+        .into_iter()
+        .flat_map(|(organizer, events)| detect_for(organizer, events, config))
+        .collect();
+    proposals.sort_by(|a, b| {
+        b.confidence
+            .total_cmp(&a.confidence)
+            .then_with(|| a.uris.cmp(&b.uris))
+    });
+    proposals
+}
+
+/// The series of one organizer: a new import re-evaluates only these.
+pub fn detect_for(
+    organizer: &str,
+    events: Vec<&Candidate>,
+    config: &DetectionConfig,
+) -> Vec<Proposal> {
+    let mut proposals = vec![];
+    for group in groups(events, config) {
+        if group.len() < config.min_members {
+            continue;
+        }
+        if let Some(proposal) = propose(organizer, &group, config) {
+            proposals.push(proposal);
+        }
+    }
+    proposals
+}
+
+/// An event with its series name and wall time.
+struct Placed<'a> {
+    event: &'a Candidate,
+    series_name: String,
+    zone: chrono_tz::Tz,
+    local: NaiveDateTime,
+}
+
+fn groups<'a>(events: Vec<&'a Candidate>, config: &DetectionConfig) -> Vec<Vec<Placed<'a>>> {
+    // One bucket per series name, then names alike enough merged.
+    let mut by_name: BTreeMap<String, Vec<Placed>> = BTreeMap::new();
+    for event in events {
+        let zone = event
+            .time_zone
+            .as_deref()
+            .and_then(|name| time_zone(name).ok())
+            .unwrap_or(chrono_tz::UTC);
+        let local = event
+            .starts_at
+            .to_datetime()
+            .with_timezone(&zone)
+            .naive_local();
+        let series_name = names::series_name(&event.name);
+        by_name
+            .entry(series_name.clone())
+            .or_default()
+            .push(Placed {
+                event,
+                series_name,
+                zone,
+                local,
+            });
+    }
+    let mut merged: Vec<(String, Vec<Placed>)> = vec![];
+    for (name, members) in by_name {
+        if name.is_empty() {
+            continue;
+        }
+        match merged
+            .iter_mut()
+            .find(|(kept, _)| strsim::sorensen_dice(kept, &name) >= config.name_threshold)
+        {
+            Some((_, kept)) => kept.extend(members),
+            None => merged.push((name, members)),
+        }
+    }
+    // Within a name, series at different times of day stay apart.
+    let mut groups = vec![];
+    for (_, mut members) in merged {
+        members.sort_by_key(|m| (minutes(m.local), m.local));
+        let mut group: Vec<Placed> = vec![];
+        for member in members {
+            let far = group.last().is_some_and(|last| {
+                minutes(member.local) - minutes(last.local) > config.time_of_day_spread
+            });
+            if far {
+                groups.push(std::mem::take(&mut group));
+            }
+            group.push(member);
+        }
+        groups.push(group);
+    }
+    for group in &mut groups {
+        group.sort_by(|a, b| {
+            a.local
+                .cmp(&b.local)
+                .then_with(|| a.event.uri.cmp(&b.event.uri))
+        });
+        group.dedup_by(|a, b| a.local == b.local && a.event.uri == b.event.uri);
+    }
+    groups
+}
+
+fn minutes(at: NaiveDateTime) -> u32 {
+    at.hour() * 60 + at.minute()
+}
+
+fn propose(organizer: &str, group: &[Placed], config: &DetectionConfig) -> Option<Proposal> {
+    let zone = group[0].zone;
+    let times: Vec<NaiveDateTime> = group.iter().map(|m| m.local).collect();
+    let mut distinct = times.clone();
+    distinct.dedup();
+    if distinct.len() != times.len() {
+        // Two events at one time are not two occurrences of one series.
+        return None;
+    }
+    let fit = rules::fit(&times)?;
+    let instant = |local: NaiveDateTime| {
+        zone.from_local_datetime(&local)
+            .earliest()
+            .map(|at| Timestamp::from_datetime(at.to_utc()))
+    };
+    let recurrence = Recurrence {
+        rule: fit.rule.clone(),
+        time_zone: zone.name().to_owned(),
+        starts_at: instant(fit.start)?,
+        exdates: fit
+            .skipped
+            .iter()
+            .map(|t| instant(*t))
+            .collect::<Option<_>>()?,
+        rdates: fit
+            .moved
+            .iter()
+            .map(|n| instant(times[*n]))
+            .collect::<Option<_>>()?,
+    };
+    let starts: Vec<Timestamp> = group.iter().map(|m| m.event.starts_at).collect();
+    let from = *starts.iter().min()?;
+    let until = *starts.iter().max()?;
+    // The rule must give exactly the members' start times.
+    if recurrence.schedule().ok()?.between(from, until).ok()? != starts {
+        return None;
+    }
+    let series_name = most_common(group.iter().map(|m| m.series_name.as_str()));
+    let name_similarity = group
+        .iter()
+        .map(|m| strsim::sorensen_dice(&m.series_name, &series_name))
+        .sum::<f64>()
+        / group.len() as f64;
+    let timing = fit.timing();
+    let confidence = round(0.4 * name_similarity + 0.6 * timing);
+    if confidence < config.min_confidence {
+        return None;
+    }
+    Some(Proposal {
+        organizer: organizer.to_owned(),
+        uris: group.iter().map(|m| m.event.uri.clone()).collect(),
+        rrule: rrule_text(&recurrence, zone, &fit, &times),
+        confidence,
+        explanation: Explanation {
+            series_name,
+            name_similarity: round(name_similarity),
+            pattern: fit.pattern.clone(),
+            timing: round(timing),
+            skipped: fit
+                .skipped
+                .iter()
+                .map(|t| t.format("%Y-%m-%d").to_string())
+                .collect(),
+            moved: fit
+                .moved
+                .iter()
+                .map(|n| group[*n].event.uri.clone())
+                .collect(),
+        },
+    })
+}
+
+fn rrule_text(
+    recurrence: &Recurrence,
+    zone: chrono_tz::Tz,
+    fit: &rules::Fit,
+    times: &[NaiveDateTime],
+) -> String {
+    let stamp = |t: &NaiveDateTime| t.format("%Y%m%dT%H%M%S").to_string();
+    let name = zone.name();
+    let mut text = format!(
+        "DTSTART;TZID={name}:{}\nRRULE:{}",
+        stamp(&fit.start),
+        recurrence.rule
+    );
+    if !fit.skipped.is_empty() {
+        let dates: Vec<String> = fit.skipped.iter().map(stamp).collect();
+        text.push_str(&format!("\nEXDATE;TZID={name}:{}", dates.join(",")));
+    }
+    if !fit.moved.is_empty() {
+        let dates: Vec<String> = fit.moved.iter().map(|n| stamp(&times[*n])).collect();
+        text.push_str(&format!("\nRDATE;TZID={name}:{}", dates.join(",")));
+    }
+    text
+}
+
+fn most_common<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for name in names {
+        *counts.entry(name).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(a.0)))
+        .map(|(name, _)| name.to_owned())
+        .unwrap_or_default()
+}
+
+fn round(value: f64) -> f64 {
+    (value * 1000.0).round() / 1000.0
+}
+
+/// The DID of an AT-URI (`at://did/collection/rkey`).
+pub fn organizer_of(uri: &str) -> &str {
+    let rest = uri.strip_prefix("at://").unwrap_or(uri);
+    rest.split('/').next().unwrap_or(rest)
+}
