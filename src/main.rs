@@ -58,6 +58,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::recurrence::RecurrenceCommand,
     },
+    /// Detect series among imported events.
+    Series {
+        #[command(subcommand)]
+        command: commands::series::SeriesCommand,
+    },
 }
 
 #[tokio::main]
@@ -72,6 +77,7 @@ async fn main() -> ExitCode {
         }
         Command::ImportJetstream(args) => commands::import::run(&cli.database_url, args).await,
         Command::Recurrence { command } => commands::recurrence::run(command),
+        Command::Series { command } => commands::series::run(command),
         Command::Project => commands::project::run(&cli.database_url).await,
         Command::Serve(args) => commands::serve::run(&cli.database_url, args).await,
         Command::Rebuild(args) => commands::rebuild::run(&cli.database_url, args).await,

@@ -8,6 +8,7 @@ pub mod migrate;
 pub mod project;
 pub mod rebuild;
 pub mod recurrence;
+pub mod series;
 pub mod serve;
 
 use anyhow::Context;

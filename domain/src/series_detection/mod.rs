@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use chrono::{NaiveDateTime, TimeZone, Timelike};
 use serde::{Deserialize, Serialize};
 
+use crate::occurrence::details_of;
 use crate::recurrence::{Recurrence, time_zone};
 use crate::time::Timestamp;
 
@@ -31,6 +32,23 @@ pub struct Candidate {
     pub starts_at: Timestamp,
     /// Its IANA time zone; UTC when the record names none.
     pub time_zone: Option<String>,
+}
+
+impl Candidate {
+    /// The candidate a calendar event record makes: its name, its start
+    /// and its `timezone`, or why it can make none.
+    pub fn from_record(uri: &str, record: &str) -> Result<Self, String> {
+        let details = details_of(uri, record).map_err(|err| err.to_string())?;
+        let starts_at = details
+            .starts_at
+            .ok_or_else(|| format!("record {uri}: has no startsAt"))?;
+        Ok(Candidate {
+            uri: uri.to_owned(),
+            name: details.name,
+            starts_at,
+            time_zone: details.time_zone,
+        })
+    }
 }
 
 /// How eager detection is.
