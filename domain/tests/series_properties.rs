@@ -1,0 +1,84 @@
+//! Series detection as properties: a generated series is found with its
+//! rule whatever its zone, start and skipped date, and the order in which
+//! events arrive changes nothing.
+
+use chrono::{Duration, NaiveDate, TimeZone};
+use domain::Timestamp;
+use domain::recurrence::time_zone;
+use domain::series_detection::{Candidate, DetectionConfig, detect};
+use proptest::prelude::*;
+
+const ZONES: &[&str] = &[
+    "Europe/Berlin",
+    "America/New_York",
+    "Australia/Sydney",
+    "UTC",
+];
+
+fn candidate(uri: String, name: String, local: chrono::NaiveDateTime, zone: &str) -> Candidate {
+    let tz = time_zone(zone).unwrap();
+    Candidate {
+        uri,
+        name,
+        starts_at: Timestamp::from_datetime(
+            tz.from_local_datetime(&local).earliest().unwrap().to_utc(),
+        ),
+        time_zone: Some(zone.to_owned()),
+    }
+}
+
+prop_compose! {
+    /// A weekly or fortnightly series of 4 to 10 events with at most one
+    /// date skipped, in some zone, at some hour.
+    fn series()(
+        zone in prop::sample::select(ZONES),
+        day in 0i64..365,
+        hour in 7u32..22,
+        every in 1i64..=2,
+        count in 4usize..=10,
+        skip in prop::option::of(1usize..3),
+    ) -> (Vec<Candidate>, String) {
+        let first = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + Duration::days(day);
+        let start = first.and_hms_opt(hour, 0, 0).unwrap();
+        let events = (0..count)
+            .filter(|n| Some(*n) != skip)
+            .map(|n| {
+                let at = start + Duration::weeks(every * n as i64);
+                candidate(format!("at://did:plc:p/community.lexicon.calendar.event/e{n}"), format!("Meetup #{n}"), at, zone)
+            })
+            .collect();
+        let weekday = format!("{}", first.format("%a")).to_uppercase()[..2].to_owned();
+        let rule = if every == 1 {
+            format!("RRULE:FREQ=WEEKLY;BYDAY={weekday}")
+        } else {
+            format!("RRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY={weekday}")
+        };
+        (events, rule)
+    }
+}
+
+proptest! {
+    #[test]
+    fn a_generated_series_is_found_with_its_rule((events, rule) in series()) {
+        let proposals = detect(&events, &DetectionConfig::default());
+        prop_assert_eq!(proposals.len(), 1, "{:#?}", proposals);
+        let uris: Vec<String> = events.iter().map(|e| e.uri.clone()).collect();
+        prop_assert_eq!(&proposals[0].uris, &uris);
+        prop_assert!(proposals[0].rrule.contains(&rule), "{} lacks {}", proposals[0].rrule, rule);
+    }
+
+    #[test]
+    fn arrival_order_changes_nothing((events, _) in series(), seed in any::<u64>()) {
+        let mut shuffled = events.clone();
+        // A deterministic shuffle from the seed.
+        let mut state = seed | 1;
+        for n in (1..shuffled.len()).rev() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            shuffled.swap(n, (state % (n as u64 + 1)) as usize);
+        }
+        let config = DetectionConfig::default();
+        prop_assert_eq!(detect(&events, &config), detect(&shuffled, &config));
+    }
+}
