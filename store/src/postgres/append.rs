@@ -5,9 +5,9 @@
 //! transaction, so a batch is stored whole or not at all, in a single round
 //! trip.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
-use domain::{GlobalPosition, NewEvent, RecordedEvent, StreamId, StreamVersion};
+use domain::{EventId, GlobalPosition, NewEvent, RecordedEvent, StreamId, StreamVersion};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -89,7 +89,8 @@ pub(crate) async fn append(
             Ok(None) | Err(Collision::EventIdTaken) => {}
             Err(Collision::Failed(err)) => return Err(err.into()),
         }
-        if let Stored::All(appended) = find_stored(pool, stream, events).await? {
+        let stored = stored_by_id(pool, events.iter()).await?;
+        if let Some(appended) = repeat_of(stream, events, &stored)? {
             return Ok(appended);
         }
         let actual = stream_version(pool, stream).await?;
@@ -176,72 +177,63 @@ async fn stream_version(pool: &PgPool, stream: &StreamId) -> Result<StreamVersio
     Ok(StreamVersion(version.unwrap_or(0) as u64))
 }
 
-enum Stored {
-    All(Appended),
-    None,
-}
-
-/// Looks up the batch's event ids: all stored with the same content is an
-/// idempotent repeat; anything between none and all is refused.
-async fn find_stored(
-    pool: &PgPool,
-    stream: &StreamId,
-    events: &[NewEvent],
-) -> Result<Stored, AppendError> {
-    let ids: Vec<Uuid> = events
-        .iter()
-        .map(|event| event.metadata.event_id.0)
-        .collect();
+/// The stored events among the ids of `events`, by id.
+pub(crate) async fn stored_by_id<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    events: impl Iterator<Item = &NewEvent>,
+) -> Result<HashMap<EventId, RecordedEvent>, StoreError> {
+    let ids: Vec<Uuid> = events.map(|event| event.metadata.event_id.0).collect();
     let rows = sqlx::query(rows::BY_EVENT_IDS)
         .bind(&ids)
-        .fetch_all(pool)
+        .fetch_all(executor)
         .await
         .map_err(classify("looking up stored event ids"))?;
-    let stored: Vec<RecordedEvent> = rows
-        .iter()
-        .map(rows::recorded_event)
-        .collect::<Result<_, _>>()?;
+    rows.iter()
+        .map(|row| rows::recorded_event(row).map(|event| (event.metadata.event_id, event)))
+        .collect()
+}
 
-    for found in &stored {
-        let new = events
-            .iter()
-            .find(|event| event.metadata.event_id == found.metadata.event_id)
-            .ok_or_else(|| StoreError::Inconsistent {
-                position: found.global_position,
-                problem: format!(
-                    "the lookup of event ids returned {}, which was not asked for",
-                    found.metadata.event_id
-                ),
-            })?;
-        if found.stream_id != *stream || found.payload != new.payload {
+/// `Some` when `events` are all stored in `stream` with the same content:
+/// an idempotent repeat of an earlier append. `None` when none of them is
+/// stored; anything between none and all is refused.
+pub(crate) fn repeat_of(
+    stream: &StreamId,
+    events: &[NewEvent],
+    stored: &HashMap<EventId, RecordedEvent>,
+) -> Result<Option<Appended>, AppendError> {
+    let found: Vec<(&NewEvent, &RecordedEvent)> = events
+        .iter()
+        .filter_map(|event| Some((event, stored.get(&event.metadata.event_id)?)))
+        .collect();
+    for (new, old) in &found {
+        if old.stream_id != *stream || old.payload != new.payload {
             return Err(AppendError::EventIdConflict {
-                event_id: found.metadata.event_id,
+                event_id: old.metadata.event_id,
                 stream: stream.clone(),
-                stored_stream: found.stream_id.clone(),
+                stored_stream: old.stream_id.clone(),
             });
         }
     }
-    match (stored.first(), stored.last()) {
-        (Some(first), Some(last)) if stored.len() == events.len() => Ok(Stored::All(Appended {
-            last_version: stored
-                .iter()
-                .map(|event| event.stream_version)
-                .max()
-                .unwrap_or(last.stream_version),
-            first_position: first.global_position,
-            last_position: last.global_position,
-            already_stored: true,
-        })),
-        (None, _) => Ok(Stored::None),
-        _ => Err(AppendError::PartlyStored {
-            stream: stream.clone(),
-            stored: stored.len(),
-            total: events.len(),
-        }),
+    if found.is_empty() {
+        return Ok(None);
     }
+    if found.len() < events.len() {
+        return Err(AppendError::PartlyStored {
+            stream: stream.clone(),
+            stored: found.len(),
+            total: events.len(),
+        });
+    }
+    let positions = found.iter().map(|(_, old)| old.global_position);
+    let versions = found.iter().map(|(_, old)| old.stream_version);
+    Ok(Some(Appended {
+        last_version: versions.max().unwrap_or(StreamVersion(0)),
+        first_position: positions.clone().min().unwrap_or(GlobalPosition(0)),
+        last_position: positions.max().unwrap_or(GlobalPosition(0)),
+        already_stored: true,
+    }))
 }
 
-/// The batch split into one array per column, for `UNNEST`.
 /// Binds a [`Columns`]' vectors to `$query`, in the order every insert of
 /// events lists them.
 macro_rules! bind_columns {
@@ -259,6 +251,7 @@ macro_rules! bind_columns {
 }
 pub(crate) use bind_columns;
 
+/// The batch split into one array per column, for `UNNEST`.
 pub(crate) struct Columns {
     pub(crate) event_ids: Vec<Uuid>,
     pub(crate) event_types: Vec<String>,

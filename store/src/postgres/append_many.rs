@@ -10,13 +10,12 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use domain::{EventId, GlobalPosition, NewEvent, RecordedEvent, StreamVersion};
+use domain::{GlobalPosition, NewEvent, StreamVersion};
 use sqlx::{PgPool, Postgres, Transaction};
-use uuid::Uuid;
 
-use super::append::{ATTEMPTS, Columns, bind_columns, check_batch};
+use super::append::{ATTEMPTS, Columns, bind_columns, check_batch, repeat_of, stored_by_id};
 use super::errors::{classify, is_event_id_taken};
-use super::{APPENDED_CHANNEL, rows, to_i64};
+use super::{APPENDED_CHANNEL, to_i64};
 use crate::port::{AppendError, Appended, ExpectedVersion, StoreError, StreamAppend};
 
 /// Creates the missing streams and moves every one on by its count of new
@@ -92,10 +91,10 @@ async fn try_append_many(pool: &PgPool, parts: &[StreamAppend]) -> Result<Vec<Ap
         .begin()
         .await
         .map_err(classify("beginning an append"))?;
-    let stored = stored_events(&mut tx, parts).await?;
+    let stored = stored_by_id(&mut *tx, parts.iter().flat_map(|part| &part.events)).await?;
     let mut answers = Vec::with_capacity(parts.len());
     for part in parts {
-        answers.push(already_stored(part, &stored)?);
+        answers.push(repeat_of(&part.stream, &part.events, &stored)?);
     }
     let writing: Vec<usize> = (0..parts.len()).filter(|&n| answers[n].is_none()).collect();
     if writing.is_empty() {
@@ -152,66 +151,6 @@ async fn try_append_many(pool: &PgPool, parts: &[StreamAppend]) -> Result<Vec<Ap
         .await
         .map_err(classify("committing an append"))?;
     Ok(answers.into_iter().flatten().collect())
-}
-
-/// The stored events among the parts' ids, by id.
-async fn stored_events(
-    tx: &mut Transaction<'_, Postgres>,
-    parts: &[StreamAppend],
-) -> Result<HashMap<EventId, RecordedEvent>, StoreError> {
-    let ids: Vec<Uuid> = parts
-        .iter()
-        .flat_map(|part| &part.events)
-        .map(|event| event.metadata.event_id.0)
-        .collect();
-    let rows = sqlx::query(rows::BY_EVENT_IDS)
-        .bind(&ids)
-        .fetch_all(&mut **tx)
-        .await
-        .map_err(classify("looking up stored event ids"))?;
-    rows.iter()
-        .map(|row| rows::recorded_event(row).map(|event| (event.metadata.event_id, event)))
-        .collect()
-}
-
-/// `Some` when the part is a repeat of an earlier append, `None` when none
-/// of its events is stored; anything else is refused.
-fn already_stored(
-    part: &StreamAppend,
-    stored: &HashMap<EventId, RecordedEvent>,
-) -> Result<Option<Appended>, AppendError> {
-    let found: Vec<(&NewEvent, &RecordedEvent)> = part
-        .events
-        .iter()
-        .filter_map(|event| Some((event, stored.get(&event.metadata.event_id)?)))
-        .collect();
-    for (new, old) in &found {
-        if old.stream_id != part.stream || old.payload != new.payload {
-            return Err(AppendError::EventIdConflict {
-                event_id: old.metadata.event_id,
-                stream: part.stream.clone(),
-                stored_stream: old.stream_id.clone(),
-            });
-        }
-    }
-    if found.is_empty() {
-        return Ok(None);
-    }
-    if found.len() < part.events.len() {
-        return Err(AppendError::PartlyStored {
-            stream: part.stream.clone(),
-            stored: found.len(),
-            total: part.events.len(),
-        });
-    }
-    let positions = found.iter().map(|(_, old)| old.global_position);
-    let versions = found.iter().map(|(_, old)| old.stream_version);
-    Ok(Some(Appended {
-        last_version: versions.max().unwrap_or(StreamVersion(0)),
-        first_position: positions.clone().min().unwrap_or(GlobalPosition(0)),
-        last_position: positions.max().unwrap_or(GlobalPosition(0)),
-        already_stored: true,
-    }))
 }
 
 /// Locks the streams written to and moves them past their new events,
