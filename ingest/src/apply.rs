@@ -567,29 +567,14 @@ async fn unpark<S: EventStore>(
         let events = attendance
             .decide(&AttendanceCommand::Change(change), at)
             .unwrap_or_default();
-        let events = events
-            .into_iter()
-            .enumerate()
-            .map(|(n, event)| {
-                let label = if n == 0 {
-                    "unparked".to_owned()
-                } else {
-                    format!("unparked#{n}")
-                };
-                let metadata = EventMetadata {
-                    event_id: EventId::caused_by(parked_id, &label),
-                    causation_id: Some(parked_id),
-                    correlation_id: None,
-                    origin: Origin::Bluesky,
-                    actor: domain::Actor::system("ingest"),
-                };
-                (metadata, event)
-            })
-            .collect::<Vec<_>>();
-        let appended: Vec<&'static str> = events.iter().map(|(_, e)| e.event_type()).collect();
-        if session.stage(&stream, events).await? {
-            types.extend(appended);
-        }
+        let caused = |label: &str| EventMetadata {
+            event_id: EventId::caused_by(parked_id, label),
+            causation_id: Some(parked_id),
+            correlation_id: None,
+            origin: Origin::Bluesky,
+            actor: domain::Actor::system("ingest"),
+        };
+        types.extend(stage_labelled(session, &stream, "unparked", events, caused).await?);
     }
     Ok(types)
 }
@@ -613,6 +598,22 @@ async fn stage<S: EventStore>(
     label: &str,
     events: Vec<DomainEvent>,
 ) -> Result<Vec<&'static str>, Failure> {
+    stage_labelled(session, stream, label, events, |label| {
+        delivery.metadata(label)
+    })
+    .await
+}
+
+/// Stages `events` on `stream`, the first with `metadata(label)` and the
+/// n-th after it with `metadata("label#n")`: the types staged, none when
+/// nothing was decided or the events were staged or stored before.
+async fn stage_labelled<S: EventStore>(
+    session: &mut Session<'_, S>,
+    stream: &StreamId,
+    label: &str,
+    events: Vec<DomainEvent>,
+    metadata: impl Fn(&str) -> EventMetadata,
+) -> Result<Vec<&'static str>, Failure> {
     let types: Vec<&'static str> = events.iter().map(DomainEvent::event_type).collect();
     let events = events
         .into_iter()
@@ -623,7 +624,7 @@ async fn stage<S: EventStore>(
             } else {
                 format!("{label}#{n}")
             };
-            (delivery.metadata(&label), event)
+            (metadata(&label), event)
         })
         .collect();
     // A message applied before, whose aggregate has moved on since, is
