@@ -205,33 +205,43 @@ fn drop_nulls(object: &mut Value) {
 }
 
 fn single(seq: i64, line: &Value) -> Frame {
-    let mut frame = Frame::Messages {
-        seq,
-        routed: vec![],
-        filtered: vec![],
-        dead: vec![],
-    };
-    push(&mut frame, seq, line);
-    frame
+    let mut sorted = Sorted::default();
+    sorted.file(route_value(line, Some(seq)), || {
+        line.to_string().into_bytes()
+    });
+    sorted.into_frame(seq)
 }
 
-fn push(frame: &mut Frame, seq: i64, line: &Value) {
-    let Frame::Messages {
-        routed,
-        filtered,
-        dead,
-        ..
-    } = frame
-    else {
-        return;
-    };
-    match route_value(line, Some(seq)) {
-        Ok(message) => routed.push(message),
-        Err(crate::routing::Unrouted::Filtered(what)) => filtered.push(what),
-        Err(crate::routing::Unrouted::Malformed(reason)) => dead.push(DeadLetter {
-            reason,
-            payload: line.to_string().into_bytes(),
-        }),
+/// A sequenced frame's messages as they are sorted: for the bus, filtered
+/// out, or dead letters.
+#[derive(Default)]
+struct Sorted {
+    routed: Vec<Routed>,
+    filtered: Vec<String>,
+    dead: Vec<DeadLetter>,
+}
+
+impl Sorted {
+    /// Files what routing made of a message; `payload` is the message, kept
+    /// when it becomes a dead letter.
+    fn file(&mut self, routing: Result<Routed, Unrouted>, payload: impl FnOnce() -> Vec<u8>) {
+        match routing {
+            Ok(message) => self.routed.push(message),
+            Err(Unrouted::Filtered(what)) => self.filtered.push(what),
+            Err(Unrouted::Malformed(reason)) => self.dead.push(DeadLetter {
+                reason,
+                payload: payload(),
+            }),
+        }
+    }
+
+    fn into_frame(self, seq: i64) -> Frame {
+        Frame::Messages {
+            seq,
+            routed: self.routed,
+            filtered: self.filtered,
+            dead: self.dead,
+        }
     }
 }
 
@@ -254,12 +264,13 @@ fn decode_commit(body: CommitBody) -> Result<Frame, FrameError> {
         .ops
         .iter()
         .partition(|op| is_wanted("commit", Some(collection_of(op))));
-    let mut routed = vec![];
-    let mut filtered: Vec<String> = unwanted
-        .iter()
-        .map(|op| collection_of(op).to_owned())
-        .collect();
-    let mut dead = vec![];
+    let mut sorted = Sorted {
+        filtered: unwanted
+            .iter()
+            .map(|op| collection_of(op).to_owned())
+            .collect(),
+        ..Sorted::default()
+    };
     let blocks = if wanted.is_empty() {
         vec![]
     } else {
@@ -282,7 +293,7 @@ fn decode_commit(body: CommitBody) -> Result<Frame, FrameError> {
                     commit.cid = Some(cid.to_string());
                 }
                 Err(reason) => {
-                    dead.push(DeadLetter {
+                    sorted.dead.push(DeadLetter {
                         reason: format!("at://{}/{}: {reason}", body.repo, op.path),
                         payload: serde_json::to_vec(&commit).unwrap_or_default(),
                     });
@@ -299,7 +310,7 @@ fn decode_commit(body: CommitBody) -> Result<Frame, FrameError> {
         let mut text = match serde_json::to_string(&line) {
             Ok(text) => text,
             Err(err) => {
-                dead.push(DeadLetter {
+                sorted.dead.push(DeadLetter {
                     reason: format!(
                         "at://{}/{}: not writable as JSON: {err}",
                         body.repo, op.path
@@ -310,23 +321,12 @@ fn decode_commit(body: CommitBody) -> Result<Frame, FrameError> {
             }
         };
         let head = CommitHead::new(body.rev, op.action, collection, rkey);
-        match route_commit(body.repo, time_us, head, body.seq, || {
+        let routing = route_commit(body.repo, time_us, head, body.seq, || {
             std::mem::take(&mut text)
-        }) {
-            Ok(message) => routed.push(message),
-            Err(Unrouted::Filtered(what)) => filtered.push(what),
-            Err(Unrouted::Malformed(reason)) => dead.push(DeadLetter {
-                reason,
-                payload: text.into_bytes(),
-            }),
-        }
+        });
+        sorted.file(routing, || text.into_bytes());
     }
-    Ok(Frame::Messages {
-        seq: body.seq,
-        routed,
-        filtered,
-        dead,
-    })
+    Ok(sorted.into_frame(body.seq))
 }
 
 /// A commit op as a Jetstream line, written without building a JSON tree.
