@@ -320,7 +320,12 @@ fn decode_commit(body: CommitBody) -> Result<Frame, FrameError> {
                 continue;
             }
         };
-        let head = CommitHead::new(body.rev, op.action, collection, rkey);
+        let head = CommitHead {
+            rev: body.rev,
+            operation: op.action,
+            collection,
+            rkey,
+        };
         let routing = route_commit(body.repo, time_us, head, body.seq, || {
             std::mem::take(&mut text)
         });

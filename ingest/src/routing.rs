@@ -4,7 +4,6 @@
 
 use domain::intake::{EVENT_COLLECTION, is_wanted};
 use serde::Deserialize;
-use serde::de::IgnoredAny;
 use thiserror::Error;
 
 /// A message bound for the bus.
@@ -73,21 +72,6 @@ pub struct CommitHead<'a> {
     /// The record key.
     #[serde(borrow)]
     pub rkey: &'a str,
-    #[serde(rename = "record", default)]
-    _record: Option<IgnoredAny>,
-}
-
-impl<'a> CommitHead<'a> {
-    /// The head of a commit op.
-    pub fn new(rev: &'a str, operation: &'a str, collection: &'a str, rkey: &'a str) -> Self {
-        Self {
-            rev,
-            operation,
-            collection,
-            rkey,
-            _record: None,
-        }
-    }
 }
 
 #[derive(Deserialize)]
