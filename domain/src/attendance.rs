@@ -338,9 +338,10 @@ impl crate::decider::Decider for Attendance {
     type Command = AttendanceCommand;
     type Error = std::convert::Infallible;
 
-    /// Records an answer unless a later (or the same) answer or a later
-    /// withdrawal is already recorded: a delayed, older change never
-    /// overwrites a newer one. Records a withdrawal only of an answer given
+    /// Records an answer unless a later (or the same) answer from the same
+    /// platform or a later withdrawal is already recorded. A delayed, older
+    /// change never overwrites a newer one: one from the other platform is
+    /// recorded, and loses in every fold. Records a withdrawal only of an answer given
     /// before it.
     fn decide(
         &self,
@@ -374,11 +375,15 @@ impl crate::decider::Decider for Attendance {
             origin: change.origin,
             changed_at: change.changed_at,
         };
-        let superseded = self
-            .answers
-            .get(&change.attendee_id)
-            .is_some_and(|current| !new.supersedes(current));
-        if superseded || self.withdrawn_after(change.attendee_id, change.changed_at) {
+        let current = self.answers.get(&change.attendee_id);
+        // A different answer from the other platform that lost to a later
+        // one is still recorded, so the process manager records why it lost;
+        // every fold keeps the later answer.
+        let contested = current
+            .is_some_and(|current| current.origin != new.origin && current.status != new.status);
+        let superseded = current.is_some_and(|current| !new.supersedes(current));
+        if (superseded && !contested) || self.withdrawn_after(change.attendee_id, change.changed_at)
+        {
             return Ok(vec![]);
         }
         Ok(vec![change.recorded().into()])

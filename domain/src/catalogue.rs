@@ -21,6 +21,7 @@ use crate::occurrence::{
 };
 use crate::rejection::RecordRejected;
 use crate::series::{RecurrenceChanged, SeriesCreated, SeriesEdited};
+use crate::sync::{ConflictResolved, OccurrencePublished, SelfPublishedEchoMatched};
 
 /// A stored payload that this build cannot turn back into a domain event.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -179,6 +180,9 @@ catalogue! {
     RsvpParked = 1,
     AccountStatusChanged = 1,
     ExternalRefLinked = 1,
+    OccurrencePublished = 1,
+    SelfPublishedEchoMatched = 1,
+    ConflictResolved = 1,
 }
 
 #[cfg(test)]

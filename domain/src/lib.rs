@@ -21,6 +21,7 @@ pub mod recurrence;
 pub mod rejection;
 pub mod series;
 pub mod series_detection;
+pub mod sync;
 pub mod time;
 
 pub use catalogue::{DecodeError, DomainEvent};

@@ -173,7 +173,8 @@ fn a_local_occurrence_is_scheduled_once_edited_and_cancelled() {
         OccurrenceCommand::Cancel { reason: None },
     )
     .unwrap();
-    let closed: Occurrence = given(&[scheduled, edited, cancelled].concat());
+    let closed_events = || [scheduled.clone(), edited.clone(), cancelled.clone()].concat();
+    let closed: Occurrence = given(&closed_events());
     assert_eq!(closed.details().unwrap().name, "Book club: Dune");
     assert_eq!(
         when(&closed, OccurrenceCommand::Edit(local_details("again"))),
@@ -183,10 +184,19 @@ fn a_local_occurrence_is_scheduled_once_edited_and_cancelled() {
         when(&closed, OccurrenceCommand::Cancel { reason: None }),
         Ok(vec![])
     );
+    let echoed = when(&closed, import("bafy1", record("x", None))).unwrap();
     assert_eq!(
-        when(&closed, import("bafy1", record("x", None))),
-        Err(OccurrenceError::NotImported(id))
+        names(&echoed),
+        ["EventChangedExternally"],
+        "a version of its Bluesky record is recorded as it arrived"
     );
+    let seen: Occurrence = given(&[closed_events(), echoed].concat());
+    assert_eq!(
+        seen.details().unwrap().name,
+        "Book club: Dune",
+        "and changes nothing of OpenMeet's content"
+    );
+    assert_eq!(when(&seen, import("bafy1", record("x", None))), Ok(vec![]));
 }
 
 fn weekly(zone: &str) -> Recurrence {
@@ -272,13 +282,21 @@ fn apply(state: Attendance, change: &ChangeRsvp) -> Attendance {
 }
 
 #[test]
-fn the_latest_answer_wins_and_an_older_one_arriving_late_is_ignored() {
+fn the_latest_answer_wins_and_an_older_one_arriving_late_loses() {
     let newer = rsvp(1, AttendanceStatus::Declined, Origin::Bluesky, 200);
     let older = rsvp(1, AttendanceStatus::Attending, Origin::OpenMeet, 100);
     let state = apply(Attendance::default(), &newer);
     assert_eq!(
-        state.decide(&AttendanceCommand::Change(older), NOW),
-        Ok(vec![])
+        state.decide(&AttendanceCommand::Change(older.clone()), NOW),
+        Ok(vec![older.recorded().into()]),
+        "the other platform's older answer is recorded, for the process manager to explain"
+    );
+    let state = apply(state, &older);
+    let older_same_platform = rsvp(1, AttendanceStatus::Interested, Origin::Bluesky, 150);
+    assert_eq!(
+        state.decide(&AttendanceCommand::Change(older_same_platform), NOW),
+        Ok(vec![]),
+        "an older version from the same platform is a late redelivery"
     );
     assert_eq!(
         state.answer(UserId(Uuid::from_u128(1))).unwrap().status,

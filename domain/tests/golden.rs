@@ -19,6 +19,10 @@ use domain::occurrence::{
 use domain::recurrence::Recurrence;
 use domain::rejection::RecordRejected;
 use domain::series::{RecurrenceChanged, SeriesCreated, SeriesEdited, SeriesId};
+use domain::sync::{
+    ConflictResolved, ConflictSubject, FieldValue, OccurrencePublished, Policy,
+    SelfPublishedEchoMatched, Winner,
+};
 use domain::{DomainEvent, EncodedPayload, Origin, Timestamp};
 use uuid::Uuid;
 
@@ -189,6 +193,34 @@ fn expected(event_type: &str, schema_version: u16) -> DomainEvent {
                 occurrence_id: OccurrenceId::for_record(URI),
                 attendee_id: UserId(Uuid::from_u128(7)),
             },
+        }
+        .into(),
+        ("OccurrencePublished", 1) => OccurrencePublished {
+            occurrence_id,
+            uri: URI.into(),
+            cid: "bafyreigoldenpublished".into(),
+            checksum: "sha256:00ff".into(),
+        }
+        .into(),
+        ("SelfPublishedEchoMatched", 1) => SelfPublishedEchoMatched {
+            occurrence_id,
+            uri: URI.into(),
+            cid: "bafyreigoldenecho".into(),
+            published_cid: "bafyreigoldenpublished".into(),
+            checksum: "sha256:00ff".into(),
+        }
+        .into(),
+        ("ConflictResolved", 1) => ConflictResolved {
+            subject: ConflictSubject::Attendance {
+                occurrence_id,
+                attendee_id: UserId(Uuid::from_u128(7)),
+            },
+            openmeet: FieldValue::Places(details().places),
+            bluesky: FieldValue::StartsAt(Some(observed_at)),
+            winner: Winner::Merged,
+            policy: Policy::LocationsMerged,
+            in_effect: FieldValue::Mode(details().mode),
+            resolved: FieldValue::Attendance(AttendanceStatus::Declined),
         }
         .into(),
         other => panic!("no golden value for {other:?}: add one for every released version"),

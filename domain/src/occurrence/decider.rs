@@ -11,6 +11,7 @@ use super::{
 use crate::catalogue::DomainEvent;
 use crate::decider::Decider;
 use crate::series::SeriesId;
+use crate::sync::ConflictSubject;
 use crate::time::Timestamp;
 
 /// An occurrence, as its events leave it.
@@ -27,6 +28,9 @@ pub enum Occurrence {
         series_id: Option<SeriesId>,
         /// Its content.
         details: EventDetails,
+        /// The CID of the last version of its Bluesky record the firehose
+        /// brought back, once published.
+        observed_cid: Option<String>,
     },
     /// Imported from a Bluesky record.
     Imported {
@@ -45,6 +49,8 @@ pub enum Occurrence {
         id: OccurrenceId,
         /// Its content when cancelled.
         details: EventDetails,
+        /// The CID of the last version of its Bluesky record seen.
+        observed_cid: Option<String>,
     },
     /// Imported, but its stored record no longer maps (a later mapping
     /// refuses it); it has no content until a readable version arrives.
@@ -70,7 +76,8 @@ pub enum Occurrence {
 /// What can be asked of an occurrence.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OccurrenceCommand {
-    /// A version of a Bluesky record arrived (create or update).
+    /// A version of a Bluesky record arrived (create or update): of a record
+    /// imported from Bluesky, or of one we published.
     Import {
         /// The record's AT-URI.
         uri: String,
@@ -249,9 +256,32 @@ impl Decider for Occurrence {
                 ])
             }
             (
+                Occurrence::Local { observed_cid, .. } | Occurrence::Cancelled { observed_cid, .. },
+                OccurrenceCommand::Import { cid, .. },
+            ) if observed_cid.as_ref() == Some(cid) => Ok(vec![]),
+            (
                 Occurrence::Local { id, .. } | Occurrence::Cancelled { id, .. },
-                OccurrenceCommand::Import { .. },
-            ) => Err(OccurrenceError::NotImported(*id)),
+                OccurrenceCommand::Import {
+                    uri,
+                    cid,
+                    record,
+                    observed_at,
+                },
+            ) => {
+                // Our own record coming back, or edited on Bluesky: recorded as
+                // it arrived; the process manager decides what it changes.
+                details_of(uri, record)?;
+                Ok(vec![
+                    EventChangedExternally {
+                        occurrence_id: *id,
+                        uri: uri.clone(),
+                        cid: cid.clone(),
+                        record: record.clone(),
+                        observed_at: *observed_at,
+                    }
+                    .into(),
+                ])
+            }
             (
                 Occurrence::Imported { id, .. } | Occurrence::Unreadable { id, .. },
                 OccurrenceCommand::DeleteExternally { uri, observed_at },
@@ -340,19 +370,60 @@ impl Decider for Occurrence {
                 Occurrence::Imported { id, uri, .. } | Occurrence::Unreadable { id, uri, .. },
                 DomainEvent::EventDeletedExternally(_),
             ) => Occurrence::Deleted { id, uri },
+            (
+                Occurrence::Local {
+                    id,
+                    series_id,
+                    details,
+                    ..
+                },
+                DomainEvent::EventChangedExternally(changed),
+            ) => Occurrence::Local {
+                id,
+                series_id,
+                details,
+                observed_cid: Some(changed.cid.clone()),
+            },
+            (
+                Occurrence::Cancelled { id, details, .. },
+                DomainEvent::EventChangedExternally(changed),
+            ) => Occurrence::Cancelled {
+                id,
+                details,
+                observed_cid: Some(changed.cid.clone()),
+            },
             (Occurrence::Absent, DomainEvent::OccurrenceScheduled(scheduled)) => {
                 Occurrence::Local {
                     id: scheduled.occurrence_id,
                     series_id: scheduled.series_id,
                     details: scheduled.details.clone(),
+                    observed_cid: None,
                 }
             }
-            (Occurrence::Local { id, series_id, .. }, DomainEvent::OccurrenceEdited(edited)) => {
+            (
                 Occurrence::Local {
                     id,
                     series_id,
-                    details: edited.details.clone(),
+                    observed_cid,
+                    ..
+                },
+                DomainEvent::OccurrenceEdited(edited),
+            ) => Occurrence::Local {
+                id,
+                series_id,
+                details: edited.details.clone(),
+                observed_cid,
+            },
+            (mut state, DomainEvent::ConflictResolved(resolved))
+                if matches!(resolved.subject, ConflictSubject::Occurrence(_)) =>
+            {
+                if let Occurrence::Local { details, .. }
+                | Occurrence::Imported { details, .. }
+                | Occurrence::Cancelled { details, .. } = &mut state
+                {
+                    resolved.apply_to(details);
                 }
+                state
             }
             (Occurrence::Imported { id, uri, cid, .. }, DomainEvent::OccurrenceEdited(edited)) => {
                 Occurrence::Imported {
@@ -363,9 +434,28 @@ impl Decider for Occurrence {
                 }
             }
             (
-                Occurrence::Local { id, details, .. } | Occurrence::Imported { id, details, .. },
+                Occurrence::Local {
+                    id,
+                    details,
+                    observed_cid,
+                    ..
+                },
                 DomainEvent::OccurrenceCancelled(_),
-            ) => Occurrence::Cancelled { id, details },
+            ) => Occurrence::Cancelled {
+                id,
+                details,
+                observed_cid,
+            },
+            (
+                Occurrence::Imported {
+                    id, details, cid, ..
+                },
+                DomainEvent::OccurrenceCancelled(_),
+            ) => Occurrence::Cancelled {
+                id,
+                details,
+                observed_cid: Some(cid),
+            },
             (state, _) => state,
         }
     }

@@ -1,0 +1,14 @@
+//! Keeping the two platforms in sync: what we published, the echoes of our
+//! own writes, and the field-by-field resolution of conflicting changes,
+//! decided by a replayable process manager.
+
+mod decisions;
+mod manager;
+mod policies;
+
+pub use decisions::{
+    ConflictResolved, ConflictSubject, FieldValue, OccurrencePublished, Policy,
+    SelfPublishedEchoMatched, Winner,
+};
+pub use manager::{ACTOR, Command, DECISIONS, ProcessManager, is_decision};
+pub use policies::{Resolution, latest_answer, merge_places, resolve_imported, resolve_published};

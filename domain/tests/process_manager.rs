@@ -1,0 +1,554 @@
+//! The process manager's policies, one test each and in both directions:
+//! events in, decision events out, and the state the decisions leave.
+
+use domain::attendance::{AttendanceStatus, RsvpChanged, attendance_stream};
+use domain::checksum::content_checksum;
+use domain::decider::Decider;
+use domain::external_ref::{LocalRef, external_ref_stream};
+use domain::identity::UserId;
+use domain::occurrence::{
+    EventChangedExternally, EventDetails, EventImported, Occurrence, OccurrenceEdited,
+    OccurrenceId, OccurrenceScheduled, Place, details_of,
+};
+use domain::sync::{
+    Command, ConflictResolved, ConflictSubject, FieldValue, OccurrencePublished, Policy,
+    ProcessManager, Winner,
+};
+use domain::{
+    Actor, DomainEvent, EventId, EventMetadata, GlobalPosition, Origin, RecordedEvent, StreamId,
+    StreamVersion, Timestamp,
+};
+use proptest::prelude::*;
+use serde_json::json;
+use uuid::Uuid;
+
+const OURS: &str = "at://did:plc:openmeet/community.lexicon.calendar.event/3lpub";
+const THEIRS: &str = "at://did:plc:organizer/community.lexicon.calendar.event/3limp";
+
+fn record(name: &str, starts_at: &str, locations: serde_json::Value) -> String {
+    json!({"$type": "community.lexicon.calendar.event", "name": name,
+        "createdAt": "2026-11-01T10:00:00Z", "startsAt": starts_at, "locations": locations})
+    .to_string()
+}
+
+fn address() -> serde_json::Value {
+    json!({"$type": "community.lexicon.location.address", "country": "DE", "locality": "Berlin", "street": "Rungestraße 20"})
+}
+
+fn geo() -> serde_json::Value {
+    json!({"$type": "community.lexicon.location.geo", "latitude": "52.5128", "longitude": "13.4201"})
+}
+
+fn details(name: &str, starts_at: &str, locations: serde_json::Value) -> EventDetails {
+    details_of(OURS, &record(name, starts_at, locations)).unwrap()
+}
+
+/// A log being written: events in, the process manager's decisions appended
+/// after their cause, as the runner appends them.
+struct Log {
+    manager: Option<ProcessManager>,
+    events: Vec<(RecordedEvent, DomainEvent)>,
+    decisions: Vec<Command>,
+}
+
+impl Log {
+    fn new() -> Self {
+        Self {
+            manager: Some(ProcessManager::default()),
+            events: vec![],
+            decisions: vec![],
+        }
+    }
+
+    /// Appends an input event; returns the decisions it caused.
+    fn push(&mut self, stream: StreamId, origin: Origin, event: DomainEvent) -> Vec<DomainEvent> {
+        let id = EventId(Uuid::from_u128(self.events.len() as u128 + 1));
+        let metadata = EventMetadata {
+            event_id: id,
+            causation_id: None,
+            correlation_id: None,
+            origin,
+            actor: Actor::system("test"),
+        };
+        let commands = self.record(stream, metadata, event);
+        for command in &commands {
+            self.record(
+                command.stream.clone(),
+                command.metadata.clone(),
+                command.event.clone(),
+            );
+        }
+        self.decisions.extend(commands.iter().cloned());
+        commands.into_iter().map(|command| command.event).collect()
+    }
+
+    fn record(
+        &mut self,
+        stream: StreamId,
+        metadata: EventMetadata,
+        event: DomainEvent,
+    ) -> Vec<Command> {
+        let recorded = RecordedEvent {
+            stream_id: stream,
+            stream_version: StreamVersion(0),
+            global_position: GlobalPosition(self.events.len() as u64 + 1),
+            recorded_at: Timestamp::from_unix_micros(0),
+            metadata,
+            payload: event.encode(),
+        };
+        let manager = self.manager.take().unwrap_or_default();
+        let (manager, commands) = manager.handle(&recorded, &event);
+        self.manager = Some(manager);
+        self.events.push((recorded, event));
+        commands
+    }
+
+    /// The occurrence as its stream leaves it.
+    fn occurrence(&self, id: OccurrenceId) -> Occurrence {
+        let stream = id.stream();
+        let events: Vec<DomainEvent> = self
+            .events
+            .iter()
+            .filter(|(recorded, _)| recorded.stream_id == stream)
+            .map(|(_, event)| event.clone())
+            .collect();
+        Occurrence::replay(&events)
+    }
+}
+
+fn conflicts(decisions: &[DomainEvent]) -> Vec<&ConflictResolved> {
+    decisions
+        .iter()
+        .filter_map(|event| match event {
+            DomainEvent::ConflictResolved(resolved) => Some(resolved),
+            _ => None,
+        })
+        .collect()
+}
+
+fn types(decisions: &[DomainEvent]) -> Vec<&'static str> {
+    decisions.iter().map(DomainEvent::event_type).collect()
+}
+
+/// A local occurrence, published as `OURS` with CID `bafypub`.
+fn published(log: &mut Log, details: EventDetails) -> OccurrenceId {
+    let id = OccurrenceId(Uuid::from_u128(0x10ca1));
+    let checksum = content_checksum(&details);
+    let scheduled = OccurrenceScheduled {
+        occurrence_id: id,
+        series_id: None,
+        details,
+    };
+    assert!(
+        log.push(id.stream(), Origin::OpenMeet, scheduled.into())
+            .is_empty()
+    );
+    let publication = OccurrencePublished {
+        occurrence_id: id,
+        uri: OURS.into(),
+        cid: "bafypub".into(),
+        checksum,
+    };
+    assert!(
+        log.push(id.stream(), Origin::OpenMeet, publication.into())
+            .is_empty()
+    );
+    id
+}
+
+fn arrived(
+    log: &mut Log,
+    id: OccurrenceId,
+    uri: &str,
+    cid: &str,
+    record: String,
+) -> Vec<DomainEvent> {
+    let changed = EventChangedExternally {
+        occurrence_id: id,
+        uri: uri.into(),
+        cid: cid.into(),
+        record,
+        observed_at: Timestamp::from_unix_micros(0),
+    };
+    log.push(id.stream(), Origin::Bluesky, changed.into())
+}
+
+#[test]
+fn our_own_record_coming_back_with_its_cid_is_an_echo_and_changes_nothing() {
+    let mut log = Log::new();
+    let ours = details("Rust Meetup", "2026-12-01T18:00:00Z", json!([address()]));
+    let id = published(&mut log, ours.clone());
+    let record = record("Rust Meetup", "2026-12-01T18:00:00Z", json!([address()]));
+    let decisions = arrived(&mut log, id, OURS, "bafypub", record);
+    assert_eq!(types(&decisions), ["SelfPublishedEchoMatched"]);
+    assert_eq!(log.occurrence(id).details(), Some(&ours));
+}
+
+#[test]
+fn an_echo_whose_cid_changed_only_by_encoding_relinks_the_reference() {
+    let mut log = Log::new();
+    let ours = details("Rust Meetup", "2026-12-01T18:00:00Z", json!([address()]));
+    let id = published(&mut log, ours.clone());
+    // The same content, spelled differently: another CID, the same checksum.
+    let respelled = json!({"locations": [address()], "startsAt": "2026-12-01T18:00:00.000Z",
+        "createdAt": "2026-11-01T10:00:00Z", "name": "Rust Meetup",
+        "$type": "community.lexicon.calendar.event"})
+    .to_string();
+    let decisions = arrived(&mut log, id, OURS, "bafyrespelled", respelled);
+    assert_eq!(
+        types(&decisions),
+        ["SelfPublishedEchoMatched", "ExternalRefLinked"]
+    );
+    let DomainEvent::ExternalRefLinked(link) = &decisions[1] else {
+        unreachable!()
+    };
+    assert_eq!(link.cid.as_deref(), Some("bafyrespelled"));
+    assert_eq!(link.target, LocalRef::Occurrence(id));
+    assert_eq!(log.decisions[1].stream, external_ref_stream(OURS));
+    assert_eq!(log.occurrence(id).details(), Some(&ours));
+}
+
+#[test]
+fn an_edit_on_bluesky_of_a_record_we_published_loses_to_openmeet_and_is_kept_for_audit() {
+    let mut log = Log::new();
+    let ours = details("Rust Meetup", "2026-12-01T18:00:00Z", json!([address()]));
+    let id = published(&mut log, ours.clone());
+    let edited = record(
+        "Rust Meetup (renamed)",
+        "2026-12-02T18:00:00Z",
+        json!([address()]),
+    );
+    let decisions = arrived(&mut log, id, OURS, "bafyedited", edited);
+    assert_eq!(
+        types(&decisions),
+        ["ConflictResolved", "ConflictResolved", "ExternalRefLinked"]
+    );
+    let resolved = conflicts(&decisions);
+    assert_eq!(
+        resolved[0].bluesky,
+        FieldValue::Name("Rust Meetup (renamed)".into())
+    );
+    assert_eq!(resolved[0].openmeet, FieldValue::Name("Rust Meetup".into()));
+    assert_eq!(resolved[0].winner, Winner::OpenMeet);
+    assert_eq!(resolved[0].policy, Policy::SourceOfTruth);
+    assert_eq!(resolved[1].resolved, FieldValue::StartsAt(ours.starts_at));
+    assert_eq!(resolved[1].policy, Policy::SourceOfTruth);
+    assert_eq!(log.occurrence(id).details(), Some(&ours));
+}
+
+#[test]
+fn locations_of_a_published_record_are_merged_with_what_bluesky_added() {
+    let mut log = Log::new();
+    let id = published(
+        &mut log,
+        details("Rust Meetup", "2026-12-01T18:00:00Z", json!([address()])),
+    );
+    let with_geo = record(
+        "Rust Meetup",
+        "2026-12-01T18:00:00Z",
+        json!([geo(), address()]),
+    );
+    let decisions = arrived(&mut log, id, OURS, "bafygeo", with_geo);
+    let resolved = conflicts(&decisions);
+    assert_eq!(resolved.len(), 1);
+    assert_eq!(resolved[0].policy, Policy::LocationsMerged);
+    assert_eq!(resolved[0].winner, Winner::Merged);
+    let places = log.occurrence(id).details().unwrap().places.clone();
+    assert_eq!(
+        places.len(),
+        2,
+        "address and geo point, each once: {places:?}"
+    );
+    assert!(matches!(places[0], Place::Address { .. }));
+    assert!(matches!(places[1], Place::Geo { .. }));
+}
+
+/// An occurrence imported from `THEIRS` (CID `bafy1`).
+fn imported(log: &mut Log, record: String) -> OccurrenceId {
+    let id = OccurrenceId::for_record(THEIRS);
+    let import = EventImported {
+        occurrence_id: id,
+        uri: THEIRS.into(),
+        cid: "bafy1".into(),
+        record,
+        observed_at: Timestamp::from_unix_micros(0),
+    };
+    assert!(
+        log.push(id.stream(), Origin::Bluesky, import.into())
+            .is_empty()
+    );
+    id
+}
+
+fn edit_in_openmeet(log: &mut Log, id: OccurrenceId, change: impl FnOnce(&mut EventDetails)) {
+    let mut details = log.occurrence(id).details().unwrap().clone();
+    change(&mut details);
+    let edited = OccurrenceEdited {
+        occurrence_id: id,
+        details,
+    };
+    assert!(
+        log.push(id.stream(), Origin::OpenMeet, edited.into())
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_manual_name_edit_of_an_imported_event_survives_a_later_firehose_update() {
+    let mut log = Log::new();
+    let id = imported(
+        &mut log,
+        record("Rust meetup", "2026-12-01T18:00:00Z", json!([])),
+    );
+    edit_in_openmeet(&mut log, id, |d| d.name = "Rust Meetup Berlin".into());
+    let update = record("Rust meetup (updated)", "2026-12-01T18:00:00Z", json!([]));
+    let decisions = arrived(&mut log, id, THEIRS, "bafy2", update);
+    let resolved = conflicts(&decisions);
+    assert_eq!(resolved.len(), 1);
+    assert_eq!(resolved[0].policy, Policy::ManualEditPreserved);
+    assert_eq!(resolved[0].winner, Winner::OpenMeet);
+    assert_eq!(
+        resolved[0].bluesky,
+        FieldValue::Name("Rust meetup (updated)".into()),
+        "the overridden value is kept for audit"
+    );
+    assert_eq!(
+        log.occurrence(id).details().unwrap().name,
+        "Rust Meetup Berlin"
+    );
+}
+
+#[test]
+fn without_a_manual_edit_the_firehose_update_of_an_imported_event_simply_applies() {
+    let mut log = Log::new();
+    let id = imported(
+        &mut log,
+        record("Rust meetup", "2026-12-01T18:00:00Z", json!([])),
+    );
+    edit_in_openmeet(&mut log, id, |d| {
+        d.description = Some("Bring a laptop".into())
+    });
+    let update = record("Rust meetup (updated)", "2026-12-01T19:00:00Z", json!([]));
+    let decisions = arrived(&mut log, id, THEIRS, "bafy2", update);
+    let resolved = conflicts(&decisions);
+    assert_eq!(
+        resolved.len(),
+        1,
+        "only the edited description is contested"
+    );
+    assert_eq!(
+        resolved[0].openmeet,
+        FieldValue::Description(Some("Bring a laptop".into()))
+    );
+    let details = log.occurrence(id).details().unwrap().clone();
+    assert_eq!(details.name, "Rust meetup (updated)");
+    assert_eq!(details.description.as_deref(), Some("Bring a laptop"));
+    assert_eq!(
+        details.starts_at.map(|at| at.to_string()).as_deref(),
+        Some("2026-12-01T19:00:00Z")
+    );
+}
+
+#[test]
+fn a_manual_time_edit_of_an_imported_event_yields_to_the_source_of_truth() {
+    let mut log = Log::new();
+    let id = imported(
+        &mut log,
+        record("Rust meetup", "2026-12-01T18:00:00Z", json!([])),
+    );
+    edit_in_openmeet(&mut log, id, |d| {
+        d.starts_at = Timestamp::parse_rfc3339("2026-12-01T17:30:00Z").ok()
+    });
+    let update = record("Rust meetup", "2026-12-01T18:15:00Z", json!([]));
+    let decisions = arrived(&mut log, id, THEIRS, "bafy2", update);
+    let resolved = conflicts(&decisions);
+    assert_eq!(resolved.len(), 1);
+    assert_eq!(resolved[0].policy, Policy::SourceOfTruth);
+    assert_eq!(resolved[0].winner, Winner::Bluesky);
+    let starts_at = log.occurrence(id).details().unwrap().starts_at;
+    assert_eq!(
+        starts_at.map(|at| at.to_string()).as_deref(),
+        Some("2026-12-01T18:15:00Z")
+    );
+    let again = record("Rust meetup", "2026-12-01T18:20:00Z", json!([]));
+    assert!(
+        conflicts(&arrived(&mut log, id, THEIRS, "bafy3", again)).is_empty(),
+        "once the source of truth has spoken, the field is no longer an OpenMeet edit"
+    );
+}
+
+#[test]
+fn locations_added_in_openmeet_to_an_imported_event_are_merged_with_the_record() {
+    let mut log = Log::new();
+    let id = imported(
+        &mut log,
+        record("Rust meetup", "2026-12-01T18:00:00Z", json!([geo()])),
+    );
+    let street = details("x", "2026-12-01T18:00:00Z", json!([address()])).places;
+    edit_in_openmeet(&mut log, id, |d| d.places.extend(street));
+    let update = record("Rust meetup", "2026-12-01T18:00:00Z", json!([geo()]));
+    let decisions = arrived(&mut log, id, THEIRS, "bafy2", update);
+    let resolved = conflicts(&decisions);
+    assert_eq!(resolved.len(), 1);
+    assert_eq!(resolved[0].policy, Policy::LocationsMerged);
+    let places = log.occurrence(id).details().unwrap().places.clone();
+    assert!(
+        matches!(
+            places.as_slice(),
+            [Place::Geo { .. }, Place::Address { .. }]
+        ),
+        "{places:?}"
+    );
+}
+
+#[test]
+fn a_decision_recorded_after_a_newer_edit_does_not_undo_it() {
+    let mut log = Log::new();
+    let id = imported(
+        &mut log,
+        record("Rust meetup", "2026-12-01T18:00:00Z", json!([])),
+    );
+    edit_in_openmeet(&mut log, id, |d| d.name = "Manual".into());
+    let update = record("From Bluesky", "2026-12-01T18:00:00Z", json!([]));
+    let decision = arrived(&mut log, id, THEIRS, "bafy2", update);
+    // The same decision reaching the log once more, after a newer edit.
+    edit_in_openmeet(&mut log, id, |d| d.name = "Newer manual".into());
+    log.push(id.stream(), Origin::Bluesky, decision[0].clone());
+    assert_eq!(log.occurrence(id).details().unwrap().name, "Newer manual");
+}
+
+fn answer(user: u128, status: AttendanceStatus, origin: Origin, at: i64) -> DomainEvent {
+    RsvpChanged {
+        occurrence_id: OccurrenceId::for_record(THEIRS),
+        attendee_id: UserId(Uuid::from_u128(user)),
+        status,
+        origin,
+        changed_at: Timestamp::from_unix_micros(at * 1_000_000),
+        rsvp_uri: None,
+        rsvp_cid: None,
+    }
+    .into()
+}
+
+fn rsvp(log: &mut Log, event: DomainEvent) -> Vec<DomainEvent> {
+    log.push(
+        attendance_stream(OccurrenceId::for_record(THEIRS)),
+        Origin::Bluesky,
+        event,
+    )
+}
+
+#[test]
+fn attendance_the_later_change_wins_from_either_platform() {
+    use AttendanceStatus::{Attending, Declined};
+    for (first, second, winner) in [
+        (Origin::OpenMeet, Origin::Bluesky, Winner::Bluesky),
+        (Origin::Bluesky, Origin::OpenMeet, Winner::OpenMeet),
+    ] {
+        let mut log = Log::new();
+        assert!(rsvp(&mut log, answer(1, Attending, first, 100)).is_empty());
+        let decisions = rsvp(&mut log, answer(1, Declined, second, 200));
+        let resolved = conflicts(&decisions);
+        assert_eq!(resolved.len(), 1);
+        assert_eq!(resolved[0].winner, winner);
+        assert_eq!(resolved[0].policy, Policy::LatestWins);
+        assert_eq!(resolved[0].resolved, FieldValue::Attendance(Declined));
+        assert_eq!(
+            resolved[0].subject,
+            ConflictSubject::Attendance {
+                occurrence_id: OccurrenceId::for_record(THEIRS),
+                attendee_id: UserId(Uuid::from_u128(1)),
+            }
+        );
+    }
+}
+
+#[test]
+fn attendance_an_older_change_arriving_late_loses_from_either_platform() {
+    use AttendanceStatus::{Attending, Interested};
+    for (late, winner) in [
+        (Origin::OpenMeet, Winner::Bluesky),
+        (Origin::Bluesky, Winner::OpenMeet),
+    ] {
+        let newer = match late {
+            Origin::OpenMeet => Origin::Bluesky,
+            Origin::Bluesky => Origin::OpenMeet,
+        };
+        let mut log = Log::new();
+        rsvp(&mut log, answer(1, Attending, newer, 200));
+        let resolved_events = rsvp(&mut log, answer(1, Interested, late, 100));
+        let resolved = conflicts(&resolved_events);
+        assert_eq!(resolved[0].winner, winner);
+        assert_eq!(resolved[0].resolved, FieldValue::Attendance(Attending));
+        assert_eq!(resolved[0].in_effect, FieldValue::Attendance(Attending));
+    }
+}
+
+#[test]
+fn attendance_at_the_same_instant_is_decided_the_same_way_in_either_order() {
+    use AttendanceStatus::{Attending, Declined};
+    let a = answer(1, Attending, Origin::OpenMeet, 100);
+    let b = answer(1, Declined, Origin::Bluesky, 100);
+    let mut one = Log::new();
+    rsvp(&mut one, a.clone());
+    let first = conflicts(&rsvp(&mut one, b.clone()))[0].resolved.clone();
+    let mut other = Log::new();
+    rsvp(&mut other, b);
+    let second = conflicts(&rsvp(&mut other, a))[0].resolved.clone();
+    assert_eq!(first, second);
+}
+
+#[test]
+fn decisions_carry_their_cause_and_derive_their_ids_from_it() {
+    let mut log = Log::new();
+    let id = imported(
+        &mut log,
+        record("Rust meetup", "2026-12-01T18:00:00Z", json!([])),
+    );
+    edit_in_openmeet(&mut log, id, |d| d.name = "Manual".into());
+    arrived(
+        &mut log,
+        id,
+        THEIRS,
+        "bafy2",
+        record("x", "2026-12-01T18:00:00Z", json!([])),
+    );
+    let cause = &log.events[2].0;
+    let decision = &log.decisions[0];
+    assert_eq!(
+        decision.metadata.causation_id,
+        Some(cause.metadata.event_id)
+    );
+    assert_eq!(
+        decision.metadata.event_id,
+        EventId::caused_by(cause.metadata.event_id, "conflict/name")
+    );
+    assert_eq!(decision.metadata.actor, Actor::system("process-manager"));
+}
+
+proptest! {
+    // Replaying a log that already holds the decisions reproduces exactly
+    // the decisions it holds: what `audit verify` relies on.
+    #[test]
+    fn replaying_the_log_reproduces_its_decisions(
+        names in prop::collection::vec("[A-C]", 1..6),
+        manual in prop::collection::vec(any::<bool>(), 1..6),
+    ) {
+        let mut log = Log::new();
+        let id = imported(&mut log, record("A", "2026-12-01T18:00:00Z", json!([])));
+        for (n, (name, edit)) in names.iter().zip(manual.iter().cycle()).enumerate() {
+            if *edit {
+                edit_in_openmeet(&mut log, id, |d| d.name = format!("manual {name}"));
+            }
+            arrived(&mut log, id, THEIRS, &format!("bafy{n}x"), record(name, "2026-12-01T18:00:00Z", json!([])));
+        }
+        let mut replayed = vec![];
+        let mut manager = ProcessManager::default();
+        for (recorded, event) in &log.events {
+            let (next, commands) = manager.handle(recorded, event);
+            manager = next;
+            replayed.extend(commands);
+        }
+        prop_assert_eq!(replayed, log.decisions.clone());
+    }
+}
