@@ -16,3 +16,93 @@ async fn fresh_store() -> (PgEventStore, ScratchDatabase) {
 }
 
 store::event_store_conformance!(fresh_store);
+
+mod hash_chain {
+    use domain::{GlobalPosition, StreamId};
+    use store::postgres::chain::{ChainBreak, ChainWalk};
+    use store::testkit::conformance::probe;
+    use store::{EventStore, ExpectedVersion, PgEventStore, StreamAppend};
+
+    use super::fresh_store;
+
+    async fn walk(store: &PgEventStore) -> (u64, Vec<ChainBreak>) {
+        let mut chain = ChainWalk::default();
+        let (mut after, mut breaks) = (GlobalPosition(0), vec![]);
+        loop {
+            let page = store.read_all_hashed(after, 7).await.unwrap();
+            let Some((last, _)) = page.last() else {
+                return (after.0, breaks);
+            };
+            after = last.global_position;
+            for (event, hash) in &page {
+                breaks.extend(chain.check(event, hash.as_deref()).err());
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn every_append_extends_the_chain_and_a_rewritten_payload_breaks_it() {
+        let (store, database) = fresh_store().await;
+        let stream = |n: usize| StreamId::new("chained", n);
+        store
+            .append(
+                &stream(0),
+                ExpectedVersion::Any,
+                vec![probe("a"), probe("b")],
+            )
+            .await
+            .unwrap();
+        store
+            .append_many(vec![
+                StreamAppend {
+                    stream: stream(1),
+                    expected: ExpectedVersion::NoStream,
+                    events: vec![probe("c")],
+                },
+                StreamAppend {
+                    stream: stream(2),
+                    expected: ExpectedVersion::NoStream,
+                    events: vec![probe("d"), probe("e")],
+                },
+            ])
+            .await
+            .unwrap();
+        let writers: Vec<_> = (0..4)
+            .map(|writer| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    for n in 0..10 {
+                        let event = probe(&format!("{writer}/{n}"));
+                        store
+                            .append(&stream(10 + writer), ExpectedVersion::Any, vec![event])
+                            .await
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        assert_eq!(walk(&store).await, (45, vec![]));
+
+        let pool = database.pool(1).await;
+        sqlx::raw_sql(
+            "ALTER TABLE eventstore.events DISABLE TRIGGER events_are_append_only;
+             UPDATE eventstore.events SET payload = '\\x00' WHERE global_position = 3;
+             ALTER TABLE eventstore.events ENABLE TRIGGER events_are_append_only;",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            walk(&store).await,
+            (
+                45,
+                vec![ChainBreak::Mismatch {
+                    position: GlobalPosition(3)
+                }]
+            )
+        );
+    }
+}

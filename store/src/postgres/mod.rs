@@ -9,6 +9,7 @@
 
 mod append;
 mod append_many;
+pub mod chain;
 mod errors;
 mod rows;
 mod subscription;
@@ -42,6 +43,16 @@ pub struct PgEventStore {
 }
 
 impl PgEventStore {
+    /// Up to `limit` events after `after`, each with the hash the chain
+    /// stored for it (see [`chain`]).
+    pub async fn read_all_hashed(
+        &self,
+        after: GlobalPosition,
+        limit: usize,
+    ) -> Result<Vec<(RecordedEvent, Option<Vec<u8>>)>, StoreError> {
+        chain::read_all_hashed(&self.pool, after, limit).await
+    }
+
     /// A store over an existing pool whose database is migrated.
     pub fn new(pool: PgPool) -> Self {
         Self {

@@ -36,6 +36,14 @@ pub(crate) const READ_STREAMS: &str = select_events!(
     "ORDER BY stream_key, stream_version"
 );
 
+/// The log with each event's chain hash (`NULL` when none is stored).
+pub(crate) const READ_ALL_HASHED: &str = concat!(
+    "SELECT e.global_position, e.stream_id, e.stream_version, e.event_id, e.event_type, e.schema_version, ",
+    "e.payload, e.recorded_at, e.causation_id, e.correlation_id, e.origin, e.actor, h.hash ",
+    "FROM eventstore.events e LEFT JOIN eventstore.event_hashes h USING (global_position) ",
+    "WHERE e.global_position > $1 ORDER BY e.global_position LIMIT $2"
+);
+
 pub(crate) const BY_EVENT_IDS: &str =
     select_events!("WHERE event_id = ANY($1) ORDER BY global_position");
 
