@@ -330,11 +330,15 @@ fn streams_read(parsed: &Parsed) -> Vec<StreamId> {
             let occurrence = OccurrenceId::for_record(uri);
             vec![
                 identity,
+                external_ref_stream(uri),
                 occurrence.stream(),
                 parked_rsvps_stream(occurrence),
             ]
         }
-        Change::EventDeleted { uri } => vec![OccurrenceId::for_record(uri).stream()],
+        Change::EventDeleted { uri } => vec![
+            external_ref_stream(uri),
+            OccurrenceId::for_record(uri).stream(),
+        ],
         Change::RsvpVersion {
             uri, subject_uri, ..
         } => {
@@ -342,6 +346,7 @@ fn streams_read(parsed: &Parsed) -> Vec<StreamId> {
             vec![
                 identity,
                 external_ref_stream(uri),
+                external_ref_stream(subject_uri),
                 occurrence.stream(),
                 parked_rsvps_stream(occurrence),
                 attendance_stream(occurrence),
@@ -352,6 +357,21 @@ fn streams_read(parsed: &Parsed) -> Vec<StreamId> {
     }
 }
 
+/// The occurrence an event record stands for: the one it was published
+/// from, when it is ours, or the one imported from it.
+async fn occurrence_for<S: EventStore>(
+    session: &mut Session<'_, S>,
+    uri: &str,
+) -> Result<OccurrenceId, Failure> {
+    let link = external_ref_stream(uri);
+    Ok(
+        match linked_target(session.events(&link).await?.iter().map(|(_, e)| e)) {
+            Some(LocalRef::Occurrence(published)) => published,
+            _ => OccurrenceId::for_record(uri),
+        },
+    )
+}
+
 async fn decide<S: EventStore>(
     session: &mut Session<'_, S>,
     delivery: &Delivery,
@@ -360,7 +380,7 @@ async fn decide<S: EventStore>(
     match &delivery.change {
         Change::EventVersion { uri, cid, record } => {
             let mut types = observe_author(session, delivery).await?;
-            let occurrence_id = OccurrenceId::for_record(uri);
+            let occurrence_id = occurrence_for(session, uri).await?;
             let stream = occurrence_id.stream();
             let occurrence: Occurrence = replay(session, &stream).await?;
             let command = OccurrenceCommand::Import {
@@ -375,7 +395,7 @@ async fn decide<S: EventStore>(
             Ok(outcome(types))
         }
         Change::EventDeleted { uri } => {
-            let stream = OccurrenceId::for_record(uri).stream();
+            let stream = occurrence_for(session, uri).await?.stream();
             if session.events(&stream).await?.is_empty() {
                 return Err(Failure::Refused(
                     "delete of an event record never imported: nothing to delete".into(),
@@ -398,7 +418,7 @@ async fn decide<S: EventStore>(
             status,
         } => {
             let mut types = observe_author(session, delivery).await?;
-            let occurrence_id = OccurrenceId::for_record(subject_uri);
+            let occurrence_id = occurrence_for(session, subject_uri).await?;
             let change = ChangeRsvp {
                 occurrence_id,
                 attendee_id: UserId::shadow_for(&delivery.did),

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use domain::occurrence::{EventDetails, details_of};
+use domain::sync::{ConflictResolved, ConflictSubject, FieldValue};
 use domain::{DomainEvent, RecordedEvent};
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
@@ -62,16 +63,9 @@ pub struct OccurrenceRow {
 }
 
 fn fill(row: &mut OccurrenceRow, details: &EventDetails) {
-    row.name = details.name.clone();
-    row.description = details.description.clone();
-    row.starts_at = details.starts_at.map(at);
-    row.ends_at = details.ends_at.map(at);
-    row.time_zone = details.time_zone.clone();
-    row.mode = details.mode.as_ref().map(mode_name);
-    row.status = details.status.as_ref().map(status_name);
-    row.places = json(&details.places);
-    row.links = json(&details.links);
-    row.rsvp_expected = details.rsvp_expected;
+    for value in FieldValue::all_of(details) {
+        write_field(row, &value);
+    }
 }
 
 fn new_row(id: Uuid, details: &EventDetails, origin: &str) -> OccurrenceRow {
@@ -100,6 +94,31 @@ fn new_row(id: Uuid, details: &EventDetails, origin: &str) -> OccurrenceRow {
         last_position: 0,
     };
     fill(&mut row, details);
+    row
+}
+
+/// The one field `value` names, set in `row`.
+fn write_field(row: &mut OccurrenceRow, value: &FieldValue) {
+    match value {
+        FieldValue::Name(name) => row.name = name.clone(),
+        FieldValue::Description(description) => row.description = description.clone(),
+        FieldValue::StartsAt(starts_at) => row.starts_at = starts_at.map(at),
+        FieldValue::EndsAt(ends_at) => row.ends_at = ends_at.map(at),
+        FieldValue::TimeZone(zone) => row.time_zone = zone.clone(),
+        FieldValue::Mode(mode) => row.mode = mode.as_ref().map(mode_name),
+        FieldValue::Status(status) => row.status = status.as_ref().map(status_name),
+        FieldValue::Places(places) => row.places = json(places),
+        FieldValue::Links(links) => row.links = json(links),
+        FieldValue::RsvpExpected(expected) => row.rsvp_expected = *expected,
+        FieldValue::Attendance(_) => {}
+    }
+}
+
+/// A Bluesky record of a local occurrence: where it is, not what it says.
+fn linked(mut row: OccurrenceRow, uri: &str, cid: &str) -> OccurrenceRow {
+    row.external_id = Some(uri.to_owned());
+    row.external_cid = Some(cid.to_owned());
+    row.external_source = Some("bluesky".into());
     row
 }
 
@@ -189,6 +208,11 @@ impl ReadModel for Occurrences {
             DomainEvent::OccurrenceScheduled(e) => vec![e.occurrence_id.0],
             DomainEvent::OccurrenceEdited(e) => vec![e.occurrence_id.0],
             DomainEvent::OccurrenceCancelled(e) => vec![e.occurrence_id.0],
+            DomainEvent::OccurrencePublished(e) => vec![e.occurrence_id.0],
+            DomainEvent::ConflictResolved(ConflictResolved {
+                subject: ConflictSubject::Occurrence(id),
+                ..
+            }) => vec![id.0],
             _ => vec![],
         }
     }
@@ -201,8 +225,22 @@ impl ReadModel for Occurrences {
     ) -> Option<OccurrenceRow> {
         let mut row = match event {
             DomainEvent::EventImported(e) => imported(row, *id, &e.uri, &e.cid, &e.record)?,
-            DomainEvent::EventChangedExternally(e) => {
-                imported(row, *id, &e.uri, &e.cid, &e.record)?
+            DomainEvent::EventChangedExternally(e) => match row {
+                // OpenMeet's content stays until the process manager decides.
+                Some(row) if row.origin == "openmeet" || row.state == "cancelled" => {
+                    linked(row, &e.uri, &e.cid)
+                }
+                row => imported(row, *id, &e.uri, &e.cid, &e.record)?,
+            },
+            DomainEvent::OccurrencePublished(e) => linked(row?, &e.uri, &e.cid),
+            DomainEvent::ConflictResolved(e) => {
+                let mut row = row?;
+                let mut probe = row.clone();
+                write_field(&mut probe, &e.in_effect);
+                if probe == row {
+                    write_field(&mut row, &e.resolved);
+                }
+                row
             }
             DomainEvent::EventDeletedExternally(_) => OccurrenceRow {
                 state: "deleted".into(),
