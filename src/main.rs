@@ -49,6 +49,13 @@ enum Command {
     ImportJetstream(commands::import::ImportArgs),
     /// Keep every read model current until stopped (Ctrl-C).
     Project,
+    /// Run the process manager: match echoes of our writes, resolve conflicts.
+    Reconcile(commands::reconcile::ReconcileArgs),
+    /// Show the history of a record, DID or slug; verify the whole log.
+    Audit {
+        #[command(subcommand)]
+        command: commands::audit::AuditCommand,
+    },
     /// Serve the read API and keep the read models current (Ctrl-C stops).
     Serve(commands::serve::ServeArgs),
     /// Rebuild read models from position 0 and swap them in, or --verify them.
@@ -79,6 +86,8 @@ async fn main() -> ExitCode {
         Command::Recurrence { command } => commands::recurrence::run(command),
         Command::Series { command } => commands::series::run(command),
         Command::Project => commands::project::run(&cli.database_url).await,
+        Command::Reconcile(args) => commands::reconcile::run(&cli.database_url, args).await,
+        Command::Audit { command } => commands::audit::run(&cli.database_url, command).await,
         Command::Serve(args) => commands::serve::run(&cli.database_url, args).await,
         Command::Rebuild(args) => commands::rebuild::run(&cli.database_url, args).await,
     };

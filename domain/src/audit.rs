@@ -1,9 +1,83 @@
-//! Renders stored events as JSON for auditors, whether or not they decode.
+//! Renders stored events for auditors: as JSON, whether or not they decode,
+//! and the decisions and rejections among them as a sentence saying why.
 
 use serde_json::{Value, json};
 
 use crate::catalogue::{DecodeError, DomainEvent};
 use crate::envelope::RecordedEvent;
+use crate::external_ref::LocalRef;
+use crate::sync::{ConflictResolved, FieldValue, Policy, Winner};
+
+/// A field's value as JSON, without the variant naming the field.
+fn value_json(value: &FieldValue) -> String {
+    match serde_json::to_value(value) {
+        Ok(Value::Object(tagged)) => tagged
+            .into_iter()
+            .next()
+            .map(|(_, inner)| inner.to_string())
+            .unwrap_or_default(),
+        Ok(other) => other.to_string(),
+        Err(err) => format!("<{err}>"),
+    }
+}
+
+fn rule(policy: Policy) -> &'static str {
+    match policy {
+        Policy::SourceOfTruth => "the platform the event originates from is its source of truth",
+        Policy::ManualEditPreserved => "a manual edit made in OpenMeet is preserved",
+        Policy::LocationsMerged => "locations from both sides are merged, each once",
+        Policy::LatestWins => "the latest change wins",
+    }
+}
+
+fn conflict(decision: &ConflictResolved) -> String {
+    let kept = match decision.winner {
+        Winner::OpenMeet => "OpenMeet's value kept",
+        Winner::Bluesky => "Bluesky's value kept",
+        Winner::Merged => "both merged",
+    };
+    format!(
+        "{field}: {kept}, because {rule}. OpenMeet had {openmeet}, Bluesky had {bluesky}; \
+         the field becomes {resolved} if it still holds {in_effect}",
+        field = decision.resolved.field(),
+        rule = rule(decision.policy),
+        openmeet = value_json(&decision.openmeet),
+        bluesky = value_json(&decision.bluesky),
+        resolved = value_json(&decision.resolved),
+        in_effect = value_json(&decision.in_effect),
+    )
+}
+
+/// Why a decision or a rejection was recorded, as one sentence; `None` for
+/// events that state a fact and decide nothing.
+pub fn explain(event: &DomainEvent) -> Option<String> {
+    Some(match event {
+        DomainEvent::ConflictResolved(decision) => conflict(decision),
+        DomainEvent::SelfPublishedEchoMatched(echo) => format!(
+            "our own write of {} came back as version {} (we wrote {}); the content checksum {} \
+             is the same, so it changes nothing",
+            echo.uri, echo.cid, echo.published_cid, echo.checksum
+        ),
+        DomainEvent::ExternalRefLinked(link) => {
+            let target = match link.target {
+                LocalRef::Occurrence(id) => format!("occurrence {}", id.0),
+                LocalRef::Rsvp {
+                    occurrence_id,
+                    attendee_id,
+                } => format!(
+                    "the answer of user {attendee_id} to occurrence {}",
+                    occurrence_id.0
+                ),
+            };
+            let version = link.cid.as_deref().unwrap_or("unknown");
+            format!("{} (version {version}) stands for {target}", link.uri)
+        }
+        DomainEvent::RecordRejected(rejected) => {
+            format!("{} was rejected: {}", rejected.subject, rejected.reason)
+        }
+        _ => return None,
+    })
+}
 
 /// One event as a JSON object: its envelope, and its decoded payload or,
 /// when the payload does not decode, the error and the raw bytes in hex.

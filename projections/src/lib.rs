@@ -5,13 +5,16 @@
 //! Each read model is a pure fold of events into rows
 //! ([`read_model::ReadModel::apply`]); the runner applies events in batches
 //! and commits the rows with the projection's checkpoint in one
-//! transaction.
+//! transaction. The process manager runs beside them ([`process`]), and
+//! [`audit`] tells and verifies the history of the log.
 
 #![warn(missing_docs)]
 
+pub mod audit;
 mod fold;
 mod memory;
 pub mod models;
+pub mod process;
 pub mod projection;
 pub mod read_model;
 pub mod rebuild;

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod audit;
 pub mod events;
 pub mod import;
 pub mod ingest;
@@ -7,6 +8,7 @@ pub mod intake;
 pub mod migrate;
 pub mod project;
 pub mod rebuild;
+pub mod reconcile;
 pub mod recurrence;
 pub mod series;
 pub mod serve;

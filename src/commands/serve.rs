@@ -19,6 +19,7 @@ pub struct ServeArgs {
 pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let store = super::connect(database_url).await?;
     let mut projections = projections::runner::run_all(&store);
+    super::reconcile::spawn(store.clone());
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

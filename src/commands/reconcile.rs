@@ -1,0 +1,66 @@
+//! `openmeet-sync reconcile`: run the process manager (echoes of our own
+//! writes, conflict resolution) over the log.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use projections::process::Runner;
+
+/// Arguments of `reconcile`.
+#[derive(Args)]
+pub struct ReconcileArgs {
+    /// Stop at the head of the log instead of following it.
+    #[arg(long)]
+    until_idle: bool,
+}
+
+/// Rebuilds the process manager's state from the log, then takes the
+/// decisions of every event after its checkpoint.
+pub async fn run(database_url: &str, args: ReconcileArgs) -> anyhow::Result<ExitCode> {
+    let store = super::connect(database_url).await?;
+    let bar = ProgressBar::new(0).with_style(
+        ProgressStyle::with_template("rebuilding state {bar:30} {pos}/{len} events, {per_sec}")
+            .context("progress template")?,
+    );
+    let mut runner = Runner::start(store, &|done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })
+    .await
+    .context("starting the process manager")?;
+    bar.finish_and_clear();
+    if args.until_idle {
+        let from = runner.checkpoint();
+        runner
+            .run_until_idle()
+            .await
+            .context("running the process manager")?;
+        println!(
+            "process manager: positions {from} to {} handled, {} decisions recorded",
+            runner.checkpoint(),
+            runner.decisions()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    tokio::select! {
+        outcome = runner.follow() => outcome.context("the process manager stopped")?,
+        _ = tokio::signal::ctrl_c() => tracing::info!("stopping the process manager"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the process manager in the background, beside the projections of
+/// `project` and `serve`; an error is logged and ends the task.
+pub fn spawn(store: store::PgEventStore) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let outcome = match Runner::start(store, &|_, _| {}).await {
+            Ok(runner) => runner.follow().await,
+            Err(err) => Err(err),
+        };
+        if let Err(err) = outcome {
+            tracing::error!(error = %err, "the process manager stopped");
+        }
+    })
+}

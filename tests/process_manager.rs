@@ -1,0 +1,608 @@
+//! The process manager on the real database: firehose deliveries through
+//! the applier, OpenMeet's side appended as its events, decisions recorded
+//! by the runner, read models built from the log, and `audit verify` and
+//! `audit show` over the result.
+
+use std::collections::BTreeMap;
+
+use domain::checksum::content_checksum;
+use domain::external_ref::{ExternalRefLinked, LocalRef, external_ref_stream};
+use domain::occurrence::{
+    EventDetails, OccurrenceEdited, OccurrenceId, OccurrenceScheduled, details_of,
+};
+use domain::sync::{ConflictResolved, OccurrencePublished, Policy, Winner, is_decision};
+use domain::{Actor, DomainEvent, EventId, EventMetadata, NewEvent, Origin, StreamId};
+use ingest::apply::{Applier, Outcome};
+use projections::Projection;
+use projections::audit::history::{Subject, history};
+use projections::audit::verify::{Finding, verify};
+use projections::process::Runner;
+use proptest::prelude::*;
+use serde_json::{Value, json};
+use store::postgres::chain::ChainBreak;
+use store::testkit::ScratchDatabase;
+use store::{EventStore, ExpectedVersion, PgEventStore};
+use uuid::Uuid;
+
+// Shared with tests/ingest.rs, which uses all of it.
+#[allow(dead_code)]
+#[path = "support/capture.rs"]
+mod capture;
+
+use capture::{EVENT, RSVP, commit, event_record, rsvp_record};
+
+const OURS: &str = "did:plc:openmeet";
+const ORGANIZER: &str = "did:plc:organizer";
+const PUBLISHED_RKEY: &str = "3lpub";
+/// `commit` names a version's CID after its operation and time.
+const PUBLISHED_AT: i64 = 1_000;
+
+fn published_uri() -> String {
+    format!("at://{OURS}/{EVENT}/{PUBLISHED_RKEY}")
+}
+
+fn address() -> Value {
+    json!({"$type": "community.lexicon.location.address", "country": "DE", "locality": "Berlin", "street": "Rungestraße 20"})
+}
+
+fn geo() -> Value {
+    json!({"$type": "community.lexicon.location.geo", "latitude": "52.5128", "longitude": "13.4201"})
+}
+
+fn our_record(name: &str, locations: Value) -> Value {
+    event_record(name, json!({"locations": locations}))
+}
+
+async fn fresh() -> (PgEventStore, ScratchDatabase) {
+    let db = ScratchDatabase::create().await;
+    (db.store(8).await, db)
+}
+
+/// Appends one of OpenMeet's own events, with an id derived from `label`.
+async fn openmeet(store: &PgEventStore, stream: StreamId, label: &str, event: DomainEvent) {
+    let metadata = EventMetadata {
+        event_id: EventId(Uuid::new_v5(&Uuid::NAMESPACE_OID, label.as_bytes())),
+        causation_id: None,
+        correlation_id: None,
+        origin: Origin::OpenMeet,
+        actor: Actor::system("test-openmeet"),
+    };
+    let payload = event.encode();
+    store
+        .append(
+            &stream,
+            ExpectedVersion::Any,
+            vec![NewEvent { metadata, payload }],
+        )
+        .await
+        .unwrap();
+}
+
+/// An occurrence scheduled in OpenMeet and published by us as
+/// [`published_uri`], with the CID its firehose echo at `PUBLISHED_AT` has.
+async fn published(store: &PgEventStore) -> OccurrenceId {
+    let id = OccurrenceId(Uuid::from_u128(7));
+    let record = our_record("Rust Meetup Berlin", json!([address()]));
+    let details = details_of(&published_uri(), &record.to_string()).unwrap();
+    let scheduled = OccurrenceScheduled {
+        occurrence_id: id,
+        series_id: None,
+        details: details.clone(),
+    };
+    openmeet(store, id.stream(), "scheduled", scheduled.into()).await;
+    let cid = format!("bafycreate{PUBLISHED_AT}");
+    let publication = OccurrencePublished {
+        occurrence_id: id,
+        uri: published_uri(),
+        cid: cid.clone(),
+        checksum: content_checksum(&details),
+    };
+    openmeet(store, id.stream(), "published", publication.into()).await;
+    let link = ExternalRefLinked {
+        uri: published_uri(),
+        cid: Some(cid),
+        target: LocalRef::Occurrence(id),
+    };
+    openmeet(
+        store,
+        external_ref_stream(&published_uri()),
+        "link",
+        link.into(),
+    )
+    .await;
+    id
+}
+
+async fn deliver(store: &PgEventStore, line: &str) -> Outcome {
+    Applier::new(store.clone())
+        .apply(line, "test")
+        .await
+        .expect("the store is reachable")
+}
+
+async fn reconcile(store: &PgEventStore) -> u64 {
+    let mut runner = Runner::start(store.clone(), &|_, _| {}).await.unwrap();
+    runner.run_until_idle().await.unwrap();
+    runner.decisions()
+}
+
+/// Every decision in the log, with its stream, id, cause and payload.
+async fn decisions(store: &PgEventStore) -> Vec<(String, EventId, Option<EventId>, Value)> {
+    let mut found = vec![];
+    for event in store
+        .read_all(domain::GlobalPosition(0), 100_000)
+        .await
+        .unwrap()
+    {
+        if is_decision(&event) {
+            let decoded = DomainEvent::decode(&event.payload).unwrap();
+            found.push((
+                event.stream_id.to_string(),
+                event.metadata.event_id,
+                event.metadata.causation_id,
+                json!({"type": event.payload.event_type, "payload": decoded.payload_json()}),
+            ));
+        }
+    }
+    found.sort_by_key(|decision| decision.1.0);
+    found
+}
+
+fn conflicts(found: &[(String, EventId, Option<EventId>, Value)]) -> Vec<ConflictResolved> {
+    found
+        .iter()
+        .filter(|(_, _, _, decision)| decision["type"] == "ConflictResolved")
+        .map(|(_, _, _, decision)| serde_json::from_value(decision["payload"].clone()).unwrap())
+        .collect()
+}
+
+/// Every read model, rebuilt from the log: rows as JSON without the
+/// position that last touched them.
+async fn read_models(store: &PgEventStore) -> BTreeMap<&'static str, Vec<String>> {
+    projections::rebuild::rebuild(store, &Projection::ALL, false, &|_, _| {})
+        .await
+        .unwrap();
+    let mut models = BTreeMap::new();
+    for table in [
+        "series",
+        "occurrences",
+        "attendees",
+        "users",
+        "external_refs",
+    ] {
+        let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT (to_jsonb(t) - 'last_position')::text FROM read.{table} t ORDER BY 1"
+        )))
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+        models.insert(table, rows);
+    }
+    models
+}
+
+async fn occurrence_row(store: &PgEventStore, id: OccurrenceId) -> (String, Value, i64) {
+    let (name, places): (String, Value) =
+        sqlx::query_as("SELECT name, places FROM read.occurrences WHERE id = $1")
+            .bind(id.0)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM read.occurrences")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    (name, places, count)
+}
+
+#[tokio::test]
+async fn our_echo_is_matched_and_an_edit_on_bluesky_is_resolved_for_openmeet() {
+    let (store, _db) = fresh().await;
+    let id = published(&store).await;
+    let echo = commit(
+        OURS,
+        PUBLISHED_AT,
+        "create",
+        EVENT,
+        PUBLISHED_RKEY,
+        Some(our_record("Rust Meetup Berlin", json!([address()]))),
+    );
+    let edited = commit(
+        OURS,
+        2_000,
+        "update",
+        EVENT,
+        PUBLISHED_RKEY,
+        Some(our_record("Rust meetup #12", json!([geo()]))),
+    );
+    deliver(&store, &echo).await;
+    deliver(&store, &edited).await;
+
+    assert_eq!(reconcile(&store).await, 4);
+    let found = decisions(&store).await;
+    let types: Vec<&Value> = found.iter().map(|(_, _, _, d)| &d["type"]).collect();
+    assert_eq!(
+        types
+            .iter()
+            .filter(|t| **t == "SelfPublishedEchoMatched")
+            .count(),
+        1
+    );
+    assert_eq!(
+        types.iter().filter(|t| **t == "ExternalRefLinked").count(),
+        1
+    );
+    let resolved = conflicts(&found);
+    let by_field: BTreeMap<&str, (Winner, Policy)> = resolved
+        .iter()
+        .map(|c| (c.resolved.field(), (c.winner, c.policy)))
+        .collect();
+    assert_eq!(
+        by_field,
+        BTreeMap::from([
+            ("name", (Winner::OpenMeet, Policy::SourceOfTruth)),
+            ("locations", (Winner::Merged, Policy::LocationsMerged)),
+        ])
+    );
+
+    read_models(&store).await;
+    let (name, places, occurrences) = occurrence_row(&store, id).await;
+    assert_eq!(name, "Rust Meetup Berlin");
+    assert_eq!(places.as_array().map(Vec::len), Some(2), "{places}");
+    assert_eq!(occurrences, 1, "the echo created no second occurrence");
+}
+
+#[tokio::test]
+async fn a_manual_edit_of_an_imported_event_survives_and_audit_show_says_why() {
+    let (store, _db) = fresh().await;
+    let uri = format!("at://{ORGANIZER}/{EVENT}/3limp");
+    let created = commit(
+        ORGANIZER,
+        1_000,
+        "create",
+        EVENT,
+        "3limp",
+        Some(event_record("Rust Meetup", json!({}))),
+    );
+    deliver(&store, &created).await;
+    let id = OccurrenceId::for_record(&uri);
+    let mut edited: EventDetails =
+        details_of(&uri, &event_record("Rust Meetup", json!({})).to_string()).unwrap();
+    edited.name = "Rust Meetup Berlin".into();
+    let edit = OccurrenceEdited {
+        occurrence_id: id,
+        details: edited,
+    };
+    openmeet(&store, id.stream(), "manual edit", edit.into()).await;
+    let updated = commit(
+        ORGANIZER,
+        2_000,
+        "update",
+        EVENT,
+        "3limp",
+        Some(event_record("Rust meetup #12", json!({}))),
+    );
+    deliver(&store, &updated).await;
+
+    assert_eq!(reconcile(&store).await, 1);
+    let resolved = conflicts(&decisions(&store).await);
+    assert_eq!(resolved.len(), 1);
+    assert_eq!(
+        (resolved[0].winner, resolved[0].policy),
+        (Winner::OpenMeet, Policy::ManualEditPreserved)
+    );
+    assert_eq!(
+        resolved[0].bluesky,
+        domain::sync::FieldValue::Name("Rust meetup #12".into())
+    );
+    read_models(&store).await;
+    assert_eq!(occurrence_row(&store, id).await.0, "Rust Meetup Berlin");
+
+    let told = history(&store, Subject::parse(&uri)).await.unwrap();
+    let types: Vec<&str> = told
+        .events
+        .iter()
+        .map(|e| e.payload.event_type.as_str())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "EventImported",
+            "OccurrenceEdited",
+            "EventChangedExternally",
+            "ConflictResolved"
+        ]
+    );
+    let decision = DomainEvent::decode(&told.events[3].payload).unwrap();
+    let why = domain::audit::explain(&decision).unwrap();
+    assert!(
+        why.starts_with(
+            "name: OpenMeet's value kept, because a manual edit made in OpenMeet is preserved"
+        ),
+        "{why}"
+    );
+    assert!(why.contains("Bluesky had \"Rust meetup #12\""), "{why}");
+}
+
+#[tokio::test]
+async fn a_restarted_runner_records_no_decision_twice() {
+    let (store, _db) = fresh().await;
+    published(&store).await;
+    let edited = commit(
+        OURS,
+        2_000,
+        "update",
+        EVENT,
+        PUBLISHED_RKEY,
+        Some(our_record("Renamed on Bluesky", json!([address()]))),
+    );
+    deliver(&store, &edited).await;
+    assert_eq!(reconcile(&store).await, 2);
+    let before = decisions(&store).await;
+
+    // As after a crash between the append and the checkpoint.
+    sqlx::query("UPDATE process.checkpoints SET position = 0")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    reconcile(&store).await;
+    assert_eq!(decisions(&store).await, before);
+    let report = verify(&store, &|_, _| {}).await.unwrap();
+    assert_eq!(
+        (report.decisions_matched, report.findings.clone()),
+        (2, vec![])
+    );
+}
+
+/// Rewrites one stored event around the append-only guard, as someone with
+/// the database's superuser could.
+async fn tamper(store: &PgEventStore, position: u64, payload: Vec<u8>) {
+    let mut tx = store.pool().begin().await.unwrap();
+    sqlx::raw_sql("ALTER TABLE eventstore.events DISABLE TRIGGER events_are_append_only")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE eventstore.events SET payload = $1 WHERE global_position = $2")
+        .bind(payload)
+        .bind(position as i64)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::raw_sql("ALTER TABLE eventstore.events ENABLE TRIGGER events_are_append_only")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn audit_verify_finds_a_decision_changed_by_hand_and_a_tampered_payload() {
+    let (store, _db) = fresh().await;
+    published(&store).await;
+    let edited = commit(
+        OURS,
+        2_000,
+        "update",
+        EVENT,
+        PUBLISHED_RKEY,
+        Some(our_record("Renamed on Bluesky", json!([address()]))),
+    );
+    deliver(&store, &edited).await;
+    let imported = commit(
+        ORGANIZER,
+        3_000,
+        "create",
+        EVENT,
+        "3limp",
+        Some(event_record("Book Club", json!({}))),
+    );
+    deliver(&store, &imported).await;
+    reconcile(&store).await;
+    let clean = verify(&store, &|_, _| {}).await.unwrap();
+    assert_eq!(clean.findings, vec![]);
+
+    let log = store
+        .read_all(domain::GlobalPosition(0), 1_000)
+        .await
+        .unwrap();
+    let decision = log
+        .iter()
+        .find(|e| e.payload.event_type == "ConflictResolved")
+        .unwrap();
+    let DomainEvent::ConflictResolved(mut flipped) =
+        DomainEvent::decode(&decision.payload).unwrap()
+    else {
+        unreachable!("the type was checked")
+    };
+    flipped.winner = Winner::Bluesky;
+    flipped.resolved = flipped.bluesky.clone();
+    tamper(
+        &store,
+        decision.global_position.0,
+        DomainEvent::from(flipped).encode().bytes,
+    )
+    .await;
+    let import = log
+        .iter()
+        .find(|e| e.payload.event_type == "EventImported")
+        .unwrap();
+    let mut forged = import.payload.bytes.clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    tamper(&store, import.global_position.0, forged).await;
+
+    let report = verify(&store, &|_, _| {}).await.unwrap();
+    let at_decision: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.position() == decision.global_position)
+        .collect();
+    assert!(
+        matches!(
+            at_decision.as_slice(),
+            [
+                Finding::Chain(ChainBreak::Mismatch { .. }),
+                Finding::Altered { .. }
+            ]
+        ),
+        "{at_decision:?}"
+    );
+    let at_import: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.position() == import.global_position)
+        .collect();
+    assert!(
+        matches!(
+            at_import.first(),
+            Some(Finding::Chain(ChainBreak::Mismatch { .. }))
+        ),
+        "{at_import:?}"
+    );
+    assert_eq!(
+        report.findings.len(),
+        at_decision.len() + at_import.len(),
+        "{:?}",
+        report.findings
+    );
+}
+
+/// The deliveries of one scenario, per repository, in the order each
+/// repository wrote them: our published record echoed then edited on
+/// Bluesky, an organizer's events created, updated and deleted, and guests
+/// answering (one before the event exists).
+fn repositories() -> Vec<Vec<String>> {
+    let event = |rkey: &str| format!("at://{ORGANIZER}/{EVENT}/{rkey}");
+    vec![
+        vec![
+            commit(
+                OURS,
+                PUBLISHED_AT,
+                "create",
+                EVENT,
+                PUBLISHED_RKEY,
+                Some(our_record("Rust Meetup Berlin", json!([address()]))),
+            ),
+            commit(
+                OURS,
+                2_000,
+                "update",
+                EVENT,
+                PUBLISHED_RKEY,
+                Some(our_record("Rust meetup #12", json!([address(), geo()]))),
+            ),
+        ],
+        vec![
+            commit(
+                ORGANIZER,
+                1_100,
+                "create",
+                EVENT,
+                "3la",
+                Some(event_record("Book Club", json!({}))),
+            ),
+            commit(
+                ORGANIZER,
+                1_200,
+                "create",
+                EVENT,
+                "3lb",
+                Some(event_record("Board Games", json!({}))),
+            ),
+            commit(
+                ORGANIZER,
+                1_300,
+                "update",
+                EVENT,
+                "3la",
+                Some(event_record("Book Club: Dune", json!({}))),
+            ),
+            commit(ORGANIZER, 1_400, "delete", EVENT, "3lb", None),
+        ],
+        vec![
+            commit(
+                "did:plc:guest1",
+                1_150,
+                "create",
+                RSVP,
+                "3lr1",
+                Some(rsvp_record(&event("3la"), "going")),
+            ),
+            commit(
+                "did:plc:guest1",
+                1_500,
+                "update",
+                RSVP,
+                "3lr1",
+                Some(rsvp_record(&event("3la"), "notgoing")),
+            ),
+        ],
+        vec![commit(
+            "did:plc:guest2",
+            1_050,
+            "create",
+            RSVP,
+            "3lr2",
+            Some(rsvp_record(&event("3la"), "interested")),
+        )],
+    ]
+}
+
+/// A delivery order: repositories interleaved as `picks` says, each in its
+/// own order, and the messages named by `repeats` delivered again, later.
+fn interleaving(picks: &[usize], repeats: &[usize]) -> Vec<String> {
+    let mut queues: Vec<std::collections::VecDeque<String>> =
+        repositories().into_iter().map(Into::into).collect();
+    let mut order = vec![];
+    let mut pick = picks.iter().cycle();
+    while queues.iter().any(|queue| !queue.is_empty()) {
+        let open: Vec<usize> = (0..queues.len())
+            .filter(|&n| !queues[n].is_empty())
+            .collect();
+        let chosen = open[pick.next().copied().unwrap_or(0) % open.len()];
+        order.extend(queues[chosen].pop_front());
+    }
+    // A message comes again only after it came first, as when a consumer
+    // re-reads the source from an older cursor.
+    for &repeat in repeats {
+        let original = repeat % order.len();
+        let at = original + 1 + repeat % (order.len() - original);
+        order.insert(at, order[original].clone());
+    }
+    order
+}
+
+async fn outcome_of(
+    order: &[String],
+) -> (
+    BTreeMap<&'static str, Vec<String>>,
+    Vec<(String, EventId, Option<EventId>, Value)>,
+) {
+    let (store, _db) = fresh().await;
+    published(&store).await;
+    for line in order {
+        deliver(&store, line).await;
+    }
+    reconcile(&store).await;
+    (read_models(&store).await, decisions(&store).await)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 10, ..ProptestConfig::default() })]
+
+    /// Repositories interleaved in any way, any messages delivered twice:
+    /// the same read models and the same decisions, event for event.
+    #[test]
+    fn any_interleaving_and_redelivery_yields_the_same_read_models_and_decisions(
+        picks in proptest::collection::vec(0usize..4, 1..12),
+        repeats in proptest::collection::vec(0usize..64, 0..6),
+    ) {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let in_order: Vec<String> = repositories().into_iter().flatten().collect();
+        let expected = runtime.block_on(outcome_of(&in_order));
+        prop_assert_eq!(conflicts(&expected.1).len(), 2, "the edit on Bluesky was resolved: {:?}", expected.1);
+        let shuffled = runtime.block_on(outcome_of(&interleaving(&picks, &repeats)));
+        prop_assert_eq!(shuffled.0, expected.0);
+        prop_assert_eq!(shuffled.1, expected.1);
+    }
+}
