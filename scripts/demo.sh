@@ -20,6 +20,12 @@ echo "== consume two recorded captures into the NATS JetStream bus"
 "$bin" ingest consume "file://$PWD/samples/jetstream-calendar.jsonl"
 echo "== process the bus into the event store (a second run would add nothing)"
 "$bin" ingest process --until-idle
+echo "== the process manager: our own echoes, conflicts between the platforms (decisions are events)"
+"$bin" reconcile --until-idle
+echo "== audit: replay the whole log against the recorded decisions and check its hash chain"
+"$bin" audit verify
+echo "== audit: the history of one record (an event updated on Bluesky)"
+"$bin" audit show at://did:plc:samplerustberlin/community.lexicon.calendar.event/3mrust2aaa2k
 echo "== the event log (newest 3 of $("$bin" events tail | wc -l) events, as auditors see it)"
 "$bin" events tail | tail -n 3
 echo "== build the read models from the log, then verify them row for row"

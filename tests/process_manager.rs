@@ -606,3 +606,84 @@ proptest! {
         prop_assert_eq!(shuffled.1, expected.1);
     }
 }
+
+fn binary(db: &ScratchDatabase, args: &[&str]) -> (Option<i32>, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_openmeet-sync"))
+        .args(args)
+        .env("DATABASE_URL", db.url())
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("the binary runs");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_audit_commands_tell_the_history_and_fail_on_a_changed_decision() {
+    let (store, db) = fresh().await;
+    published(&store).await;
+    let edited = commit(
+        OURS,
+        2_000,
+        "update",
+        EVENT,
+        PUBLISHED_RKEY,
+        Some(our_record("Renamed on Bluesky", json!([address()]))),
+    );
+    deliver(&store, &edited).await;
+    let (code, out) = binary(&db, &["reconcile", "--until-idle"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("2 decisions recorded"), "{out}");
+
+    let (code, out) = binary(&db, &["audit", "show", "--json", &published_uri()]);
+    assert_eq!(code, Some(0));
+    let told: Value = serde_json::from_str(&out).unwrap();
+    let types: Vec<&str> = told["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "OccurrenceScheduled",
+            "OccurrencePublished",
+            "ExternalRefLinked",
+            "EventChangedExternally",
+            "ConflictResolved",
+            "ExternalRefLinked"
+        ]
+    );
+    let why = told["events"][4]["why"].as_str().unwrap();
+    assert!(why.starts_with("name: OpenMeet's value kept, because the platform the event originates from is its source of truth"), "{why}");
+
+    let (code, out) = binary(&db, &["audit", "verify"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("2 recorded decisions match"), "{out}");
+
+    let position: i64 = sqlx::query_scalar(
+        "SELECT global_position FROM eventstore.events WHERE event_type = 'ConflictResolved'",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    let (code, out) = binary(&db, &["audit", "show", &published_uri()]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains(&format!("#{position} ")), "{out}");
+    tamper(&store, position as u64, vec![0]).await;
+    let (code, out) = binary(&db, &["audit", "verify"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains(&format!("hash chain broken at position {position}")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "position {position}: ConflictResolved does not decode"
+        )),
+        "{out}"
+    );
+}

@@ -36,7 +36,7 @@ impl Metrics {
         let lag = IntGaugeVec::new(
             Opts::new(
                 "projection_lag_events",
-                "Events between a projection and the head",
+                "Events between a projection (or the process manager) and the head",
             ),
             &["projection"],
         )
@@ -101,11 +101,16 @@ pub struct HealthView {
     pub head: u64,
     /// Each projection's lag.
     pub projections: Vec<ProjectionLag>,
+    /// How far the process manager has carried out decisions (`name` is
+    /// `process-manager`).
+    pub process_manager: ProjectionLag,
 }
 
-/// The head of the log and each projection's lag, also recorded in the
-/// lag gauge.
-async fn current_lag(state: &AppState) -> Result<(u64, Vec<projections::runner::Lag>), ApiError> {
+/// The head, each projection's lag and the process manager's, also
+/// recorded in the lag gauge.
+async fn current_lag(
+    state: &AppState,
+) -> Result<(u64, Vec<projections::runner::Lag>, ProjectionLag), ApiError> {
     let head = state
         .store
         .head()
@@ -121,13 +126,26 @@ async fn current_lag(state: &AppState) -> Result<(u64, Vec<projections::runner::
             .with_label_values(&[lag.projection.name()])
             .set(lag.behind as i64);
     }
-    Ok((head.0, lags))
+    let decided = projections::process::checkpoint(&state.store)
+        .await
+        .map_err(|err| ApiError::Internal(err.to_string()))?;
+    let process_manager = ProjectionLag {
+        name: projections::process::CHECKPOINT.into(),
+        checkpoint: decided.0,
+        behind: head.0.saturating_sub(decided.0),
+    };
+    state
+        .metrics
+        .lag
+        .with_label_values(&[projections::process::CHECKPOINT])
+        .set(process_manager.behind as i64);
+    Ok((head.0, lags, process_manager))
 }
 
 /// The head of the log and how far behind each projection is.
 #[utoipa::path(get, path = "/health", responses((status = 200, body = HealthView), (status = 500, body = crate::error::ErrorBody)))]
 pub async fn health(State(state): State<AppState>) -> Result<Json<HealthView>, ApiError> {
-    let (head, lags) = current_lag(&state).await?;
+    let (head, lags, process_manager) = current_lag(&state).await?;
     let projections = lags
         .into_iter()
         .map(|lag| ProjectionLag {
@@ -140,6 +158,7 @@ pub async fn health(State(state): State<AppState>) -> Result<Json<HealthView>, A
         status: "ok".into(),
         head,
         projections,
+        process_manager,
     }))
 }
 

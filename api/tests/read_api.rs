@@ -247,6 +247,9 @@ async fn health_metrics_and_openapi_are_served() {
             .iter()
             .all(|p| p["behind"] == 0)
     );
+    // The process manager did not run in this test: it lags by the whole log.
+    assert_eq!(health["process_manager"]["checkpoint"], 0);
+    assert_eq!(health["process_manager"]["behind"], health["head"]);
 
     let (_, openapi) = get(&app, "/api/openapi.json").await;
     for path in [
@@ -282,6 +285,13 @@ async fn health_metrics_and_openapi_are_served() {
     );
     assert!(
         text.contains("projection_lag_events{projection=\"occurrences\"} 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "projection_lag_events{{projection=\"process-manager\"}} {}",
+            store.head().await.unwrap().0
+        )),
         "{text}"
     );
 }

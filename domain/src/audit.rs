@@ -176,4 +176,47 @@ mod tests {
         assert_eq!(line["payload_hex"], "cafe");
         assert_eq!(line["decode_error"], "unknown event type \"Mystery\"");
     }
+
+    #[test]
+    fn a_conflict_is_explained_with_its_rule_and_both_values() {
+        use crate::occurrence::OccurrenceId;
+        use crate::sync::ConflictSubject;
+        let decision = ConflictResolved {
+            subject: ConflictSubject::Occurrence(OccurrenceId(uuid::Uuid::nil())),
+            openmeet: FieldValue::Name("Rust Meetup Berlin".into()),
+            bluesky: FieldValue::Name("Rust meetup #12".into()),
+            winner: Winner::OpenMeet,
+            policy: Policy::ManualEditPreserved,
+            in_effect: FieldValue::Name("Rust Meetup Berlin".into()),
+            resolved: FieldValue::Name("Rust Meetup Berlin".into()),
+        };
+        assert_eq!(
+            explain(&decision.into()).as_deref(),
+            Some(
+                "name: OpenMeet's value kept, because a manual edit made in OpenMeet is preserved. \
+                 OpenMeet had \"Rust Meetup Berlin\", Bluesky had \"Rust meetup #12\"; the field \
+                 becomes \"Rust Meetup Berlin\" if it still holds \"Rust Meetup Berlin\""
+            )
+        );
+    }
+
+    #[test]
+    fn a_rejection_is_explained_and_a_plain_fact_is_not() {
+        let rejected = DomainEvent::from(RecordRejected {
+            subject: "at://did:plc:x/community.lexicon.calendar.rsvp/1".into(),
+            reason: "status \"maybe\" is not a known RSVP status".into(),
+            raw: "{}".into(),
+        });
+        assert_eq!(
+            explain(&rejected).as_deref(),
+            Some(
+                "at://did:plc:x/community.lexicon.calendar.rsvp/1 was rejected: status \"maybe\" is not a known RSVP status"
+            )
+        );
+        let handle = DomainEvent::from(crate::identity::HandleChanged {
+            did: "did:plc:x".into(),
+            handle: "x.bsky.social".into(),
+        });
+        assert_eq!(explain(&handle), None);
+    }
 }

@@ -75,6 +75,7 @@ pub async fn run(database_url: &str, command: AuditCommand) -> anyhow::Result<Ex
                         "decisions_matched": report.decisions_matched,
                         "checkpoint": report.checkpoint.0,
                         "not_yet_carried_out": report.not_yet_carried_out,
+                        "chain_tip": report.chain_tip,
                         "findings": findings,
                     })
                 );
@@ -90,6 +91,10 @@ pub async fn run(database_url: &str, command: AuditCommand) -> anyhow::Result<Ex
                     report.checkpoint,
                     report.not_yet_carried_out,
                     report.findings.len()
+                );
+                println!(
+                    "chain tip at position {}: {}",
+                    report.events, report.chain_tip
                 );
             }
             Ok(if report.findings.is_empty() {
@@ -122,13 +127,30 @@ fn history_json(told: &History) -> Value {
     })
 }
 
-/// Long strings (raw records) are cut in the text view; `--json` has them whole.
-const TEXT_WIDTH: usize = 160;
+/// Long values (raw records) are cut in the text view; `--json` has them whole.
+const TEXT_WIDTH: usize = 120;
 
 fn shortened(text: String) -> String {
     match text.char_indices().nth(TEXT_WIDTH) {
-        Some((cut, _)) => format!("{}… ({} bytes)", &text[..cut], text.len()),
+        Some((cut, _)) => format!("{}… ({} bytes in all)", &text[..cut], text.len()),
         None => text,
+    }
+}
+
+/// A payload as one `field: value` line per field.
+fn write_fields(out: &mut impl Write, payload: &Value) -> std::io::Result<()> {
+    match payload {
+        Value::Object(fields) => {
+            for (field, value) in fields {
+                let text = match value {
+                    Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                };
+                writeln!(out, "    {field}: {}", shortened(text))?;
+            }
+            Ok(())
+        }
+        other => writeln!(out, "    {}", shortened(other.to_string())),
     }
 }
 
@@ -165,7 +187,7 @@ fn write_history(out: &mut impl Write, told: &History) -> std::io::Result<()> {
                 "    does not decode: {}",
                 line["decode_error"].as_str().unwrap_or_default()
             )?,
-            (_, payload) => writeln!(out, "    {}", shortened(payload.to_string()))?,
+            (_, payload) => write_fields(out, payload)?,
         }
     }
     Ok(())

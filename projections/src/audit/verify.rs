@@ -126,6 +126,8 @@ pub struct Verification {
     /// Decisions the replay took for events past the checkpoint: not yet
     /// carried out, so not expected in the log.
     pub not_yet_carried_out: u64,
+    /// The chain's hash at the last event, in hex.
+    pub chain_tip: String,
     /// Every difference, in log order.
     pub findings: Vec<Finding>,
 }
@@ -238,6 +240,12 @@ impl Replay {
             }
         }
         self.report.checkpoint = checkpoint;
+        self.report.chain_tip = self
+            .chain
+            .tip()
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
         self.report.findings.sort_by_key(Finding::position);
         self.report
     }

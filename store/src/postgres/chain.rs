@@ -101,6 +101,12 @@ impl Default for ChainWalk {
 }
 
 impl ChainWalk {
+    /// The hash of the last event checked: publish it elsewhere (a ticket,
+    /// an auditor's notes) and a later rewrite of the whole chain shows.
+    pub fn tip(&self) -> [u8; 32] {
+        self.previous
+    }
+
     /// Checks the next event. After a break the walk goes on from the stored
     /// hash, so one altered event is reported once, not at every later one.
     pub fn check(
