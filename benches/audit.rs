@@ -48,7 +48,7 @@ fn answer(n: usize, origin: Origin, status: AttendanceStatus, at: Timestamp) -> 
 /// Event `i` of the mix, in slots of 10 about occurrence `i / 10`:
 /// imported, edited in OpenMeet, changed on Bluesky three times (two
 /// conflicts each: name and description), answered on both platforms in
-/// turn (a conflict each): eleven decisions per ten events.
+/// turn (a conflict each): ten decisions per ten events.
 fn event(i: usize) -> DomainEvent {
     let n = i / 10;
     let at = Timestamp::from_unix_micros(1_764_000_000_000_000 + i as i64);
@@ -113,12 +113,15 @@ async fn main() {
     runner.run_until_idle().await.expect("run");
     let decide = start.elapsed().as_secs_f64();
     let decisions = runner.decisions();
+    // One state in memory at a time, so the peak is one state's size.
+    drop(runner);
     let head = store.head().await.expect("head").0;
 
     let start = Instant::now();
-    Runner::start(store.clone(), &|_, _| {})
+    let restarted = Runner::start(store.clone(), &|_, _| {})
         .await
         .expect("restart");
+    drop(restarted);
     let restart = start.elapsed().as_secs_f64();
 
     let start = Instant::now();

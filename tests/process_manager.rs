@@ -113,6 +113,21 @@ async fn published(store: &PgEventStore) -> OccurrenceId {
     id
 }
 
+/// Our published occurrence, then its record renamed on Bluesky by another
+/// client: one conflict (the name) and a new link.
+async fn renamed_on_bluesky(store: &PgEventStore) {
+    published(store).await;
+    let edited = commit(
+        OURS,
+        2_000,
+        "update",
+        EVENT,
+        PUBLISHED_RKEY,
+        Some(our_record("Renamed on Bluesky", json!([address()]))),
+    );
+    deliver(store, &edited).await;
+}
+
 async fn deliver(store: &PgEventStore, line: &str) -> Outcome {
     Applier::new(store.clone())
         .apply(line, "test")
@@ -169,6 +184,7 @@ async fn read_models(store: &PgEventStore) -> BTreeMap<&'static str, Vec<String>
         "attendees",
         "users",
         "external_refs",
+        "series_proposals",
     ] {
         let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT (to_jsonb(t) - 'last_position')::text FROM read.{table} t ORDER BY 1"
@@ -327,16 +343,7 @@ async fn a_manual_edit_of_an_imported_event_survives_and_audit_show_says_why() {
 #[tokio::test]
 async fn a_restarted_runner_records_no_decision_twice() {
     let (store, _db) = fresh().await;
-    published(&store).await;
-    let edited = commit(
-        OURS,
-        2_000,
-        "update",
-        EVENT,
-        PUBLISHED_RKEY,
-        Some(our_record("Renamed on Bluesky", json!([address()]))),
-    );
-    deliver(&store, &edited).await;
+    renamed_on_bluesky(&store).await;
     assert_eq!(reconcile(&store).await, 2);
     let before = decisions(&store).await;
 
@@ -378,16 +385,7 @@ async fn tamper(store: &PgEventStore, position: u64, payload: Vec<u8>) {
 #[tokio::test]
 async fn audit_verify_finds_a_decision_changed_by_hand_and_a_tampered_payload() {
     let (store, _db) = fresh().await;
-    published(&store).await;
-    let edited = commit(
-        OURS,
-        2_000,
-        "update",
-        EVENT,
-        PUBLISHED_RKEY,
-        Some(our_record("Renamed on Bluesky", json!([address()]))),
-    );
-    deliver(&store, &edited).await;
+    renamed_on_bluesky(&store).await;
     let imported = commit(
         ORGANIZER,
         3_000,
@@ -623,16 +621,7 @@ fn binary(db: &ScratchDatabase, args: &[&str]) -> (Option<i32>, String) {
 #[tokio::test]
 async fn the_audit_commands_tell_the_history_and_fail_on_a_changed_decision() {
     let (store, db) = fresh().await;
-    published(&store).await;
-    let edited = commit(
-        OURS,
-        2_000,
-        "update",
-        EVENT,
-        PUBLISHED_RKEY,
-        Some(our_record("Renamed on Bluesky", json!([address()]))),
-    );
-    deliver(&store, &edited).await;
+    renamed_on_bluesky(&store).await;
     let (code, out) = binary(&db, &["reconcile", "--until-idle"]);
     assert_eq!(code, Some(0));
     assert!(out.contains("2 decisions recorded"), "{out}");
@@ -686,4 +675,69 @@ async fn the_audit_commands_tell_the_history_and_fail_on_a_changed_decision() {
         )),
         "{out}"
     );
+}
+
+#[tokio::test]
+async fn weekly_imports_become_one_proposal_whose_versions_follow_the_group() {
+    let (store, _db) = fresh().await;
+    let tuesdays = ["2026-12-01", "2026-12-08", "2026-12-15", "2026-12-22"];
+    for (n, day) in tuesdays.iter().enumerate().take(3) {
+        let record = event_record(
+            &format!("Rust Meetup #{}", 12 + n),
+            json!({"startsAt": format!("{day}T18:00:00Z")}),
+        );
+        let line = commit(
+            ORGANIZER,
+            1_000 + n as i64,
+            "create",
+            EVENT,
+            &format!("3lw{n}"),
+            Some(record),
+        );
+        deliver(&store, &line).await;
+    }
+    reconcile(&store).await;
+    read_models(&store).await;
+    let proposals = || async {
+        sqlx::query_as::<_, (i32, Value, String)>(
+            "SELECT version, uris, rrule FROM read.series_proposals",
+        )
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+    };
+    let first = proposals().await;
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!(
+        (first[0].0, first[0].1.as_array().map(Vec::len)),
+        (1, Some(3))
+    );
+    assert!(
+        first[0].2.contains("RRULE:FREQ=WEEKLY;BYDAY=TU"),
+        "{}",
+        first[0].2
+    );
+
+    let fourth = event_record(
+        "Rust Meetup #15",
+        json!({"startsAt": "2026-12-22T18:00:00Z"}),
+    );
+    deliver(
+        &store,
+        &commit(ORGANIZER, 1_010, "create", EVENT, "3lw3", Some(fourth)),
+    )
+    .await;
+    reconcile(&store).await;
+    read_models(&store).await;
+    let second = proposals().await;
+    assert_eq!(
+        second.len(),
+        1,
+        "a new version, not a second proposal: {second:?}"
+    );
+    assert_eq!(
+        (second[0].0, second[0].1.as_array().map(Vec::len)),
+        (2, Some(4))
+    );
+    assert_eq!(verify(&store, &|_, _| {}).await.unwrap().findings, vec![]);
 }

@@ -21,6 +21,7 @@ use crate::occurrence::{
 };
 use crate::rejection::RecordRejected;
 use crate::series::{RecurrenceChanged, SeriesCreated, SeriesEdited};
+use crate::series_detection::SeriesProposed;
 use crate::sync::{ConflictResolved, OccurrencePublished, SelfPublishedEchoMatched};
 
 /// A stored payload that this build cannot turn back into a domain event.
@@ -183,6 +184,7 @@ catalogue! {
     OccurrencePublished = 1,
     SelfPublishedEchoMatched = 1,
     ConflictResolved = 1,
+    SeriesProposed = 1,
 }
 
 #[cfg(test)]

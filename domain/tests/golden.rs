@@ -19,6 +19,7 @@ use domain::occurrence::{
 use domain::recurrence::Recurrence;
 use domain::rejection::RecordRejected;
 use domain::series::{RecurrenceChanged, SeriesCreated, SeriesEdited, SeriesId};
+use domain::series_detection::{ProposalId, SeriesProposed};
 use domain::sync::{
     ConflictResolved, ConflictSubject, FieldValue, OccurrencePublished, Policy,
     SelfPublishedEchoMatched, Winner,
@@ -221,6 +222,21 @@ fn expected(event_type: &str, schema_version: u16) -> DomainEvent {
             policy: Policy::LocationsMerged,
             in_effect: FieldValue::Mode(details().mode),
             resolved: FieldValue::Attendance(AttendanceStatus::Declined),
+        }
+        .into(),
+        ("SeriesProposed", 1) => SeriesProposed {
+            proposal_id: ProposalId(Uuid::from_u128(0x9e0)),
+            version: 3,
+            organizer: "did:plc:golden".into(),
+            uris: vec![URI.into(), format!("{URI}2")],
+            rrule: "DTSTART;TZID=Europe/Berlin:20261201T190000\nRRULE:FREQ=WEEKLY;BYDAY=TU\nEXDATE;TZID=Europe/Berlin:20261222T190000".into(),
+            confidence: 913,
+            series_name: "rust meetup".into(),
+            name_similarity: 1000,
+            pattern: "weekly on Tuesday at 19:00".into(),
+            timing: 855,
+            skipped: vec!["2026-12-22".into()],
+            moved: vec![],
         }
         .into(),
         other => panic!("no golden value for {other:?}: add one for every released version"),

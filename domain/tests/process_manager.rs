@@ -10,6 +10,7 @@ use domain::occurrence::{
     EventChangedExternally, EventDetails, EventImported, Occurrence, OccurrenceEdited,
     OccurrenceId, OccurrenceScheduled, Place, details_of,
 };
+use domain::series_detection::SeriesProposed;
 use domain::sync::{
     Command, ConflictResolved, ConflictSubject, FieldValue, OccurrencePublished, Policy,
     ProcessManager, Winner,
@@ -551,4 +552,166 @@ proptest! {
         }
         prop_assert_eq!(replayed, log.decisions.clone());
     }
+}
+
+const ORGANIZER: &str = "did:plc:organizer";
+
+/// Imports `name` at `starts_at` as the organizer's record `rkey`; returns
+/// the decisions.
+fn import(
+    log: &mut Log,
+    organizer: &str,
+    rkey: &str,
+    name: &str,
+    starts_at: &str,
+) -> Vec<DomainEvent> {
+    let uri = format!("at://{organizer}/community.lexicon.calendar.event/{rkey}");
+    let id = OccurrenceId::for_record(&uri);
+    let imported = EventImported {
+        occurrence_id: id,
+        uri: uri.clone(),
+        cid: format!("bafy{rkey}"),
+        record: record(name, starts_at, json!([])),
+        observed_at: Timestamp::from_unix_micros(0),
+    };
+    log.push(id.stream(), Origin::Bluesky, imported.into())
+}
+
+fn proposals(decisions: &[DomainEvent]) -> Vec<&SeriesProposed> {
+    decisions
+        .iter()
+        .filter_map(|decision| match decision {
+            DomainEvent::SeriesProposed(proposed) => Some(proposed),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Three weekly Tuesdays of one organizer.
+fn weekly_three(log: &mut Log) -> Vec<DomainEvent> {
+    assert!(
+        import(
+            log,
+            ORGANIZER,
+            "3la",
+            "Rust Meetup #12",
+            "2026-12-01T18:00:00Z"
+        )
+        .is_empty()
+    );
+    assert!(
+        import(
+            log,
+            ORGANIZER,
+            "3lb",
+            "Rust Meetup #13",
+            "2026-12-08T18:00:00Z"
+        )
+        .is_empty()
+    );
+    import(
+        log,
+        ORGANIZER,
+        "3lc",
+        "Rust meetup #14",
+        "2026-12-15T18:00:00Z",
+    )
+}
+
+#[test]
+fn the_import_that_completes_a_series_proposes_it_with_its_rule() {
+    let mut log = Log::new();
+    let decisions = weekly_three(&mut log);
+    let proposed = proposals(&decisions);
+    assert_eq!(proposed.len(), 1, "{decisions:?}");
+    let proposal = proposed[0];
+    assert_eq!(proposal.version, 1);
+    assert_eq!(proposal.organizer, ORGANIZER);
+    assert_eq!(proposal.uris.len(), 3);
+    assert!(
+        proposal.rrule.contains("RRULE:FREQ=WEEKLY"),
+        "{}",
+        proposal.rrule
+    );
+    assert_eq!(proposal.series_name, "rust meetup");
+    assert_eq!(log.decisions[0].stream, proposal.proposal_id.stream());
+}
+
+#[test]
+fn a_proposal_that_gains_a_member_gets_a_new_version_not_a_duplicate() {
+    let mut log = Log::new();
+    let first = proposals(&weekly_three(&mut log))[0].clone();
+    let decisions = import(
+        &mut log,
+        ORGANIZER,
+        "3ld",
+        "Rust Meetup #15",
+        "2026-12-22T18:00:00Z",
+    );
+    let proposed = proposals(&decisions);
+    assert_eq!(proposed.len(), 1);
+    assert_eq!(proposed[0].proposal_id, first.proposal_id);
+    assert_eq!(proposed[0].version, 2);
+    assert_eq!(proposed[0].uris.len(), 4);
+}
+
+#[test]
+fn a_new_version_of_a_member_that_changes_nothing_detection_reads_proposes_nothing() {
+    let mut log = Log::new();
+    weekly_three(&mut log);
+    let uri = format!("at://{ORGANIZER}/community.lexicon.calendar.event/3lb");
+    let described = json!({"$type": "community.lexicon.calendar.event", "name": "Rust Meetup #13",
+        "createdAt": "2026-11-01T10:00:00Z", "startsAt": "2026-12-08T18:00:00Z",
+        "description": "now with pizza"})
+    .to_string();
+    let decisions = arrived(
+        &mut log,
+        OccurrenceId::for_record(&uri),
+        &uri,
+        "bafy3lb2",
+        described,
+    );
+    assert!(proposals(&decisions).is_empty(), "{decisions:?}");
+}
+
+#[test]
+fn another_organizers_imports_leave_the_proposal_alone() {
+    let mut log = Log::new();
+    weekly_three(&mut log);
+    let decisions = import(
+        &mut log,
+        "did:plc:other",
+        "3lx",
+        "Rust Meetup #16",
+        "2026-12-22T18:00:00Z",
+    );
+    assert!(decisions.is_empty(), "{decisions:?}");
+}
+
+#[test]
+fn a_deleted_member_changes_the_proposal_to_the_members_left() {
+    let mut log = Log::new();
+    let first = proposals(&weekly_three(&mut log))[0].clone();
+    import(
+        &mut log,
+        ORGANIZER,
+        "3ld",
+        "Rust Meetup #15",
+        "2026-12-22T18:00:00Z",
+    );
+    let uri = format!("at://{ORGANIZER}/community.lexicon.calendar.event/3ld");
+    let id = OccurrenceId::for_record(&uri);
+    let deleted = domain::occurrence::EventDeletedExternally {
+        occurrence_id: id,
+        uri,
+        observed_at: Timestamp::from_unix_micros(0),
+    };
+    let decisions = log.push(id.stream(), Origin::Bluesky, deleted.into());
+    let proposed = proposals(&decisions);
+    assert_eq!(proposed.len(), 1);
+    assert_eq!(
+        (proposed[0].proposal_id, proposed[0].version),
+        (first.proposal_id, 3)
+    );
+    assert_eq!(proposed[0].uris, first.uris);
 }

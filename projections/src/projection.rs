@@ -8,7 +8,7 @@ use sqlx::{PgConnection, PgPool};
 use thiserror::Error;
 
 use crate::fold::fold;
-use crate::models::{attendees, external_refs, occurrences, series, users};
+use crate::models::{attendees, external_refs, occurrences, series, series_proposals, users};
 
 /// One read model and the tables it owns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -23,6 +23,8 @@ pub enum Projection {
     Users,
     /// `read.external_refs`.
     ExternalRefs,
+    /// `read.series_proposals`.
+    SeriesProposals,
 }
 
 /// The schema of the live read models.
@@ -92,12 +94,13 @@ impl fmt::Display for Projection {
 
 impl Projection {
     /// Every projection.
-    pub const ALL: [Projection; 5] = [
+    pub const ALL: [Projection; 6] = [
         Projection::Series,
         Projection::Occurrences,
         Projection::Attendees,
         Projection::Users,
         Projection::ExternalRefs,
+        Projection::SeriesProposals,
     ];
 
     /// Its name, as on the command line and in checkpoints.
@@ -108,6 +111,7 @@ impl Projection {
             Projection::Attendees => "attendees",
             Projection::Users => "users",
             Projection::ExternalRefs => "external_refs",
+            Projection::SeriesProposals => "series_proposals",
         }
     }
 
@@ -126,6 +130,7 @@ impl Projection {
             Projection::Attendees => &["attendees"],
             Projection::Users => &["users"],
             Projection::ExternalRefs => &["external_refs"],
+            Projection::SeriesProposals => &["series_proposals"],
         }
     }
 
@@ -140,6 +145,9 @@ impl Projection {
             Projection::Attendees => fold::<attendees::Attendees>(conn, events).await,
             Projection::Users => fold::<users::Users>(conn, events).await,
             Projection::ExternalRefs => fold::<external_refs::ExternalRefs>(conn, events).await,
+            Projection::SeriesProposals => {
+                fold::<series_proposals::SeriesProposals>(conn, events).await
+            }
         }
     }
 
@@ -153,6 +161,9 @@ impl Projection {
             Projection::Users => Box::new(InMemory::<users::Users>::default()),
             Projection::ExternalRefs => {
                 Box::new(InMemory::<external_refs::ExternalRefs>::default())
+            }
+            Projection::SeriesProposals => {
+                Box::new(InMemory::<series_proposals::SeriesProposals>::default())
             }
         }
     }

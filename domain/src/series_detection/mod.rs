@@ -10,7 +10,10 @@
 //! the same events always give the same proposals.
 
 pub mod names;
+mod proposed;
 pub mod rules;
+
+pub use proposed::{ProposalId, SeriesProposed};
 
 use std::collections::BTreeMap;
 

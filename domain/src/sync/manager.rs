@@ -11,6 +11,7 @@ use super::decisions::{
     ConflictResolved, ConflictSubject, FieldValue, OccurrencePublished, Policy,
     SelfPublishedEchoMatched, Winner,
 };
+use super::detection::Detection;
 use super::policies::{Resolution, latest_answer, resolve_imported, resolve_published, winner_of};
 use crate::attendance::{Answer, RsvpChanged, attendance_stream};
 use crate::catalogue::DomainEvent;
@@ -54,13 +55,15 @@ struct Followed {
 pub struct ProcessManager {
     occurrences: HashMap<OccurrenceId, Followed>,
     answers: HashMap<(OccurrenceId, UserId), Answer>,
+    detection: Detection,
 }
 
 /// The event types the process manager records.
-pub const DECISIONS: [&str; 3] = [
+pub const DECISIONS: [&str; 4] = [
     "ConflictResolved",
     "SelfPublishedEchoMatched",
     "ExternalRefLinked",
+    "SeriesProposed",
 ];
 
 /// True when `event` is a decision of the process manager (rather than, say,
@@ -98,13 +101,20 @@ fn origin_of_first(event: &DomainEvent) -> Origin {
 }
 
 /// Builds the commands caused by one event.
-struct Decisions<'a> {
+pub(super) struct Decisions<'a> {
     cause: &'a RecordedEvent,
     commands: Vec<Command>,
 }
 
 impl Decisions<'_> {
-    fn record(&mut self, stream: StreamId, label: &str, event: DomainEvent) {
+    /// The id of the event being handled.
+    pub(super) fn cause_id(&self) -> EventId {
+        self.cause.metadata.event_id
+    }
+
+    /// Records a decision caused by the event being handled; `label` tells
+    /// it from the event's other decisions.
+    pub(super) fn record(&mut self, stream: StreamId, label: &str, event: DomainEvent) {
         let cause = &self.cause.metadata;
         self.commands.push(Command {
             stream,
@@ -173,6 +183,9 @@ impl ProcessManager {
         });
         let before = followed.state.details().cloned();
         followed.state = std::mem::take(&mut followed.state).evolve(event);
+        if followed.origin == Origin::Bluesky {
+            self.detection.imported_event(event, out);
+        }
         match event {
             DomainEvent::OccurrenceEdited(_) if followed.origin == Origin::Bluesky => {
                 let (Some(before), Some(after)) = (before, followed.state.details()) else {

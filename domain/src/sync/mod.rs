@@ -1,8 +1,10 @@
 //! Keeping the two platforms in sync: what we published, the echoes of our
-//! own writes, and the field-by-field resolution of conflicting changes,
-//! decided by a replayable process manager.
+//! own writes, the field-by-field resolution of conflicting changes, and
+//! the series proposed from imported events, decided by a replayable
+//! process manager.
 
 mod decisions;
+mod detection;
 mod manager;
 mod policies;
 

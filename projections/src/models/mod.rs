@@ -4,6 +4,7 @@ pub mod attendees;
 pub mod external_refs;
 pub mod occurrences;
 pub mod series;
+pub mod series_proposals;
 pub mod users;
 
 use chrono::{DateTime, Utc};

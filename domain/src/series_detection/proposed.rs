@@ -1,0 +1,96 @@
+//! A detected series as the log records it: `SeriesProposed`, one version
+//! per change of the proposal, in the stream `proposal-{id}`.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::Proposal;
+use crate::envelope::{EventId, StreamId, derived_uuid};
+
+/// A proposal: one group of an organizer's events, across its versions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ProposalId(pub Uuid);
+
+impl ProposalId {
+    /// The id of a proposal first made when `cause` was handled, for the
+    /// group whose earliest member was `first_uri`.
+    pub fn first_made(cause: EventId, first_uri: &str) -> Self {
+        Self(derived_uuid(
+            "series-proposal",
+            &format!("{}/{first_uri}", cause.0),
+        ))
+    }
+
+    /// Its stream.
+    pub fn stream(self) -> StreamId {
+        StreamId::new("proposal", self.0)
+    }
+}
+
+/// Thousandths, the precision detection rounds its scores to; payloads
+/// hold no floats, so a replayed proposal equals the recorded one bit for
+/// bit.
+fn thousandths(score: f64) -> u16 {
+    (score.clamp(0.0, 1.0) * 1000.0).round() as u16
+}
+
+/// Detection proposed that these imported events are one series, or
+/// changed what it proposed. Schema version 1.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeriesProposed {
+    /// The proposal.
+    pub proposal_id: ProposalId,
+    /// 1 for the first proposal, one more for each change.
+    pub version: u32,
+    /// The organizer's DID.
+    pub organizer: String,
+    /// The member events, by start.
+    pub uris: Vec<String>,
+    /// `DTSTART;TZID=…`, `RRULE:…` and, when needed, `EXDATE` and `RDATE`.
+    pub rrule: String,
+    /// How sure detection is, in thousandths.
+    pub confidence: u16,
+    /// The name the members share.
+    pub series_name: String,
+    /// How alike their names are, in thousandths.
+    pub name_similarity: u16,
+    /// The timing pattern, in words.
+    pub pattern: String,
+    /// How well the dates follow the rule, in thousandths.
+    pub timing: u16,
+    /// Rule dates no event takes.
+    pub skipped: Vec<String>,
+    /// Members off the rule.
+    pub moved: Vec<String>,
+}
+
+impl SeriesProposed {
+    /// Version `version` of proposal `proposal_id`, saying `proposal`.
+    pub fn of(proposal_id: ProposalId, version: u32, proposal: &Proposal) -> Self {
+        let explanation = &proposal.explanation;
+        Self {
+            proposal_id,
+            version,
+            organizer: proposal.organizer.clone(),
+            uris: proposal.uris.clone(),
+            rrule: proposal.rrule.clone(),
+            confidence: thousandths(proposal.confidence),
+            series_name: explanation.series_name.clone(),
+            name_similarity: thousandths(explanation.name_similarity),
+            pattern: explanation.pattern.clone(),
+            timing: thousandths(explanation.timing),
+            skipped: explanation.skipped.clone(),
+            moved: explanation.moved.clone(),
+        }
+    }
+
+    /// True when both say the same, whatever their versions.
+    pub fn says_the_same_as(&self, other: &SeriesProposed) -> bool {
+        let unversioned = |p: &SeriesProposed| SeriesProposed {
+            version: 0,
+            ..p.clone()
+        };
+        unversioned(self) == unversioned(other)
+    }
+}
