@@ -1,6 +1,7 @@
 //! Series detection over many imported events: 5,000 organizers with 20
 //! events each (a weekly series, a monthly one with a skipped month, a
-//! renamed biweekly one, and one-offs), on one thread.
+//! renamed biweekly one, and one-offs), each with a venue and a blurb, on
+//! one thread.
 //!
 //! `cargo bench --bench series`; `BENCH_SCALE=0.1` for a quick run.
 
@@ -8,6 +9,7 @@ use std::time::Instant;
 
 use chrono::{Duration, NaiveDate, TimeZone};
 use domain::Timestamp;
+use domain::occurrence::Place;
 use domain::series_detection::{Candidate, DetectionConfig, detect};
 
 const ZONES: &[&str] = &["Europe/Berlin", "America/New_York", "Asia/Tokyo", "UTC"];
@@ -24,9 +26,18 @@ fn event(
         Timestamp::from_datetime(tz.from_local_datetime(&local).earliest().unwrap().to_utc());
     Candidate {
         uri: format!("at://did:plc:org{organizer}/community.lexicon.calendar.event/{rkey}"),
+        description: Some(format!("{name}: talks and pizza, bring a friend.")),
         name,
         starts_at,
         time_zone: Some(zone.to_owned()),
+        places: vec![Place::Address {
+            country: "DE".into(),
+            postal_code: None,
+            region: None,
+            locality: Some("Berlin".into()),
+            street: Some(format!("Rungestraße {}", organizer % 50)),
+            name: None,
+        }],
     }
 }
 

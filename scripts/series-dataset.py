@@ -133,6 +133,21 @@ events, uris = series("did:plc:pyclub", "p", ["Python Meetup"], weeks(start, 5),
 events.append(record("did:plc:pyclub", "late", "Python Meetup afterparty", datetime(2026, 9, 9, 23, 0), "Europe/Madrid"))
 scenarios["series-with-late-look-alike"] = (events, [{"uris": uris, "rrule": rule("Europe/Madrid", start, "FREQ=WEEKLY;BYDAY=WE")}])
 
+# 12. A weekly series with its venue and blurb, one week at another venue and
+# one blurb rewritten, beside a look-alike by another DID: the supporting
+# signals lower the confidence a little and split nothing.
+start = datetime(2026, 9, 1, 19, 0)
+events, uris = series("did:plc:gophers", "g", ["Go Night", "Go Night #{}".format(4)], weeks(start, 6), "Europe/Vienna")
+cbase = {"$type": "community.lexicon.location.address", "country": "AT", "locality": "Wien", "street": "Museumsplatz 1", "name": "Metalab"}
+elsewhere = {"$type": "community.lexicon.location.address", "country": "AT", "locality": "Wien", "street": "Praterstern 1", "name": "Sektor5"}
+for n, event in enumerate(events):
+    event["locations"] = [elsewhere if n == 3 else cbase]
+    event["description"] = "Talks, pizza and Go, every Tuesday." if n != 4 else "Lightning talks only this week: bring a slide!"
+other = record("did:plc:othergophers", "x0", "Go Night", datetime(2026, 9, 8, 19, 0), "Europe/Vienna")
+other["locations"] = [elsewhere]
+events.append(other)
+scenarios["weekly-with-venue-and-blurb"] = (events, [{"uris": uris, "rrule": rule("Europe/Vienna", start, "FREQ=WEEKLY;BYDAY=TU")}])
+
 OUT.mkdir(parents=True, exist_ok=True)
 for name, (events, expected) in scenarios.items():
     (OUT / f"{name}.json").write_text(json.dumps({"scenario": name, "events": events, "expected": expected}, indent=1, ensure_ascii=False) + "\n")

@@ -235,6 +235,8 @@ fn expected(event_type: &str, schema_version: u16) -> DomainEvent {
             name_similarity: 1000,
             pattern: "weekly on Tuesday at 19:00".into(),
             timing: 855,
+            location_similarity: Some(750),
+            description_similarity: None,
             skipped: vec!["2026-12-22".into()],
             moved: vec![],
         }

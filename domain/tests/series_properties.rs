@@ -24,6 +24,8 @@ fn candidate(uri: String, name: String, local: chrono::NaiveDateTime, zone: &str
             tz.from_local_datetime(&local).earliest().unwrap().to_utc(),
         ),
         time_zone: Some(zone.to_owned()),
+        description: None,
+        places: vec![],
     }
 }
 

@@ -12,6 +12,7 @@
 pub mod names;
 mod proposed;
 pub mod rules;
+pub mod signals;
 
 pub use proposed::{ProposalId, SeriesProposed};
 
@@ -20,7 +21,7 @@ use std::collections::BTreeMap;
 use chrono::{NaiveDateTime, TimeZone, Timelike};
 use serde::{Deserialize, Serialize};
 
-use crate::occurrence::details_of;
+use crate::occurrence::{Place, details_of};
 use crate::recurrence::{Recurrence, time_zone};
 use crate::time::Timestamp;
 
@@ -35,6 +36,10 @@ pub struct Candidate {
     pub starts_at: Timestamp,
     /// Its IANA time zone; UTC when the record names none.
     pub time_zone: Option<String>,
+    /// Its description, when it has one.
+    pub description: Option<String>,
+    /// Where it takes place.
+    pub places: Vec<Place>,
 }
 
 impl Candidate {
@@ -50,6 +55,8 @@ impl Candidate {
             name: details.name,
             starts_at,
             time_zone: details.time_zone,
+            description: details.description,
+            places: details.places,
         })
     }
 }
@@ -105,6 +112,12 @@ pub struct Explanation {
     pub pattern: String,
     /// The share of the rule's dates and the members that agree (0 to 1).
     pub timing: f64,
+    /// How alike the members' locations are (0 to 1); `None` when fewer
+    /// than two give one.
+    pub location_similarity: Option<f64>,
+    /// How alike their descriptions are (0 to 1); `None` when fewer than
+    /// two give one.
+    pub description_similarity: Option<f64>,
     /// Rule dates no event takes (holidays, cancellations never imported).
     pub skipped: Vec<String>,
     /// Members off the rule (moved occurrences).
@@ -271,7 +284,15 @@ fn propose(organizer: &str, group: &[Placed], config: &DetectionConfig) -> Optio
         .sum::<f64>()
         / group.len() as f64;
     let timing = fit.timing();
-    let confidence = round(0.4 * name_similarity + 0.6 * timing);
+    let location = signals::location_similarity(group.iter().map(|m| m.event.places.as_slice()));
+    let description =
+        signals::description_similarity(group.iter().map(|m| m.event.description.as_deref()));
+    let confidence = round(signals::confidence(
+        name_similarity,
+        timing,
+        location,
+        description,
+    ));
     if confidence < config.min_confidence {
         return None;
     }
@@ -285,6 +306,8 @@ fn propose(organizer: &str, group: &[Placed], config: &DetectionConfig) -> Optio
             name_similarity: round(name_similarity),
             pattern: fit.pattern.clone(),
             timing: round(timing),
+            location_similarity: location.map(round),
+            description_similarity: description.map(round),
             skipped: fit
                 .skipped
                 .iter()

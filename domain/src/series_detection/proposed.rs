@@ -59,6 +59,12 @@ pub struct SeriesProposed {
     pub pattern: String,
     /// How well the dates follow the rule, in thousandths.
     pub timing: u16,
+    /// How alike the members' locations are, in thousandths, when at least
+    /// two give one.
+    pub location_similarity: Option<u16>,
+    /// How alike their descriptions are, in thousandths, when at least two
+    /// give one.
+    pub description_similarity: Option<u16>,
     /// Rule dates no event takes.
     pub skipped: Vec<String>,
     /// Members off the rule.
@@ -80,6 +86,8 @@ impl SeriesProposed {
             name_similarity: thousandths(explanation.name_similarity),
             pattern: explanation.pattern.clone(),
             timing: thousandths(explanation.timing),
+            location_similarity: explanation.location_similarity.map(thousandths),
+            description_similarity: explanation.description_similarity.map(thousandths),
             skipped: explanation.skipped.clone(),
             moved: explanation.moved.clone(),
         }

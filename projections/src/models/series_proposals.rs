@@ -49,6 +49,8 @@ fn row_of(proposed: &SeriesProposed, last_position: i64) -> ProposalRow {
             "name_similarity": score(proposed.name_similarity),
             "pattern": proposed.pattern,
             "timing": score(proposed.timing),
+            "location_similarity": proposed.location_similarity.map(score),
+            "description_similarity": proposed.description_similarity.map(score),
             "skipped": proposed.skipped,
             "moved": proposed.moved,
         }),
