@@ -30,7 +30,8 @@ fn optional_id(digest: &mut Sha256, id: Option<uuid::Uuid>) {
     }
 }
 
-/// The digest of one event: `eventstore.event_digest` in Rust.
+/// The digest of one event, exactly as `eventstore.extend_chain_over`
+/// computes it.
 pub fn event_digest(event: &RecordedEvent) -> [u8; 32] {
     let metadata = &event.metadata;
     let mut digest = Sha256::new();
