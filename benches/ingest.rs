@@ -5,7 +5,8 @@
 //!   PostgreSQL, and the applier alone), against a plain batched INSERT of
 //!   the same events.
 //!
-//! `cargo bench --bench ingest`; `BENCH_SCALE=0.1` for a quick run.
+//! `cargo bench --bench ingest`; `BENCH_SCALE=0.1` for a quick run;
+//! `BENCH_WITHOUT_CHAIN=1` to measure without the log's hash chain.
 
 #[path = "../tests/support/capture.rs"]
 mod capture;
@@ -290,7 +291,7 @@ async fn end_to_end(lines: &[String]) {
         writeln!(file, "{line}").unwrap();
     }
 
-    let single = ScratchDatabase::create().await;
+    let single = scratch().await;
     let store = single.store(4).await;
     let applier = Applier::new(store.clone());
     let start = Instant::now();
@@ -304,7 +305,7 @@ async fn end_to_end(lines: &[String]) {
         start.elapsed(),
     );
 
-    let direct = ScratchDatabase::create().await;
+    let direct = scratch().await;
     let store = direct.store(4).await;
     let applier = Applier::new(store.clone());
     let positions: Vec<String> = (0..lines.len()).map(|n| format!("bench:{n}")).collect();
@@ -330,7 +331,7 @@ async fn end_to_end(lines: &[String]) {
     );
     println!("   ({} events from {} records)", n, lines.len());
 
-    let piped = ScratchDatabase::create().await;
+    let piped = scratch().await;
     let store = piped.store(4).await;
     let bus = bench_bus().await;
     let metrics = IngestMetrics::register(&prometheus::Registry::new()).unwrap();
@@ -368,7 +369,7 @@ async fn end_to_end(lines: &[String]) {
     );
     bus.delete().await.unwrap();
 
-    let together = ScratchDatabase::create().await;
+    let together = scratch().await;
     let store = together.store(4).await;
     let bus = bench_bus().await;
     let source = Source::parse(&format!("file://{}", path.display())).unwrap();
@@ -401,6 +402,19 @@ async fn end_to_end(lines: &[String]) {
     );
     bus.delete().await.unwrap();
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A scratch database; with `BENCH_WITHOUT_CHAIN` set, without the hash
+/// chain's trigger, to show what the chain costs.
+async fn scratch() -> ScratchDatabase {
+    let db = ScratchDatabase::create().await;
+    if std::env::var_os("BENCH_WITHOUT_CHAIN").is_some() {
+        sqlx::raw_sql("ALTER TABLE eventstore.events DISABLE TRIGGER events_are_chained")
+            .execute(&db.pool(1).await)
+            .await
+            .expect("the trigger switches off");
+    }
+    db
 }
 
 #[tokio::main]

@@ -33,20 +33,23 @@ impl Detection {
     /// Follows an event of an imported occurrence; an organizer whose
     /// candidates changed is looked at again.
     pub(super) fn imported_event(&mut self, event: &DomainEvent, out: &mut Decisions) {
+        // A version that cannot be a candidate (no start) takes the record
+        // out, as its deletion does.
         let (uri, candidate) = match event {
-            DomainEvent::EventImported(e) => (&e.uri, Candidate::from_record(&e.uri, &e.record)),
-            DomainEvent::EventChangedExternally(e) => {
-                (&e.uri, Candidate::from_record(&e.uri, &e.record))
+            DomainEvent::EventImported(e) => {
+                (&e.uri, Candidate::from_record(&e.uri, &e.record).ok())
             }
-            DomainEvent::EventDeletedExternally(e) => (&e.uri, Err(String::new())),
+            DomainEvent::EventChangedExternally(e) => {
+                (&e.uri, Candidate::from_record(&e.uri, &e.record).ok())
+            }
+            DomainEvent::EventDeletedExternally(e) => (&e.uri, None),
             _ => return,
         };
         let organizer = organizer_of(uri).to_owned();
         let candidates = self.candidates.entry(organizer.clone()).or_default();
-        // A version that cannot be a candidate (no start) takes the record out.
         let changed = match candidate {
-            Ok(candidate) => candidates.insert(uri.clone(), candidate.clone()) != Some(candidate),
-            Err(_) => candidates.remove(uri).is_some(),
+            Some(candidate) => candidates.insert(uri.clone(), candidate.clone()) != Some(candidate),
+            None => candidates.remove(uri).is_some(),
         };
         if changed {
             self.detect(&organizer, out);
