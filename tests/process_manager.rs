@@ -445,6 +445,16 @@ async fn audit_verify_finds_a_decision_changed_by_hand_and_a_tampered_payload() 
         ),
         "{at_decision:?}"
     );
+    // The report shows both: what the log holds and what the replay decided.
+    let Finding::Altered {
+        recorded, replayed, ..
+    } = at_decision[1]
+    else {
+        unreachable!("matched above")
+    };
+    assert_eq!(recorded["payload"]["winner"], "bluesky");
+    assert_eq!(replayed["payload"]["winner"], "openmeet");
+    assert_eq!(replayed["event_id"], recorded["event_id"]);
     let at_import: Vec<&Finding> = report
         .findings
         .iter()
@@ -740,4 +750,54 @@ async fn weekly_imports_become_one_proposal_whose_versions_follow_the_group() {
         (2, Some(4))
     );
     assert_eq!(verify(&store, &|_, _| {}).await.unwrap().findings, vec![]);
+}
+
+#[tokio::test]
+async fn audit_verify_finds_a_decision_removed_by_hand_and_shows_what_the_replay_decided() {
+    let (store, _db) = fresh().await;
+    renamed_on_bluesky(&store).await;
+    reconcile(&store).await;
+    let (position, cause): (i64, Uuid) = sqlx::query_as(
+        "SELECT global_position, causation_id FROM eventstore.events WHERE event_type = 'ConflictResolved'",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "ALTER TABLE eventstore.events DISABLE TRIGGER events_are_append_only;
+         DELETE FROM eventstore.events WHERE global_position = {position};
+         ALTER TABLE eventstore.events ENABLE TRIGGER events_are_append_only;"
+    )))
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let cause_position: i64 =
+        sqlx::query_scalar("SELECT global_position FROM eventstore.events WHERE event_id = $1")
+            .bind(cause)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+
+    let report = verify(&store, &|_, _| {}).await.unwrap();
+    let missing: Vec<&Value> = report
+        .findings
+        .iter()
+        .filter_map(|finding| match finding {
+            Finding::Missing { cause, replayed } if cause.0 == cause_position as u64 => {
+                Some(replayed)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(missing.len(), 1, "{:?}", report.findings);
+    assert_eq!(missing[0]["type"], "ConflictResolved");
+    assert_eq!(missing[0]["payload"]["winner"], "openmeet");
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|finding| matches!(finding, Finding::Chain(ChainBreak::Gap { .. }))),
+        "{:?}",
+        report.findings
+    );
 }

@@ -2,14 +2,17 @@
 //! position 0, its decisions compared with the recorded ones, and the hash
 //! chain checked, in one pass.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use domain::sync::{Command, ProcessManager, is_decision};
-use domain::{DomainEvent, EventId, GlobalPosition, RecordedEvent};
+use domain::sync::{ProcessManager, is_decision};
+use domain::{
+    DomainEvent, EncodedPayload, EventId, EventMetadata, GlobalPosition, RecordedEvent, StreamId,
+};
 use serde_json::Value;
-use store::PgEventStore;
+use sha2::{Digest, Sha256};
 use store::postgres::chain::{ChainBreak, ChainWalk};
+use store::{EventStore, PgEventStore};
 
 use crate::process::{ProcessError, checkpoint};
 
@@ -132,44 +135,73 @@ pub struct Verification {
     pub findings: Vec<Finding>,
 }
 
+/// What a decision is, in 32 bytes: its stream, envelope and payload,
+/// each field framed by its length. Pending decisions are kept as this
+/// alone: a log whose decisions trail far behind their causes (a backlog
+/// decided after the fact) holds many at once.
+fn decision_digest(
+    stream: &StreamId,
+    metadata: &EventMetadata,
+    payload: &EncodedPayload,
+) -> [u8; 32] {
+    let mut digest = Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        digest.update((bytes.len() as u64).to_be_bytes());
+        digest.update(bytes);
+    };
+    field(stream.as_str().as_bytes());
+    field(metadata.event_id.0.as_bytes());
+    field(
+        metadata
+            .causation_id
+            .map(|id| id.0)
+            .unwrap_or_default()
+            .as_bytes(),
+    );
+    field(
+        metadata
+            .correlation_id
+            .map(|id| id.0)
+            .unwrap_or_default()
+            .as_bytes(),
+    );
+    field(metadata.origin.as_str().as_bytes());
+    field(metadata.actor.0.as_bytes());
+    field(payload.event_type.as_bytes());
+    field(&payload.schema_version.to_be_bytes());
+    field(&payload.bytes);
+    digest.finalize().into()
+}
+
 /// A decision of the replay, waiting for its recorded copy.
-struct Expected {
+struct Pending {
     cause: GlobalPosition,
-    command: Command,
+    digest: [u8; 32],
 }
 
-fn command_json(command: &Command) -> Value {
-    let metadata = &command.metadata;
+/// A finding that shows the replay's decision, filled in by a second pass.
+struct Unshown {
+    finding: usize,
+    id: EventId,
+}
+
+/// A decision, recorded or replayed, as the report shows it.
+fn decision_json(
+    stream: &StreamId,
+    metadata: &EventMetadata,
+    event_type: &str,
+    payload: Value,
+) -> Value {
     serde_json::json!({
-        "stream": command.stream,
-        "type": command.event.event_type(),
+        "stream": stream,
+        "type": event_type,
         "event_id": metadata.event_id,
         "causation_id": metadata.causation_id,
         "correlation_id": metadata.correlation_id,
         "origin": metadata.origin,
         "actor": metadata.actor,
-        "payload": command.event.payload_json(),
+        "payload": payload,
     })
-}
-
-fn recorded_json(recorded: &RecordedEvent, event: &DomainEvent) -> Value {
-    let metadata = &recorded.metadata;
-    serde_json::json!({
-        "stream": recorded.stream_id,
-        "type": recorded.payload.event_type,
-        "event_id": metadata.event_id,
-        "causation_id": metadata.causation_id,
-        "correlation_id": metadata.correlation_id,
-        "origin": metadata.origin,
-        "actor": metadata.actor,
-        "payload": event.payload_json(),
-    })
-}
-
-fn same_decision(recorded: &RecordedEvent, command: &Command) -> bool {
-    recorded.stream_id == command.stream
-        && recorded.metadata == command.metadata
-        && recorded.payload == command.event.encode()
 }
 
 /// The replay and its bookkeeping.
@@ -177,7 +209,8 @@ fn same_decision(recorded: &RecordedEvent, command: &Command) -> bool {
 struct Replay {
     manager: ProcessManager,
     chain: ChainWalk,
-    expected: HashMap<EventId, Expected>,
+    pending: HashMap<EventId, Pending>,
+    unshown: Vec<Unshown>,
     report: Verification,
 }
 
@@ -200,16 +233,35 @@ impl Replay {
             }
         };
         if is_decision(recorded) {
-            match self.expected.remove(&recorded.metadata.event_id) {
-                Some(expected) if same_decision(recorded, &expected.command) => {
+            let id = recorded.metadata.event_id;
+            match self.pending.remove(&id) {
+                Some(pending)
+                    if pending.digest
+                        == decision_digest(
+                            &recorded.stream_id,
+                            &recorded.metadata,
+                            &recorded.payload,
+                        ) =>
+                {
                     report.decisions_matched += 1;
                 }
-                Some(expected) => report.findings.push(Finding::Altered {
-                    position: recorded.global_position,
-                    event_type: recorded.payload.event_type.clone(),
-                    recorded: recorded_json(recorded, &event),
-                    replayed: command_json(&expected.command),
-                }),
+                Some(_) => {
+                    self.unshown.push(Unshown {
+                        finding: report.findings.len(),
+                        id,
+                    });
+                    report.findings.push(Finding::Altered {
+                        position: recorded.global_position,
+                        event_type: recorded.payload.event_type.clone(),
+                        recorded: decision_json(
+                            &recorded.stream_id,
+                            &recorded.metadata,
+                            &recorded.payload.event_type,
+                            event.payload_json(),
+                        ),
+                        replayed: Value::Null,
+                    });
+                }
                 None => report.findings.push(Finding::Unexpected {
                     position: recorded.global_position,
                     event_type: recorded.payload.event_type.clone(),
@@ -220,20 +272,30 @@ impl Replay {
         let (manager, decided) = std::mem::take(&mut self.manager).handle(recorded, &event);
         self.manager = manager;
         for command in decided {
-            let id = command.metadata.event_id;
-            let cause = recorded.global_position;
-            self.expected.insert(id, Expected { cause, command });
+            let digest =
+                decision_digest(&command.stream, &command.metadata, &command.event.encode());
+            let pending = Pending {
+                cause: recorded.global_position,
+                digest,
+            };
+            self.pending.insert(command.metadata.event_id, pending);
         }
     }
 
-    fn finish(mut self, checkpoint: GlobalPosition) -> Verification {
-        let mut missing: Vec<Expected> = self.expected.into_values().collect();
-        missing.sort_by_key(|expected| expected.cause);
-        for expected in missing {
-            if expected.cause <= checkpoint {
+    /// Reports the decisions still pending: missing when their cause is at
+    /// or before the checkpoint, not yet carried out after it.
+    fn finish(&mut self, checkpoint: GlobalPosition) {
+        let mut pending: Vec<(EventId, Pending)> = self.pending.drain().collect();
+        pending.sort_by_key(|(id, pending)| (pending.cause, *id));
+        for (id, pending) in pending {
+            if pending.cause <= checkpoint {
+                self.unshown.push(Unshown {
+                    finding: self.report.findings.len(),
+                    id,
+                });
                 self.report.findings.push(Finding::Missing {
-                    cause: expected.cause,
-                    replayed: command_json(&expected.command),
+                    cause: pending.cause,
+                    replayed: Value::Null,
                 });
             } else {
                 self.report.not_yet_carried_out += 1;
@@ -246,9 +308,48 @@ impl Replay {
             .iter()
             .map(|byte| format!("{byte:02x}"))
             .collect();
-        self.report.findings.sort_by_key(Finding::position);
-        self.report
     }
+}
+
+/// The replay's decisions `wanted` (by id), from a second fold of the log
+/// up to `until`: taken only when some decision differs, so a clean log is
+/// read once.
+async fn replayed(
+    store: &PgEventStore,
+    wanted: &HashSet<EventId>,
+    until: GlobalPosition,
+) -> Result<HashMap<EventId, Value>, ProcessError> {
+    let mut manager = ProcessManager::default();
+    let mut found = HashMap::new();
+    let mut after = GlobalPosition(0);
+    while after < until && found.len() < wanted.len() {
+        let page = store.read_all(after, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.global_position;
+        for recorded in page
+            .iter()
+            .filter(|recorded| recorded.global_position <= until)
+        {
+            let Ok(event) = DomainEvent::decode(&recorded.payload) else {
+                continue;
+            };
+            let (next, decided) = manager.handle(recorded, &event);
+            manager = next;
+            for command in decided {
+                if wanted.contains(&command.metadata.event_id) {
+                    let payload = command.event.payload_json();
+                    let json = decision_json(
+                        &command.stream,
+                        &command.metadata,
+                        command.event.event_type(),
+                        payload,
+                    );
+                    found.insert(command.metadata.event_id, json);
+                }
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// Replays the whole log through the process manager from position 0 and
@@ -260,7 +361,7 @@ pub async fn verify(
     // The checkpoint is read first: every decision up to it was appended
     // before it moved, so it is in the log read after.
     let checkpoint = checkpoint(store).await?;
-    let total = store::EventStore::head(store).await?;
+    let total = store.head().await?;
     let mut replay = Replay::default();
     let mut after = GlobalPosition(0);
     loop {
@@ -272,5 +373,34 @@ pub async fn verify(
         }
         progress(after.0, total.0.max(after.0));
     }
-    Ok(replay.finish(checkpoint))
+    replay.finish(checkpoint);
+    let Replay {
+        mut report,
+        unshown,
+        ..
+    } = replay;
+    if !unshown.is_empty() {
+        let wanted: HashSet<EventId> = unshown.iter().map(|unshown| unshown.id).collect();
+        let until = report
+            .findings
+            .iter()
+            .filter_map(|finding| match finding {
+                Finding::Altered { position, .. } => Some(*position),
+                Finding::Missing { cause, .. } => Some(*cause),
+                _ => None,
+            })
+            .max()
+            .unwrap_or_default();
+        let mut found = replayed(store, &wanted, until).await?;
+        for Unshown { finding, id } in unshown {
+            let json = found.remove(&id).unwrap_or(Value::Null);
+            if let Some(Finding::Altered { replayed, .. } | Finding::Missing { replayed, .. }) =
+                report.findings.get_mut(finding)
+            {
+                *replayed = json;
+            }
+        }
+    }
+    report.findings.sort_by_key(Finding::position);
+    Ok(report)
 }
