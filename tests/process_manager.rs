@@ -15,7 +15,7 @@ use domain::{Actor, DomainEvent, EventId, EventMetadata, NewEvent, Origin, Strea
 use ingest::apply::{Applier, Outcome};
 use projections::Projection;
 use projections::audit::history::{Subject, history};
-use projections::audit::verify::{Finding, verify};
+use projections::audit::verify::{Finding, Verification, verify};
 use projections::process::Runner;
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -382,6 +382,14 @@ async fn tamper(store: &PgEventStore, position: u64, payload: Vec<u8>) {
     tx.commit().await.unwrap();
 }
 
+fn findings_at(report: &Verification, position: domain::GlobalPosition) -> Vec<&Finding> {
+    report
+        .findings
+        .iter()
+        .filter(|finding| finding.position() == position)
+        .collect()
+}
+
 #[tokio::test]
 async fn audit_verify_finds_a_decision_changed_by_hand_and_a_tampered_payload() {
     let (store, _db) = fresh().await;
@@ -430,11 +438,7 @@ async fn audit_verify_finds_a_decision_changed_by_hand_and_a_tampered_payload() 
     tamper(&store, import.global_position.0, forged).await;
 
     let report = verify(&store, &|_, _| {}).await.unwrap();
-    let at_decision: Vec<&Finding> = report
-        .findings
-        .iter()
-        .filter(|f| f.position() == decision.global_position)
-        .collect();
+    let at_decision = findings_at(&report, decision.global_position);
     assert!(
         matches!(
             at_decision.as_slice(),
@@ -455,11 +459,7 @@ async fn audit_verify_finds_a_decision_changed_by_hand_and_a_tampered_payload() 
     assert_eq!(recorded["payload"]["winner"], "bluesky");
     assert_eq!(replayed["payload"]["winner"], "openmeet");
     assert_eq!(replayed["event_id"], recorded["event_id"]);
-    let at_import: Vec<&Finding> = report
-        .findings
-        .iter()
-        .filter(|f| f.position() == import.global_position)
-        .collect();
+    let at_import = findings_at(&report, import.global_position);
     assert!(
         matches!(
             at_import.first(),
