@@ -83,11 +83,15 @@ FROM eventstore.events HAVING count(*) > 0;
 
 -- Every append extends the chain in the same transaction. Appenders hold
 -- the head lock already, so they reach the tip one at a time, in position
--- order.
+-- order. An append of several streams (the store's append_many) computes
+-- its events' hashes itself, writes them and moves the tip in the statement
+-- that inserts the events, so this finds the tip past them and does
+-- nothing; every other insert is chained here.
 CREATE FUNCTION eventstore.extend_chain() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM eventstore.extend_chain_over(min(global_position), max(global_position))
-    FROM appended HAVING count(*) > 0;
+    FROM appended
+    HAVING count(*) > 0 AND max(global_position) > (SELECT position FROM eventstore.chain_tip);
     RETURN NULL;
 END;
 $$;

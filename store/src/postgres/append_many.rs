@@ -10,10 +10,12 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use domain::{GlobalPosition, NewEvent, StreamVersion};
+use chrono::{DateTime, Utc};
+use domain::{GlobalPosition, NewEvent, StreamVersion, Timestamp};
 use sqlx::{PgPool, Postgres, Transaction};
 
 use super::append::{ATTEMPTS, Columns, bind_columns, check_batch, repeat_of, stored_by_id};
+use super::chain::{Digested, link};
 use super::errors::{classify, is_event_id_taken};
 use super::{APPENDED_CHANNEL, to_i64};
 use crate::port::{AppendError, Appended, ExpectedVersion, StoreError, StreamAppend};
@@ -27,16 +29,32 @@ const MOVE_STREAMS: &str = "
     ON CONFLICT (stream_id) DO UPDATE SET version = s.version + excluded.version
     RETURNING s.stream_id, s.stream_key, s.version";
 
+/// Takes the positions, and reads the chain's tip and the transaction's
+/// time, which the events' hashes are computed from.
 const TAKE_POSITIONS: &str = "
-    UPDATE eventstore.head SET position = position + $1
-    RETURNING position - $1, pg_notify($2, position::text)";
+    WITH moved AS (
+        UPDATE eventstore.head SET position = position + $1
+        RETURNING position - $1 AS before, pg_notify($2, position::text) AS notified
+    )
+    SELECT moved.before, tip.position, tip.hash, now()
+    FROM moved CROSS JOIN eventstore.chain_tip tip";
 
+/// Inserts the events with the time their hashes were computed from, their
+/// hashes, and moves the chain's tip: the chain's trigger then finds the
+/// tip past the batch and has nothing to do.
 const INSERT_EVENTS: &str = "
-    INSERT INTO eventstore.events
-        (global_position, stream_key, stream_id, stream_version, event_id, event_type, schema_version,
-         payload, causation_id, correlation_id, origin, actor)
-    SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::text[], $4::int8[], $5::uuid[], $6::text[],
-                         $7::int4[], $8::bytea[], $9::uuid[], $10::uuid[], $11::text[], $12::text[])";
+    WITH inserted AS (
+        INSERT INTO eventstore.events
+            (global_position, stream_key, stream_id, stream_version, event_id, event_type, schema_version,
+             payload, causation_id, correlation_id, origin, actor, recorded_at)
+        SELECT *, $13::timestamptz FROM UNNEST($1::int8[], $2::int8[], $3::text[], $4::int8[], $5::uuid[],
+                             $6::text[], $7::int4[], $8::bytea[], $9::uuid[], $10::uuid[], $11::text[], $12::text[])
+        RETURNING 1
+    ), hashed AS (
+        INSERT INTO eventstore.event_hashes SELECT * FROM UNNEST($1::int8[], $14::bytea[])
+        RETURNING 1
+    )
+    UPDATE eventstore.chain_tip SET position = $15, hash = $16";
 
 pub(crate) async fn append_many(
     pool: &PgPool,
@@ -104,14 +122,27 @@ async fn try_append_many(pool: &PgPool, parts: &[StreamAppend]) -> Result<Vec<Ap
 
     let mut streams = move_streams(&mut tx, &writing_parts).await?;
     let total: usize = writing_parts.iter().map(|part| part.events.len()).sum();
-    let head_before: i64 = sqlx::query_scalar(TAKE_POSITIONS)
-        .bind(total as i64)
-        .bind(APPENDED_CHANNEL)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(classify("taking global positions"))?;
+    let (head_before, tip_position, tip_hash, recorded_at): (i64, i64, Vec<u8>, DateTime<Utc>) =
+        sqlx::query_as(TAKE_POSITIONS)
+            .bind(total as i64)
+            .bind(APPENDED_CHANNEL)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(classify("taking global positions"))?;
+    let tip: [u8; 32] = match tip_hash.try_into() {
+        Ok(tip) if tip_position == head_before => tip,
+        _ => {
+            return Err(StoreError::Inconsistent {
+                position: GlobalPosition(head_before as u64),
+                problem: format!(
+                    "the hash chain ends at position {tip_position}, not at the head of the log"
+                ),
+            }
+            .into());
+        }
+    };
 
-    let mut placed = Placement::with_capacity(total);
+    let mut placed = Placement::new(total, tip, Timestamp::from_datetime(recorded_at));
     for &n in &writing {
         let part = &parts[n];
         let (key, version) =
@@ -134,9 +165,9 @@ async fn try_append_many(pool: &PgPool, parts: &[StreamAppend]) -> Result<Vec<Ap
             }));
         }
         let first = placed.positions.len() as i64 + head_before + 1;
-        for _ in &part.events {
+        for event in &part.events {
             *version += 1;
-            placed.push(head_before, *key, part.stream.as_str(), *version);
+            placed.push(head_before, *key, part.stream.as_str(), *version, event);
         }
         answers[n] = Some(Appended {
             last_version: StreamVersion(*version),
@@ -183,27 +214,52 @@ async fn move_streams<'a>(
         .collect())
 }
 
-/// Where each written event goes, in the order of the parts.
+/// Where each written event goes, in the order of the parts, and its link
+/// of the hash chain.
 struct Placement<'a> {
     positions: Vec<i64>,
     stream_keys: Vec<i64>,
     stream_ids: Vec<&'a str>,
     versions: Vec<i64>,
+    hashes: Vec<[u8; 32]>,
+    tip: [u8; 32],
+    recorded_at: Timestamp,
 }
 
 impl<'a> Placement<'a> {
-    fn with_capacity(n: usize) -> Self {
+    fn new(n: usize, tip: [u8; 32], recorded_at: Timestamp) -> Self {
         Self {
             positions: Vec::with_capacity(n),
             stream_keys: Vec::with_capacity(n),
             stream_ids: Vec::with_capacity(n),
             versions: Vec::with_capacity(n),
+            hashes: Vec::with_capacity(n),
+            tip,
+            recorded_at,
         }
     }
 
-    fn push(&mut self, head_before: i64, key: i64, stream: &'a str, version: u64) {
-        self.positions
-            .push(head_before + self.positions.len() as i64 + 1);
+    fn push(
+        &mut self,
+        head_before: i64,
+        key: i64,
+        stream: &'a str,
+        version: u64,
+        event: &NewEvent,
+    ) {
+        let position = head_before + self.positions.len() as i64 + 1;
+        let digest = Digested {
+            position: GlobalPosition(position as u64),
+            stream_id: stream,
+            stream_version: StreamVersion(version),
+            recorded_at: self.recorded_at,
+            metadata: &event.metadata,
+            payload: &event.payload,
+        }
+        .digest();
+        self.tip = link(&self.tip, &digest);
+        self.hashes.push(self.tip);
+        self.positions.push(position);
         self.stream_keys.push(key);
         self.stream_ids.push(stream);
         self.versions.push(to_i64(version));
@@ -222,7 +278,15 @@ async fn insert(
         .bind(&placed.stream_keys)
         .bind(&placed.stream_ids)
         .bind(&placed.versions);
-    let inserted = bind_columns!(query, columns).execute(&mut **tx).await;
+    let hashes: Vec<&[u8]> = placed.hashes.iter().map(|hash| &hash[..]).collect();
+    let last = placed.positions.last().copied().unwrap_or_default();
+    let inserted = bind_columns!(query, columns)
+        .bind(placed.recorded_at.to_datetime())
+        .bind(hashes)
+        .bind(last)
+        .bind(&placed.tip[..])
+        .execute(&mut **tx)
+        .await;
     match inserted {
         Ok(_) => Ok(()),
         Err(err) if is_event_id_taken(&err) => Err(Attempt::IdTaken(err)),

@@ -1,7 +1,9 @@
 //! The hash chain over the log (migration 0003): an event's digest exactly
 //! as the database computes it, and a walk that checks the stored hashes.
 
-use domain::{GlobalPosition, RecordedEvent};
+use domain::{
+    EncodedPayload, EventMetadata, GlobalPosition, RecordedEvent, StreamVersion, Timestamp,
+};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 use thiserror::Error;
@@ -30,24 +32,55 @@ fn optional_id(digest: &mut Sha256, id: Option<uuid::Uuid>) {
     }
 }
 
-/// The digest of one event, exactly as `eventstore.extend_chain_over`
-/// computes it.
+/// What an event's digest covers, borrowed: a stored event, or one an
+/// append is about to write.
+pub struct Digested<'a> {
+    /// Its position.
+    pub position: GlobalPosition,
+    /// Its stream.
+    pub stream_id: &'a str,
+    /// Its version in the stream.
+    pub stream_version: StreamVersion,
+    /// When it is recorded (the appending transaction's time).
+    pub recorded_at: Timestamp,
+    /// Its ids, origin and actor.
+    pub metadata: &'a EventMetadata,
+    /// Its payload.
+    pub payload: &'a EncodedPayload,
+}
+
+impl Digested<'_> {
+    /// The digest, exactly as `eventstore.extend_chain_over` computes it.
+    pub fn digest(&self) -> [u8; 32] {
+        let metadata = self.metadata;
+        let mut digest = Sha256::new();
+        digest.update((self.position.0 as i64).to_be_bytes());
+        digest.update((self.stream_version.0 as i64).to_be_bytes());
+        digest.update(i32::from(self.payload.schema_version).to_be_bytes());
+        digest.update(self.recorded_at.as_unix_micros().to_be_bytes());
+        digest.update(metadata.event_id.0.as_bytes());
+        optional_id(&mut digest, metadata.causation_id.map(|id| id.0));
+        optional_id(&mut digest, metadata.correlation_id.map(|id| id.0));
+        framed(&mut digest, self.stream_id.as_bytes());
+        framed(&mut digest, self.payload.event_type.as_bytes());
+        framed(&mut digest, metadata.origin.as_str().as_bytes());
+        framed(&mut digest, metadata.actor.0.as_bytes());
+        framed(&mut digest, &self.payload.bytes);
+        digest.finalize().into()
+    }
+}
+
+/// The digest of one stored event.
 pub fn event_digest(event: &RecordedEvent) -> [u8; 32] {
-    let metadata = &event.metadata;
-    let mut digest = Sha256::new();
-    digest.update((event.global_position.0 as i64).to_be_bytes());
-    digest.update((event.stream_version.0 as i64).to_be_bytes());
-    digest.update(i32::from(event.payload.schema_version).to_be_bytes());
-    digest.update(event.recorded_at.as_unix_micros().to_be_bytes());
-    digest.update(metadata.event_id.0.as_bytes());
-    optional_id(&mut digest, metadata.causation_id.map(|id| id.0));
-    optional_id(&mut digest, metadata.correlation_id.map(|id| id.0));
-    framed(&mut digest, event.stream_id.as_str().as_bytes());
-    framed(&mut digest, event.payload.event_type.as_bytes());
-    framed(&mut digest, metadata.origin.as_str().as_bytes());
-    framed(&mut digest, metadata.actor.0.as_bytes());
-    framed(&mut digest, &event.payload.bytes);
-    digest.finalize().into()
+    Digested {
+        position: event.global_position,
+        stream_id: event.stream_id.as_str(),
+        stream_version: event.stream_version,
+        recorded_at: event.recorded_at,
+        metadata: &event.metadata,
+        payload: &event.payload,
+    }
+    .digest()
 }
 
 /// The hash of an event whose digest is `digest`, after `previous`.
