@@ -5,8 +5,7 @@
 //!   PostgreSQL, and the applier alone), against a plain batched INSERT of
 //!   the same events.
 //!
-//! `cargo bench --bench ingest`; `BENCH_SCALE=0.1` for a quick run;
-//! `BENCH_WITHOUT_CHAIN=1` to measure without the log's hash chain.
+//! `cargo bench --bench ingest`; `BENCH_SCALE=0.1` for a quick run.
 
 #[path = "../tests/support/capture.rs"]
 mod capture;
@@ -291,7 +290,7 @@ async fn end_to_end(lines: &[String]) {
         writeln!(file, "{line}").unwrap();
     }
 
-    let single = scratch().await;
+    let single = ScratchDatabase::create().await;
     let store = single.store(4).await;
     let applier = Applier::new(store.clone());
     let start = Instant::now();
@@ -305,7 +304,7 @@ async fn end_to_end(lines: &[String]) {
         start.elapsed(),
     );
 
-    let direct = scratch().await;
+    let direct = ScratchDatabase::create().await;
     let store = direct.store(4).await;
     let applier = Applier::new(store.clone());
     let positions: Vec<String> = (0..lines.len()).map(|n| format!("bench:{n}")).collect();
@@ -331,7 +330,7 @@ async fn end_to_end(lines: &[String]) {
     );
     println!("   ({} events from {} records)", n, lines.len());
 
-    let piped = scratch().await;
+    let piped = ScratchDatabase::create().await;
     let store = piped.store(4).await;
     let bus = bench_bus().await;
     let metrics = IngestMetrics::register(&prometheus::Registry::new()).unwrap();
@@ -369,7 +368,7 @@ async fn end_to_end(lines: &[String]) {
     );
     bus.delete().await.unwrap();
 
-    let together = scratch().await;
+    let together = ScratchDatabase::create().await;
     let store = together.store(4).await;
     let bus = bench_bus().await;
     let source = Source::parse(&format!("file://{}", path.display())).unwrap();
@@ -402,19 +401,6 @@ async fn end_to_end(lines: &[String]) {
     );
     bus.delete().await.unwrap();
     std::fs::remove_dir_all(dir).unwrap();
-}
-
-/// A scratch database; with `BENCH_WITHOUT_CHAIN` set, without the hash
-/// chain's trigger, to show what the chain costs.
-async fn scratch() -> ScratchDatabase {
-    let db = ScratchDatabase::create().await;
-    if std::env::var_os("BENCH_WITHOUT_CHAIN").is_some() {
-        sqlx::raw_sql("ALTER TABLE eventstore.events DISABLE TRIGGER events_are_chained")
-            .execute(&db.pool(1).await)
-            .await
-            .expect("the trigger switches off");
-    }
-    db
 }
 
 #[tokio::main]
