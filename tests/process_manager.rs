@@ -609,6 +609,14 @@ proptest! {
         let in_order: Vec<String> = repositories().into_iter().flatten().collect();
         let expected = runtime.block_on(outcome_of(&in_order));
         prop_assert_eq!(conflicts(&expected.1).len(), 2, "the edit on Bluesky was resolved: {:?}", expected.1);
+        // One row per record, answer and DID: ours (echoed and edited), the
+        // organizer's two events (one deleted), two guests' answers to one
+        // event, and four accounts.
+        let rows = |table: &str| expected.0[table].len();
+        prop_assert_eq!(
+            (rows("occurrences"), rows("attendees"), rows("users")),
+            (3, 2, 4)
+        );
         let shuffled = runtime.block_on(outcome_of(&interleaving(&picks, &repeats)));
         prop_assert_eq!(shuffled.0, expected.0);
         prop_assert_eq!(shuffled.1, expected.1);
