@@ -277,7 +277,7 @@ fn propose(organizer: &str, group: &[Placed], config: &DetectionConfig) -> Optio
     if recurrence.schedule().ok()?.between(from, until).ok()? != starts {
         return None;
     }
-    let series_name = most_common(group.iter().map(|m| m.series_name.as_str()));
+    let series_name = most_common(group.iter().map(|m| m.series_name.as_str()))?.to_owned();
     let name_similarity = group
         .iter()
         .map(|m| strsim::sorensen_dice(&m.series_name, &series_name))
@@ -346,16 +346,16 @@ fn rrule_text(
     text
 }
 
-fn most_common<'a>(names: impl Iterator<Item = &'a str>) -> String {
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for name in names {
-        *counts.entry(name).or_default() += 1;
+/// The value given most often; of values given equally often, the smallest.
+fn most_common<T: Ord>(values: impl IntoIterator<Item = T>) -> Option<T> {
+    let mut counts: BTreeMap<T, usize> = BTreeMap::new();
+    for value in values {
+        *counts.entry(value).or_default() += 1;
     }
     counts
         .into_iter()
-        .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(a.0)))
-        .map(|(name, _)| name.to_owned())
-        .unwrap_or_default()
+        .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
+        .map(|(value, _)| value)
 }
 
 fn round(value: f64) -> f64 {

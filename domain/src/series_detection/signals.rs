@@ -6,6 +6,7 @@
 
 use std::collections::BTreeSet;
 
+use super::most_common;
 use crate::occurrence::Place;
 
 fn lower(text: &Option<String>) -> String {
@@ -52,19 +53,6 @@ fn jaccard(a: &BTreeSet<String>, b: &BTreeSet<String>) -> f64 {
     a.intersection(b).count() as f64 / union as f64
 }
 
-/// The value most members share (ties: the smallest), among those present.
-fn most_common<T: Ord + Clone>(values: &[T]) -> Option<T> {
-    let mut sorted = values.to_vec();
-    sorted.sort();
-    let mut best: Option<(usize, &T)> = None;
-    for run in sorted.chunk_by(|a, b| a == b) {
-        if best.is_none_or(|(count, _)| run.len() > count) {
-            best = Some((run.len(), &run[0]));
-        }
-    }
-    best.map(|(_, value)| value.clone())
-}
-
 /// How alike the members' locations are (0 to 1): each member's places
 /// against the set most members give (Jaccard), averaged. `None` when
 /// fewer than two members give a location.
@@ -77,7 +65,7 @@ pub fn location_similarity<'a>(members: impl Iterator<Item = &'a [Place]>) -> Op
         return None;
     }
     let usual = most_common(&sets)?;
-    Some(sets.iter().map(|set| jaccard(set, &usual)).sum::<f64>() / sets.len() as f64)
+    Some(sets.iter().map(|set| jaccard(set, usual)).sum::<f64>() / sets.len() as f64)
 }
 
 /// How alike the members' descriptions are (0 to 1): each against the one
@@ -96,7 +84,7 @@ pub fn description_similarity<'a>(members: impl Iterator<Item = Option<&'a str>>
     Some(
         texts
             .iter()
-            .map(|text| strsim::sorensen_dice(text, &usual))
+            .map(|text| strsim::sorensen_dice(text, usual))
             .sum::<f64>()
             / texts.len() as f64,
     )
