@@ -809,3 +809,43 @@ async fn audit_verify_finds_a_decision_removed_by_hand_and_shows_what_the_replay
         report.findings
     );
 }
+
+#[tokio::test]
+async fn audit_show_finds_a_rejected_record_by_its_uri_and_nothing_by_part_of_it() {
+    let (store, _db) = fresh().await;
+    let broken =
+        json!({"$type": EVENT, "name": "No creation date", "startsAt": "2026-12-01T18:00:00Z"});
+    let outcome = deliver(
+        &store,
+        &commit(ORGANIZER, 1_000, "create", EVENT, "3lbroken", Some(broken)),
+    )
+    .await;
+    assert!(matches!(outcome, Outcome::Rejected { .. }), "{outcome:?}");
+    let uri = format!("at://{ORGANIZER}/{EVENT}/3lbroken");
+
+    let told = history(&store, Subject::parse(&uri)).await.unwrap();
+    let types: Vec<&str> = told
+        .events
+        .iter()
+        .map(|e| e.payload.event_type.as_str())
+        .collect();
+    assert_eq!(types, ["RecordRejected"]);
+    let why =
+        domain::audit::explain(&DomainEvent::decode(&told.events[0].payload).unwrap()).unwrap();
+    assert!(why.contains("createdAt"), "{why}");
+
+    let part = history(&store, Subject::parse(&uri[..uri.len() - 3])).await;
+    assert!(
+        matches!(
+            part,
+            Err(projections::audit::history::HistoryError::Unknown(_))
+        ),
+        "{part:?}"
+    );
+    let whole_did = history(&store, Subject::parse(ORGANIZER)).await.unwrap();
+    assert_eq!(
+        whole_did.events.len(),
+        1,
+        "the DID's history holds its rejected record"
+    );
+}

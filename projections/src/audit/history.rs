@@ -85,8 +85,7 @@ pub struct History {
     pub subject: Subject,
     /// The streams read.
     pub streams: Vec<StreamId>,
-    /// Their events about the subject, in log order, decoded where they
-    /// decode.
+    /// Their events about the subject, in log order.
     pub events: Vec<RecordedEvent>,
 }
 
@@ -94,7 +93,8 @@ pub struct History {
 #[derive(Clone, Debug)]
 enum Keep {
     All,
-    /// Rejections of these records (every source's rejections share streams).
+    /// Rejections of these records, or of every record under a subject
+    /// ending in `/` (every source's rejections share streams).
     RejectionsOf(Vec<String>),
     /// Events naming this attendee (an occurrence's answers share a stream).
     Mentioning(String),
@@ -105,9 +105,12 @@ impl Keep {
         match self {
             Keep::All => true,
             Keep::RejectionsOf(subjects) => match DomainEvent::decode(&event.payload) {
-                Ok(DomainEvent::RecordRejected(rejected)) => subjects
-                    .iter()
-                    .any(|subject| rejected.subject.starts_with(subject.as_str())),
+                // A subject ending in `/` names every record under it.
+                Ok(DomainEvent::RecordRejected(rejected)) => subjects.iter().any(|subject| {
+                    rejected.subject == *subject
+                        || (subject.ends_with('/')
+                            && rejected.subject.starts_with(subject.as_str()))
+                }),
                 _ => false,
             },
             Keep::Mentioning(id) => match DomainEvent::decode(&event.payload) {
