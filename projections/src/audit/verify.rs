@@ -151,20 +151,13 @@ fn decision_digest(
     };
     field(stream.as_str().as_bytes());
     field(metadata.event_id.0.as_bytes());
-    field(
-        metadata
-            .causation_id
-            .map(|id| id.0)
-            .unwrap_or_default()
-            .as_bytes(),
-    );
-    field(
-        metadata
-            .correlation_id
-            .map(|id| id.0)
-            .unwrap_or_default()
-            .as_bytes(),
-    );
+    // An absent id is an empty field, so no id stands for its absence.
+    for id in [
+        metadata.causation_id.map(|id| id.0),
+        metadata.correlation_id.map(|id| id.0),
+    ] {
+        field(id.as_ref().map(|id| &id.as_bytes()[..]).unwrap_or_default());
+    }
     field(metadata.origin.as_str().as_bytes());
     field(metadata.actor.0.as_bytes());
     field(payload.event_type.as_bytes());
