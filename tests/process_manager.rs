@@ -849,3 +849,28 @@ async fn audit_show_finds_a_rejected_record_by_its_uri_and_nothing_by_part_of_it
         "the DID's history holds its rejected record"
     );
 }
+
+#[tokio::test]
+async fn an_answer_to_a_record_we_published_goes_to_our_occurrence() {
+    let (store, _db) = fresh().await;
+    let id = published(&store).await;
+    let answer = commit(
+        "did:plc:guest1",
+        3_000,
+        "create",
+        RSVP,
+        "3lr1",
+        Some(rsvp_record(&published_uri(), "going")),
+    );
+    assert!(
+        matches!(deliver(&store, &answer).await, Outcome::Applied(_)),
+        "the event is known: the answer is not parked"
+    );
+    read_models(&store).await;
+    let rows: Vec<(Uuid, String)> =
+        sqlx::query_as("SELECT occurrence_id, status FROM read.attendees")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(rows, [(id.0, "attending".to_owned())]);
+}
