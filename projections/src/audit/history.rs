@@ -139,31 +139,37 @@ impl Plan {
         self.all(parked_rsvps_stream(id));
     }
 
-    async fn record(&mut self, store: &PgEventStore, uri: &str) -> Result<(), StoreError> {
-        let link = external_ref_stream(uri);
-        let linked = store.read_streams(std::slice::from_ref(&link)).await?;
-        let decoded: Vec<DomainEvent> = linked
-            .iter()
-            .filter_map(|event| DomainEvent::decode(&event.payload).ok())
-            .collect();
-        match linked_target(&decoded) {
-            Some(LocalRef::Occurrence(id)) => self.occurrence(id),
-            Some(LocalRef::Rsvp {
-                occurrence_id,
-                attendee_id,
-            }) => {
-                let mentioning = Keep::Mentioning(attendee_id.to_string());
-                self.streams
-                    .insert(attendance_stream(occurrence_id), mentioning.clone());
-                self.streams
-                    .insert(parked_rsvps_stream(occurrence_id), mentioning);
+    /// The streams of the records `uris`, found through their link streams,
+    /// read in one query.
+    async fn records(&mut self, store: &PgEventStore, uris: &[String]) -> Result<(), StoreError> {
+        let links: Vec<StreamId> = uris.iter().map(|uri| external_ref_stream(uri)).collect();
+        let mut linked: BTreeMap<StreamId, Vec<DomainEvent>> = BTreeMap::new();
+        for event in store.read_streams(&links).await? {
+            if let Ok(decoded) = DomainEvent::decode(&event.payload) {
+                linked.entry(event.stream_id).or_default().push(decoded);
             }
-            None if uri.contains("/community.lexicon.calendar.event/") => {
-                self.occurrence(OccurrenceId::for_record(uri));
-            }
-            None => {}
         }
-        self.all(link);
+        for (uri, link) in uris.iter().zip(links) {
+            let events = linked.get(&link).map(Vec::as_slice).unwrap_or_default();
+            match linked_target(events) {
+                Some(LocalRef::Occurrence(id)) => self.occurrence(id),
+                Some(LocalRef::Rsvp {
+                    occurrence_id,
+                    attendee_id,
+                }) => {
+                    let mentioning = Keep::Mentioning(attendee_id.to_string());
+                    self.streams
+                        .insert(attendance_stream(occurrence_id), mentioning.clone());
+                    self.streams
+                        .insert(parked_rsvps_stream(occurrence_id), mentioning);
+                }
+                None if uri.contains("/community.lexicon.calendar.event/") => {
+                    self.occurrence(OccurrenceId::for_record(uri));
+                }
+                None => {}
+            }
+            self.all(link);
+        }
         Ok(())
     }
 }
@@ -189,7 +195,7 @@ pub async fn history(store: &PgEventStore, subject: Subject) -> Result<History, 
     let mut rejected_subjects = vec![];
     match &subject {
         Subject::Record(uri) => {
-            plan.record(store, uri).await?;
+            plan.records(store, std::slice::from_ref(uri)).await?;
             rejected_subjects.push(uri.clone());
         }
         Subject::Did(did) => {
@@ -201,9 +207,7 @@ pub async fn history(store: &PgEventStore, subject: Subject) -> Result<History, 
             .fetch_all(store.pool())
             .await
             .map_err(lookup(&text))?;
-            for uri in &uris {
-                plan.record(store, uri).await?;
-            }
+            plan.records(store, &uris).await?;
             rejected_subjects.extend([format!("at://{did}/"), did.clone()]);
         }
         Subject::Slug(slug) => {
@@ -222,7 +226,7 @@ pub async fn history(store: &PgEventStore, subject: Subject) -> Result<History, 
             if let Some((id, external)) = occurrence {
                 plan.occurrence(OccurrenceId(id));
                 if let Some(uri) = external {
-                    plan.record(store, &uri).await?;
+                    plan.records(store, &[uri]).await?;
                 }
             }
             if let Some(id) = series {
