@@ -13,7 +13,8 @@ use crate::attendance::{RsvpChanged, RsvpParked, RsvpWithdrawn};
 use crate::envelope::EncodedPayload;
 use crate::external_ref::ExternalRefLinked;
 use crate::identity::{
-    AccountRegistered, AccountStatusChanged, HandleChanged, ShadowAccountCreated,
+    AccountRegistered, AccountStatusChanged, DisplayNameChanged, HandleChanged, PersonalDataErased,
+    ShadowAccountCreated, ShadowClaimed,
 };
 use crate::occurrence::{
     EventChangedExternally, EventDeletedExternally, EventImported, OccurrenceCancelled,
@@ -185,6 +186,9 @@ catalogue! {
     SelfPublishedEchoMatched = 1,
     ConflictResolved = 1,
     SeriesProposed = 1,
+    ShadowClaimed = 1,
+    DisplayNameChanged = 1,
+    PersonalDataErased = 1,
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::catalogue::DomainEvent;
 use crate::envelope::{StreamId, derived_uuid};
 
 /// The local id of a user, full or shadow.
@@ -57,6 +58,42 @@ pub struct AccountRegistered {
     pub handle: Option<String>,
 }
 
+/// A person proved they hold a DID by logging in with it, and the DID's
+/// shadow account became their full account. The account keeps the
+/// shadow's id, so every event, RSVP, external ref and series link of the
+/// shadow stays attached without being rewritten. Schema version 1.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShadowClaimed {
+    /// The account: the shadow's id, now a full account's.
+    pub user_id: UserId,
+    /// The DID.
+    pub did: String,
+    /// The handle after the merge: the login's, else the shadow's.
+    pub handle: Option<String>,
+    /// The display name after the merge: the login's, else the shadow's.
+    pub display_name: Option<String>,
+}
+
+/// The display name of a DID's account changed (from its profile record).
+/// Schema version 1.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisplayNameChanged {
+    /// The DID.
+    pub did: String,
+    /// The new display name; `None` when the profile no longer has one.
+    pub display_name: Option<String>,
+}
+
+/// The network reported the DID's account deleted: its personal data is
+/// removed from every read model (see `docs/identity.md`). Schema version 1.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonalDataErased {
+    /// The account whose data is erased.
+    pub user_id: UserId,
+    /// Its DID.
+    pub did: String,
+}
+
 /// A DID's handle changed. Schema version 1.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HandleChanged {
@@ -88,23 +125,22 @@ pub enum Identity {
     #[default]
     Unknown,
     /// Seen on Bluesky only: a provisional account that cannot log in.
-    Shadow {
-        /// The shadow account.
-        user_id: UserId,
-        /// The DID.
-        did: String,
-        /// The handle, when known.
-        handle: Option<String>,
-    },
-    /// A full OpenMeet account.
-    Registered {
-        /// The account.
-        user_id: UserId,
-        /// The DID.
-        did: String,
-        /// The handle, when known.
-        handle: Option<String>,
-    },
+    Shadow(Profile),
+    /// A full OpenMeet account: registered, or a claimed shadow.
+    Registered(Profile),
+}
+
+/// What OpenMeet holds about one DID's account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Profile {
+    /// The account.
+    pub user_id: UserId,
+    /// The DID.
+    pub did: String,
+    /// The handle, when known.
+    pub handle: Option<String>,
+    /// The display name, when known.
+    pub display_name: Option<String>,
 }
 
 /// What can be asked of an identity.
@@ -114,8 +150,10 @@ pub enum IdentityCommand {
     ObserveActivity {
         /// The DID.
         did: String,
-        /// Its handle, when the source names it.
+        /// Its handle, when known.
         handle: Option<String>,
+        /// Its display name, when its profile was read.
+        display_name: Option<String>,
     },
     /// A person registered with this DID.
     Register {
@@ -126,8 +164,23 @@ pub enum IdentityCommand {
         /// The handle, when known.
         handle: Option<String>,
     },
+    /// A person logged in with this DID, proven by its own PDS: registers
+    /// them, or claims the DID's shadow account.
+    LogIn {
+        /// The id a new account gets (unused when the DID has an account or a
+        /// shadow).
+        new_user_id: UserId,
+        /// The DID the PDS authenticated.
+        did: String,
+        /// The handle the PDS reported.
+        handle: Option<String>,
+        /// The display name from the account's profile, when read.
+        display_name: Option<String>,
+    },
     /// The DID's handle changed.
     ChangeHandle(String),
+    /// The account's profile names this display name (or none).
+    ChangeDisplayName(Option<String>),
     /// The network reported the account's status.
     ChangeAccountStatus {
         /// Whether it is active.
@@ -158,9 +211,101 @@ pub enum IdentityError {
         /// The account holding it.
         user_id: UserId,
     },
+    /// A login for another DID than this identity's.
+    #[error("a login for {asked} cannot act on the identity of {did}")]
+    WrongDid {
+        /// This identity's DID.
+        did: String,
+        /// The DID the command names.
+        asked: String,
+    },
     /// A handle change for a DID never seen.
     #[error("the identity is unknown")]
     Unknown,
+}
+
+/// The status the network gives a deleted account.
+pub const DELETED: &str = "deleted";
+
+impl Identity {
+    /// What is known of the account, unless the DID was never seen.
+    pub fn profile(&self) -> Option<&Profile> {
+        match self {
+            Identity::Unknown => None,
+            Identity::Shadow(profile) | Identity::Registered(profile) => Some(profile),
+        }
+    }
+
+    fn log_in(
+        &self,
+        new_user_id: UserId,
+        did: &str,
+        handle: &Option<String>,
+        display_name: &Option<String>,
+    ) -> Result<Vec<DomainEvent>, IdentityError> {
+        if let Some(profile) = self.profile().filter(|profile| profile.did != did) {
+            return Err(IdentityError::WrongDid {
+                did: profile.did.clone(),
+                asked: did.to_owned(),
+            });
+        }
+        Ok(match self {
+            Identity::Unknown => {
+                let mut events = vec![
+                    AccountRegistered {
+                        user_id: new_user_id,
+                        did: did.to_owned(),
+                        handle: handle.clone(),
+                    }
+                    .into(),
+                ];
+                if display_name.is_some() {
+                    events.push(
+                        DisplayNameChanged {
+                            did: did.to_owned(),
+                            display_name: display_name.clone(),
+                        }
+                        .into(),
+                    );
+                }
+                events
+            }
+            Identity::Shadow(shadow) => vec![
+                ShadowClaimed {
+                    user_id: shadow.user_id,
+                    did: did.to_owned(),
+                    handle: handle.clone().or_else(|| shadow.handle.clone()),
+                    display_name: display_name.clone().or_else(|| shadow.display_name.clone()),
+                }
+                .into(),
+            ],
+            Identity::Registered(account) => {
+                let mut events = Vec::new();
+                if let Some(handle) = handle
+                    .as_ref()
+                    .filter(|h| account.handle.as_ref() != Some(*h))
+                {
+                    events.push(
+                        HandleChanged {
+                            did: did.to_owned(),
+                            handle: handle.clone(),
+                        }
+                        .into(),
+                    );
+                }
+                if display_name.is_some() && *display_name != account.display_name {
+                    events.push(
+                        DisplayNameChanged {
+                            did: did.to_owned(),
+                            display_name: display_name.clone(),
+                        }
+                        .into(),
+                    );
+                }
+                events
+            }
+        })
+    }
 }
 
 impl crate::decider::Decider for Identity {
@@ -171,18 +316,34 @@ impl crate::decider::Decider for Identity {
         &self,
         command: &IdentityCommand,
         _at: crate::time::Timestamp,
-    ) -> Result<Vec<crate::catalogue::DomainEvent>, IdentityError> {
+    ) -> Result<Vec<DomainEvent>, IdentityError> {
         match (self, command) {
-            (Identity::Unknown, IdentityCommand::ObserveActivity { did, handle }) => Ok(vec![
+            (
+                Identity::Unknown,
+                IdentityCommand::ObserveActivity {
+                    did,
+                    handle,
+                    display_name,
+                },
+            ) => Ok(vec![
                 ShadowAccountCreated {
                     user_id: UserId::shadow_for(did),
                     did: did.clone(),
                     handle: handle.clone(),
-                    display_name: None,
+                    display_name: display_name.clone(),
                 }
                 .into(),
             ]),
             (_, IdentityCommand::ObserveActivity { .. }) => Ok(vec![]),
+            (
+                _,
+                IdentityCommand::LogIn {
+                    new_user_id,
+                    did,
+                    handle,
+                    display_name,
+                },
+            ) => self.log_in(*new_user_id, did, handle, display_name),
             (
                 Identity::Unknown,
                 IdentityCommand::Register {
@@ -198,51 +359,80 @@ impl crate::decider::Decider for Identity {
                 }
                 .into(),
             ]),
-            (Identity::Shadow { user_id, did, .. }, IdentityCommand::Register { .. }) => {
+            (Identity::Shadow(shadow), IdentityCommand::Register { .. }) => {
                 Err(IdentityError::ShadowExists {
-                    did: did.clone(),
-                    user_id: *user_id,
+                    did: shadow.did.clone(),
+                    user_id: shadow.user_id,
                 })
             }
-            (
-                Identity::Registered { user_id, .. },
-                IdentityCommand::Register { user_id: asked, .. },
-            ) if user_id == asked => Ok(vec![]),
-            (Identity::Registered { user_id, did, .. }, IdentityCommand::Register { .. }) => {
+            (Identity::Registered(account), IdentityCommand::Register { user_id, .. })
+                if account.user_id == *user_id =>
+            {
+                Ok(vec![])
+            }
+            (Identity::Registered(account), IdentityCommand::Register { .. }) => {
                 Err(IdentityError::AlreadyRegistered {
-                    did: did.clone(),
-                    user_id: *user_id,
+                    did: account.did.clone(),
+                    user_id: account.user_id,
                 })
             }
             (
                 Identity::Unknown,
-                IdentityCommand::ChangeHandle(_) | IdentityCommand::ChangeAccountStatus { .. },
+                IdentityCommand::ChangeHandle(_)
+                | IdentityCommand::ChangeDisplayName(_)
+                | IdentityCommand::ChangeAccountStatus { .. },
             ) => Err(IdentityError::Unknown),
             (
-                Identity::Shadow { did, .. } | Identity::Registered { did, .. },
+                Identity::Shadow(profile) | Identity::Registered(profile),
+                IdentityCommand::ChangeDisplayName(name),
+            ) => Ok(if profile.display_name == *name {
+                vec![]
+            } else {
+                vec![
+                    DisplayNameChanged {
+                        did: profile.did.clone(),
+                        display_name: name.clone(),
+                    }
+                    .into(),
+                ]
+            }),
+            (
+                Identity::Shadow(profile) | Identity::Registered(profile),
                 IdentityCommand::ChangeAccountStatus {
                     active,
                     status,
                     observed_at,
                 },
-            ) => Ok(vec![
-                AccountStatusChanged {
-                    did: did.clone(),
-                    active: *active,
-                    status: status.clone(),
-                    observed_at: *observed_at,
+            ) => {
+                let mut events = vec![
+                    AccountStatusChanged {
+                        did: profile.did.clone(),
+                        active: *active,
+                        status: status.clone(),
+                        observed_at: *observed_at,
+                    }
+                    .into(),
+                ];
+                if !active && status.as_deref() == Some(DELETED) {
+                    events.push(
+                        PersonalDataErased {
+                            user_id: profile.user_id,
+                            did: profile.did.clone(),
+                        }
+                        .into(),
+                    );
                 }
-                .into(),
-            ]),
+                Ok(events)
+            }
             (
-                Identity::Shadow { did, handle, .. } | Identity::Registered { did, handle, .. },
+                Identity::Shadow(profile) | Identity::Registered(profile),
                 IdentityCommand::ChangeHandle(new),
-            ) => Ok(if handle.as_ref() == Some(new) {
+            ) => Ok(if profile.handle.as_ref() == Some(new) {
                 vec![]
             } else {
                 vec![
                     HandleChanged {
-                        did: did.clone(),
+                        did: profile.did.clone(),
                         handle: new.clone(),
                     }
                     .into(),
@@ -251,36 +441,59 @@ impl crate::decider::Decider for Identity {
         }
     }
 
-    fn evolve(self, event: &crate::catalogue::DomainEvent) -> Identity {
-        use crate::catalogue::DomainEvent;
+    fn evolve(self, event: &DomainEvent) -> Identity {
         match (self, event) {
-            (Identity::Unknown, DomainEvent::ShadowAccountCreated(created)) => Identity::Shadow {
-                user_id: created.user_id,
-                did: created.did.clone(),
-                handle: created.handle.clone(),
-            },
+            (Identity::Unknown, DomainEvent::ShadowAccountCreated(created)) => {
+                Identity::Shadow(Profile {
+                    user_id: created.user_id,
+                    did: created.did.clone(),
+                    handle: created.handle.clone(),
+                    display_name: created.display_name.clone(),
+                })
+            }
             (Identity::Unknown, DomainEvent::AccountRegistered(registered)) => {
-                Identity::Registered {
+                Identity::Registered(Profile {
                     user_id: registered.user_id,
                     did: registered.did.clone(),
                     handle: registered.handle.clone(),
-                }
+                    display_name: None,
+                })
             }
-            (Identity::Shadow { user_id, did, .. }, DomainEvent::HandleChanged(changed)) => {
-                Identity::Shadow {
-                    user_id,
-                    did,
-                    handle: Some(changed.handle.clone()),
-                }
+            (Identity::Shadow(_), DomainEvent::ShadowClaimed(claimed)) => {
+                Identity::Registered(Profile {
+                    user_id: claimed.user_id,
+                    did: claimed.did.clone(),
+                    handle: claimed.handle.clone(),
+                    display_name: claimed.display_name.clone(),
+                })
             }
-            (Identity::Registered { user_id, did, .. }, DomainEvent::HandleChanged(changed)) => {
-                Identity::Registered {
-                    user_id,
-                    did,
-                    handle: Some(changed.handle.clone()),
-                }
-            }
-            (state, _) => state,
+            (identity, event) => identity.with_profile_change(event),
+        }
+    }
+}
+
+impl Identity {
+    fn with_profile_change(self, event: &DomainEvent) -> Identity {
+        let change = |profile: Profile| match event {
+            DomainEvent::HandleChanged(changed) => Profile {
+                handle: Some(changed.handle.clone()),
+                ..profile
+            },
+            DomainEvent::DisplayNameChanged(changed) => Profile {
+                display_name: changed.display_name.clone(),
+                ..profile
+            },
+            DomainEvent::PersonalDataErased(_) => Profile {
+                handle: None,
+                display_name: None,
+                ..profile
+            },
+            _ => profile,
+        };
+        match self {
+            Identity::Unknown => Identity::Unknown,
+            Identity::Shadow(profile) => Identity::Shadow(change(profile)),
+            Identity::Registered(profile) => Identity::Registered(change(profile)),
         }
     }
 }

@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+pub mod access;
 pub mod attendance;
 pub mod audit;
 pub mod catalogue;

@@ -389,6 +389,7 @@ fn the_first_record_from_a_did_creates_one_shadow_account() {
     let observe = IdentityCommand::ObserveActivity {
         did: "did:plc:guest".into(),
         handle: None,
+        display_name: None,
     };
     let created = when(&Identity::Unknown, observe.clone()).unwrap();
     assert_eq!(names(&created), ["ShadowAccountCreated"]);
@@ -441,5 +442,157 @@ fn a_handle_change_is_recorded_once() {
             IdentityCommand::ChangeHandle("x.test".into())
         ),
         Err(IdentityError::Unknown)
+    );
+}
+
+fn log_in(did: &str, handle: Option<&str>, display_name: Option<&str>) -> IdentityCommand {
+    IdentityCommand::LogIn {
+        new_user_id: UserId(Uuid::from_u128(42)),
+        did: did.into(),
+        handle: handle.map(Into::into),
+        display_name: display_name.map(Into::into),
+    }
+}
+
+fn shadow_of(did: &str, handle: Option<&str>, display_name: Option<&str>) -> Identity {
+    given(
+        &when(
+            &Identity::Unknown,
+            IdentityCommand::ObserveActivity {
+                did: did.into(),
+                handle: handle.map(Into::into),
+                display_name: display_name.map(Into::into),
+            },
+        )
+        .unwrap(),
+    )
+}
+
+#[test]
+fn a_first_login_registers_a_new_account() {
+    let events = when(
+        &Identity::Unknown,
+        log_in("did:plc:new", Some("new.test"), Some("New")),
+    )
+    .unwrap();
+    assert_eq!(names(&events), ["AccountRegistered", "DisplayNameChanged"]);
+    let Identity::Registered(account) = given::<Identity>(&events) else {
+        panic!("not registered");
+    };
+    assert_eq!(account.user_id, UserId(Uuid::from_u128(42)));
+    assert_eq!(account.display_name.as_deref(), Some("New"));
+}
+
+#[test]
+fn a_login_claims_the_shadow_keeping_its_id_and_the_login_values_win() {
+    let shadow = shadow_of("did:plc:guest", Some("old.test"), Some("Shadow Name"));
+    let events = when(&shadow, log_in("did:plc:guest", Some("new.test"), None)).unwrap();
+    assert_eq!(
+        events,
+        vec![DomainEvent::from(domain::identity::ShadowClaimed {
+            user_id: UserId::shadow_for("did:plc:guest"),
+            did: "did:plc:guest".into(),
+            handle: Some("new.test".into()),
+            display_name: Some("Shadow Name".into()),
+        })]
+    );
+    let claimed: Identity = given(
+        &[
+            when(
+                &Identity::Unknown,
+                IdentityCommand::ObserveActivity {
+                    did: "did:plc:guest".into(),
+                    handle: Some("old.test".into()),
+                    display_name: Some("Shadow Name".into()),
+                },
+            )
+            .unwrap(),
+            events,
+        ]
+        .concat(),
+    );
+    assert!(
+        matches!(&claimed, Identity::Registered(p) if p.user_id == UserId::shadow_for("did:plc:guest"))
+    );
+    assert_eq!(
+        when(&claimed, log_in("did:plc:guest", Some("new.test"), None)),
+        Ok(vec![]),
+        "claiming twice is a no-op"
+    );
+}
+
+#[test]
+fn a_login_for_another_did_cannot_touch_this_identity() {
+    let shadow = shadow_of("did:plc:victim", None, None);
+    assert_eq!(
+        when(
+            &shadow,
+            log_in("did:plc:attacker", Some("victim.test"), None)
+        ),
+        Err(IdentityError::WrongDid {
+            did: "did:plc:victim".into(),
+            asked: "did:plc:attacker".into()
+        })
+    );
+}
+
+#[test]
+fn a_deleted_account_has_its_personal_data_erased_and_a_deactivated_one_not() {
+    let shadow = shadow_of("did:plc:gone", Some("gone.test"), Some("Gone"));
+    let status = |active: bool, status: &str| IdentityCommand::ChangeAccountStatus {
+        active,
+        status: Some(status.into()),
+        observed_at: NOW,
+    };
+    assert_eq!(
+        names(&when(&shadow, status(false, "deactivated")).unwrap()),
+        ["AccountStatusChanged"]
+    );
+    let deleted = when(&shadow, status(false, "deleted")).unwrap();
+    assert_eq!(
+        names(&deleted),
+        ["AccountStatusChanged", "PersonalDataErased"]
+    );
+    let erased: Identity = given(
+        &[
+            when(
+                &Identity::Unknown,
+                IdentityCommand::ObserveActivity {
+                    did: "did:plc:gone".into(),
+                    handle: Some("gone.test".into()),
+                    display_name: Some("Gone".into()),
+                },
+            )
+            .unwrap(),
+            deleted,
+        ]
+        .concat(),
+    );
+    let profile = erased.profile().unwrap();
+    assert_eq!(
+        (profile.handle.as_ref(), profile.display_name.as_ref()),
+        (None, None)
+    );
+}
+
+#[test]
+fn a_display_name_change_is_recorded_once() {
+    let shadow = shadow_of("did:plc:named", None, Some("Named"));
+    assert_eq!(
+        when(
+            &shadow,
+            IdentityCommand::ChangeDisplayName(Some("Named".into()))
+        ),
+        Ok(vec![])
+    );
+    assert_eq!(
+        names(
+            &when(
+                &shadow,
+                IdentityCommand::ChangeDisplayName(Some("Renamed".into()))
+            )
+            .unwrap()
+        ),
+        ["DisplayNameChanged"]
     );
 }

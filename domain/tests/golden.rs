@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use domain::attendance::{AttendanceStatus, RsvpChanged, RsvpParked, RsvpWithdrawn};
 use domain::external_ref::{ExternalRefLinked, LocalRef};
 use domain::identity::{
-    AccountRegistered, AccountStatusChanged, HandleChanged, ShadowAccountCreated, UserId,
+    AccountRegistered, AccountStatusChanged, DisplayNameChanged, HandleChanged, PersonalDataErased,
+    ShadowAccountCreated, ShadowClaimed, UserId,
 };
 use domain::occurrence::{
     EventChangedExternally, EventDeletedExternally, EventDetails, EventImported, Link, Mode,
@@ -178,6 +179,23 @@ fn expected(event_type: &str, schema_version: u16) -> DomainEvent {
                 rsvp_uri: Some("at://did:plc:golden/community.lexicon.calendar.rsvp/3lbrsvp".into()),
                 rsvp_cid: Some("bafyrsvp".into()),
             },
+        }
+        .into(),
+        ("ShadowClaimed", 1) => ShadowClaimed {
+            user_id: UserId::shadow_for("did:plc:golden"),
+            did: "did:plc:golden".into(),
+            handle: Some("golden.test".into()),
+            display_name: None,
+        }
+        .into(),
+        ("DisplayNameChanged", 1) => DisplayNameChanged {
+            did: "did:plc:golden".into(),
+            display_name: Some("Gölden".into()),
+        }
+        .into(),
+        ("PersonalDataErased", 1) => PersonalDataErased {
+            user_id: UserId::shadow_for("did:plc:golden"),
+            did: "did:plc:golden".into(),
         }
         .into(),
         ("AccountStatusChanged", 1) => AccountStatusChanged {

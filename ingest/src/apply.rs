@@ -559,6 +559,7 @@ async fn observe_author<S: EventStore>(
     let command = IdentityCommand::ObserveActivity {
         did: delivery.did.clone(),
         handle: None,
+        display_name: None,
     };
     let events = identity
         .decide(&command, delivery.observed_at)

@@ -1,0 +1,192 @@
+//! Fills in what a shadow account was created without: the firehose names
+//! only a DID, so after `ShadowAccountCreated` this runner resolves the
+//! DID document (the handle it claims, when the handle resolves back) and
+//! reads the account's profile (the display name), and records what it
+//! found on the identity stream. It runs beside ingest, never in its path:
+//! a slow PDS delays a display name, not the firehose.
+//!
+//! Its checkpoint is `identity-enricher` in `process.checkpoints`; an
+//! event id derives from its cause, so work repeated after a crash is
+//! written once.
+
+use domain::decider::Decider;
+use domain::identity::{Identity, IdentityCommand, identity_stream};
+use domain::{
+    Actor, DomainEvent, EventId, EventMetadata, GlobalPosition, NewEvent, Origin, RecordedEvent,
+};
+use futures::StreamExt;
+use store::{EventStore, ExpectedVersion, PgEventStore, StoreError, StreamAppend};
+use thiserror::Error;
+
+use crate::profile::display_name;
+use crate::resolve::Resolver;
+
+/// The checkpoint's name in `process.checkpoints`.
+pub const CHECKPOINT: &str = "identity-enricher";
+
+/// Events read at a time.
+const BATCH: usize = 256;
+
+/// Why the enricher stopped.
+#[derive(Debug, Error)]
+pub enum EnrichError {
+    /// The log could not be read or appended to.
+    #[error("identity enricher: {0}")]
+    Store(#[from] StoreError),
+    /// Appending what was found failed.
+    #[error("identity enricher: appending to {stream}: {reason}")]
+    Append {
+        /// The identity stream.
+        stream: String,
+        /// What the store said.
+        reason: String,
+    },
+    /// The checkpoint could not be read or moved.
+    #[error("identity enricher: the checkpoint: {0}")]
+    Checkpoint(#[from] sqlx::Error),
+}
+
+/// Follows the log and enriches new shadow accounts.
+pub struct Enricher {
+    store: PgEventStore,
+    resolver: Resolver,
+    checkpoint: GlobalPosition,
+}
+
+impl Enricher {
+    /// An enricher resuming from its checkpoint.
+    pub async fn start(store: PgEventStore, resolver: Resolver) -> Result<Self, EnrichError> {
+        let position: Option<i64> =
+            sqlx::query_scalar("SELECT position FROM process.checkpoints WHERE name = $1")
+                .bind(CHECKPOINT)
+                .fetch_optional(store.pool())
+                .await?;
+        Ok(Self {
+            store,
+            resolver,
+            checkpoint: GlobalPosition(position.unwrap_or(0) as u64),
+        })
+    }
+
+    /// Enriches the shadow accounts up to the head of the log, and returns
+    /// how many identity events it recorded.
+    pub async fn run_until_idle(&mut self) -> Result<usize, EnrichError> {
+        let mut recorded = 0;
+        loop {
+            let page = self.store.read_all(self.checkpoint, BATCH).await?;
+            if page.is_empty() {
+                return Ok(recorded);
+            }
+            recorded += self.handle(&page).await?;
+        }
+    }
+
+    /// Follows the log forever (or until an error).
+    pub async fn follow(mut self) -> Result<(), EnrichError> {
+        let mut batches = self.store.subscribe(self.checkpoint).ready_chunks(BATCH);
+        while let Some(batch) = batches.next().await {
+            let events = batch.into_iter().collect::<Result<Vec<_>, _>>()?;
+            self.handle(&events).await?;
+        }
+        Ok(())
+    }
+
+    async fn handle(&mut self, events: &[RecordedEvent]) -> Result<usize, EnrichError> {
+        let Some(last) = events.last() else {
+            return Ok(0);
+        };
+        let mut recorded = 0;
+        for event in events {
+            if event.payload.event_type == "ShadowAccountCreated" {
+                recorded += self.enrich(event).await?;
+            }
+        }
+        self.move_checkpoint(last.global_position).await?;
+        Ok(recorded)
+    }
+
+    #[tracing::instrument(skip_all, fields(position = %created.global_position, did))]
+    async fn enrich(&self, created: &RecordedEvent) -> Result<usize, EnrichError> {
+        let Ok(DomainEvent::ShadowAccountCreated(shadow)) = DomainEvent::decode(&created.payload)
+        else {
+            return Ok(0);
+        };
+        tracing::Span::current().record("did", shadow.did.as_str());
+        let resolved = match self.resolver.resolve(&shadow.did).await {
+            Ok(resolved) => resolved,
+            Err(err) => {
+                tracing::info!(error = %err, "the DID of a shadow account did not resolve; it keeps what the firehose gave");
+                return Ok(0);
+            }
+        };
+        let name = display_name(&self.resolver, &resolved.did, &resolved.pds).await;
+        let stream = identity_stream(&shadow.did);
+        let history = self
+            .store
+            .read_streams(std::slice::from_ref(&stream))
+            .await?;
+        let mut identity = Identity::default();
+        for event in &history {
+            if let Ok(decoded) = DomainEvent::decode(&event.payload) {
+                identity = identity.evolve(&decoded);
+            }
+        }
+        let mut commands = Vec::new();
+        if let Some(handle) = resolved.handle {
+            commands.push(("handle", IdentityCommand::ChangeHandle(handle)));
+        }
+        if name.is_some() {
+            commands.push(("display-name", IdentityCommand::ChangeDisplayName(name)));
+        }
+        let mut new_events = Vec::new();
+        for (label, command) in commands {
+            let Ok(decided) = identity.decide(&command, created.recorded_at) else {
+                continue;
+            };
+            for (n, event) in decided.into_iter().enumerate() {
+                identity = identity.evolve(&event);
+                new_events.push(NewEvent {
+                    metadata: EventMetadata {
+                        event_id: EventId::caused_by(
+                            created.metadata.event_id,
+                            &format!("enrich/{label}/{n}"),
+                        ),
+                        causation_id: Some(created.metadata.event_id),
+                        correlation_id: created.metadata.correlation_id,
+                        origin: Origin::Bluesky,
+                        actor: Actor("system:identity-enricher".into()),
+                    },
+                    payload: event.encode(),
+                });
+            }
+        }
+        let count = new_events.len();
+        if count > 0 {
+            self.store
+                .append_many(vec![StreamAppend {
+                    stream: stream.clone(),
+                    expected: ExpectedVersion::Any,
+                    events: new_events,
+                }])
+                .await
+                .map_err(|err| EnrichError::Append {
+                    stream: stream.to_string(),
+                    reason: err.to_string(),
+                })?;
+        }
+        Ok(count)
+    }
+
+    async fn move_checkpoint(&mut self, to: GlobalPosition) -> Result<(), EnrichError> {
+        sqlx::query(
+            "INSERT INTO process.checkpoints (name, position) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET position = GREATEST(process.checkpoints.position, $2)",
+        )
+        .bind(CHECKPOINT)
+        .bind(to.0 as i64)
+        .execute(self.store.pool())
+        .await?;
+        self.checkpoint = to;
+        Ok(())
+    }
+}

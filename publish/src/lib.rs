@@ -1,0 +1,20 @@
+//! The Bluesky side of openmeet-sync: resolving handles and DIDs to their
+//! PDS, logging in with an app password on the DID's own PDS, reading
+//! profiles, and keeping the resulting sessions encrypted in Redis.
+//!
+//! Everything here is an adapter: XRPC (through `atrium-api`), HTTP and
+//! Redis. The rules it serves live in `domain`.
+
+#![warn(missing_docs)]
+
+pub mod credentials;
+pub mod enrich;
+mod jwt;
+pub mod login;
+pub mod profile;
+pub mod resolve;
+
+pub use credentials::{CredentialError, CredentialStore, SessionKind, StoredSession};
+pub use login::{LoginError, VerifiedLogin, log_in_with_app_password};
+pub use profile::display_name;
+pub use resolve::{ResolveError, Resolved, Resolver, ResolverConfig};

@@ -1,0 +1,187 @@
+//! Handles and DIDs to the PDS that hosts them (`atrium-identity`): DID
+//! documents from a configurable PLC directory (the test PDS runs its own)
+//! or from `did:web`, handles through a `resolveHandle` service.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use atrium_api::types::string::{AtIdentifier, Did};
+use atrium_common::resolver::Resolver as _;
+use atrium_identity::did::{CommonDidResolver, CommonDidResolverConfig};
+use atrium_identity::handle::{AppViewHandleResolver, AppViewHandleResolverConfig};
+use atrium_xrpc_client::reqwest::{ReqwestClient, ReqwestClientBuilder};
+use thiserror::Error;
+
+/// Where identities are resolved.
+#[derive(Clone, Debug)]
+pub struct ResolverConfig {
+    /// The PLC directory (`https://plc.directory` on the network).
+    pub plc_url: String,
+    /// A service answering `com.atproto.identity.resolveHandle` (an AppView
+    /// or a PDS).
+    pub handle_resolver_url: String,
+    /// The longest any one lookup may take.
+    pub timeout: Duration,
+}
+
+impl ResolverConfig {
+    /// The public network's services, with a 5 s timeout.
+    pub fn network() -> Self {
+        Self {
+            plc_url: "https://plc.directory".into(),
+            handle_resolver_url: "https://public.api.bsky.app".into(),
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A DID and what its document says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resolved {
+    /// The DID.
+    pub did: String,
+    /// The handle the document claims and that resolves back to the DID;
+    /// `None` when either side does not confirm it.
+    pub handle: Option<String>,
+    /// The PDS hosting the DID's repository.
+    pub pds: String,
+}
+
+/// Why an identity did not resolve.
+#[derive(Debug, Error)]
+pub enum ResolveError {
+    /// Neither a DID nor a handle.
+    #[error("{0:?} is neither a DID nor a handle")]
+    NotAnIdentifier(String),
+    /// The lookup failed (network, status, document).
+    #[error("{identifier}: {reason}")]
+    Lookup {
+        /// What was looked up.
+        identifier: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The DID document names no PDS.
+    #[error("{0}: the DID document names no AtprotoPersonalDataServer")]
+    NoPds(String),
+    /// The handle's DID document does not claim the handle back.
+    #[error("{handle} resolves to {did}, whose DID document does not claim {handle}")]
+    HandleNotClaimed {
+        /// The handle.
+        handle: String,
+        /// The DID it resolved to.
+        did: String,
+    },
+}
+
+/// Resolves handles and DIDs.
+#[derive(Clone)]
+pub struct Resolver {
+    dids: Arc<CommonDidResolver<ReqwestClient>>,
+    handles: Arc<AppViewHandleResolver<ReqwestClient>>,
+    http: reqwest::Client,
+}
+
+impl Resolver {
+    /// A resolver over `config`'s services.
+    pub fn new(config: &ResolverConfig) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .build()
+            .unwrap_or_default();
+        let client =
+            |url: &str| Arc::new(ReqwestClientBuilder::new(url).client(http.clone()).build());
+        Self {
+            dids: Arc::new(CommonDidResolver::new(CommonDidResolverConfig {
+                plc_directory_url: config.plc_url.clone(),
+                http_client: client(&config.plc_url),
+            })),
+            handles: Arc::new(AppViewHandleResolver::new(AppViewHandleResolverConfig {
+                service_url: config.handle_resolver_url.clone(),
+                http_client: client(&config.handle_resolver_url),
+            })),
+            http,
+        }
+    }
+
+    /// The HTTP client lookups share (with the configured timeout).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// The DID behind `identifier` (a DID or a handle) and its PDS. A handle
+    /// must be claimed back by the DID's document.
+    pub async fn resolve(&self, identifier: &str) -> Result<Resolved, ResolveError> {
+        let parsed: AtIdentifier = identifier
+            .parse()
+            .map_err(|_| ResolveError::NotAnIdentifier(identifier.to_owned()))?;
+        match parsed {
+            AtIdentifier::Did(did) => self.did(&did).await,
+            AtIdentifier::Handle(handle) => {
+                let did = self
+                    .handles
+                    .resolve(&handle)
+                    .await
+                    .map_err(|err| lookup(identifier, err))?;
+                let resolved = self.did(&did).await?;
+                if resolved.handle.as_deref() != Some(handle.as_str()) {
+                    return Err(ResolveError::HandleNotClaimed {
+                        handle: handle.as_str().to_owned(),
+                        did: resolved.did,
+                    });
+                }
+                Ok(resolved)
+            }
+        }
+    }
+
+    async fn did(&self, did: &Did) -> Result<Resolved, ResolveError> {
+        let document = self
+            .dids
+            .resolve(did)
+            .await
+            .map_err(|err| lookup(did.as_str(), err))?;
+        let pds = document
+            .get_pds_endpoint()
+            .ok_or_else(|| ResolveError::NoPds(did.as_str().to_owned()))?;
+        let claimed = document
+            .also_known_as
+            .iter()
+            .flatten()
+            .find_map(|aka| aka.strip_prefix("at://"))
+            .map(str::to_owned);
+        let handle = match claimed {
+            Some(handle) => self.confirmed(handle, did).await,
+            None => None,
+        };
+        Ok(Resolved {
+            did: did.as_str().to_owned(),
+            handle,
+            pds,
+        })
+    }
+
+    /// `handle` when it resolves back to `did`: a DID document alone may
+    /// claim any handle.
+    async fn confirmed(&self, handle: String, did: &Did) -> Option<String> {
+        let parsed = handle.parse().ok()?;
+        match self.handles.resolve(&parsed).await {
+            Ok(back) if back == *did => Some(handle),
+            Ok(back) => {
+                tracing::warn!(%handle, did = did.as_str(), resolves_to = back.as_str(), "a DID document claims a handle that is not its own");
+                None
+            }
+            Err(err) => {
+                tracing::warn!(%handle, did = did.as_str(), error = %err, "the handle of a DID document did not resolve");
+                None
+            }
+        }
+    }
+}
+
+fn lookup(identifier: &str, err: impl std::fmt::Display) -> ResolveError {
+    ResolveError::Lookup {
+        identifier: identifier.to_owned(),
+        reason: err.to_string(),
+    }
+}
