@@ -9,8 +9,27 @@ use sqlx::PgConnection;
 use crate::read_model::ReadModel;
 
 /// Folds `events` (in log order) into the rows of `M` inside the caller's
-/// transaction.
+/// transaction. An erasure splits the batch: what came before it is
+/// stored, then erased, and what comes after it stays.
 pub(crate) async fn fold<M: ReadModel>(
+    conn: &mut PgConnection,
+    events: &[(RecordedEvent, DomainEvent)],
+) -> Result<(), sqlx::Error> {
+    let mut rest = events;
+    while let Some(at) = rest
+        .iter()
+        .position(|(_, event)| matches!(event, DomainEvent::PersonalDataErased(_)))
+    {
+        fold_keyed::<M>(conn, &rest[..=at]).await?;
+        if let DomainEvent::PersonalDataErased(erased) = &rest[at].1 {
+            M::erase(conn, erased).await?;
+        }
+        rest = &rest[at + 1..];
+    }
+    fold_keyed::<M>(conn, rest).await
+}
+
+async fn fold_keyed<M: ReadModel>(
     conn: &mut PgConnection,
     events: &[(RecordedEvent, DomainEvent)],
 ) -> Result<(), sqlx::Error> {

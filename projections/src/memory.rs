@@ -47,6 +47,13 @@ where
     M::Row: 'static,
 {
     fn apply(&mut self, (recorded, event): &(RecordedEvent, DomainEvent)) {
+        if let DomainEvent::PersonalDataErased(erased) = event {
+            for row in self.rows.values_mut() {
+                if row.as_ref().is_some_and(|row| M::erases(erased, row)) {
+                    *row = None;
+                }
+            }
+        }
         for key in M::keys(event) {
             let row = self.rows.remove(&key).flatten();
             let next = M::apply(row, &key, recorded, event);

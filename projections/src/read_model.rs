@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
 
+use domain::identity::PersonalDataErased;
 use domain::{DomainEvent, RecordedEvent};
 use sqlx::PgConnection;
 
@@ -47,6 +48,26 @@ pub trait ReadModel {
         upserts: &[Self::Row],
         deletes: &[Self::Key],
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+
+    /// True when `row` holds personal data that `erased` removes. Rows are
+    /// found by what they hold, not by key: an account's deletion does not
+    /// list the rows it reaches.
+    fn erases(_erased: &PersonalDataErased, _row: &Self::Row) -> bool {
+        false
+    }
+
+    /// Removes the stored rows [`ReadModel::erases`] selects.
+    fn erase(
+        _conn: &mut PgConnection,
+        _erased: &PersonalDataErased,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send {
+        async { Ok(()) }
+    }
+}
+
+/// The AT-URI prefix of every record in `did`'s repository.
+pub(crate) fn repository_prefix(did: &str) -> String {
+    format!("at://{did}/")
 }
 
 /// Appends one field of a `COPY` text line: `\N` for NULL, the text with

@@ -3,7 +3,10 @@
 use std::time::Duration;
 
 use domain::attendance::{AttendanceStatus, RsvpChanged};
-use domain::identity::{AccountRegistered, HandleChanged, ShadowAccountCreated, UserId};
+use domain::identity::{
+    AccountRegistered, AccountStatusChanged, HandleChanged, PersonalDataErased,
+    ShadowAccountCreated, ShadowClaimed, UserId,
+};
 use domain::occurrence::{
     EventChangedExternally, EventDeletedExternally, EventDetails, EventImported,
     OccurrenceCancelled, OccurrenceEdited, OccurrenceId, OccurrenceScheduled,
@@ -528,4 +531,144 @@ async fn running_projections_follow_the_log_and_report_their_lag() {
     let rows = count(&store, "attendees").await;
     assert_eq!(rows, 50);
     tasks.abort_all();
+}
+
+fn identity_history() -> Vec<DomainEvent> {
+    let did = "did:plc:org";
+    let shadow = UserId::shadow_for(did);
+    let rsvp_by = |user: UserId| -> DomainEvent {
+        RsvpChanged {
+            occurrence_id: OccurrenceId(Uuid::from_u128(77)),
+            attendee_id: user,
+            status: AttendanceStatus::Attending,
+            origin: Origin::Bluesky,
+            changed_at: at("2026-11-02T10:00:00Z"),
+            rsvp_uri: None,
+            rsvp_cid: None,
+        }
+        .into()
+    };
+    let status = |active: bool, status: &str| -> DomainEvent {
+        AccountStatusChanged {
+            did: did.into(),
+            active,
+            status: Some(status.into()),
+            observed_at: at("2026-11-03T10:00:00Z"),
+        }
+        .into()
+    };
+    vec![
+        ShadowAccountCreated {
+            user_id: shadow,
+            did: did.into(),
+            handle: Some("org.test".into()),
+            display_name: Some("Org".into()),
+        }
+        .into(),
+        EventImported {
+            occurrence_id: OccurrenceId::for_record(URI),
+            uri: URI.into(),
+            cid: "bafy1".into(),
+            record: record("Rust Meetup", None),
+            observed_at: at("2026-11-01T10:00:00Z"),
+        }
+        .into(),
+        rsvp_by(shadow),
+        rsvp_by(UserId(Uuid::from_u128(5))),
+        ShadowClaimed {
+            user_id: shadow,
+            did: did.into(),
+            handle: Some("org.example".into()),
+            display_name: Some("Org".into()),
+        }
+        .into(),
+        status(false, "deactivated"),
+        status(true, "active"),
+        status(false, "deleted"),
+        PersonalDataErased {
+            user_id: shadow,
+            did: did.into(),
+        }
+        .into(),
+    ]
+}
+
+async fn users_row(store: &PgEventStore) -> (Option<String>, Option<String>, bool, String) {
+    let row = sqlx::query(
+        "SELECT bluesky_handle, display_name, is_shadow_account, account_status FROM read.users",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    (
+        row.get("bluesky_handle"),
+        row.get("display_name"),
+        row.get("is_shadow_account"),
+        row.get("account_status"),
+    )
+}
+
+#[tokio::test]
+async fn a_claimed_shadow_is_a_full_account_and_its_status_follows_the_network() {
+    let (store, _db) = fresh().await;
+    let history = identity_history();
+    append(&store, history[..6].to_vec()).await;
+    project(&store, 1000).await;
+    assert_eq!(
+        users_row(&store).await,
+        (
+            Some("org.example".into()),
+            Some("Org".into()),
+            false,
+            "deactivated".into()
+        )
+    );
+    let occurrences: i64 = sqlx::query_scalar("SELECT count(*) FROM read.occurrences")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        occurrences, 1,
+        "a deactivated account's events are kept, hidden"
+    );
+    append(&store, history[6..7].to_vec()).await;
+    project(&store, 1000).await;
+    assert_eq!(users_row(&store).await.3, "active");
+}
+
+#[tokio::test]
+async fn a_deleted_account_leaves_no_personal_data_in_the_read_models_in_any_batching() {
+    for batch in [1, 4, 1000] {
+        let (store, _db) = fresh().await;
+        append(&store, identity_history()).await;
+        project(&store, batch).await;
+        assert_eq!(
+            users_row(&store).await,
+            (None, None, false, "deleted".into()),
+            "batch {batch}"
+        );
+        let occurrences: i64 = sqlx::query_scalar("SELECT count(*) FROM read.occurrences")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        let attendees: Vec<Uuid> = sqlx::query_scalar("SELECT user_id FROM read.attendees")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(occurrences, 0, "batch {batch}: the account's events");
+        assert_eq!(
+            attendees,
+            [Uuid::from_u128(5)],
+            "batch {batch}: only other people's answers stay"
+        );
+        for projection in Projection::ALL {
+            let report = projections::rebuild::rebuild(&store, &[projection], true, &|_, _| {})
+                .await
+                .unwrap();
+            assert!(
+                report[0].differences.is_empty(),
+                "batch {batch}: a rebuild of {projection} erases the same rows"
+            );
+        }
+    }
 }

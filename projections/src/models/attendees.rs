@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use domain::attendance::{Answer, AttendanceStatus};
+use domain::identity::PersonalDataErased;
 use domain::{DomainEvent, Origin, RecordedEvent, Timestamp};
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
@@ -189,6 +190,21 @@ impl ReadModel for Attendees {
         .bind(upserts.iter().map(|r| r.last_position).collect::<Vec<_>>())
         .execute(conn)
         .await?;
+        Ok(())
+    }
+
+    fn erases(erased: &PersonalDataErased, row: &AttendeeRow) -> bool {
+        row.user_id == erased.user_id.0
+    }
+
+    async fn erase(
+        conn: &mut PgConnection,
+        erased: &PersonalDataErased,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM attendees WHERE user_id = $1")
+            .bind(erased.user_id.0)
+            .execute(conn)
+            .await?;
         Ok(())
     }
 }

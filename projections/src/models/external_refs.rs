@@ -4,11 +4,12 @@
 use std::collections::HashMap;
 
 use domain::envelope::derived_uuid;
+use domain::identity::PersonalDataErased;
 use domain::{DomainEvent, RecordedEvent};
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
-use crate::read_model::{ReadModel, copy_fields};
+use crate::read_model::{ReadModel, copy_fields, repository_prefix};
 
 /// A row of `read.external_refs`.
 #[derive(Clone, Debug, PartialEq)]
@@ -146,6 +147,21 @@ impl ReadModel for ExternalRefs {
         .bind(upserts.iter().map(|r| r.last_position).collect::<Vec<_>>())
         .execute(conn)
         .await?;
+        Ok(())
+    }
+
+    fn erases(erased: &PersonalDataErased, row: &ExternalRefRow) -> bool {
+        row.uri.starts_with(&repository_prefix(&erased.did))
+    }
+
+    async fn erase(
+        conn: &mut PgConnection,
+        erased: &PersonalDataErased,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM external_refs WHERE starts_with(uri, $1)")
+            .bind(repository_prefix(&erased.did))
+            .execute(conn)
+            .await?;
         Ok(())
     }
 }

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use domain::identity::PersonalDataErased;
 use domain::occurrence::{EventDetails, details_of};
 use domain::sync::{ConflictResolved, ConflictSubject, FieldValue};
 use domain::{DomainEvent, RecordedEvent};
@@ -11,7 +12,7 @@ use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
 use super::{at, json, mode_name, slug, status_name};
-use crate::read_model::{ReadModel, copy_fields};
+use crate::read_model::{ReadModel, copy_fields, repository_prefix};
 
 /// A row of `read.occurrences`.
 #[derive(Clone, Debug, PartialEq)]
@@ -368,6 +369,27 @@ impl ReadModel for Occurrences {
         .bind(upserts.iter().map(|r| r.is_read_only).collect::<Vec<_>>())
         .bind(upserts.iter().map(|r| r.created_at).collect::<Vec<_>>())
         .bind(upserts.iter().map(|r| r.last_position).collect::<Vec<_>>())
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    fn erases(erased: &PersonalDataErased, row: &OccurrenceRow) -> bool {
+        row.origin == "bluesky"
+            && row
+                .external_id
+                .as_deref()
+                .is_some_and(|uri| uri.starts_with(&repository_prefix(&erased.did)))
+    }
+
+    async fn erase(
+        conn: &mut PgConnection,
+        erased: &PersonalDataErased,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "DELETE FROM occurrences WHERE origin = 'bluesky' AND starts_with(external_id, $1)",
+        )
+        .bind(repository_prefix(&erased.did))
         .execute(conn)
         .await?;
         Ok(())

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use domain::identity::PersonalDataErased;
 use domain::series_detection::SeriesProposed;
 use domain::{DomainEvent, RecordedEvent};
 use serde_json::json;
@@ -165,6 +166,21 @@ impl ReadModel for SeriesProposals {
         .bind(upserts.iter().map(|r| r.last_position).collect::<Vec<_>>())
         .execute(conn)
         .await?;
+        Ok(())
+    }
+
+    fn erases(erased: &PersonalDataErased, row: &ProposalRow) -> bool {
+        row.organizer == erased.did
+    }
+
+    async fn erase(
+        conn: &mut PgConnection,
+        erased: &PersonalDataErased,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM series_proposals WHERE organizer = $1")
+            .bind(&erased.did)
+            .execute(conn)
+            .await?;
         Ok(())
     }
 }

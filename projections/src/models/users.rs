@@ -24,9 +24,15 @@ pub struct UserRow {
     pub display_name: Option<String>,
     /// True for a provisional account of a DID that has not joined.
     pub is_shadow_account: bool,
+    /// `active`, or what the network says it is instead (`deactivated`,
+    /// `takendown`, `deleted`, ...).
+    pub account_status: String,
     /// The position of the last event applied.
     pub last_position: i64,
 }
+
+/// The status of an account in good standing.
+pub const ACTIVE: &str = "active";
 
 /// The users read model, keyed by DID.
 pub struct Users;
@@ -36,7 +42,7 @@ impl ReadModel for Users {
     type Row = UserRow;
 
     const COPY_TARGET: &'static str = "users (id, bluesky_did, bluesky_handle, bluesky_token_expiry, display_name, \
-         is_shadow_account, last_position)";
+         is_shadow_account, account_status, last_position)";
 
     fn copy_line(r: &UserRow, out: &mut String) {
         let fields = [
@@ -46,6 +52,7 @@ impl ReadModel for Users {
             r.bluesky_token_expiry.map(|at| at.to_rfc3339()),
             r.display_name.clone(),
             Some(r.is_shadow_account.to_string()),
+            Some(r.account_status.clone()),
             Some(r.last_position.to_string()),
         ];
         copy_fields(out, &fields);
@@ -56,6 +63,10 @@ impl ReadModel for Users {
             DomainEvent::ShadowAccountCreated(e) => vec![e.did.clone()],
             DomainEvent::AccountRegistered(e) => vec![e.did.clone()],
             DomainEvent::HandleChanged(e) => vec![e.did.clone()],
+            DomainEvent::ShadowClaimed(e) => vec![e.did.clone()],
+            DomainEvent::DisplayNameChanged(e) => vec![e.did.clone()],
+            DomainEvent::AccountStatusChanged(e) => vec![e.did.clone()],
+            DomainEvent::PersonalDataErased(e) => vec![e.did.clone()],
             _ => vec![],
         }
     }
@@ -75,6 +86,7 @@ impl ReadModel for Users {
                 bluesky_token_expiry: None,
                 display_name: e.display_name.clone(),
                 is_shadow_account: true,
+                account_status: ACTIVE.into(),
                 last_position,
             }),
             (None, DomainEvent::AccountRegistered(e)) => Some(UserRow {
@@ -84,10 +96,42 @@ impl ReadModel for Users {
                 bluesky_token_expiry: None,
                 display_name: None,
                 is_shadow_account: false,
+                account_status: ACTIVE.into(),
                 last_position,
             }),
             (Some(row), DomainEvent::HandleChanged(e)) => Some(UserRow {
                 bluesky_handle: Some(e.handle.clone()),
+                last_position,
+                ..row
+            }),
+            (Some(row), DomainEvent::ShadowClaimed(e)) => Some(UserRow {
+                bluesky_handle: e.handle.clone(),
+                display_name: e.display_name.clone(),
+                is_shadow_account: false,
+                last_position,
+                ..row
+            }),
+            (Some(row), DomainEvent::DisplayNameChanged(e)) => Some(UserRow {
+                display_name: e.display_name.clone(),
+                last_position,
+                ..row
+            }),
+            (Some(row), DomainEvent::AccountStatusChanged(e)) => Some(UserRow {
+                account_status: if e.active {
+                    ACTIVE.into()
+                } else {
+                    e.status.clone().unwrap_or_else(|| "inactive".into())
+                },
+                last_position,
+                ..row
+            }),
+            // The row stays, without what identifies the person, so that
+            // reads keep hiding the account's events.
+            (Some(row), DomainEvent::PersonalDataErased(_)) => Some(UserRow {
+                bluesky_handle: None,
+                display_name: None,
+                bluesky_token_expiry: None,
+                account_status: domain::identity::DELETED.into(),
                 last_position,
                 ..row
             }),
@@ -100,7 +144,7 @@ impl ReadModel for Users {
         keys: &[String],
     ) -> Result<HashMap<String, UserRow>, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT id, bluesky_did, bluesky_handle, bluesky_token_expiry, display_name, is_shadow_account, last_position \
+            "SELECT id, bluesky_did, bluesky_handle, bluesky_token_expiry, display_name, is_shadow_account, account_status, last_position \
              FROM users WHERE bluesky_did = ANY($1)",
         )
         .bind(keys)
@@ -115,6 +159,7 @@ impl ReadModel for Users {
                     bluesky_token_expiry: r.try_get("bluesky_token_expiry")?,
                     display_name: r.try_get("display_name")?,
                     is_shadow_account: r.try_get("is_shadow_account")?,
+                    account_status: r.try_get("account_status")?,
                     last_position: r.try_get("last_position")?,
                 };
                 Ok((row.bluesky_did.clone(), row))
@@ -138,11 +183,13 @@ impl ReadModel for Users {
         }
         sqlx::query(
             "INSERT INTO users (id, bluesky_did, bluesky_handle, bluesky_token_expiry, display_name, is_shadow_account, \
-             last_position) \
-             SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::bool[], $7::int8[]) \
+             account_status, last_position) \
+             SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::bool[], \
+             $7::text[], $8::int8[]) \
              ON CONFLICT (bluesky_did) DO UPDATE SET id = EXCLUDED.id, bluesky_handle = EXCLUDED.bluesky_handle, \
              bluesky_token_expiry = EXCLUDED.bluesky_token_expiry, display_name = EXCLUDED.display_name, \
-             is_shadow_account = EXCLUDED.is_shadow_account, last_position = EXCLUDED.last_position",
+             is_shadow_account = EXCLUDED.is_shadow_account, \
+             account_status = EXCLUDED.account_status, last_position = EXCLUDED.last_position",
         )
         .bind(upserts.iter().map(|r| r.id).collect::<Vec<_>>())
         .bind(upserts.iter().map(|r| r.bluesky_did.clone()).collect::<Vec<_>>())
@@ -150,6 +197,7 @@ impl ReadModel for Users {
         .bind(upserts.iter().map(|r| r.bluesky_token_expiry).collect::<Vec<_>>())
         .bind(upserts.iter().map(|r| r.display_name.clone()).collect::<Vec<_>>())
         .bind(upserts.iter().map(|r| r.is_shadow_account).collect::<Vec<_>>())
+        .bind(upserts.iter().map(|r| r.account_status.clone()).collect::<Vec<_>>())
         .bind(upserts.iter().map(|r| r.last_position).collect::<Vec<_>>())
         .execute(conn)
         .await?;
