@@ -10,7 +10,8 @@ use utoipa::ToSchema;
 #[derive(Serialize, ToSchema)]
 pub struct ErrorBody {
     /// A stable, machine-readable code: `not_found`, `bad_request`,
-    /// `not_caught_up`, `internal`.
+    /// `not_caught_up`, `unavailable`, `unauthorized`, `forbidden`, `conflict`,
+    /// `internal`.
     pub code: &'static str,
     /// What went wrong, for people.
     pub message: String,
@@ -34,6 +35,15 @@ pub enum ApiError {
     /// A service this request needs is unavailable; retrying may succeed.
     #[error("{0}")]
     Unavailable(String),
+    /// No valid session: a missing, forged or expired token.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The caller may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The request contradicts what is recorded.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl From<sqlx::Error> for ApiError {
@@ -51,14 +61,25 @@ impl IntoResponse for ApiError {
             ApiError::NotCaughtUp(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_caught_up"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
         };
-        (
+        let challenge = matches!(self, ApiError::Unauthorized(_));
+        let mut response = (
             status,
             Json(ErrorBody {
                 code,
                 message: self.to_string(),
             }),
         )
-            .into_response()
+            .into_response();
+        if challenge {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
     }
 }

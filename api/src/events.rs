@@ -15,9 +15,20 @@ const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 500;
 
 /// The columns every occurrence read selects, in [`EventView`]'s order.
-pub(crate) const EVENT_COLUMNS: &str = "id, slug, series_id, name, description, starts_at, ends_at, time_zone, mode, \
-     status, state, places, links, rsvp_expected, origin, external_id, external_cid, external_source, is_read_only, \
-     created_at";
+pub(crate) const EVENT_COLUMNS: &str = "o.id, o.slug, o.series_id, o.name, o.description, o.starts_at, o.ends_at, \
+     o.time_zone, o.mode, o.status, o.state, o.places, o.links, o.rsvp_expected, o.origin, o.external_id, \
+     o.external_cid, o.external_source, o.is_read_only, o.created_at, u.id AS organizer_id, \
+     u.bluesky_did AS organizer_did, u.bluesky_handle AS organizer_handle, \
+     u.is_shadow_account AS organizer_is_shadow_account";
+
+/// Occurrences with their organizer: for an imported one, the account of
+/// the DID in its AT-URI.
+pub(crate) const EVENT_FROM: &str = "read.occurrences o LEFT JOIN read.users u \
+     ON o.origin = 'bluesky' AND u.bluesky_did = split_part(o.external_id, '/', 3)";
+
+/// Leaves out occurrences whose organizer's account is deactivated, taken
+/// down or deleted.
+pub(crate) const VISIBLE: &str = "COALESCE(u.account_status, 'active') = 'active'";
 
 /// One occurrence.
 #[derive(Serialize, ToSchema, sqlx::FromRow)]
@@ -64,6 +75,15 @@ pub struct EventView {
     pub is_read_only: bool,
     /// When it was created at its source.
     pub created_at: DateTime<Utc>,
+    /// The organizer's account (for an imported event, the account of the
+    /// Bluesky DID that published it, shadow or claimed).
+    pub organizer_id: Option<Uuid>,
+    /// The organizer's DID.
+    pub organizer_did: Option<String>,
+    /// The organizer's handle.
+    pub organizer_handle: Option<String>,
+    /// True while the organizer has not joined OpenMeet.
+    pub organizer_is_shadow_account: Option<bool>,
 }
 
 /// A page of occurrences.
@@ -158,7 +178,8 @@ fn limit(requested: Option<i64>) -> Result<i64, ApiError> {
     }
 }
 
-/// Occurrences by start time, deleted ones left out.
+/// Occurrences by start time; deleted ones, and those of accounts that are
+/// not active, left out.
 #[utoipa::path(get, path = "/api/events", params(ListEvents),
     responses((status = 200, body = EventPage), (status = 400, body = crate::error::ErrorBody)))]
 pub async fn list_events(
@@ -184,15 +205,20 @@ pub async fn list_events(
         }
         None => (None, Uuid::nil(), false),
     };
-    wait_for(&state, query.after, &[Projection::Occurrences]).await?;
+    wait_for(
+        &state,
+        query.after,
+        &[Projection::Occurrences, Projection::Users],
+    )
+    .await?;
     let sql = format!(
-        "SELECT {EVENT_COLUMNS} FROM read.occurrences \
-         WHERE state <> 'deleted' \
-           AND ($1::timestamptz IS NULL OR starts_at >= $1) \
-           AND ($2::timestamptz IS NULL OR starts_at < $2) \
-           AND ($3::text IS NULL OR origin = $3) \
-           AND (NOT $4 OR (COALESCE(starts_at, 'infinity'), id) > (COALESCE($5, 'infinity'::timestamptz), $6)) \
-         ORDER BY COALESCE(starts_at, 'infinity'), id LIMIT $7"
+        "SELECT {EVENT_COLUMNS} FROM {EVENT_FROM} \
+         WHERE o.state <> 'deleted' AND {VISIBLE} \
+           AND ($1::timestamptz IS NULL OR o.starts_at >= $1) \
+           AND ($2::timestamptz IS NULL OR o.starts_at < $2) \
+           AND ($3::text IS NULL OR o.origin = $3) \
+           AND (NOT $4 OR (COALESCE(o.starts_at, 'infinity'), o.id) > (COALESCE($5, 'infinity'::timestamptz), $6)) \
+         ORDER BY COALESCE(o.starts_at, 'infinity'), o.id LIMIT $7"
     );
     let items: Vec<EventView> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(from)
@@ -216,13 +242,18 @@ pub async fn get_event(
     Path(slug): Path<String>,
     Query(query): Query<After>,
 ) -> Result<Json<EventView>, ApiError> {
-    wait_for(&state, query.after, &[Projection::Occurrences]).await?;
+    wait_for(
+        &state,
+        query.after,
+        &[Projection::Occurrences, Projection::Users],
+    )
+    .await?;
     find_event(&state, &slug).await.map(Json)
 }
 
 pub(crate) async fn find_event(state: &AppState, slug: &str) -> Result<EventView, ApiError> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {EVENT_COLUMNS} FROM read.occurrences WHERE slug = $1"
+        "SELECT {EVENT_COLUMNS} FROM {EVENT_FROM} WHERE o.slug = $1 AND {VISIBLE}"
     )))
     .bind(slug)
     .fetch_optional(state.store.pool())
@@ -295,7 +326,8 @@ pub async fn list_attendees(
         "SELECT a.user_id, u.bluesky_did AS did, u.bluesky_handle AS handle, u.is_shadow_account, a.status, a.origin, \
          a.changed_at, a.rsvp_uri \
          FROM read.attendees a LEFT JOIN read.users u ON u.id = a.user_id \
-         WHERE a.occurrence_id = $1 AND a.user_id > $2 ORDER BY a.user_id LIMIT $3",
+         WHERE a.occurrence_id = $1 AND a.user_id > $2 AND COALESCE(u.account_status, 'active') = 'active' \
+         ORDER BY a.user_id LIMIT $3",
     )
     .bind(event.id)
     .bind(query.cursor.unwrap_or(Uuid::nil()))

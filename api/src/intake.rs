@@ -8,10 +8,12 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use domain::access::Action;
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::auth::Authenticated;
 use crate::{ApiError, AppState};
 
 /// What became of a processed message.
@@ -52,10 +54,12 @@ struct CommitHead {
 
 async fn process(
     state: &AppState,
+    caller: &Authenticated,
     body: &str,
     collection: &str,
     route: &str,
 ) -> Result<(StatusCode, Json<ProcessView>), ApiError> {
+    caller.may(Action::ProcessFirehose)?;
     let intake = state.intake.as_ref().ok_or_else(|| {
         ApiError::Unavailable("this server was started without firehose processing".into())
     })?;
@@ -83,13 +87,16 @@ async fn process(
 /// Runs one calendar event message through the ingest processor.
 #[utoipa::path(post, path = "/api/bluesky/events/process", request_body = String,
     responses((status = 200, body = ProcessView), (status = 422, body = ProcessView, description = "rejected; recorded as RecordRejected"),
-        (status = 400, body = crate::error::ErrorBody), (status = 503, body = crate::error::ErrorBody)))]
+        (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody),
+        (status = 403, body = crate::error::ErrorBody), (status = 503, body = crate::error::ErrorBody)))]
 pub async fn process_event(
     State(state): State<AppState>,
+    caller: Authenticated,
     body: String,
 ) -> Result<(StatusCode, Json<ProcessView>), ApiError> {
     process(
         &state,
+        &caller,
         &body,
         domain::intake::EVENT_COLLECTION,
         "/api/bluesky/events/process",
@@ -100,13 +107,16 @@ pub async fn process_event(
 /// Runs one RSVP message through the ingest processor.
 #[utoipa::path(post, path = "/api/bluesky/rsvps/process", request_body = String,
     responses((status = 200, body = ProcessView), (status = 422, body = ProcessView, description = "rejected; recorded as RecordRejected"),
-        (status = 400, body = crate::error::ErrorBody), (status = 503, body = crate::error::ErrorBody)))]
+        (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody),
+        (status = 403, body = crate::error::ErrorBody), (status = 503, body = crate::error::ErrorBody)))]
 pub async fn process_rsvp(
     State(state): State<AppState>,
+    caller: Authenticated,
     body: String,
 ) -> Result<(StatusCode, Json<ProcessView>), ApiError> {
     process(
         &state,
+        &caller,
         &body,
         domain::intake::RSVP_COLLECTION,
         "/api/bluesky/rsvps/process",

@@ -5,7 +5,11 @@
 
 #![warn(missing_docs)]
 
+mod attendance;
+pub mod auth;
+mod commands;
 mod consistency;
+mod editing;
 mod error;
 mod events;
 mod health;
@@ -21,6 +25,7 @@ use axum::routing::{get, post};
 use store::PgEventStore;
 use utoipa::OpenApi;
 
+pub use auth::Auth;
 pub use error::ApiError;
 pub use intake::{FirehoseIntake, Intake, ProcessView};
 
@@ -35,6 +40,8 @@ pub struct AppState {
     pub metrics: health::Metrics,
     /// The ingest processor, when this server accepts firehose messages.
     pub intake: Option<Intake>,
+    /// Bluesky login and sessions, when configured.
+    pub auth: Option<Auth>,
 }
 
 impl AppState {
@@ -45,6 +52,15 @@ impl AppState {
             consistency_timeout: Duration::from_secs(5),
             metrics: health::Metrics::new(),
             intake: None,
+            auth: None,
+        }
+    }
+
+    /// The same state, with Bluesky login and sessions.
+    pub fn with_auth(self, auth: Auth) -> Self {
+        Self {
+            auth: Some(auth),
+            ..self
         }
     }
 
@@ -61,7 +77,7 @@ impl AppState {
 #[openapi(
     info(
         title = "openmeet-sync read API",
-        description = "Read models of the OpenMeet ⇄ Bluesky sync layer."
+        description = "Read models of the OpenMeet ⇄ Bluesky sync layer, Bluesky login, and the writes an OpenMeet session may make."
     ),
     paths(
         events::list_events,
@@ -73,6 +89,11 @@ impl AppState {
         health::health,
         intake::process_event,
         intake::process_rsvp,
+        auth::login::app_password,
+        auth::login::logout,
+        auth::login::whoami,
+        attendance::rsvp,
+        editing::edit_event,
     ),
     components(schemas(
         events::EventView,
@@ -86,6 +107,13 @@ impl AppState {
         health::ProjectionLag,
         error::ErrorBody,
         intake::ProcessView,
+        auth::login::AppPasswordLogin,
+        auth::login::SessionView,
+        auth::login::WhoAmI,
+        attendance::RsvpRequest,
+        attendance::RsvpView,
+        editing::EditRequest,
+        editing::EditView,
     ))
 )]
 struct ApiDoc;
@@ -99,11 +127,21 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/events", get(events::list_events))
-        .route("/api/events/{slug}", get(events::get_event))
+        .route(
+            "/api/events/{slug}",
+            get(events::get_event).patch(editing::edit_event),
+        )
+        .route("/api/events/{slug}/rsvp", post(attendance::rsvp))
         .route("/api/events/{slug}/attendees", get(events::list_attendees))
         .route("/api/series/{slug}", get(series::get_series))
         .route("/api/users/{did}", get(users::get_user))
         .route("/api/external-refs", get(refs::get_external_ref))
+        .route(
+            "/api/auth/bluesky/app-password",
+            post(auth::login::app_password),
+        )
+        .route("/api/auth/logout", post(auth::login::logout))
+        .route("/api/auth/session", get(auth::login::whoami))
         .route("/api/bluesky/events/process", post(intake::process_event))
         .route("/api/bluesky/rsvps/process", post(intake::process_rsvp))
         .route("/api/openapi.json", get(|| async { axum::Json(openapi()) }))

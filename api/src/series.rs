@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::consistency::wait_for;
-use crate::events::{After, EVENT_COLUMNS, EventView};
+use crate::events::{After, EVENT_COLUMNS, EVENT_FROM, EventView, VISIBLE};
 use crate::{ApiError, AppState};
 
 /// The most occurrences listed with a series.
@@ -87,8 +87,8 @@ pub async fn get_series(
     .await?
     .ok_or_else(|| ApiError::NotFound(format!("no series {slug:?}")))?;
     let occurrences: Vec<EventView> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {EVENT_COLUMNS} FROM read.occurrences WHERE series_id = $1 AND state <> 'deleted' \
-         ORDER BY starts_at, id LIMIT $2"
+        "SELECT {EVENT_COLUMNS} FROM {EVENT_FROM} WHERE o.series_id = $1 AND o.state <> 'deleted' AND {VISIBLE} \
+         ORDER BY o.starts_at, o.id LIMIT $2"
     )))
     .bind(series.id)
     .bind(OCCURRENCES)

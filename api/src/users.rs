@@ -27,6 +27,9 @@ pub struct UserView {
     pub display_name: Option<String>,
     /// True for a provisional account of a Bluesky user who has not joined.
     pub is_shadow_account: bool,
+    /// `active`, or `deactivated`, `takendown`, `deleted`, ... as the network
+    /// reports it. A deleted account's row keeps no handle or name.
+    pub account_status: String,
 }
 
 /// One user by DID.
@@ -39,7 +42,8 @@ pub async fn get_user(
 ) -> Result<Json<UserView>, ApiError> {
     wait_for(&state, query.after, &[Projection::Users]).await?;
     sqlx::query_as(
-        "SELECT id, bluesky_did, bluesky_handle, bluesky_token_expiry, display_name, is_shadow_account \
+        "SELECT id, bluesky_did, bluesky_handle, bluesky_token_expiry, display_name, is_shadow_account, \
+         account_status \
          FROM read.users WHERE bluesky_did = $1",
     )
     .bind(&did)

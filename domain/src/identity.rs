@@ -141,6 +141,9 @@ pub struct Profile {
     pub handle: Option<String>,
     /// The display name, when known.
     pub display_name: Option<String>,
+    /// False while the network reports the account deactivated, taken
+    /// down or deleted.
+    pub active: bool,
 }
 
 /// What can be asked of an identity.
@@ -449,6 +452,7 @@ impl crate::decider::Decider for Identity {
                     did: created.did.clone(),
                     handle: created.handle.clone(),
                     display_name: created.display_name.clone(),
+                    active: true,
                 })
             }
             (Identity::Unknown, DomainEvent::AccountRegistered(registered)) => {
@@ -457,14 +461,16 @@ impl crate::decider::Decider for Identity {
                     did: registered.did.clone(),
                     handle: registered.handle.clone(),
                     display_name: None,
+                    active: true,
                 })
             }
-            (Identity::Shadow(_), DomainEvent::ShadowClaimed(claimed)) => {
+            (Identity::Shadow(shadow), DomainEvent::ShadowClaimed(claimed)) => {
                 Identity::Registered(Profile {
                     user_id: claimed.user_id,
                     did: claimed.did.clone(),
                     handle: claimed.handle.clone(),
                     display_name: claimed.display_name.clone(),
+                    active: shadow.active,
                 })
             }
             (identity, event) => identity.with_profile_change(event),
@@ -481,6 +487,10 @@ impl Identity {
             },
             DomainEvent::DisplayNameChanged(changed) => Profile {
                 display_name: changed.display_name.clone(),
+                ..profile
+            },
+            DomainEvent::AccountStatusChanged(changed) => Profile {
+                active: changed.active,
                 ..profile
             },
             DomainEvent::PersonalDataErased(_) => Profile {

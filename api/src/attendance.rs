@@ -1,0 +1,105 @@
+//! `POST /api/events/{slug}/rsvp`: the caller answers an event, for
+//! themselves only.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use domain::Origin;
+use domain::access::{Action, EventTarget};
+use domain::attendance::{
+    Attendance, AttendanceCommand, AttendanceStatus, ChangeRsvp, attendance_stream,
+};
+use domain::identity::UserId;
+use domain::occurrence::OccurrenceId;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::Authenticated;
+use crate::commands::{execute, now};
+use crate::events::{EventView, find_event};
+use crate::{ApiError, AppState};
+
+/// An answer to an event.
+#[derive(Deserialize, ToSchema)]
+pub struct RsvpRequest {
+    /// `attending`, `interested` or `declined`.
+    #[schema(value_type = String)]
+    pub status: AttendanceStatus,
+    /// Whose answer it is, as a DID; the caller's own when absent. Anyone
+    /// else's is refused.
+    pub attendee: Option<String>,
+}
+
+/// The answer as recorded.
+#[derive(Serialize, ToSchema)]
+pub struct RsvpView {
+    /// The attendee.
+    pub user_id: uuid::Uuid,
+    /// The status now in effect.
+    #[schema(value_type = String)]
+    pub status: AttendanceStatus,
+    /// The global position of the event recorded (none when the answer was
+    /// already in effect), for `?after=` reads.
+    pub position: Option<u64>,
+}
+
+/// What authorization knows of an event.
+pub(crate) fn target(event: &EventView) -> EventTarget {
+    EventTarget {
+        owner: event.organizer_id.map(UserId),
+        imported: event.origin == Origin::Bluesky.as_str(),
+        // `find_event` only finds visible events.
+        visible: true,
+    }
+}
+
+/// Answers an event as the caller.
+#[utoipa::path(post, path = "/api/events/{slug}/rsvp", params(("slug" = String, Path)),
+    request_body = RsvpRequest,
+    responses((status = 200, body = RsvpView), (status = 401, body = crate::error::ErrorBody),
+        (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(%slug, did = %caller.caller.did))]
+pub async fn rsvp(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    caller: Authenticated,
+    Json(request): Json<RsvpRequest>,
+) -> Result<Json<RsvpView>, ApiError> {
+    let event = find_event(&state, &slug).await?;
+    let attendee = match request.attendee.as_deref() {
+        None => caller.caller.user_id,
+        Some(did) if did == caller.caller.did => caller.caller.user_id,
+        // Someone else: whoever holds that DID, it is not the caller.
+        Some(did) => UserId::shadow_for(did),
+    };
+    caller.may(Action::Rsvp {
+        event: target(&event),
+        attendee,
+    })?;
+    let occurrence_id = OccurrenceId(event.id);
+    let command = AttendanceCommand::Change(ChangeRsvp {
+        occurrence_id,
+        attendee_id: attendee,
+        status: request.status,
+        origin: Origin::OpenMeet,
+        changed_at: now(),
+        rsvp_uri: None,
+        rsvp_cid: None,
+    });
+    let recorded = execute::<Attendance, _>(
+        &state.store,
+        &attendance_stream(occurrence_id),
+        &command,
+        &caller.actor(),
+        |never: std::convert::Infallible| match never {},
+    )
+    .await?;
+    let status = recorded
+        .state
+        .answer(attendee)
+        .map_or(request.status, |answer| answer.status);
+    Ok(Json(RsvpView {
+        user_id: attendee.0,
+        status,
+        position: recorded.position,
+    }))
+}
