@@ -65,6 +65,16 @@ enum Command {
         #[command(subcommand)]
         command: commands::recurrence::RecurrenceCommand,
     },
+    /// API sessions for services.
+    Auth {
+        #[command(subcommand)]
+        command: commands::auth::AuthCommand,
+    },
+    /// Shadow accounts: resolve their handles and display names.
+    Identities {
+        #[command(subcommand)]
+        command: commands::identities::IdentitiesCommand,
+    },
     /// Detect series among imported events.
     Series {
         #[command(subcommand)]
@@ -85,6 +95,10 @@ async fn main() -> ExitCode {
         Command::ImportJetstream(args) => commands::import::run(&cli.database_url, args).await,
         Command::Recurrence { command } => commands::recurrence::run(command),
         Command::Series { command } => commands::series::run(command),
+        Command::Auth { command } => commands::auth::run(&cli.database_url, command).await,
+        Command::Identities { command } => {
+            commands::identities::run(&cli.database_url, command).await
+        }
         Command::Project => commands::project::run(&cli.database_url).await,
         Command::Reconcile(args) => commands::reconcile::run(&cli.database_url, args).await,
         Command::Audit { command } => commands::audit::run(&cli.database_url, command).await,

@@ -444,8 +444,8 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// POSTs `body` with curl; (status, body).
-fn post(url: &str, body: &str) -> (u16, serde_json::Value) {
+/// POSTs `body` with curl as the holder of `token`; (status, body).
+fn post(url: &str, token: &str, body: &str) -> (u16, serde_json::Value) {
     let output = Command::new("curl")
         .args([
             "-s",
@@ -453,6 +453,8 @@ fn post(url: &str, body: &str) -> (u16, serde_json::Value) {
             "\n%{http_code}",
             "-X",
             "POST",
+            "-H",
+            &format!("Authorization: Bearer {token}"),
             "--data-binary",
             body,
             url,
@@ -468,9 +470,23 @@ fn post(url: &str, body: &str) -> (u16, serde_json::Value) {
 async fn the_process_endpoints_run_a_message_through_the_processor() {
     let db = migrated().await;
     let port = free_port();
+    let service = "did:web:processor.openmeet.test";
+    let session = |did: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_openmeet-sync"))
+            .args(["auth", "session", "--did", did])
+            .env("DATABASE_URL", db.url())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    };
+    let token = session(service);
+    let not_admin = session("did:web:someone.openmeet.test");
     let mut server = Command::new(env!("CARGO_BIN_EXE_openmeet-sync"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .env("DATABASE_URL", db.url())
+        .env("ADMIN_DIDS", service)
+        .env("NO_IDENTITY_ENRICHMENT", "true")
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
@@ -507,7 +523,19 @@ async fn the_process_endpoints_run_a_message_through_the_processor() {
         Some(rsvp_record(uri, "perhaps")),
     );
 
-    let (status, body) = post(&format!("{base}/events/process"), &event);
+    let (status, body) = post(&format!("{base}/events/process"), "forged", &event);
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("unauthorized")),
+        "{body}"
+    );
+    let (status, body) = post(&format!("{base}/events/process"), &not_admin, &event);
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("forbidden")),
+        "{body}"
+    );
+    let (status, body) = post(&format!("{base}/events/process"), &token, &event);
     assert_eq!(
         (status, body["outcome"].as_str()),
         (200, Some("applied")),
@@ -517,25 +545,25 @@ async fn the_process_endpoints_run_a_message_through_the_processor() {
         body["appended"],
         serde_json::json!(["ShadowAccountCreated", "EventImported"])
     );
-    let (status, body) = post(&format!("{base}/events/process"), &event);
+    let (status, body) = post(&format!("{base}/events/process"), &token, &event);
     assert_eq!(
         (status, body["outcome"].as_str()),
         (200, Some("already_applied")),
         "{body}"
     );
-    let (status, body) = post(&format!("{base}/events/process"), &rsvp);
+    let (status, body) = post(&format!("{base}/events/process"), &token, &rsvp);
     assert_eq!(
         (status, body["code"].as_str()),
         (400, Some("bad_request")),
         "{body}"
     );
-    let (status, body) = post(&format!("{base}/rsvps/process"), &rsvp);
+    let (status, body) = post(&format!("{base}/rsvps/process"), &token, &rsvp);
     assert_eq!(
         (status, body["outcome"].as_str()),
         (200, Some("applied")),
         "{body}"
     );
-    let (status, body) = post(&format!("{base}/rsvps/process"), &bad);
+    let (status, body) = post(&format!("{base}/rsvps/process"), &token, &bad);
     assert_eq!(
         (status, body["outcome"].as_str()),
         (422, Some("rejected")),

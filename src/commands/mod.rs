@@ -1,7 +1,9 @@
 //! One module per subcommand.
 
 pub mod audit;
+pub mod auth;
 pub mod events;
+pub mod identities;
 pub mod import;
 pub mod ingest;
 pub mod intake;

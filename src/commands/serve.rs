@@ -1,5 +1,6 @@
-//! `openmeet-sync serve`: the read API, the firehose process endpoints, and
-//! the projections that feed the reads.
+//! `openmeet-sync serve`: the read API, Bluesky login and the writes of
+//! logged-in users, the firehose process endpoints, and the projections,
+//! process manager and identity enricher that feed the reads.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -13,6 +14,8 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    #[command(flatten)]
+    auth: super::identities::AuthArgs,
 }
 
 /// Serves the API and keeps every projection current until Ctrl-C.
@@ -20,12 +23,18 @@ pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode
     let store = super::connect(database_url).await?;
     let mut projections = projections::runner::run_all(&store);
     super::reconcile::spawn(store.clone());
+    args.auth.spawn_enricher(store.clone());
+    let auth = args.auth.auth().await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     tracing::info!(address = %args.listen, "serving the read API");
     let intake = super::intake::ApplierIntake(ingest::apply::Applier::new(store.clone()));
-    let app = api::router(api::AppState::new(store).with_intake(std::sync::Arc::new(intake)));
+    let app = api::router(
+        api::AppState::new(store)
+            .with_intake(std::sync::Arc::new(intake))
+            .with_auth(auth),
+    );
     let server = axum::serve(listener, app).with_graceful_shutdown(async {
         tokio::signal::ctrl_c().await.ok();
     });

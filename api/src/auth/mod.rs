@@ -115,3 +115,39 @@ impl FromRequestParts<AppState> for Authenticated {
         })
     }
 }
+
+/// Opens a session for `did` on an operator's word rather than a PDS
+/// login: for services (such as a processor calling the process
+/// endpoints) whose DID is listed as an administrator. The DID gets a full
+/// account when it has none; a shadow account is never taken over this way.
+pub async fn operator_session(
+    store: &store::PgEventStore,
+    did: &str,
+    ttl: chrono::Duration,
+) -> Result<(String, chrono::DateTime<chrono::Utc>), ApiError> {
+    let command = domain::identity::IdentityCommand::Register {
+        user_id: domain::identity::UserId(uuid::Uuid::new_v4()),
+        did: did.to_owned(),
+        handle: None,
+    };
+    let stream = identity_stream(did);
+    let existing: Identity = replay(store, &stream).await?;
+    let state = match existing {
+        Identity::Registered(_) => existing,
+        _ => {
+            crate::commands::execute::<Identity, _>(
+                store,
+                &stream,
+                &command,
+                &Actor::system("operator"),
+                |err| ApiError::Conflict(err.to_string()),
+            )
+            .await?
+            .state
+        }
+    };
+    let profile = state
+        .profile()
+        .ok_or_else(|| ApiError::Internal(format!("{did} has no account after registering")))?;
+    Ok(sessions::issue(store.pool(), profile.user_id, did, ttl).await?)
+}

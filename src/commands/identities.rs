@@ -1,0 +1,157 @@
+//! `openmeet-sync identities enrich`, and the Bluesky settings `serve`
+//! shares with it: where DIDs and handles resolve, where credentials are
+//! kept, who administers.
+
+use std::collections::HashSet;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use publish::enrich::Enricher;
+use publish::{CredentialStore, Resolver, ResolverConfig};
+
+/// Where identities resolve.
+#[derive(Args, Clone)]
+pub struct ResolverArgs {
+    /// The PLC directory DID documents are read from.
+    #[arg(long, env = "PLC_URL", default_value = "https://plc.directory")]
+    plc_url: String,
+    /// A service answering com.atproto.identity.resolveHandle.
+    #[arg(
+        long,
+        env = "HANDLE_RESOLVER_URL",
+        default_value = "https://public.api.bsky.app"
+    )]
+    handle_resolver_url: String,
+    /// The longest one identity lookup may take, in seconds.
+    #[arg(long, env = "RESOLVE_TIMEOUT_SECS", default_value_t = 5)]
+    resolve_timeout_secs: u64,
+}
+
+impl ResolverArgs {
+    /// The resolver these settings describe.
+    pub fn resolver(&self) -> Resolver {
+        Resolver::new(&ResolverConfig {
+            plc_url: self.plc_url.clone(),
+            handle_resolver_url: self.handle_resolver_url.clone(),
+            timeout: Duration::from_secs(self.resolve_timeout_secs),
+        })
+    }
+}
+
+/// Login, sessions and credentials of `serve`.
+#[derive(Args)]
+pub struct AuthArgs {
+    #[command(flatten)]
+    resolver: ResolverArgs,
+    /// Redis, for Bluesky credentials.
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    redis_url: String,
+    /// Put before every Redis key (to share one Redis between deployments).
+    #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "")]
+    redis_key_prefix: String,
+    /// 32 bytes, base64: the key Bluesky credentials are encrypted with in
+    /// Redis. Without it, logins work but no credentials are kept.
+    #[arg(long, env = "CREDENTIALS_KEY", hide_env_values = true)]
+    credentials_key: Option<String>,
+    /// DIDs of OpenMeet administrators, comma-separated.
+    #[arg(long, env = "ADMIN_DIDS", value_delimiter = ',')]
+    admin_dids: Vec<String>,
+    /// How long an OpenMeet session lasts, in hours.
+    #[arg(long, env = "SESSION_TTL_HOURS", default_value_t = 24 * 7)]
+    session_ttl_hours: i64,
+    /// Do not resolve handles and display names of new shadow accounts.
+    #[arg(long, env = "NO_IDENTITY_ENRICHMENT")]
+    no_identity_enrichment: bool,
+}
+
+impl AuthArgs {
+    /// The API's login settings.
+    pub async fn auth(&self) -> anyhow::Result<api::Auth> {
+        let credentials = match &self.credentials_key {
+            Some(key) => {
+                let client = redis::Client::open(self.redis_url.as_str()).with_context(|| {
+                    format!("REDIS_URL {:?} is not a Redis URL", self.redis_url)
+                })?;
+                let manager = redis::aio::ConnectionManager::new(client)
+                    .await
+                    .with_context(|| format!("cannot connect to Redis at {}", self.redis_url))?;
+                Some(CredentialStore::new(manager, key, &self.redis_key_prefix)?)
+            }
+            None => {
+                tracing::warn!(
+                    "CREDENTIALS_KEY is not set: logins work, but no Bluesky credentials are kept for publishing"
+                );
+                None
+            }
+        };
+        Ok(api::Auth {
+            resolver: self.resolver.resolver(),
+            credentials,
+            session_ttl: chrono::Duration::hours(self.session_ttl_hours),
+            admins: Arc::new(
+                self.admin_dids
+                    .iter()
+                    .map(|d| d.trim().to_owned())
+                    .collect::<HashSet<_>>(),
+            ),
+        })
+    }
+
+    /// Runs the identity enricher in the background, unless turned off.
+    pub fn spawn_enricher(&self, store: store::PgEventStore) {
+        if self.no_identity_enrichment {
+            return;
+        }
+        let resolver = self.resolver.resolver();
+        tokio::spawn(async move {
+            let outcome = match Enricher::start(store, resolver).await {
+                Ok(enricher) => enricher.follow().await,
+                Err(err) => Err(err),
+            };
+            if let Err(err) = outcome {
+                tracing::error!(error = %err, "the identity enricher stopped");
+            }
+        });
+    }
+}
+
+/// `identities` subcommands.
+#[derive(Subcommand)]
+pub enum IdentitiesCommand {
+    /// Resolve the handles and display names of new shadow accounts.
+    Enrich {
+        #[command(flatten)]
+        resolver: ResolverArgs,
+        /// Stop at the head of the log instead of following it.
+        #[arg(long)]
+        until_idle: bool,
+    },
+}
+
+/// Runs an `identities` subcommand.
+pub async fn run(database_url: &str, command: IdentitiesCommand) -> anyhow::Result<ExitCode> {
+    let IdentitiesCommand::Enrich {
+        resolver,
+        until_idle,
+    } = command;
+    let store = super::connect(database_url).await?;
+    let mut enricher = Enricher::start(store, resolver.resolver())
+        .await
+        .context("starting the identity enricher")?;
+    if until_idle {
+        let recorded = enricher
+            .run_until_idle()
+            .await
+            .context("enriching identities")?;
+        println!("identity enricher: {recorded} identity events recorded");
+        return Ok(ExitCode::SUCCESS);
+    }
+    tokio::select! {
+        outcome = enricher.follow() => outcome.context("the identity enricher stopped")?,
+        _ = tokio::signal::ctrl_c() => tracing::info!("stopping the identity enricher"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
