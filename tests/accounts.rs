@@ -1,0 +1,739 @@
+//! Shadow accounts, claiming, sessions and authorization, against the real
+//! PDS (accounts created there, logins through it), the real Postgres and
+//! the real Redis.
+
+use std::time::Duration;
+
+use api::Auth;
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, StatusCode};
+use domain::identity::UserId;
+use ingest::apply::{Applier, Outcome};
+use projections::Projection;
+use projections::projection::LIVE_SCHEMA;
+use publish::enrich::Enricher;
+use publish::{CredentialStore, Resolver, ResolverConfig};
+use serde_json::{Value, json};
+use store::testkit::ScratchDatabase;
+use store::{EventStore, PgEventStore};
+use tower::ServiceExt;
+use uuid::Uuid;
+
+#[path = "support/capture.rs"]
+#[allow(dead_code)]
+mod capture;
+#[path = "support/pds.rs"]
+mod pds;
+
+use capture::{EVENT, RSVP, commit, event_record, rsvp_record};
+use pds::{Account, Pds};
+
+const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+const ADMIN: &str = "did:web:admin.openmeet.test";
+
+/// One scratch database, a Redis key prefix, and the API over them.
+struct World {
+    db: ScratchDatabase,
+    store: PgEventStore,
+    app: axum::Router,
+    redis: redis::aio::ConnectionManager,
+    prefix: String,
+    seq: i64,
+}
+
+impl World {
+    async fn new(pds: Option<&Pds>) -> World {
+        let db = ScratchDatabase::create().await;
+        let store = db.store(4).await;
+        let prefix = format!("test:{}:", Uuid::new_v4().simple());
+        let redis = redis::aio::ConnectionManager::new(
+            redis::Client::open("redis://127.0.0.1:6379").unwrap(),
+        )
+        .await
+        .unwrap();
+        let mut state = api::AppState::new(store.clone());
+        state.consistency_timeout = Duration::from_secs(5);
+        let state = match pds {
+            Some(pds) => state.with_auth(Auth {
+                resolver: resolver(pds),
+                credentials: Some(CredentialStore::new(redis.clone(), KEY, &prefix).unwrap()),
+                session_ttl: chrono::Duration::hours(1),
+                admins: std::sync::Arc::new([ADMIN.to_owned()].into()),
+            }),
+            None => state,
+        };
+        World {
+            app: api::router(state),
+            db,
+            store,
+            redis,
+            prefix,
+            seq: 1_764_000_000_000_000,
+        }
+    }
+
+    /// Runs one Jetstream message through the ingest processor.
+    async fn ingest(&mut self, line: String) -> Outcome {
+        self.seq += 1;
+        Applier::new(self.store.clone())
+            .apply(&line, &format!("test:{}", self.seq))
+            .await
+            .unwrap()
+    }
+
+    async fn import_event(&mut self, did: &str, rkey: &str, name: &str) -> String {
+        let seq = self.seq + 1;
+        let outcome = self
+            .ingest(commit(
+                did,
+                seq,
+                "create",
+                EVENT,
+                rkey,
+                Some(event_record(name, json!({}))),
+            ))
+            .await;
+        assert!(matches!(outcome, Outcome::Applied(_)), "{outcome:?}");
+        format!("at://{did}/{EVENT}/{rkey}")
+    }
+
+    async fn import_rsvp(&mut self, did: &str, subject: &str) {
+        let seq = self.seq + 1;
+        let outcome = self
+            .ingest(commit(
+                did,
+                seq,
+                "create",
+                RSVP,
+                "rsvp1",
+                Some(rsvp_record(subject, "going")),
+            ))
+            .await;
+        assert!(matches!(outcome, Outcome::Applied(_)), "{outcome:?}");
+    }
+
+    async fn account_status(&mut self, did: &str, active: bool, status: &str) {
+        let seq = self.seq + 1;
+        let line = json!({"did": did, "time_us": seq, "kind": "account",
+            "account": {"active": active, "did": did, "seq": seq, "status": status, "time": "2026-12-01T10:00:00Z"}});
+        let outcome = self.ingest(line.to_string()).await;
+        assert!(matches!(outcome, Outcome::Applied(_)), "{outcome:?}");
+    }
+
+    /// Applies the whole log to every projection.
+    async fn project(&self) {
+        let mut conn = self.store.pool().acquire().await.unwrap();
+        for projection in Projection::ALL {
+            let mut checkpoint = projection.checkpoint(self.store.pool()).await.unwrap();
+            loop {
+                let events = self.store.read_all(checkpoint, 500).await.unwrap();
+                let Some(last) = events.last() else { break };
+                projection
+                    .apply(&mut conn, LIVE_SCHEMA, &events, Some(checkpoint))
+                    .await
+                    .unwrap();
+                checkpoint = last.global_position;
+            }
+        }
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let body = match body {
+            Some(body) => {
+                request = request.header("content-type", "application/json");
+                Body::from(body.to_string())
+            }
+            None => Body::empty(),
+        };
+        let response = self
+            .app
+            .clone()
+            .oneshot(request.body(body).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let bytes = to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    async fn log_in(&self, identifier: &str, password: &str) -> (StatusCode, Value) {
+        self.call(
+            "POST",
+            "/api/auth/bluesky/app-password",
+            None,
+            Some(json!({"identifier": identifier, "password": password})),
+        )
+        .await
+    }
+
+    async fn session_of(&self, account: &Account) -> (String, Value) {
+        let (status, body) = self.log_in(&account.handle, &account.password).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        (body["token"].as_str().unwrap().to_owned(), body)
+    }
+
+    async fn event_slug(&self, uri: &str) -> String {
+        sqlx::query_scalar("SELECT slug FROM read.occurrences WHERE external_id = $1")
+            .bind(uri)
+            .fetch_one(self.store.pool())
+            .await
+            .unwrap()
+    }
+
+    async fn event_types(&self, stream_prefix: &str) -> Vec<String> {
+        let all = self
+            .store
+            .read_all(domain::GlobalPosition(0), 100_000)
+            .await
+            .unwrap();
+        all.iter()
+            .filter(|e| e.stream_id.to_string().starts_with(stream_prefix))
+            .map(|e| e.payload.event_type.clone())
+            .collect()
+    }
+
+    async fn clean(self) {
+        let mut redis = self.redis.clone();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}*", self.prefix))
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        if !keys.is_empty() {
+            redis::cmd("DEL")
+                .arg(keys)
+                .query_async::<()>(&mut redis)
+                .await
+                .unwrap();
+        }
+        drop(self.db);
+    }
+}
+
+fn resolver(pds: &Pds) -> Resolver {
+    Resolver::new(&ResolverConfig {
+        plc_url: pds.plc.clone(),
+        handle_resolver_url: pds.url.clone(),
+        timeout: Duration::from_secs(5),
+    })
+}
+
+#[tokio::test]
+async fn against_the_real_pds() {
+    let pds = Pds::start();
+    a_login_claims_the_shadow_of_its_did_and_everything_stays_attached(&pds).await;
+    a_user_cannot_act_as_another_did(&pds).await;
+    a_new_account_with_a_shadows_handle_gets_nothing_of_the_shadow(&pds).await;
+}
+
+async fn a_login_claims_the_shadow_of_its_did_and_everything_stays_attached(pds: &Pds) {
+    let mut world = World::new(Some(pds)).await;
+    let alice = pds.create_account("alice", "alice-app-password").await;
+    pds.put_record(
+        &alice,
+        "app.bsky.actor.profile",
+        "self",
+        json!({"$type": "app.bsky.actor.profile", "displayName": "Alice Liddell"}),
+    )
+    .await;
+    let guest = pds.create_account("guest", "guest-app-password").await;
+    let uri = world
+        .import_event(&alice.did, "3meetup1", "Rust Meetup")
+        .await;
+    world.import_rsvp(&alice.did, &uri).await;
+    world.import_rsvp(&guest.did, &uri).await;
+
+    let mut enricher = Enricher::start(world.store.clone(), resolver(pds))
+        .await
+        .unwrap();
+    assert_eq!(
+        enricher.run_until_idle().await.unwrap(),
+        3,
+        "both handles from the DID documents, alice's display name from her profile (the guest has none)"
+    );
+    assert_eq!(enricher.run_until_idle().await.unwrap(), 0, "nothing twice");
+    world.project().await;
+    let (_, shadow) = world
+        .call("GET", &format!("/api/users/{}", alice.did), None, None)
+        .await;
+    assert_eq!(
+        (
+            shadow["bluesky_handle"].as_str(),
+            shadow["display_name"].as_str(),
+            shadow["is_shadow_account"].as_bool()
+        ),
+        (
+            Some(alice.handle.as_str()),
+            Some("Alice Liddell"),
+            Some(true)
+        )
+    );
+
+    let (token, login) = world.session_of(&alice).await;
+    let shadow_id = UserId::shadow_for(&alice.did).0.to_string();
+    assert_eq!(
+        (
+            login["claimed_shadow"].as_bool(),
+            login["registered"].as_bool(),
+            login["user_id"].as_str()
+        ),
+        (Some(true), Some(false), Some(shadow_id.as_str()))
+    );
+    world.project().await;
+    let (_, user) = world
+        .call("GET", &format!("/api/users/{}", alice.did), None, None)
+        .await;
+    assert_eq!(
+        (user["id"].as_str(), user["is_shadow_account"].as_bool()),
+        (Some(shadow_id.as_str()), Some(false))
+    );
+    let slug = world.event_slug(&uri).await;
+    let (_, event) = world
+        .call("GET", &format!("/api/events/{slug}"), None, None)
+        .await;
+    assert_eq!(
+        (
+            event["organizer_id"].as_str(),
+            event["organizer_is_shadow_account"].as_bool(),
+            event["external_source"].as_str()
+        ),
+        (Some(shadow_id.as_str()), Some(false), Some("bluesky"))
+    );
+    let (_, attendees) = world
+        .call("GET", &format!("/api/events/{slug}/attendees"), None, None)
+        .await;
+    let mut who: Vec<(String, bool)> = attendees["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["did"].as_str().unwrap().to_owned(),
+                a["is_shadow_account"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    who.sort();
+    let mut expected = vec![(alice.did.clone(), false), (guest.did.clone(), true)];
+    expected.sort();
+    assert_eq!(
+        who, expected,
+        "the claimed account keeps its RSVP; the guest is still a shadow"
+    );
+
+    let (status, body) = world
+        .call(
+            "PATCH",
+            &format!("/api/events/{slug}"),
+            Some(&token),
+            Some(json!({"name": "Rust Meetup Berlin"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["recorded"].clone()),
+        (StatusCode::OK, json!(["OccurrenceEdited"])),
+        "{body}"
+    );
+
+    let (again_token, again) = world.session_of(&alice).await;
+    assert_eq!(
+        (
+            again["claimed_shadow"].as_bool(),
+            again["registered"].as_bool(),
+            again["user_id"].as_str()
+        ),
+        (Some(false), Some(false), Some(shadow_id.as_str())),
+        "claiming twice is a no-op"
+    );
+    assert_eq!(
+        world.event_types(&format!("identity-{}", alice.did)).await,
+        [
+            "ShadowAccountCreated",
+            "HandleChanged",
+            "DisplayNameChanged",
+            "ShadowClaimed"
+        ]
+    );
+
+    let mut redis = world.redis.clone();
+    let stored: Vec<u8> = redis::cmd("GET")
+        .arg(format!("{}bluesky:credentials:{shadow_id}", world.prefix))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(format!("{}bluesky:credentials:{shadow_id}", world.prefix))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(
+        !stored.is_empty() && ttl > 3600,
+        "stored with the refresh token's expiry (ttl {ttl})"
+    );
+    assert!(
+        !String::from_utf8_lossy(&stored).contains("eyJ")
+            && !String::from_utf8_lossy(&stored).contains(&alice.did),
+        "tokens are encrypted at rest"
+    );
+    let store = CredentialStore::new(world.redis.clone(), KEY, &world.prefix).unwrap();
+    let session = store
+        .get(UserId::shadow_for(&alice.did))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (session.did.as_str(), session.handle.as_str()),
+        (alice.did.as_str(), alice.handle.as_str())
+    );
+    let log = world
+        .store
+        .read_all(domain::GlobalPosition(0), 100_000)
+        .await
+        .unwrap();
+    assert!(
+        log.iter()
+            .all(|e| !String::from_utf8_lossy(&e.payload.bytes).contains(&session.access_jwt)),
+        "no token reaches the event log"
+    );
+
+    let (status, _) = world
+        .call("POST", "/api/auth/logout", Some(&again_token), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = world
+        .call("GET", "/api/auth/session", Some(&again_token), None)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a logged-out session is refused"
+    );
+    let (status, me) = world
+        .call("GET", "/api/auth/session", Some(&token), None)
+        .await;
+    assert_eq!(
+        (status, me["did"].as_str()),
+        (StatusCode::OK, Some(alice.did.as_str()))
+    );
+    world.clean().await;
+}
+
+async fn a_user_cannot_act_as_another_did(pds: &Pds) {
+    let mut world = World::new(Some(pds)).await;
+    let carol = pds.create_account("carol", "carol-app-password").await;
+    let mallory = pds.create_account("mallory", "mallory-app-pass").await;
+    let uri = world
+        .import_event(&carol.did, "3carols", "Carol's Book Club")
+        .await;
+    world.project().await;
+    let slug = world.event_slug(&uri).await;
+    let (token, _) = world.session_of(&mallory).await;
+    let (status, _) = world.log_in(&carol.handle, &mallory.password).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "mallory's password does not open carol's DID"
+    );
+    let (status, _) = world.log_in(&carol.did, &mallory.password).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) = world.log_in("nobody.test", "whatever").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(
+        world.event_types(&format!("identity-{}", carol.did)).await,
+        ["ShadowAccountCreated"],
+        "carol's shadow is still unclaimed"
+    );
+
+    let rsvp = |attendee: Option<&str>| json!({"status": "attending", "attendee": attendee});
+    let (status, body) = world
+        .call(
+            "POST",
+            &format!("/api/events/{slug}/rsvp"),
+            Some(&token),
+            Some(rsvp(Some(&carol.did))),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden")),
+        "RSVP as carol: {body}"
+    );
+    let (status, body) = world
+        .call(
+            "PATCH",
+            &format!("/api/events/{slug}"),
+            Some(&token),
+            Some(json!({"name": "Mallory's Club"})),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "editing carol's event: {body}"
+    );
+    let (status, _) = world
+        .call(
+            "POST",
+            "/api/bluesky/events/process",
+            Some(&token),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "admin endpoints");
+    let (status, body) = world
+        .call(
+            "POST",
+            &format!("/api/events/{slug}/rsvp"),
+            Some(&token),
+            Some(rsvp(None)),
+        )
+        .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("attending")),
+        "{body}"
+    );
+
+    for (name, token) in [
+        (
+            "forged",
+            Some("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+        ),
+        ("missing", None),
+    ] {
+        let (status, body) = world
+            .call(
+                "POST",
+                &format!("/api/events/{slug}/rsvp"),
+                token,
+                Some(rsvp(None)),
+            )
+            .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("unauthorized")),
+            "{name} token"
+        );
+    }
+    let (expired, _) = api::auth::sessions::issue(
+        world.store.pool(),
+        UserId(
+            Uuid::parse_str(
+                world
+                    .call("GET", "/api/auth/session", Some(&token), None)
+                    .await
+                    .1["user_id"]
+                    .as_str()
+                    .unwrap(),
+            )
+            .unwrap(),
+        ),
+        &mallory.did,
+        chrono::Duration::seconds(-1),
+    )
+    .await
+    .unwrap();
+    let (status, _) = world
+        .call("GET", "/api/auth/session", Some(&expired), None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "an expired session");
+    let left: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM auth.sessions WHERE expires_at <= now()")
+            .fetch_one(world.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(left, 0, "an expired session is removed when met");
+    let hashed: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM auth.sessions WHERE token_hash = convert_to($1, 'UTF8')",
+    )
+    .bind(&token)
+    .fetch_one(world.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(hashed, 0, "tokens are stored hashed");
+    world.clean().await;
+}
+
+async fn a_new_account_with_a_shadows_handle_gets_nothing_of_the_shadow(pds: &Pds) {
+    let mut world = World::new(Some(pds)).await;
+    let dave = pds.create_account("dave", "dave-app-password").await;
+    let lookalike = "did:plc:lookalikeshadow0000000000";
+    world.import_event(lookalike, "3dave", "Dave's Jam").await;
+    let seq = world.seq + 1;
+    let identity = json!({"did": lookalike, "time_us": seq, "kind": "identity",
+        "identity": {"did": lookalike, "handle": dave.handle, "seq": seq, "time": "2026-12-01T10:00:00Z"}});
+    world.ingest(identity.to_string()).await;
+    let (_, login) = world.session_of(&dave).await;
+    assert_eq!(
+        (
+            login["registered"].as_bool(),
+            login["claimed_shadow"].as_bool()
+        ),
+        (Some(true), Some(false))
+    );
+    assert_ne!(
+        login["user_id"].as_str().unwrap(),
+        UserId::shadow_for(lookalike).0.to_string()
+    );
+    world.project().await;
+    let (_, shadow) = world
+        .call("GET", &format!("/api/users/{lookalike}"), None, None)
+        .await;
+    assert_eq!(
+        (
+            shadow["is_shadow_account"].as_bool(),
+            shadow["bluesky_handle"].as_str()
+        ),
+        (Some(true), Some(dave.handle.as_str())),
+        "the shadow keeps its events and stays a shadow"
+    );
+    let (status, body) = world
+        .call(
+            "POST",
+            "/api/auth/bluesky/app-password",
+            None,
+            Some(json!({"identifier": lookalike, "password": dave.password})),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "its DID has no account on any PDS here: {body}"
+    );
+    world.clean().await;
+}
+
+#[tokio::test]
+async fn concurrent_processors_create_exactly_one_shadow_per_did() {
+    let mut world = World::new(None).await;
+    let did = "did:plc:concurrentorganizer000000";
+    let lines: Vec<String> = (0..8)
+        .map(|n| {
+            commit(
+                did,
+                world.seq + n,
+                "create",
+                EVENT,
+                &format!("3ev{n}"),
+                Some(event_record(&format!("Event {n}"), json!({}))),
+            )
+        })
+        .collect();
+    let tasks: Vec<_> = lines
+        .into_iter()
+        .enumerate()
+        .map(|(n, line)| {
+            let applier = Applier::new(world.store.clone());
+            tokio::spawn(async move { applier.apply(&line, &format!("race:{n}")).await.unwrap() })
+        })
+        .collect();
+    for task in tasks {
+        assert!(matches!(task.await.unwrap(), Outcome::Applied(_)));
+    }
+    assert_eq!(
+        world.event_types(&format!("identity-{did}")).await,
+        ["ShadowAccountCreated"]
+    );
+    assert_eq!(world.event_types("occurrence-").await.len(), 8);
+    world.seq += 8;
+    world.clean().await;
+}
+
+#[tokio::test]
+async fn an_inactive_accounts_events_and_rsvps_are_hidden_until_it_is_active_again() {
+    let mut world = World::new(None).await;
+    let organizer = "did:plc:hiddenorganizer00000000000";
+    let guest = "did:plc:hiddenguest000000000000000";
+    let uri = world
+        .import_event(organizer, "3hidden", "Quiet Meetup")
+        .await;
+    world
+        .import_event("did:plc:otherorganizer0000000000", "3other", "Other Meetup")
+        .await;
+    world.import_rsvp(guest, &uri).await;
+    world.project().await;
+    let slug = world.event_slug(&uri).await;
+    let names = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let attendees = |page: &Value| page["items"].as_array().unwrap().len();
+
+    world.account_status(organizer, false, "deactivated").await;
+    world.account_status(guest, false, "takendown").await;
+    world.project().await;
+    let (_, page) = world.call("GET", "/api/events", None, None).await;
+    assert_eq!(names(&page), ["Other Meetup"]);
+    let (status, _) = world
+        .call("GET", &format!("/api/events/{slug}"), None, None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    world.account_status(organizer, true, "active").await;
+    world.project().await;
+    let (_, page) = world.call("GET", "/api/events", None, None).await;
+    assert_eq!(names(&page).len(), 2, "reactivated: shown again");
+    let (_, list) = world
+        .call("GET", &format!("/api/events/{slug}/attendees"), None, None)
+        .await;
+    assert_eq!(
+        attendees(&list),
+        0,
+        "the taken-down guest's RSVP stays hidden"
+    );
+    world.account_status(guest, true, "active").await;
+    world.project().await;
+    let (_, list) = world
+        .call("GET", &format!("/api/events/{slug}/attendees"), None, None)
+        .await;
+    assert_eq!(attendees(&list), 1);
+
+    world.account_status(organizer, false, "deleted").await;
+    world.project().await;
+    let left: (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM read.occurrences WHERE starts_with(external_id, $1)), \
+                (SELECT count(*) FROM read.users WHERE bluesky_did = $2 AND bluesky_handle IS NULL AND account_status = 'deleted')",
+    )
+    .bind(format!("at://{organizer}/"))
+    .bind(organizer)
+    .fetch_one(world.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        left,
+        (0, 1),
+        "a deleted account's events are erased and its user row scrubbed"
+    );
+    world.clean().await;
+}
+
+#[tokio::test]
+async fn a_shadow_account_cannot_be_given_a_session() {
+    let mut world = World::new(None).await;
+    let did = "did:plc:shadowonly00000000000000";
+    world.import_event(did, "3s", "Shadow Event").await;
+    let refused = api::auth::operator_session(&world.store, did, chrono::Duration::hours(1)).await;
+    assert!(
+        matches!(refused, Err(api::ApiError::Conflict(_))),
+        "{:?}",
+        refused.map(|_| ())
+    );
+    world.clean().await;
+}

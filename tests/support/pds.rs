@@ -1,0 +1,109 @@
+//! The test PDS (`tests/pds`, the reference `@atproto/pds` with its own
+//! in-memory PLC directory) on a free port, stopped on drop, and the few
+//! XRPC calls tests make on it as a user would.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{Value, json};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// A running test PDS.
+pub struct Pds {
+    child: Child,
+    /// Its XRPC base URL.
+    pub url: String,
+    /// Its PLC directory.
+    #[allow(dead_code)]
+    pub plc: String,
+}
+
+/// An account created on the PDS.
+#[allow(dead_code)]
+pub struct Account {
+    pub did: String,
+    pub handle: String,
+    pub password: String,
+    pub access_jwt: String,
+}
+
+impl Pds {
+    pub fn start() -> Pds {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = Command::new("bash")
+            .arg(format!("{ROOT}/tests/pds/start.sh"))
+            .env("PDS_PORT", port.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let ready = BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|line| line.strip_prefix("READY ").map(str::to_owned))
+            .expect("the test PDS did not start; run scripts/setup.sh to install it");
+        let ready: Value = serde_json::from_str(&ready).unwrap();
+        Pds {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            plc: ready["plc"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Creates an account `{name}{random}.test` with `password` (common
+    /// names alone are reserved handles).
+    #[allow(dead_code)]
+    pub async fn create_account(&self, name: &str, password: &str) -> Account {
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        let handle = format!("{name}{}.test", &suffix[..6]);
+        let name = &handle[..handle.len() - ".test".len()];
+        let created: Value = reqwest::Client::new()
+            .post(format!("{}/xrpc/com.atproto.server.createAccount", self.url))
+            .json(&json!({"handle": handle, "email": format!("{name}@example.test"), "password": password}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        Account {
+            did: created["did"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{created}"))
+                .to_owned(),
+            handle,
+            password: password.to_owned(),
+            access_jwt: created["accessJwt"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Writes `record` to `account`'s repository under `collection/rkey`.
+    #[allow(dead_code)]
+    pub async fn put_record(&self, account: &Account, collection: &str, rkey: &str, record: Value) {
+        let response = reqwest::Client::new()
+            .post(format!("{}/xrpc/com.atproto.repo.putRecord", self.url))
+            .bearer_auth(&account.access_jwt)
+            .json(&json!({"repo": account.did, "collection": collection, "rkey": rkey, "record": record}))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{:?}",
+            response.text().await
+        );
+    }
+}
+
+impl Drop for Pds {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
