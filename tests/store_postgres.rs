@@ -105,4 +105,30 @@ mod hash_chain {
             )
         );
     }
+
+    #[tokio::test]
+    async fn writers_racing_for_the_head_all_append_and_the_chain_stays_whole() {
+        let (store, _database) = fresh_store().await;
+        let writers: Vec<_> = (0..8)
+            .map(|writer| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    for n in 0..25 {
+                        store
+                            .append_many(vec![StreamAppend {
+                                stream: StreamId::new("racing", writer * 100 + n),
+                                expected: ExpectedVersion::NoStream,
+                                events: vec![probe(&format!("{writer}/{n}"))],
+                            }])
+                            .await
+                            .unwrap_or_else(|err| panic!("writer {writer}, append {n}: {err}"));
+                    }
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        assert_eq!(walk(&store).await, (200, vec![]));
+    }
 }
