@@ -23,6 +23,9 @@ use crate::occurrence::{
 use crate::rejection::RecordRejected;
 use crate::series::{RecurrenceChanged, SeriesCreated, SeriesEdited};
 use crate::series_detection::SeriesProposed;
+use crate::series_detection::review::{
+    SeriesProposalAccepted, SeriesProposalAdjusted, SeriesProposalRejected,
+};
 use crate::sync::{ConflictResolved, OccurrencePublished, SelfPublishedEchoMatched};
 
 /// A stored payload that this build cannot turn back into a domain event.
@@ -189,6 +192,9 @@ catalogue! {
     ShadowClaimed = 1,
     DisplayNameChanged = 1,
     PersonalDataErased = 1,
+    SeriesProposalAccepted = 1,
+    SeriesProposalAdjusted = 1,
+    SeriesProposalRejected = 1,
 }
 
 #[cfg(test)]

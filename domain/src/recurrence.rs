@@ -99,6 +99,34 @@ pub struct Schedule {
 }
 
 impl Recurrence {
+    /// Reads the iCalendar lines detection proposes (`DTSTART;TZID=…:…`,
+    /// `RRULE:…`, optional `EXDATE` and `RDATE`), with the `rrule` crate's
+    /// parser, and checks that the result expands.
+    pub fn from_ical(text: &str) -> Result<Recurrence, RecurrenceError> {
+        let invalid = |reason: String| RecurrenceError::InvalidRule {
+            rule: text.to_owned(),
+            reason,
+        };
+        let set: RRuleSet = text
+            .trim()
+            .parse()
+            .map_err(|err: rrule::RRuleError| invalid(err.to_string()))?;
+        let [rule] = set.get_rrule().as_slice() else {
+            return Err(invalid("exactly one RRULE is needed".into()));
+        };
+        let zone = set.get_dt_start().timezone();
+        let instant = |at: &DateTime<Tz>| Timestamp::from_datetime(at.to_utc());
+        let recurrence = Recurrence {
+            rule: rule.to_string(),
+            time_zone: zone.name().to_owned(),
+            starts_at: instant(set.get_dt_start()),
+            exdates: set.get_exdate().iter().map(instant).collect(),
+            rdates: set.get_rdate().iter().map(instant).collect(),
+        };
+        recurrence.schedule()?;
+        Ok(recurrence)
+    }
+
     /// Checks the zone and the rule, and prepares the expansion.
     pub fn schedule(&self) -> Result<Schedule, RecurrenceError> {
         let zone = Tz::Tz(time_zone(&self.time_zone)?);

@@ -20,6 +20,9 @@ use domain::occurrence::{
 use domain::recurrence::Recurrence;
 use domain::rejection::RecordRejected;
 use domain::series::{RecurrenceChanged, SeriesCreated, SeriesEdited, SeriesId};
+use domain::series_detection::review::{
+    SeriesProposalAccepted, SeriesProposalAdjusted, SeriesProposalRejected,
+};
 use domain::series_detection::{ProposalId, SeriesProposed};
 use domain::sync::{
     ConflictResolved, ConflictSubject, FieldValue, OccurrencePublished, Policy,
@@ -179,6 +182,29 @@ fn expected(event_type: &str, schema_version: u16) -> DomainEvent {
                 rsvp_uri: Some("at://did:plc:golden/community.lexicon.calendar.rsvp/3lbrsvp".into()),
                 rsvp_cid: Some("bafyrsvp".into()),
             },
+        }
+        .into(),
+        ("SeriesProposalAccepted", 1) => SeriesProposalAccepted {
+            proposal_id: ProposalId(Uuid::from_u128(11)),
+            version: 2,
+            organizer: "did:plc:golden".into(),
+            series_id: SeriesId(Uuid::from_u128(12)),
+            uris: vec![URI.into()],
+            rrule: "DTSTART;TZID=Europe/Berlin:20261201T190000\nRRULE:FREQ=WEEKLY;BYDAY=TU".into(),
+        }
+        .into(),
+        ("SeriesProposalAdjusted", 1) => SeriesProposalAdjusted {
+            proposal_id: ProposalId(Uuid::from_u128(11)),
+            version: 2,
+            uris: vec![URI.into()],
+            rrule: "DTSTART;TZID=Europe/Berlin:20261201T190000\nRRULE:FREQ=WEEKLY;INTERVAL=2".into(),
+        }
+        .into(),
+        ("SeriesProposalRejected", 1) => SeriesProposalRejected {
+            proposal_id: ProposalId(Uuid::from_u128(11)),
+            version: 1,
+            organizer: "did:plc:golden".into(),
+            uris: vec![URI.into()],
         }
         .into(),
         ("ShadowClaimed", 1) => ShadowClaimed {

@@ -10,7 +10,9 @@ use domain::occurrence::{
     EventChangedExternally, EventDetails, EventImported, Occurrence, OccurrenceEdited,
     OccurrenceId, OccurrenceScheduled, Place, details_of,
 };
+use domain::series::SeriesId;
 use domain::series_detection::SeriesProposed;
+use domain::series_detection::review::{ProposalReview, ReviewCommand, ReviewError};
 use domain::sync::{
     Command, ConflictResolved, ConflictSubject, FieldValue, OccurrencePublished, Policy,
     ProcessManager, Winner,
@@ -714,4 +716,136 @@ fn a_deleted_member_changes_the_proposal_to_the_members_left() {
         (first.proposal_id, 3)
     );
     assert_eq!(proposed[0].uris, first.uris);
+}
+
+/// The organizer answers `proposal` (rejects it, or accepts it as `series`).
+fn answer_proposal(
+    log: &mut Log,
+    proposal: &SeriesProposed,
+    accept: Option<SeriesId>,
+) -> Vec<DomainEvent> {
+    let review = ProposalReview::Open(proposal.clone());
+    let command = match accept {
+        Some(series_id) => ReviewCommand::Accept { series_id },
+        None => ReviewCommand::Reject,
+    };
+    let answers = review
+        .decide(&command, Timestamp::from_unix_micros(0))
+        .unwrap();
+    answers
+        .into_iter()
+        .flat_map(|answer| log.push(proposal.proposal_id.stream(), Origin::OpenMeet, answer))
+        .collect()
+}
+
+#[test]
+fn a_rejected_group_is_not_proposed_again_while_no_new_event_joins_it() {
+    let mut log = Log::new();
+    let first = proposals(&weekly_three(&mut log))[0].clone();
+    assert!(answer_proposal(&mut log, &first, None).is_empty());
+    let changed = EventChangedExternally {
+        occurrence_id: OccurrenceId::for_record(&first.uris[0]),
+        uri: first.uris[0].clone(),
+        cid: "bafychanged".into(),
+        record: record(
+            "Rust Meetup #12 (new room)",
+            "2026-12-01T18:00:00Z",
+            json!([]),
+        ),
+        observed_at: Timestamp::from_unix_micros(1),
+    };
+    let stream = OccurrenceId::for_record(&first.uris[0]).stream();
+    assert!(
+        proposals(&log.push(stream, Origin::Bluesky, changed.into())).is_empty(),
+        "a member changed, but the group is the one rejected"
+    );
+    let joined = import(
+        &mut log,
+        ORGANIZER,
+        "3ld",
+        "Rust Meetup #15",
+        "2026-12-22T18:00:00Z",
+    );
+    let proposed = proposals(&joined);
+    assert_eq!(proposed.len(), 1, "a new event joined: proposed again");
+    assert_eq!(
+        (
+            proposed[0].proposal_id,
+            proposed[0].version,
+            proposed[0].uris.len()
+        ),
+        (first.proposal_id, 2, 4)
+    );
+}
+
+#[test]
+fn the_members_of_an_accepted_proposal_are_not_proposed_again() {
+    let mut log = Log::new();
+    let first = proposals(&weekly_three(&mut log))[0].clone();
+    assert!(answer_proposal(&mut log, &first, Some(SeriesId(Uuid::from_u128(5)))).is_empty());
+    let joined = import(
+        &mut log,
+        ORGANIZER,
+        "3ld",
+        "Rust Meetup #15",
+        "2026-12-22T18:00:00Z",
+    );
+    assert!(
+        proposals(&joined).is_empty(),
+        "one new event alone is no series: {joined:?}"
+    );
+}
+
+#[test]
+fn a_proposal_is_answered_once_and_an_adjustment_is_checked() {
+    let mut log = Log::new();
+    let first = proposals(&weekly_three(&mut log))[0].clone();
+    let open = ProposalReview::Open(first.clone());
+    let at = Timestamp::from_unix_micros(0);
+    let series_id = SeriesId(Uuid::from_u128(5));
+    let accepted: ProposalReview = ProposalReview::replay(
+        &[DomainEvent::SeriesProposed(first.clone())]
+            .into_iter()
+            .chain(
+                open.decide(&ReviewCommand::Accept { series_id }, at)
+                    .unwrap(),
+            )
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(accepted, ProposalReview::Accepted { series_id });
+    assert_eq!(
+        accepted.decide(&ReviewCommand::Reject, at),
+        Err(ReviewError::AlreadyAccepted(series_id))
+    );
+    let stranger = "at://did:plc:stranger/community.lexicon.calendar.event/3lx".to_owned();
+    let adjust = |uris: Vec<String>, rrule: &str| ReviewCommand::Adjust {
+        series_id,
+        uris,
+        rrule: rrule.into(),
+    };
+    assert!(matches!(
+        open.decide(
+            &adjust(vec![first.uris[0].clone(), stranger], &first.rrule),
+            at
+        ),
+        Err(ReviewError::NotTheOrganizers { .. })
+    ));
+    assert_eq!(
+        open.decide(&adjust(vec![first.uris[0].clone()], &first.rrule), at),
+        Err(ReviewError::TooFewMembers(1))
+    );
+    assert!(matches!(
+        open.decide(&adjust(first.uris.clone(), "RRULE:FREQ=SOMETIMES"), at),
+        Err(ReviewError::Rule(_))
+    ));
+    let adjusted = open
+        .decide(&adjust(first.uris[..2].to_vec(), &first.rrule), at)
+        .unwrap();
+    assert_eq!(
+        adjusted
+            .iter()
+            .map(DomainEvent::event_type)
+            .collect::<Vec<_>>(),
+        ["SeriesProposalAdjusted", "SeriesProposalAccepted"]
+    );
 }

@@ -252,3 +252,40 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_proposed_rule_text_reads_back_as_the_recurrence_it_describes() {
+    let text = "DTSTART;TZID=Europe/Berlin:20261103T190000\nRRULE:FREQ=WEEKLY;BYDAY=TU\nEXDATE;TZID=Europe/Berlin:20261117T190000";
+    let recurrence = domain::recurrence::Recurrence::from_ical(text).unwrap();
+    assert_eq!(recurrence.time_zone, "Europe/Berlin");
+    assert_eq!(
+        recurrence.starts_at,
+        domain::Timestamp::parse_rfc3339("2026-11-03T18:00:00Z").unwrap()
+    );
+    assert_eq!(
+        recurrence.exdates,
+        [domain::Timestamp::parse_rfc3339("2026-11-17T18:00:00Z").unwrap()]
+    );
+    let first: Vec<String> = recurrence
+        .schedule()
+        .unwrap()
+        .first(3)
+        .unwrap()
+        .iter()
+        .map(|t| t.to_datetime().to_rfc3339())
+        .collect();
+    assert_eq!(
+        first,
+        [
+            "2026-11-03T18:00:00+00:00",
+            "2026-11-10T18:00:00+00:00",
+            "2026-11-24T18:00:00+00:00"
+        ]
+    );
+}
+
+#[test]
+fn a_rule_text_that_is_not_a_rule_is_refused_naming_it() {
+    let err = domain::recurrence::Recurrence::from_ical("RRULE:FREQ=SOMETIMES").unwrap_err();
+    assert!(err.to_string().contains("FREQ=SOMETIMES"), "{err}");
+}

@@ -11,6 +11,7 @@
 
 pub mod names;
 mod proposed;
+pub mod review;
 pub mod rules;
 pub mod signals;
 

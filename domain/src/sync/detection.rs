@@ -2,8 +2,12 @@
 //! standalone events are looked at again whenever one of them arrives,
 //! changes or goes, and a proposal that is new, or says something new, is
 //! recorded as the next version of its `SeriesProposed`.
+//!
+//! The organizer's answers shape what comes next: the members of an
+//! accepted proposal are a series and no longer candidates, and a rejected
+//! group is not proposed again unless events outside it join.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::manager::Decisions;
 use crate::catalogue::DomainEvent;
@@ -18,6 +22,8 @@ pub(super) struct Detection {
     config: DetectionConfig,
     candidates: HashMap<String, BTreeMap<String, Candidate>>,
     proposals: HashMap<String, Vec<SeriesProposed>>,
+    in_series: HashSet<String>,
+    rejected: HashMap<String, Vec<BTreeSet<String>>>,
 }
 
 fn shared_members(recorded: &SeriesProposed, found: &Proposal) -> usize {
@@ -30,6 +36,38 @@ fn shared_members(recorded: &SeriesProposed, found: &Proposal) -> usize {
 }
 
 impl Detection {
+    /// Follows an organizer's answer to a proposal.
+    pub(super) fn answered(&mut self, event: &DomainEvent) {
+        match event {
+            DomainEvent::SeriesProposalAccepted(accepted) => {
+                if let Some(candidates) = self.candidates.get_mut(&accepted.organizer) {
+                    for uri in &accepted.uris {
+                        candidates.remove(uri);
+                    }
+                }
+                self.in_series.extend(accepted.uris.iter().cloned());
+                if let Some(recorded) = self.proposals.get_mut(&accepted.organizer) {
+                    recorded.retain(|proposal| proposal.proposal_id != accepted.proposal_id);
+                }
+            }
+            DomainEvent::SeriesProposalRejected(rejected) => {
+                self.rejected
+                    .entry(rejected.organizer.clone())
+                    .or_default()
+                    .push(rejected.uris.iter().cloned().collect());
+            }
+            _ => {}
+        }
+    }
+
+    fn was_rejected(&self, organizer: &str, found: &Proposal) -> bool {
+        self.rejected.get(organizer).is_some_and(|groups| {
+            groups
+                .iter()
+                .any(|group| found.uris.iter().all(|uri| group.contains(uri)))
+        })
+    }
+
     /// Follows an event of an imported occurrence; an organizer whose
     /// candidates changed is looked at again.
     pub(super) fn imported_event(&mut self, event: &DomainEvent, out: &mut Decisions) {
@@ -45,6 +83,9 @@ impl Detection {
             DomainEvent::EventDeletedExternally(e) => (&e.uri, None),
             _ => return,
         };
+        if self.in_series.contains(uri) {
+            return;
+        }
         let organizer = organizer_of(uri).to_owned();
         let candidates = self.candidates.entry(organizer.clone()).or_default();
         let changed = match candidate {
@@ -60,7 +101,11 @@ impl Detection {
         let Some(candidates) = self.candidates.get(organizer) else {
             return;
         };
-        let found = detect_for(organizer, candidates.values().collect(), &self.config);
+        let found: Vec<Proposal> =
+            detect_for(organizer, candidates.values().collect(), &self.config)
+                .into_iter()
+                .filter(|found| !self.was_rejected(organizer, found))
+                .collect();
         let recorded = self.proposals.entry(organizer.to_owned()).or_default();
         let mut continued: HashSet<ProposalId> = HashSet::new();
         for proposal in found {

@@ -161,6 +161,7 @@ impl ProcessManager {
         if let DomainEvent::RsvpChanged(changed) = event {
             self.answer(changed, &mut decisions);
         }
+        self.detection.answered(event);
         if let DomainEvent::RsvpWithdrawn(withdrawn) = event {
             let key = (withdrawn.occurrence_id, withdrawn.attendee_id);
             if self
