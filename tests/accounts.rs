@@ -4,19 +4,13 @@
 
 use std::time::Duration;
 
-use api::Auth;
-use axum::body::{Body, to_bytes};
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use domain::identity::UserId;
 use ingest::apply::{Applier, Outcome};
-use projections::Projection;
-use projections::projection::LIVE_SCHEMA;
 use publish::enrich::Enricher;
 use publish::{CredentialStore, Resolver, ResolverConfig};
 use serde_json::{Value, json};
-use store::testkit::ScratchDatabase;
-use store::{EventStore, PgEventStore};
-use tower::ServiceExt;
+use store::EventStore;
 use uuid::Uuid;
 
 #[path = "support/capture.rs"]
@@ -24,203 +18,17 @@ use uuid::Uuid;
 mod capture;
 #[path = "support/pds.rs"]
 mod pds;
+#[path = "support/world.rs"]
+mod world;
 
-use capture::{EVENT, RSVP, commit, event_record, rsvp_record};
+use capture::{EVENT, commit, event_record};
 use pds::{Account, Pds};
+use world::{KEY, World, offline_resolver};
 
-const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
-const ADMIN: &str = "did:web:admin.openmeet.test";
-
-/// One scratch database, a Redis key prefix, and the API over them.
-struct World {
-    db: ScratchDatabase,
-    store: PgEventStore,
-    app: axum::Router,
-    redis: redis::aio::ConnectionManager,
-    prefix: String,
-    seq: i64,
-}
-
-impl World {
-    async fn new(pds: Option<&Pds>) -> World {
-        let db = ScratchDatabase::create().await;
-        let store = db.store(4).await;
-        let prefix = format!("test:{}:", Uuid::new_v4().simple());
-        let redis = redis::aio::ConnectionManager::new(
-            redis::Client::open("redis://127.0.0.1:6379").unwrap(),
-        )
-        .await
-        .unwrap();
-        let mut state = api::AppState::new(store.clone());
-        state.consistency_timeout = Duration::from_secs(5);
-        let state = match pds {
-            Some(pds) => state.with_auth(Auth {
-                resolver: resolver(pds),
-                credentials: Some(CredentialStore::new(redis.clone(), KEY, &prefix).unwrap()),
-                session_ttl: chrono::Duration::hours(1),
-                admins: std::sync::Arc::new([ADMIN.to_owned()].into()),
-            }),
-            None => state,
-        };
-        World {
-            app: api::router(state),
-            db,
-            store,
-            redis,
-            prefix,
-            seq: 1_764_000_000_000_000,
-        }
-    }
-
-    /// Runs one Jetstream message through the ingest processor.
-    async fn ingest(&mut self, line: String) -> Outcome {
-        self.seq += 1;
-        Applier::new(self.store.clone())
-            .apply(&line, &format!("test:{}", self.seq))
-            .await
-            .unwrap()
-    }
-
-    async fn import_event(&mut self, did: &str, rkey: &str, name: &str) -> String {
-        let seq = self.seq + 1;
-        let outcome = self
-            .ingest(commit(
-                did,
-                seq,
-                "create",
-                EVENT,
-                rkey,
-                Some(event_record(name, json!({}))),
-            ))
-            .await;
-        assert!(matches!(outcome, Outcome::Applied(_)), "{outcome:?}");
-        format!("at://{did}/{EVENT}/{rkey}")
-    }
-
-    async fn import_rsvp(&mut self, did: &str, subject: &str) {
-        let seq = self.seq + 1;
-        let outcome = self
-            .ingest(commit(
-                did,
-                seq,
-                "create",
-                RSVP,
-                "rsvp1",
-                Some(rsvp_record(subject, "going")),
-            ))
-            .await;
-        assert!(matches!(outcome, Outcome::Applied(_)), "{outcome:?}");
-    }
-
-    async fn account_status(&mut self, did: &str, active: bool, status: &str) {
-        let seq = self.seq + 1;
-        let line = json!({"did": did, "time_us": seq, "kind": "account",
-            "account": {"active": active, "did": did, "seq": seq, "status": status, "time": "2026-12-01T10:00:00Z"}});
-        let outcome = self.ingest(line.to_string()).await;
-        assert!(matches!(outcome, Outcome::Applied(_)), "{outcome:?}");
-    }
-
-    /// Applies the whole log to every projection.
-    async fn project(&self) {
-        let mut conn = self.store.pool().acquire().await.unwrap();
-        for projection in Projection::ALL {
-            let mut checkpoint = projection.checkpoint(self.store.pool()).await.unwrap();
-            loop {
-                let events = self.store.read_all(checkpoint, 500).await.unwrap();
-                let Some(last) = events.last() else { break };
-                projection
-                    .apply(&mut conn, LIVE_SCHEMA, &events, Some(checkpoint))
-                    .await
-                    .unwrap();
-                checkpoint = last.global_position;
-            }
-        }
-    }
-
-    async fn call(
-        &self,
-        method: &str,
-        uri: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut request = Request::builder().method(method).uri(uri);
-        if let Some(token) = token {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        let body = match body {
-            Some(body) => {
-                request = request.header("content-type", "application/json");
-                Body::from(body.to_string())
-            }
-            None => Body::empty(),
-        };
-        let response = self
-            .app
-            .clone()
-            .oneshot(request.body(body).unwrap())
-            .await
-            .unwrap();
-        let status = response.status();
-        let bytes = to_bytes(response.into_body(), 1 << 20).await.unwrap();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
-    }
-
-    async fn log_in(&self, identifier: &str, password: &str) -> (StatusCode, Value) {
-        self.call(
-            "POST",
-            "/api/auth/bluesky/app-password",
-            None,
-            Some(json!({"identifier": identifier, "password": password})),
-        )
-        .await
-    }
-
-    async fn session_of(&self, account: &Account) -> (String, Value) {
-        let (status, body) = self.log_in(&account.handle, &account.password).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        (body["token"].as_str().unwrap().to_owned(), body)
-    }
-
-    async fn event_slug(&self, uri: &str) -> String {
-        sqlx::query_scalar("SELECT slug FROM read.occurrences WHERE external_id = $1")
-            .bind(uri)
-            .fetch_one(self.store.pool())
-            .await
-            .unwrap()
-    }
-
-    async fn event_types(&self, stream_prefix: &str) -> Vec<String> {
-        let all = self
-            .store
-            .read_all(domain::GlobalPosition(0), 100_000)
-            .await
-            .unwrap();
-        all.iter()
-            .filter(|e| e.stream_id.to_string().starts_with(stream_prefix))
-            .map(|e| e.payload.event_type.clone())
-            .collect()
-    }
-
-    async fn clean(self) {
-        let mut redis = self.redis.clone();
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}*", self.prefix))
-            .query_async(&mut redis)
-            .await
-            .unwrap();
-        if !keys.is_empty() {
-            redis::cmd("DEL")
-                .arg(keys)
-                .query_async::<()>(&mut redis)
-                .await
-                .unwrap();
-        }
-        drop(self.db);
-    }
+async fn session_of(world: &World, account: &Account) -> (String, Value) {
+    let (status, body) = world.log_in(&account.handle, &account.password).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    (body["token"].as_str().unwrap().to_owned(), body)
 }
 
 fn resolver(pds: &Pds) -> Resolver {
@@ -240,7 +48,7 @@ async fn against_the_real_pds() {
 }
 
 async fn a_login_claims_the_shadow_of_its_did_and_everything_stays_attached(pds: &Pds) {
-    let mut world = World::new(Some(pds)).await;
+    let mut world = World::new(resolver(pds)).await;
     let alice = pds.create_account("alice", "alice-app-password").await;
     pds.put_record(
         &alice,
@@ -282,7 +90,7 @@ async fn a_login_claims_the_shadow_of_its_did_and_everything_stays_attached(pds:
         )
     );
 
-    let (token, login) = world.session_of(&alice).await;
+    let (token, login) = session_of(&world, &alice).await;
     let shadow_id = UserId::shadow_for(&alice.did).0.to_string();
     assert_eq!(
         (
@@ -348,7 +156,7 @@ async fn a_login_claims_the_shadow_of_its_did_and_everything_stays_attached(pds:
         "{body}"
     );
 
-    let (again_token, again) = world.session_of(&alice).await;
+    let (again_token, again) = session_of(&world, &alice).await;
     assert_eq!(
         (
             again["claimed_shadow"].as_bool(),
@@ -432,7 +240,7 @@ async fn a_login_claims_the_shadow_of_its_did_and_everything_stays_attached(pds:
 }
 
 async fn a_user_cannot_act_as_another_did(pds: &Pds) {
-    let mut world = World::new(Some(pds)).await;
+    let mut world = World::new(resolver(pds)).await;
     let carol = pds.create_account("carol", "carol-app-password").await;
     let mallory = pds.create_account("mallory", "mallory-app-pass").await;
     let uri = world
@@ -440,7 +248,7 @@ async fn a_user_cannot_act_as_another_did(pds: &Pds) {
         .await;
     world.project().await;
     let slug = world.event_slug(&uri).await;
-    let (token, _) = world.session_of(&mallory).await;
+    let (token, _) = session_of(&world, &mallory).await;
     let (status, _) = world.log_in(&carol.handle, &mallory.password).await;
     assert_eq!(
         status,
@@ -568,7 +376,7 @@ async fn a_user_cannot_act_as_another_did(pds: &Pds) {
 }
 
 async fn a_new_account_with_a_shadows_handle_gets_nothing_of_the_shadow(pds: &Pds) {
-    let mut world = World::new(Some(pds)).await;
+    let mut world = World::new(resolver(pds)).await;
     let dave = pds.create_account("dave", "dave-app-password").await;
     let lookalike = "did:plc:lookalikeshadow0000000000";
     world.import_event(lookalike, "3dave", "Dave's Jam").await;
@@ -576,7 +384,7 @@ async fn a_new_account_with_a_shadows_handle_gets_nothing_of_the_shadow(pds: &Pd
     let identity = json!({"did": lookalike, "time_us": seq, "kind": "identity",
         "identity": {"did": lookalike, "handle": dave.handle, "seq": seq, "time": "2026-12-01T10:00:00Z"}});
     world.ingest(identity.to_string()).await;
-    let (_, login) = world.session_of(&dave).await;
+    let (_, login) = session_of(&world, &dave).await;
     assert_eq!(
         (
             login["registered"].as_bool(),
@@ -618,7 +426,7 @@ async fn a_new_account_with_a_shadows_handle_gets_nothing_of_the_shadow(pds: &Pd
 
 #[tokio::test]
 async fn concurrent_processors_create_exactly_one_shadow_per_did() {
-    let mut world = World::new(None).await;
+    let mut world = World::new(offline_resolver()).await;
     let did = "did:plc:concurrentorganizer000000";
     let lines: Vec<String> = (0..8)
         .map(|n| {
@@ -654,7 +462,7 @@ async fn concurrent_processors_create_exactly_one_shadow_per_did() {
 
 #[tokio::test]
 async fn an_inactive_accounts_events_and_rsvps_are_hidden_until_it_is_active_again() {
-    let mut world = World::new(None).await;
+    let mut world = World::new(offline_resolver()).await;
     let organizer = "did:plc:hiddenorganizer00000000000";
     let guest = "did:plc:hiddenguest000000000000000";
     let uri = world
@@ -726,7 +534,7 @@ async fn an_inactive_accounts_events_and_rsvps_are_hidden_until_it_is_active_aga
 
 #[tokio::test]
 async fn a_shadow_account_cannot_be_given_a_session() {
-    let mut world = World::new(None).await;
+    let mut world = World::new(offline_resolver()).await;
     let did = "did:plc:shadowonly00000000000000";
     world.import_event(did, "3s", "Shadow Event").await;
     let refused = api::auth::operator_session(&world.store, did, chrono::Duration::hours(1)).await;

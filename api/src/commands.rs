@@ -7,7 +7,7 @@ use domain::{
     Actor, CorrelationId, DomainEvent, EventId, EventMetadata, NewEvent, Origin, RecordedEvent,
     StreamId, Timestamp,
 };
-use store::{AppendError, EventStore, ExpectedVersion, PgEventStore};
+use store::{AppendError, EventStore, ExpectedVersion, PgEventStore, StreamAppend};
 use uuid::Uuid;
 
 use crate::ApiError;
@@ -48,21 +48,10 @@ where
                 position: None,
             });
         }
-        let expected = history.last().map_or(ExpectedVersion::NoStream, |last| {
-            ExpectedVersion::Exact(last.stream_version)
-        });
+        let expected = expected_after(&history);
         let new_events = events
             .iter()
-            .map(|event| NewEvent {
-                metadata: EventMetadata {
-                    event_id: EventId(Uuid::new_v4()),
-                    causation_id: None,
-                    correlation_id: Some(correlation),
-                    origin: Origin::OpenMeet,
-                    actor: actor.clone(),
-                },
-                payload: event.encode(),
-            })
+            .map(|event| new_event(event, correlation, actor))
             .collect();
         match store.append(stream, expected, new_events).await {
             Ok(appended) => {
@@ -82,6 +71,67 @@ where
     Err(ApiError::Unavailable(format!(
         "{stream} kept changing while this request was decided; try again"
     )))
+}
+
+/// The state of the aggregate in `stream` and the version to expect when
+/// appending what is decided from it.
+pub(crate) async fn current<D: Decider>(
+    store: &PgEventStore,
+    stream: &StreamId,
+) -> Result<(D, ExpectedVersion), ApiError> {
+    let (history, state) = history::<D>(store, stream).await?;
+    Ok((state, expected_after(&history)))
+}
+
+fn expected_after(history: &[RecordedEvent]) -> ExpectedVersion {
+    history.last().map_or(ExpectedVersion::NoStream, |last| {
+        ExpectedVersion::Exact(last.stream_version)
+    })
+}
+
+/// Appends decisions on several aggregates as one operation, all or none;
+/// returns the global position of the last event.
+pub(crate) async fn append_together(
+    store: &PgEventStore,
+    parts: Vec<(StreamId, ExpectedVersion, Vec<DomainEvent>)>,
+    actor: &Actor,
+) -> Result<u64, ApiError> {
+    let correlation = CorrelationId(Uuid::new_v4());
+    let parts = parts
+        .into_iter()
+        .map(|(stream, expected, events)| StreamAppend {
+            stream,
+            expected,
+            events: events
+                .iter()
+                .map(|event| new_event(event, correlation, actor))
+                .collect(),
+        })
+        .collect();
+    match store.append_many(parts).await {
+        Ok(appended) => Ok(appended
+            .iter()
+            .map(|a| a.last_position.0)
+            .max()
+            .unwrap_or(0)),
+        Err(AppendError::WrongExpectedVersion { stream, .. }) => Err(ApiError::Conflict(format!(
+            "{stream} changed while this request was decided; try again"
+        ))),
+        Err(err) => Err(ApiError::Internal(format!("appending: {err}"))),
+    }
+}
+
+fn new_event(event: &DomainEvent, correlation: CorrelationId, actor: &Actor) -> NewEvent {
+    NewEvent {
+        metadata: EventMetadata {
+            event_id: EventId(Uuid::new_v4()),
+            causation_id: None,
+            correlation_id: Some(correlation),
+            origin: Origin::OpenMeet,
+            actor: actor.clone(),
+        },
+        payload: event.encode(),
+    }
 }
 
 /// The state of the aggregate in `stream`.

@@ -14,6 +14,7 @@ mod error;
 mod events;
 mod health;
 mod intake;
+mod proposals;
 mod refs;
 mod series;
 mod users;
@@ -94,6 +95,10 @@ impl AppState {
         auth::login::whoami,
         attendance::rsvp,
         editing::edit_event,
+        proposals::list_proposals,
+        proposals::accept,
+        proposals::adjust,
+        proposals::reject,
     ),
     components(schemas(
         events::EventView,
@@ -114,6 +119,9 @@ impl AppState {
         attendance::RsvpView,
         editing::EditRequest,
         editing::EditView,
+        proposals::ProposalView,
+        proposals::Adjustment,
+        proposals::AnswerView,
     ))
 )]
 struct ApiDoc;
@@ -135,6 +143,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/events/{slug}/attendees", get(events::list_attendees))
         .route("/api/series/{slug}", get(series::get_series))
         .route("/api/users/{did}", get(users::get_user))
+        .route("/api/series-proposals", get(proposals::list_proposals))
+        .route("/api/series-proposals/{id}/accept", post(proposals::accept))
+        .route("/api/series-proposals/{id}/adjust", post(proposals::adjust))
+        .route("/api/series-proposals/{id}/reject", post(proposals::reject))
         .route("/api/external-refs", get(refs::get_external_ref))
         .route(
             "/api/auth/bluesky/app-password",

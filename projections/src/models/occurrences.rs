@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use domain::identity::PersonalDataErased;
-use domain::occurrence::{EventDetails, details_of};
+use domain::occurrence::{EventDetails, OccurrenceId, details_of};
 use domain::sync::{ConflictResolved, ConflictSubject, FieldValue};
 use domain::{DomainEvent, RecordedEvent};
 use sqlx::{PgConnection, Row};
@@ -214,6 +214,11 @@ impl ReadModel for Occurrences {
                 subject: ConflictSubject::Occurrence(id),
                 ..
             }) => vec![id.0],
+            DomainEvent::SeriesProposalAccepted(e) => e
+                .uris
+                .iter()
+                .map(|uri| OccurrenceId::for_record(uri).0)
+                .collect(),
             _ => vec![],
         }
     }
@@ -234,6 +239,10 @@ impl ReadModel for Occurrences {
                 row => imported(row, *id, &e.uri, &e.cid, &e.record)?,
             },
             DomainEvent::OccurrencePublished(e) => linked(row?, &e.uri, &e.cid),
+            DomainEvent::SeriesProposalAccepted(e) => OccurrenceRow {
+                series_id: Some(e.series_id.0),
+                ..row?
+            },
             DomainEvent::ConflictResolved(e) => {
                 let mut row = row?;
                 let mut probe = row.clone();

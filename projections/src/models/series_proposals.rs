@@ -29,6 +29,10 @@ pub struct ProposalRow {
     /// Why: series name, name similarity, pattern, timing, skipped and
     /// moved dates.
     pub explanation: serde_json::Value,
+    /// `proposed`, `accepted` or `rejected`.
+    pub status: String,
+    /// The series made from it, once accepted.
+    pub series_id: Option<Uuid>,
     /// The position of the last event applied.
     pub last_position: i64,
 }
@@ -55,6 +59,8 @@ fn row_of(proposed: &SeriesProposed, last_position: i64) -> ProposalRow {
             "skipped": proposed.skipped,
             "moved": proposed.moved,
         }),
+        status: "proposed".into(),
+        series_id: None,
         last_position,
     }
 }
@@ -66,7 +72,8 @@ impl ReadModel for SeriesProposals {
     type Key = Uuid;
     type Row = ProposalRow;
 
-    const COPY_TARGET: &'static str = "series_proposals (id, version, organizer, uris, rrule, confidence, explanation, last_position)";
+    const COPY_TARGET: &'static str = "series_proposals (id, version, organizer, uris, rrule, confidence, explanation, status, series_id, \
+         last_position)";
 
     fn copy_line(r: &ProposalRow, out: &mut String) {
         let fields = [
@@ -77,6 +84,8 @@ impl ReadModel for SeriesProposals {
             Some(r.rrule.clone()),
             Some(r.confidence.to_string()),
             Some(r.explanation.to_string()),
+            Some(r.status.clone()),
+            r.series_id.map(|id| id.to_string()),
             Some(r.last_position.to_string()),
         ];
         copy_fields(out, &fields);
@@ -85,6 +94,8 @@ impl ReadModel for SeriesProposals {
     fn keys(event: &DomainEvent) -> Vec<Uuid> {
         match event {
             DomainEvent::SeriesProposed(e) => vec![e.proposal_id.0],
+            DomainEvent::SeriesProposalAccepted(e) => vec![e.proposal_id.0],
+            DomainEvent::SeriesProposalRejected(e) => vec![e.proposal_id.0],
             _ => vec![],
         }
     }
@@ -102,6 +113,19 @@ impl ReadModel for SeriesProposals {
             {
                 Some(row_of(e, recorded.global_position.0 as i64))
             }
+            DomainEvent::SeriesProposalAccepted(e) => row.map(|row| ProposalRow {
+                uris: json!(e.uris),
+                rrule: e.rrule.clone(),
+                status: "accepted".into(),
+                series_id: Some(e.series_id.0),
+                last_position: recorded.global_position.0 as i64,
+                ..row
+            }),
+            DomainEvent::SeriesProposalRejected(_) => row.map(|row| ProposalRow {
+                status: "rejected".into(),
+                last_position: recorded.global_position.0 as i64,
+                ..row
+            }),
             _ => row,
         }
     }
@@ -111,7 +135,7 @@ impl ReadModel for SeriesProposals {
         keys: &[Uuid],
     ) -> Result<HashMap<Uuid, ProposalRow>, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT id, version, organizer, uris, rrule, confidence, explanation, last_position \
+            "SELECT id, version, organizer, uris, rrule, confidence, explanation, status, series_id, last_position \
              FROM series_proposals WHERE id = ANY($1)",
         )
         .bind(keys)
@@ -127,6 +151,8 @@ impl ReadModel for SeriesProposals {
                     rrule: r.try_get("rrule")?,
                     confidence: r.try_get("confidence")?,
                     explanation: r.try_get("explanation")?,
+                    status: r.try_get("status")?,
+                    series_id: r.try_get("series_id")?,
                     last_position: r.try_get("last_position")?,
                 };
                 Ok((row.id, row))
@@ -149,12 +175,14 @@ impl ReadModel for SeriesProposals {
             return Ok(());
         }
         sqlx::query(
-            "INSERT INTO series_proposals (id, version, organizer, uris, rrule, confidence, explanation, last_position) \
+            "INSERT INTO series_proposals (id, version, organizer, uris, rrule, confidence, explanation, status, \
+             series_id, last_position) \
              SELECT * FROM UNNEST($1::uuid[], $2::int4[], $3::text[], $4::jsonb[], $5::text[], $6::float8[], \
-             $7::jsonb[], $8::int8[]) \
+             $7::jsonb[], $8::text[], $9::uuid[], $10::int8[]) \
              ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, organizer = EXCLUDED.organizer, \
              uris = EXCLUDED.uris, rrule = EXCLUDED.rrule, confidence = EXCLUDED.confidence, \
-             explanation = EXCLUDED.explanation, last_position = EXCLUDED.last_position",
+             explanation = EXCLUDED.explanation, status = EXCLUDED.status, series_id = EXCLUDED.series_id, \
+             last_position = EXCLUDED.last_position",
         )
         .bind(upserts.iter().map(|r| r.id).collect::<Vec<_>>())
         .bind(upserts.iter().map(|r| r.version).collect::<Vec<_>>())
@@ -163,6 +191,8 @@ impl ReadModel for SeriesProposals {
         .bind(upserts.iter().map(|r| r.rrule.clone()).collect::<Vec<_>>())
         .bind(upserts.iter().map(|r| r.confidence).collect::<Vec<_>>())
         .bind(upserts.iter().map(|r| r.explanation.clone()).collect::<Vec<_>>())
+        .bind(upserts.iter().map(|r| r.status.clone()).collect::<Vec<_>>())
+        .bind(upserts.iter().map(|r| r.series_id).collect::<Vec<_>>())
         .bind(upserts.iter().map(|r| r.last_position).collect::<Vec<_>>())
         .execute(conn)
         .await?;

@@ -1,0 +1,245 @@
+//! One scratch database, a Redis key prefix and the API over them, with
+//! the few steps tests take on them: ingest a message, project, call the
+//! API, log in.
+
+use std::time::Duration;
+
+use api::Auth;
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, StatusCode};
+use ingest::apply::{Applier, Outcome};
+use projections::Projection;
+use projections::projection::LIVE_SCHEMA;
+use publish::{CredentialStore, Resolver};
+use serde_json::{Value, json};
+use store::testkit::ScratchDatabase;
+use store::{EventStore, PgEventStore};
+use tower::ServiceExt;
+use uuid::Uuid;
+
+use crate::capture::{EVENT, RSVP, commit, event_record, rsvp_record};
+
+pub const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+pub const ADMIN: &str = "did:web:admin.openmeet.test";
+
+/// One scratch database, a Redis key prefix, and the API over them.
+pub struct World {
+    pub db: ScratchDatabase,
+    pub store: PgEventStore,
+    pub app: axum::Router,
+    pub redis: redis::aio::ConnectionManager,
+    pub prefix: String,
+    pub seq: i64,
+}
+
+impl World {
+    /// A world whose logins resolve identities with `resolver`.
+    pub async fn new(resolver: Resolver) -> World {
+        let db = ScratchDatabase::create().await;
+        let store = db.store(4).await;
+        let prefix = format!("test:{}:", Uuid::new_v4().simple());
+        let redis = redis::aio::ConnectionManager::new(
+            redis::Client::open("redis://127.0.0.1:6379").unwrap(),
+        )
+        .await
+        .unwrap();
+        let mut state = api::AppState::new(store.clone());
+        state.consistency_timeout = Duration::from_secs(5);
+        let state = state.with_auth(Auth {
+            resolver,
+            credentials: Some(CredentialStore::new(redis.clone(), KEY, &prefix).unwrap()),
+            session_ttl: chrono::Duration::hours(1),
+            admins: std::sync::Arc::new([ADMIN.to_owned()].into()),
+        });
+        World {
+            app: api::router(state),
+            db,
+            store,
+            redis,
+            prefix,
+            seq: 1_764_000_000_000_000,
+        }
+    }
+
+    /// Runs the process manager over the log (detection, conflicts).
+    pub async fn reconcile(&self) {
+        let mut runner = projections::process::Runner::start(self.store.clone(), &|_, _| {})
+            .await
+            .unwrap();
+        runner.run_until_idle().await.unwrap();
+    }
+
+    /// Runs one Jetstream message through the ingest processor.
+    pub async fn ingest(&mut self, line: String) -> Outcome {
+        self.seq += 1;
+        Applier::new(self.store.clone())
+            .apply(&line, &format!("test:{}", self.seq))
+            .await
+            .unwrap()
+    }
+
+    pub async fn import_event(&mut self, did: &str, rkey: &str, name: &str) -> String {
+        self.import_event_with(did, rkey, name, json!({})).await
+    }
+
+    /// Imports `did`'s event `rkey` named `name`, with `extra` fields.
+    pub async fn import_event_with(
+        &mut self,
+        did: &str,
+        rkey: &str,
+        name: &str,
+        extra: Value,
+    ) -> String {
+        let seq = self.seq + 1;
+        let outcome = self
+            .ingest(commit(
+                did,
+                seq,
+                "create",
+                EVENT,
+                rkey,
+                Some(event_record(name, extra)),
+            ))
+            .await;
+        assert!(matches!(outcome, Outcome::Applied(_)), "{outcome:?}");
+        format!("at://{did}/{EVENT}/{rkey}")
+    }
+
+    pub async fn import_rsvp(&mut self, did: &str, subject: &str) {
+        let seq = self.seq + 1;
+        let outcome = self
+            .ingest(commit(
+                did,
+                seq,
+                "create",
+                RSVP,
+                "rsvp1",
+                Some(rsvp_record(subject, "going")),
+            ))
+            .await;
+        assert!(matches!(outcome, Outcome::Applied(_)), "{outcome:?}");
+    }
+
+    pub async fn account_status(&mut self, did: &str, active: bool, status: &str) {
+        let seq = self.seq + 1;
+        let line = json!({"did": did, "time_us": seq, "kind": "account",
+            "account": {"active": active, "did": did, "seq": seq, "status": status, "time": "2026-12-01T10:00:00Z"}});
+        let outcome = self.ingest(line.to_string()).await;
+        assert!(matches!(outcome, Outcome::Applied(_)), "{outcome:?}");
+    }
+
+    /// Applies the whole log to every projection.
+    pub async fn project(&self) {
+        let mut conn = self.store.pool().acquire().await.unwrap();
+        for projection in Projection::ALL {
+            let mut checkpoint = projection.checkpoint(self.store.pool()).await.unwrap();
+            loop {
+                let events = self.store.read_all(checkpoint, 500).await.unwrap();
+                let Some(last) = events.last() else { break };
+                projection
+                    .apply(&mut conn, LIVE_SCHEMA, &events, Some(checkpoint))
+                    .await
+                    .unwrap();
+                checkpoint = last.global_position;
+            }
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let body = match body {
+            Some(body) => {
+                request = request.header("content-type", "application/json");
+                Body::from(body.to_string())
+            }
+            None => Body::empty(),
+        };
+        let response = self
+            .app
+            .clone()
+            .oneshot(request.body(body).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let bytes = to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    pub async fn log_in(&self, identifier: &str, password: &str) -> (StatusCode, Value) {
+        self.call(
+            "POST",
+            "/api/auth/bluesky/app-password",
+            None,
+            Some(json!({"identifier": identifier, "password": password})),
+        )
+        .await
+    }
+
+    pub async fn event_slug(&self, uri: &str) -> String {
+        sqlx::query_scalar("SELECT slug FROM read.occurrences WHERE external_id = $1")
+            .bind(uri)
+            .fetch_one(self.store.pool())
+            .await
+            .unwrap()
+    }
+
+    pub async fn event_types(&self, stream_prefix: &str) -> Vec<String> {
+        let all = self
+            .store
+            .read_all(domain::GlobalPosition(0), 100_000)
+            .await
+            .unwrap();
+        all.iter()
+            .filter(|e| e.stream_id.to_string().starts_with(stream_prefix))
+            .map(|e| e.payload.event_type.clone())
+            .collect()
+    }
+
+    pub async fn clean(self) {
+        let mut redis = self.redis.clone();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}*", self.prefix))
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        if !keys.is_empty() {
+            redis::cmd("DEL")
+                .arg(keys)
+                .query_async::<()>(&mut redis)
+                .await
+                .unwrap();
+        }
+        drop(self.db);
+    }
+}
+
+/// A resolver for worlds that never log in through a PDS.
+#[allow(dead_code)]
+pub fn offline_resolver() -> Resolver {
+    Resolver::new(&publish::ResolverConfig {
+        plc_url: "http://127.0.0.1:9".into(),
+        handle_resolver_url: "http://127.0.0.1:9".into(),
+        timeout: Duration::from_secs(1),
+    })
+}
+
+/// A session for `did` as an operator issues it (registers the DID).
+#[allow(dead_code)]
+pub async fn operator_token(world: &World, did: &str) -> String {
+    api::auth::operator_session(&world.store, did, chrono::Duration::hours(1))
+        .await
+        .unwrap()
+        .0
+}
