@@ -19,6 +19,7 @@ mod capture;
 #[path = "support/pds.rs"]
 mod pds;
 #[path = "support/world.rs"]
+#[allow(dead_code)]
 mod world;
 
 use capture::{EVENT, commit, event_record};
