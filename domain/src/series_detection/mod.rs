@@ -123,6 +123,30 @@ pub struct Explanation {
     pub skipped: Vec<String>,
     /// Members off the rule (moved occurrences).
     pub moved: Vec<String>,
+    /// Each member against the next one, signal by signal.
+    pub pairs: Vec<PairScore>,
+}
+
+/// How alike two consecutive members are, with each signal's part.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PairScore {
+    /// The earlier event.
+    pub from: String,
+    /// The next one.
+    pub to: String,
+    /// The pair's score (0 to 1), weighed as a group's confidence is.
+    pub score: f64,
+    /// How alike their series names are.
+    pub name_similarity: f64,
+    /// How close their times of day are (1: the same wall time; 0: the
+    /// spread allowed within a series apart, or more).
+    pub time_of_day: f64,
+    /// Both on the rule (neither moved).
+    pub on_rule: bool,
+    /// How alike their locations are, when both give one.
+    pub location_similarity: Option<f64>,
+    /// How alike their descriptions are, when both give one.
+    pub description_similarity: Option<f64>,
 }
 
 /// The series `candidates` hold, per organizer, most confident first.
@@ -319,8 +343,41 @@ fn propose(organizer: &str, group: &[Placed], config: &DetectionConfig) -> Optio
                 .iter()
                 .map(|n| group[*n].event.uri.clone())
                 .collect(),
+            pairs: pair_scores(group, &fit.moved, config),
         },
     })
+}
+
+fn pair_scores(group: &[Placed], moved: &[usize], config: &DetectionConfig) -> Vec<PairScore> {
+    (1..group.len())
+        .map(|n| {
+            let (a, b) = (&group[n - 1], &group[n]);
+            let name = strsim::sorensen_dice(&a.series_name, &b.series_name);
+            let apart = minutes(a.local).abs_diff(minutes(b.local)) as f64;
+            let time_of_day = (1.0 - apart / f64::from(config.time_of_day_spread.max(1))).max(0.0);
+            let on_rule = !moved.contains(&(n - 1)) && !moved.contains(&n);
+            let timing = if on_rule {
+                time_of_day
+            } else {
+                time_of_day / 2.0
+            };
+            let location = signals::places_similarity(&a.event.places, &b.event.places);
+            let description = signals::texts_similarity(
+                a.event.description.as_deref(),
+                b.event.description.as_deref(),
+            );
+            PairScore {
+                from: a.event.uri.clone(),
+                to: b.event.uri.clone(),
+                score: round(signals::confidence(name, timing, location, description)),
+                name_similarity: round(name),
+                time_of_day: round(time_of_day),
+                on_rule,
+                location_similarity: location.map(round),
+                description_similarity: description.map(round),
+            }
+        })
+        .collect()
 }
 
 fn rrule_text(

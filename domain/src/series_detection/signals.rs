@@ -90,6 +90,26 @@ pub fn description_similarity<'a>(members: impl Iterator<Item = Option<&'a str>>
     )
 }
 
+/// How alike two places lists are (Jaccard of their keys); `None` unless
+/// both give one.
+pub fn places_similarity(a: &[Place], b: &[Place]) -> Option<f64> {
+    if a.is_empty() || b.is_empty() {
+        return None;
+    }
+    let keys = |places: &[Place]| places.iter().map(place_key).collect::<BTreeSet<_>>();
+    Some(jaccard(&keys(a), &keys(b)))
+}
+
+/// How alike two descriptions are (Sørensen–Dice); `None` unless both give
+/// one.
+pub fn texts_similarity(a: Option<&str>, b: Option<&str>) -> Option<f64> {
+    let clean = |text: Option<&str>| {
+        text.map(|t| t.trim().to_lowercase())
+            .filter(|t| !t.is_empty())
+    };
+    Some(strsim::sorensen_dice(&clean(a)?, &clean(b)?))
+}
+
 /// The group's confidence from its signals: name and timing always, the
 /// supporting signals when members give them. Timing weighs most: it is
 /// what makes a series.
