@@ -60,6 +60,21 @@ async fn setup() -> Setup {
     }
 }
 
+/// The organizer publishes the following week's meetup; detection and the
+/// projections catch up.
+async fn next_meetup(world: &mut World) {
+    world
+        .import_event_with(
+            ORGANIZER,
+            "3meet9",
+            "Rust Meetup #15",
+            json!({"startsAt": "2026-12-22T18:00:00Z", "timezone": "Europe/Berlin"}),
+        )
+        .await;
+    world.reconcile().await;
+    world.project().await;
+}
+
 async fn proposals(world: &World, token: &str, query: &str) -> (StatusCode, Value) {
     world
         .call(
@@ -174,16 +189,7 @@ async fn accepting_creates_the_series_and_its_events_become_occurrences_keeping_
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "accepted once");
 
-    s.world
-        .import_event_with(
-            ORGANIZER,
-            "3meet9",
-            "Rust Meetup #15",
-            json!({"startsAt": "2026-12-22T18:00:00Z", "timezone": "Europe/Berlin"}),
-        )
-        .await;
-    s.world.reconcile().await;
-    s.world.project().await;
+    next_meetup(&mut s.world).await;
     let (_, list) = proposals(&s.world, &s.organizer, "?status=proposed").await;
     assert_eq!(
         list,
@@ -267,16 +273,7 @@ async fn a_rejected_group_is_proposed_again_only_when_a_new_event_joins_it() {
         (Some("rejected"), Some(1))
     );
 
-    s.world
-        .import_event_with(
-            ORGANIZER,
-            "3meet9",
-            "Rust Meetup #15",
-            json!({"startsAt": "2026-12-22T18:00:00Z", "timezone": "Europe/Berlin"}),
-        )
-        .await;
-    s.world.reconcile().await;
-    s.world.project().await;
+    next_meetup(&mut s.world).await;
     let (_, list) = proposals(&s.world, &s.organizer, "").await;
     assert_eq!(
         (

@@ -271,7 +271,8 @@ async fn create_series(
             }
         }
     }
-    let details = series_details(&members, &review, &recurrence);
+    let details = series_details(&members, &review, &recurrence)
+        .ok_or_else(|| ApiError::BadRequest(format!("proposal {id} has no members")))?;
     let slug = projections::models::slug(&details.name, accepted.series_id.0);
     let created = SeriesCreated {
         series_id: accepted.series_id,
@@ -311,24 +312,8 @@ fn series_details(
     members: &[EventDetails],
     review: &ProposalReview,
     recurrence: &Recurrence,
-) -> EventDetails {
-    let first = members
-        .iter()
-        .min_by_key(|d| d.starts_at)
-        .cloned()
-        .unwrap_or_else(|| EventDetails {
-            name: String::new(),
-            description: None,
-            starts_at: None,
-            ends_at: None,
-            time_zone: None,
-            mode: None,
-            status: None,
-            places: vec![],
-            links: vec![],
-            rsvp_expected: None,
-            created_at: now(),
-        });
+) -> Option<EventDetails> {
+    let first = members.iter().min_by_key(|d| d.starts_at).cloned()?;
     let shared = review
         .latest()
         .map(|p| p.series_name.clone())
@@ -338,11 +323,11 @@ fn series_details(
         _ if shared.is_empty() => first.name.clone(),
         _ => shared,
     };
-    EventDetails {
+    Some(EventDetails {
         name,
         starts_at: Some(recurrence.starts_at),
         ends_at: None,
         time_zone: Some(recurrence.time_zone.clone()),
         ..first
-    }
+    })
 }

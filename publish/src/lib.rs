@@ -15,6 +15,6 @@ pub mod profile;
 pub mod resolve;
 
 pub use credentials::{CredentialError, CredentialStore, SessionKind, StoredSession};
-pub use login::{LoginError, VerifiedLogin, log_in_with_app_password};
+pub use login::{LoginError, log_in_with_app_password};
 pub use profile::display_name;
 pub use resolve::{ResolveError, Resolved, Resolver, ResolverConfig};

@@ -7,41 +7,11 @@ use atrium_api::client::AtpServiceClient;
 use atrium_api::com::atproto::server::create_session;
 use atrium_api::xrpc::error::{Error as XrpcError, XrpcErrorKind};
 use atrium_xrpc_client::reqwest::ReqwestClientBuilder;
-use chrono::{DateTime, Utc};
 use thiserror::Error;
 
+use crate::credentials::{SessionKind, StoredSession};
 use crate::jwt;
 use crate::resolve::{ResolveError, Resolver};
-
-/// A session the DID's own PDS created.
-#[derive(Clone, PartialEq, Eq)]
-pub struct VerifiedLogin {
-    /// The DID the PDS authenticated.
-    pub did: String,
-    /// The handle the PDS reports.
-    pub handle: String,
-    /// The PDS.
-    pub pds: String,
-    /// The access token.
-    pub access_jwt: String,
-    /// The refresh token.
-    pub refresh_jwt: String,
-    /// When the access token expires, when it says.
-    pub access_expires_at: Option<DateTime<Utc>>,
-    /// When the refresh token expires, when it says.
-    pub refresh_expires_at: Option<DateTime<Utc>>,
-}
-
-impl std::fmt::Debug for VerifiedLogin {
-    // Tokens never reach logs.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VerifiedLogin")
-            .field("did", &self.did)
-            .field("handle", &self.handle)
-            .field("pds", &self.pds)
-            .finish_non_exhaustive()
-    }
-}
 
 /// Why a login failed.
 #[derive(Debug, Error)]
@@ -89,13 +59,14 @@ pub enum LoginError {
     },
 }
 
-/// Logs `identifier` (a handle or DID) in with `password` on its own PDS.
+/// Logs `identifier` (a handle or DID) in with `password` on its own PDS;
+/// the session it returns is for the DID the PDS authenticated.
 #[tracing::instrument(skip(resolver, password), fields(did))]
 pub async fn log_in_with_app_password(
     resolver: &Resolver,
     identifier: &str,
     password: &str,
-) -> Result<VerifiedLogin, LoginError> {
+) -> Result<StoredSession, LoginError> {
     let resolved = resolver.resolve(identifier).await?;
     tracing::Span::current().record("did", resolved.did.as_str());
     let client = AtpServiceClient::new(
@@ -149,7 +120,8 @@ pub async fn log_in_with_app_password(
             status: session.status.clone().unwrap_or_else(|| "inactive".into()),
         });
     }
-    Ok(VerifiedLogin {
+    Ok(StoredSession {
+        kind: SessionKind::AppPassword,
         did: resolved.did,
         handle: session.handle.as_str().to_owned(),
         pds: resolved.pds,

@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use domain::identity::{Identity, IdentityCommand, IdentityError, UserId, identity_stream};
-use publish::{LoginError, SessionKind, StoredSession, VerifiedLogin};
+use publish::{LoginError, StoredSession};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -136,23 +136,13 @@ pub async fn app_password(
 async fn store_credentials(
     auth: &Auth,
     user_id: UserId,
-    login: &VerifiedLogin,
+    session: &StoredSession,
 ) -> Result<(), ApiError> {
     let Some(credentials) = &auth.credentials else {
         return Ok(());
     };
-    let session = StoredSession {
-        kind: SessionKind::AppPassword,
-        did: login.did.clone(),
-        handle: login.handle.clone(),
-        pds: login.pds.clone(),
-        access_jwt: login.access_jwt.clone(),
-        refresh_jwt: login.refresh_jwt.clone(),
-        access_expires_at: login.access_expires_at,
-        refresh_expires_at: login.refresh_expires_at,
-    };
     credentials
-        .put(user_id, &session, Utc::now(), CREDENTIALS_FALLBACK_TTL)
+        .put(user_id, session, Utc::now(), CREDENTIALS_FALLBACK_TTL)
         .await
         .map_err(|err| ApiError::Unavailable(format!("the credential store: {err}")))
 }
