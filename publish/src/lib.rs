@@ -12,9 +12,11 @@ pub mod enrich;
 mod jwt;
 pub mod login;
 pub mod profile;
+pub mod repo;
 pub mod resolve;
 
 pub use credentials::{CredentialError, CredentialStore, SessionKind, StoredSession};
 pub use login::{LoginError, log_in_with_app_password};
 pub use profile::display_name;
+pub use repo::{PublishError, RepoClient, Retries, Written};
 pub use resolve::{ResolveError, Resolved, Resolver, ResolverConfig};

@@ -1,0 +1,435 @@
+//! Writes and reads of records in a user's repository on their PDS
+//! (`com.atproto.repo.*` through `atrium-api`), with the PDS's refusals
+//! turned into [`PublishError`]s that say what to do next: retry later,
+//! refresh the session, or record why it cannot be done.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use atrium_api::client::AtpServiceClient;
+use atrium_api::com::atproto::repo::{delete_record, get_record, put_record};
+use atrium_api::types::Unknown;
+use atrium_api::xrpc::error::{Error as XrpcError, XrpcErrorKind};
+use atrium_api::xrpc::http::{Request, Response};
+use atrium_api::xrpc::types::AuthorizationToken;
+use atrium_api::xrpc::{HttpClient, XrpcClient};
+use chrono::{DateTime, Utc};
+use thiserror::Error;
+
+/// Why a repository call failed.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum PublishError {
+    /// The PDS could not be reached, or failed (5xx): retry later.
+    #[error("the PDS is unavailable: {0}")]
+    Unavailable(String),
+    /// Too many requests: retry after `reset_at` (the `ratelimit-reset`
+    /// header), or later when it did not say.
+    #[error("rate limited until {reset_at:?}")]
+    RateLimited {
+        /// When the limit resets.
+        reset_at: Option<DateTime<Utc>>,
+    },
+    /// The access token expired: refresh the session, then retry once.
+    #[error("the access token expired")]
+    ExpiredToken,
+    /// The PDS refused the session.
+    #[error("the PDS refused the session: {0}")]
+    Unauthorized(String),
+    /// The record does not validate, or the request is malformed.
+    #[error("the PDS refused the record: {0}")]
+    InvalidRecord(String),
+    /// The record changed since the CID we last saw (`swapRecord`).
+    #[error("the record changed since the version we last saw")]
+    SwapConflict,
+    /// No such record.
+    #[error("no such record")]
+    NotFound,
+}
+
+impl PublishError {
+    /// True for failures that may pass on their own.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            PublishError::Unavailable(_) | PublishError::RateLimited { .. }
+        )
+    }
+}
+
+/// A record as the PDS wrote or holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Written {
+    /// Its AT-URI.
+    pub uri: String,
+    /// The CID of this version.
+    pub cid: String,
+}
+
+/// The XRPC transport of one session: reqwest with the session's bearer
+/// token, keeping the `ratelimit-reset` of a 429 (atrium's error keeps no
+/// headers).
+struct Session {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+    rate_reset: Arc<Mutex<Option<i64>>>,
+}
+
+impl HttpClient for Session {
+    async fn send_http(
+        &self,
+        request: Request<Vec<u8>>,
+    ) -> Result<Response<Vec<u8>>, Box<dyn std::error::Error + Send + Sync + 'static>> {
+        let response = self.http.execute(request.try_into()?).await?;
+        if response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            let reset = response
+                .headers()
+                .get("ratelimit-reset")
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.parse().ok());
+            *self.rate_reset.lock().unwrap_or_else(|e| e.into_inner()) = reset;
+        }
+        let mut builder = Response::builder().status(response.status());
+        for (name, value) in response.headers() {
+            builder = builder.header(name, value);
+        }
+        Ok(builder.body(response.bytes().await?.to_vec())?)
+    }
+}
+
+impl XrpcClient for Session {
+    fn base_uri(&self) -> String {
+        self.base.clone()
+    }
+
+    async fn authorization_token(&self, _is_refresh: bool) -> Option<AuthorizationToken> {
+        Some(AuthorizationToken::Bearer(self.token.clone()))
+    }
+}
+
+/// One account's repository, through one access token.
+pub struct RepoClient {
+    did: String,
+    rate_reset: Arc<Mutex<Option<i64>>>,
+    client: AtpServiceClient<Session>,
+}
+
+fn parsed<T: std::str::FromStr>(what: &str, text: &str) -> Result<T, PublishError> {
+    text.parse()
+        .map_err(|_| PublishError::InvalidRecord(format!("{what} {text:?} is not valid")))
+}
+
+impl RepoClient {
+    /// The repository of `did` on `pds`, acting with `access_jwt`.
+    pub fn new(http: reqwest::Client, pds: &str, did: &str, access_jwt: &str) -> Self {
+        let rate_reset = Arc::new(Mutex::new(None));
+        let session = Session {
+            http,
+            base: pds.trim_end_matches('/').to_owned(),
+            token: access_jwt.to_owned(),
+            rate_reset: rate_reset.clone(),
+        };
+        Self {
+            did: did.to_owned(),
+            rate_reset,
+            client: AtpServiceClient::new(session),
+        }
+    }
+
+    /// Writes `record` at `collection/rkey`: creates it, or replaces it when
+    /// `swap` is the CID of the version it replaces.
+    #[tracing::instrument(skip(self, record), fields(did = %self.did))]
+    pub async fn put(
+        &self,
+        collection: &str,
+        rkey: &str,
+        record: &serde_json::Value,
+        swap: Option<&str>,
+    ) -> Result<Written, PublishError> {
+        let record: Unknown = serde_json::from_value(record.clone())
+            .map_err(|err| PublishError::InvalidRecord(err.to_string()))?;
+        let input = put_record::InputData {
+            collection: parsed("collection", collection)?,
+            record,
+            repo: parsed("repository", &self.did)?,
+            rkey: parsed("record key", rkey)?,
+            swap_commit: None,
+            swap_record: swap.map(|cid| parsed("CID", cid)).transpose()?,
+            validate: None,
+        };
+        let written = self
+            .client
+            .service
+            .com
+            .atproto
+            .repo
+            .put_record(input.into())
+            .await
+            .map_err(|err| self.classify(err))?;
+        Ok(Written {
+            uri: written.uri.clone(),
+            cid: written.cid.as_ref().to_string(),
+        })
+    }
+
+    /// Deletes `collection/rkey` (when `swap` is given, only that version).
+    #[tracing::instrument(skip(self), fields(did = %self.did))]
+    pub async fn delete(
+        &self,
+        collection: &str,
+        rkey: &str,
+        swap: Option<&str>,
+    ) -> Result<(), PublishError> {
+        let input = delete_record::InputData {
+            collection: parsed("collection", collection)?,
+            repo: parsed("repository", &self.did)?,
+            rkey: parsed("record key", rkey)?,
+            swap_commit: None,
+            swap_record: swap.map(|cid| parsed("CID", cid)).transpose()?,
+        };
+        self.client
+            .service
+            .com
+            .atproto
+            .repo
+            .delete_record(input.into())
+            .await
+            .map(|_| ())
+            .map_err(|err| self.classify(err))
+    }
+
+    /// The current version of `collection/rkey`, as JSON with its CID.
+    #[tracing::instrument(skip(self), fields(did = %self.did))]
+    pub async fn get(
+        &self,
+        collection: &str,
+        rkey: &str,
+    ) -> Result<(Written, serde_json::Value), PublishError> {
+        let params = get_record::ParametersData {
+            cid: None,
+            collection: parsed("collection", collection)?,
+            repo: parsed("repository", &self.did)?,
+            rkey: parsed("record key", rkey)?,
+        };
+        let record = self
+            .client
+            .service
+            .com
+            .atproto
+            .repo
+            .get_record(params.into())
+            .await
+            .map_err(|err| self.classify(err))?;
+        let value = serde_json::to_value(&record.value)
+            .map_err(|err| PublishError::InvalidRecord(err.to_string()))?;
+        Ok((
+            Written {
+                uri: record.uri.clone(),
+                cid: record
+                    .cid
+                    .as_ref()
+                    .map(|cid| cid.as_ref().to_string())
+                    .unwrap_or_default(),
+            },
+            value,
+        ))
+    }
+
+    fn classify<E: std::fmt::Debug + std::fmt::Display>(&self, err: XrpcError<E>) -> PublishError {
+        let XrpcError::XrpcResponse(response) = err else {
+            return PublishError::Unavailable(err.to_string());
+        };
+        let (name, message) = match &response.error {
+            Some(XrpcErrorKind::Undefined(body)) => (body.error.clone(), body.message.clone()),
+            // A typed error displays as `Name` or `Name: message`.
+            Some(XrpcErrorKind::Custom(custom)) => {
+                let text = custom.to_string();
+                match text.split_once(": ") {
+                    Some((name, message)) => (Some(name.to_owned()), Some(message.to_owned())),
+                    None => (Some(text), None),
+                }
+            }
+            None => (None, None),
+        };
+        let described = || {
+            message
+                .clone()
+                .or_else(|| name.clone())
+                .unwrap_or_else(|| response.status.to_string())
+        };
+        let status = response.status.as_u16();
+        match (status, name.as_deref()) {
+            (_, Some("InvalidSwap")) => PublishError::SwapConflict,
+            (429, _) => PublishError::RateLimited {
+                reset_at: self
+                    .rate_reset
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take()
+                    .and_then(|seconds| DateTime::from_timestamp(seconds, 0)),
+            },
+            (_, Some("ExpiredToken")) => PublishError::ExpiredToken,
+            (401, _)
+            | (403, _)
+            | (_, Some("InvalidToken" | "AuthMissing" | "AuthenticationRequired")) => {
+                PublishError::Unauthorized(described())
+            }
+            (_, Some("RecordNotFound")) | (404, _) => PublishError::NotFound,
+            (400..=499, _) => PublishError::InvalidRecord(described()),
+            _ => PublishError::Unavailable(described()),
+        }
+    }
+}
+
+/// How often, and how long apart, transient failures are retried.
+#[derive(Clone, Copy, Debug)]
+pub struct Retries {
+    /// Attempts in all.
+    pub attempts: u32,
+    /// The first delay; each next one doubles.
+    pub first_delay: Duration,
+    /// The longest delay (a rate limit's reset included).
+    pub max_delay: Duration,
+}
+
+impl Default for Retries {
+    fn default() -> Self {
+        Self {
+            attempts: 5,
+            first_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Retries {
+    /// Runs `call` until it succeeds, fails for good, or the attempts run
+    /// out; a rate limit waits for its reset.
+    pub async fn run<T, F, Fut>(&self, mut call: F) -> Result<T, PublishError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, PublishError>>,
+    {
+        let mut delay = self.first_delay;
+        let mut attempt = 1;
+        loop {
+            match call().await {
+                Err(err) if err.is_transient() && attempt < self.attempts => {
+                    let wait = match &err {
+                        PublishError::RateLimited { reset_at: Some(at) } => {
+                            (*at - Utc::now()).to_std().unwrap_or(delay)
+                        }
+                        _ => delay,
+                    };
+                    tracing::warn!(error = %err, attempt, wait_ms = wait.as_millis() as u64, "retrying");
+                    tokio::time::sleep(wait.min(self.max_delay)).await;
+                    delay = (delay * 2).min(self.max_delay);
+                    attempt += 1;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use atrium_api::xrpc::error::{ErrorResponseBody, XrpcError as Response};
+    use atrium_api::xrpc::http::StatusCode;
+
+    fn client() -> RepoClient {
+        RepoClient::new(
+            reqwest::Client::new(),
+            "http://127.0.0.1:9",
+            "did:plc:someone",
+            "token",
+        )
+    }
+
+    fn answer(status: u16, error: Option<&str>) -> XrpcError<put_record::Error> {
+        XrpcError::XrpcResponse(Response {
+            status: StatusCode::from_u16(status).unwrap(),
+            error: Some(XrpcErrorKind::Undefined(ErrorResponseBody {
+                error: error.map(Into::into),
+                message: Some("said the PDS".into()),
+            })),
+        })
+    }
+
+    #[test]
+    fn refusals_are_typed_by_what_to_do_next() {
+        let client = client();
+        assert_eq!(
+            client.classify(answer(400, Some("InvalidSwap"))),
+            PublishError::SwapConflict
+        );
+        assert_eq!(
+            client.classify(answer(400, Some("ExpiredToken"))),
+            PublishError::ExpiredToken
+        );
+        assert_eq!(
+            client.classify(answer(401, Some("InvalidToken"))),
+            PublishError::Unauthorized("said the PDS".into())
+        );
+        assert_eq!(
+            client.classify(answer(400, Some("InvalidRequest"))),
+            PublishError::InvalidRecord("said the PDS".into())
+        );
+        assert_eq!(
+            client.classify(answer(400, Some("RecordNotFound"))),
+            PublishError::NotFound
+        );
+        assert!(client.classify(answer(502, None)).is_transient());
+        *client.rate_reset.lock().unwrap() = Some(1_800_000_000);
+        assert_eq!(
+            client.classify(answer(429, Some("RateLimitExceeded"))),
+            PublishError::RateLimited {
+                reset_at: DateTime::from_timestamp(1_800_000_000, 0)
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn transient_failures_are_retried_and_others_are_not() {
+        let retries = Retries {
+            attempts: 3,
+            first_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(5),
+        };
+        let calls = std::cell::Cell::new(0);
+        let outcome = retries
+            .run(|| {
+                calls.set(calls.get() + 1);
+                async { Err::<(), _>(PublishError::Unavailable("down".into())) }
+            })
+            .await;
+        assert_eq!(
+            (outcome, calls.get()),
+            (Err(PublishError::Unavailable("down".into())), 3)
+        );
+        calls.set(0);
+        let outcome = retries
+            .run(|| {
+                calls.set(calls.get() + 1);
+                async { Err::<(), _>(PublishError::SwapConflict) }
+            })
+            .await;
+        assert_eq!((outcome, calls.get()), (Err(PublishError::SwapConflict), 1));
+        calls.set(0);
+        let outcome = retries
+            .run(|| {
+                calls.set(calls.get() + 1);
+                let n = calls.get();
+                async move {
+                    if n < 2 {
+                        Err(PublishError::RateLimited { reset_at: None })
+                    } else {
+                        Ok(n)
+                    }
+                }
+            })
+            .await;
+        assert_eq!(outcome, Ok(2));
+    }
+}
