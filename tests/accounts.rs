@@ -173,8 +173,22 @@ async fn a_login_claims_the_shadow_of_its_did_and_everything_stays_attached(pds:
             "ShadowAccountCreated",
             "HandleChanged",
             "DisplayNameChanged",
-            "ShadowClaimed"
-        ]
+            "ShadowClaimed",
+            "BlueskyCredentialsStored",
+            "BlueskyCredentialsStored"
+        ],
+        "each login keeps its session for publishing, and says so without the tokens"
+    );
+    world.project().await;
+    let (_, user) = world
+        .call("GET", &format!("/api/users/{}", alice.did), None, None)
+        .await;
+    let expiry = user["bluesky_token_expiry"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{user}"));
+    assert!(
+        expiry > "2027-01-01",
+        "the refresh token's expiry, 90 days on: {expiry}"
     );
 
     let mut redis = world.redis.clone();

@@ -13,8 +13,8 @@ use crate::attendance::{RsvpChanged, RsvpParked, RsvpWithdrawn};
 use crate::envelope::EncodedPayload;
 use crate::external_ref::ExternalRefLinked;
 use crate::identity::{
-    AccountRegistered, AccountStatusChanged, DisplayNameChanged, HandleChanged, PersonalDataErased,
-    ShadowAccountCreated, ShadowClaimed,
+    AccountRegistered, AccountStatusChanged, BlueskyCredentialsStored, BlueskyLoginRequired,
+    DisplayNameChanged, HandleChanged, PersonalDataErased, ShadowAccountCreated, ShadowClaimed,
 };
 use crate::occurrence::{
     EventChangedExternally, EventDeletedExternally, EventImported, OccurrenceCancelled,
@@ -195,6 +195,8 @@ catalogue! {
     SeriesProposalAccepted = 1,
     SeriesProposalAdjusted = 1,
     SeriesProposalRejected = 1,
+    BlueskyCredentialsStored = 1,
+    BlueskyLoginRequired = 1,
 }
 
 #[cfg(test)]

@@ -94,6 +94,34 @@ pub struct PersonalDataErased {
     pub did: String,
 }
 
+/// A full account's Bluesky session was stored for publishing (at login or
+/// after a refresh); no token is in the event. Schema version 1.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlueskyCredentialsStored {
+    /// The account.
+    pub user_id: UserId,
+    /// The DID the session acts as.
+    pub did: String,
+    /// `app-password` or `oauth`.
+    pub kind: String,
+    /// When the session can no longer be refreshed (the user must log in
+    /// again by then).
+    pub expires_at: Option<crate::time::Timestamp>,
+}
+
+/// A full account's Bluesky session can no longer be used (its refresh
+/// was refused, or it is gone): publishing for it waits for a new login.
+/// Schema version 1.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlueskyLoginRequired {
+    /// The account.
+    pub user_id: UserId,
+    /// The DID.
+    pub did: String,
+    /// Why, as the PDS or the store said it.
+    pub reason: String,
+}
+
 /// A DID's handle changed. Schema version 1.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HandleChanged {
@@ -180,6 +208,18 @@ pub enum IdentityCommand {
         /// The display name from the account's profile, when read.
         display_name: Option<String>,
     },
+    /// A Bluesky session of this account was stored.
+    StoreCredentials {
+        /// `app-password` or `oauth`.
+        kind: String,
+        /// When it can no longer be refreshed.
+        expires_at: Option<crate::time::Timestamp>,
+    },
+    /// The account's Bluesky session can no longer be used.
+    RequireLogin {
+        /// Why.
+        reason: String,
+    },
     /// The DID's handle changed.
     ChangeHandle(String),
     /// The account's profile names this display name (or none).
@@ -225,6 +265,9 @@ pub enum IdentityError {
     /// A handle change for a DID never seen.
     #[error("the identity is unknown")]
     Unknown,
+    /// Shadow accounts own no credentials.
+    #[error("{0} is a shadow account; it owns no credentials")]
+    ShadowHasNoCredentials(String),
 }
 
 /// The status the network gives a deleted account.
@@ -383,8 +426,34 @@ impl crate::decider::Decider for Identity {
                 Identity::Unknown,
                 IdentityCommand::ChangeHandle(_)
                 | IdentityCommand::ChangeDisplayName(_)
-                | IdentityCommand::ChangeAccountStatus { .. },
+                | IdentityCommand::ChangeAccountStatus { .. }
+                | IdentityCommand::StoreCredentials { .. }
+                | IdentityCommand::RequireLogin { .. },
             ) => Err(IdentityError::Unknown),
+            (
+                Identity::Shadow(shadow),
+                IdentityCommand::StoreCredentials { .. } | IdentityCommand::RequireLogin { .. },
+            ) => Err(IdentityError::ShadowHasNoCredentials(shadow.did.clone())),
+            (
+                Identity::Registered(account),
+                IdentityCommand::StoreCredentials { kind, expires_at },
+            ) => Ok(vec![
+                BlueskyCredentialsStored {
+                    user_id: account.user_id,
+                    did: account.did.clone(),
+                    kind: kind.clone(),
+                    expires_at: *expires_at,
+                }
+                .into(),
+            ]),
+            (Identity::Registered(account), IdentityCommand::RequireLogin { reason }) => Ok(vec![
+                BlueskyLoginRequired {
+                    user_id: account.user_id,
+                    did: account.did.clone(),
+                    reason: reason.clone(),
+                }
+                .into(),
+            ]),
             (
                 Identity::Shadow(profile) | Identity::Registered(profile),
                 IdentityCommand::ChangeDisplayName(name),

@@ -10,8 +10,9 @@ use std::path::PathBuf;
 use domain::attendance::{AttendanceStatus, RsvpChanged, RsvpParked, RsvpWithdrawn};
 use domain::external_ref::{ExternalRefLinked, LocalRef};
 use domain::identity::{
-    AccountRegistered, AccountStatusChanged, DisplayNameChanged, HandleChanged, PersonalDataErased,
-    ShadowAccountCreated, ShadowClaimed, UserId,
+    AccountRegistered, AccountStatusChanged, BlueskyCredentialsStored, BlueskyLoginRequired,
+    DisplayNameChanged, HandleChanged, PersonalDataErased, ShadowAccountCreated, ShadowClaimed,
+    UserId,
 };
 use domain::occurrence::{
     EventChangedExternally, EventDeletedExternally, EventDetails, EventImported, Link, Mode,
@@ -205,6 +206,19 @@ fn expected(event_type: &str, schema_version: u16) -> DomainEvent {
             version: 1,
             organizer: "did:plc:golden".into(),
             uris: vec![URI.into()],
+        }
+        .into(),
+        ("BlueskyCredentialsStored", 1) => BlueskyCredentialsStored {
+            user_id: UserId(Uuid::from_u128(7)),
+            did: "did:plc:golden".into(),
+            kind: "app-password".into(),
+            expires_at: Some(Timestamp::from_unix_micros(1_772_000_000_000_000)),
+        }
+        .into(),
+        ("BlueskyLoginRequired", 1) => BlueskyLoginRequired {
+            user_id: UserId(Uuid::from_u128(7)),
+            did: "did:plc:golden".into(),
+            reason: "ExpiredToken: Token has been revoked".into(),
         }
         .into(),
         ("ShadowClaimed", 1) => ShadowClaimed {

@@ -173,6 +173,43 @@ impl CredentialStore {
             .map_err(|_| CredentialError::Undecryptable(user))
     }
 
+    /// Takes the refresh lock of `user` for `lease`, unless another holder
+    /// has it: the token to release it with, or `None`.
+    pub async fn lock_refresh(
+        &self,
+        user: UserId,
+        lease: std::time::Duration,
+    ) -> Result<Option<String>, CredentialError> {
+        let mut token = [0u8; 16];
+        rand::rng().fill_bytes(&mut token);
+        let token = STANDARD.encode(token);
+        let mut redis = self.redis.clone();
+        let taken: Option<String> = redis::cmd("SET")
+            .arg(self.lock_key(user))
+            .arg(&token)
+            .arg("NX")
+            .arg("PX")
+            .arg(lease.as_millis() as u64)
+            .query_async(&mut redis)
+            .await?;
+        Ok(taken.map(|_| token))
+    }
+
+    /// Releases the refresh lock of `user`, if `token` still holds it.
+    pub async fn unlock_refresh(&self, user: UserId, token: &str) -> Result<(), CredentialError> {
+        let mut redis = self.redis.clone();
+        let key = self.lock_key(user);
+        let holder: Option<String> = redis.get(&key).await?;
+        if holder.as_deref() == Some(token) {
+            redis.del::<_, ()>(&key).await?;
+        }
+        Ok(())
+    }
+
+    fn lock_key(&self, user: UserId) -> String {
+        format!("{}:refreshing", self.key(user))
+    }
+
     /// Forgets `user`'s session.
     pub async fn delete(&self, user: UserId) -> Result<(), CredentialError> {
         let mut redis = self.redis.clone();

@@ -14,9 +14,11 @@ pub mod login;
 pub mod profile;
 pub mod repo;
 pub mod resolve;
+pub mod sessions;
 
 pub use credentials::{CredentialError, CredentialStore, SessionKind, StoredSession};
 pub use login::{LoginError, log_in_with_app_password};
 pub use profile::display_name;
 pub use repo::{PublishError, RepoClient, Retries, Written};
 pub use resolve::{ResolveError, Resolved, Resolver, ResolverConfig};
+pub use sessions::{SessionError, SessionKeeper};

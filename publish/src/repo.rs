@@ -68,7 +68,7 @@ pub struct Written {
 /// The XRPC transport of one session: reqwest with the session's bearer
 /// token, keeping the `ratelimit-reset` of a 429 (atrium's error keeps no
 /// headers).
-struct Session {
+pub(crate) struct Session {
     http: reqwest::Client,
     base: String,
     token: String,
@@ -107,135 +107,33 @@ impl XrpcClient for Session {
     }
 }
 
-/// One account's repository, through one access token.
-pub struct RepoClient {
-    did: String,
+/// An XRPC client acting with one token, and how to read its refusals.
+pub(crate) struct Xrpc {
+    pub(crate) client: AtpServiceClient<Session>,
     rate_reset: Arc<Mutex<Option<i64>>>,
-    client: AtpServiceClient<Session>,
 }
 
-fn parsed<T: std::str::FromStr>(what: &str, text: &str) -> Result<T, PublishError> {
-    text.parse()
-        .map_err(|_| PublishError::InvalidRecord(format!("{what} {text:?} is not valid")))
-}
-
-impl RepoClient {
-    /// The repository of `did` on `pds`, acting with `access_jwt`.
-    pub fn new(http: reqwest::Client, pds: &str, did: &str, access_jwt: &str) -> Self {
+impl Xrpc {
+    /// A client of `base` sending `token` as its bearer.
+    pub(crate) fn new(http: reqwest::Client, base: &str, token: &str) -> Self {
         let rate_reset = Arc::new(Mutex::new(None));
         let session = Session {
             http,
-            base: pds.trim_end_matches('/').to_owned(),
-            token: access_jwt.to_owned(),
+            base: base.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
             rate_reset: rate_reset.clone(),
         };
         Self {
-            did: did.to_owned(),
-            rate_reset,
             client: AtpServiceClient::new(session),
+            rate_reset,
         }
     }
 
-    /// Writes `record` at `collection/rkey`: creates it, or replaces it when
-    /// `swap` is the CID of the version it replaces.
-    #[tracing::instrument(skip(self, record), fields(did = %self.did))]
-    pub async fn put(
+    /// What a failed call means for the caller.
+    pub(crate) fn classify<E: std::fmt::Debug + std::fmt::Display>(
         &self,
-        collection: &str,
-        rkey: &str,
-        record: &serde_json::Value,
-        swap: Option<&str>,
-    ) -> Result<Written, PublishError> {
-        let record: Unknown = serde_json::from_value(record.clone())
-            .map_err(|err| PublishError::InvalidRecord(err.to_string()))?;
-        let input = put_record::InputData {
-            collection: parsed("collection", collection)?,
-            record,
-            repo: parsed("repository", &self.did)?,
-            rkey: parsed("record key", rkey)?,
-            swap_commit: None,
-            swap_record: swap.map(|cid| parsed("CID", cid)).transpose()?,
-            validate: None,
-        };
-        let written = self
-            .client
-            .service
-            .com
-            .atproto
-            .repo
-            .put_record(input.into())
-            .await
-            .map_err(|err| self.classify(err))?;
-        Ok(Written {
-            uri: written.uri.clone(),
-            cid: written.cid.as_ref().to_string(),
-        })
-    }
-
-    /// Deletes `collection/rkey` (when `swap` is given, only that version).
-    #[tracing::instrument(skip(self), fields(did = %self.did))]
-    pub async fn delete(
-        &self,
-        collection: &str,
-        rkey: &str,
-        swap: Option<&str>,
-    ) -> Result<(), PublishError> {
-        let input = delete_record::InputData {
-            collection: parsed("collection", collection)?,
-            repo: parsed("repository", &self.did)?,
-            rkey: parsed("record key", rkey)?,
-            swap_commit: None,
-            swap_record: swap.map(|cid| parsed("CID", cid)).transpose()?,
-        };
-        self.client
-            .service
-            .com
-            .atproto
-            .repo
-            .delete_record(input.into())
-            .await
-            .map(|_| ())
-            .map_err(|err| self.classify(err))
-    }
-
-    /// The current version of `collection/rkey`, as JSON with its CID.
-    #[tracing::instrument(skip(self), fields(did = %self.did))]
-    pub async fn get(
-        &self,
-        collection: &str,
-        rkey: &str,
-    ) -> Result<(Written, serde_json::Value), PublishError> {
-        let params = get_record::ParametersData {
-            cid: None,
-            collection: parsed("collection", collection)?,
-            repo: parsed("repository", &self.did)?,
-            rkey: parsed("record key", rkey)?,
-        };
-        let record = self
-            .client
-            .service
-            .com
-            .atproto
-            .repo
-            .get_record(params.into())
-            .await
-            .map_err(|err| self.classify(err))?;
-        let value = serde_json::to_value(&record.value)
-            .map_err(|err| PublishError::InvalidRecord(err.to_string()))?;
-        Ok((
-            Written {
-                uri: record.uri.clone(),
-                cid: record
-                    .cid
-                    .as_ref()
-                    .map(|cid| cid.as_ref().to_string())
-                    .unwrap_or_default(),
-            },
-            value,
-        ))
-    }
-
-    fn classify<E: std::fmt::Debug + std::fmt::Display>(&self, err: XrpcError<E>) -> PublishError {
+        err: XrpcError<E>,
+    ) -> PublishError {
         let XrpcError::XrpcResponse(response) = err else {
             return PublishError::Unavailable(err.to_string());
         };
@@ -278,6 +176,129 @@ impl RepoClient {
             (400..=499, _) => PublishError::InvalidRecord(described()),
             _ => PublishError::Unavailable(described()),
         }
+    }
+}
+
+/// One account's repository, through one access token.
+pub struct RepoClient {
+    did: String,
+    xrpc: Xrpc,
+}
+
+fn parsed<T: std::str::FromStr>(what: &str, text: &str) -> Result<T, PublishError> {
+    text.parse()
+        .map_err(|_| PublishError::InvalidRecord(format!("{what} {text:?} is not valid")))
+}
+
+impl RepoClient {
+    /// The repository of `did` on `pds`, acting with `access_jwt`.
+    pub fn new(http: reqwest::Client, pds: &str, did: &str, access_jwt: &str) -> Self {
+        Self {
+            did: did.to_owned(),
+            xrpc: Xrpc::new(http, pds, access_jwt),
+        }
+    }
+
+    /// Writes `record` at `collection/rkey`: creates it, or replaces it when
+    /// `swap` is the CID of the version it replaces.
+    #[tracing::instrument(skip(self, record), fields(did = %self.did))]
+    pub async fn put(
+        &self,
+        collection: &str,
+        rkey: &str,
+        record: &serde_json::Value,
+        swap: Option<&str>,
+    ) -> Result<Written, PublishError> {
+        let record: Unknown = serde_json::from_value(record.clone())
+            .map_err(|err| PublishError::InvalidRecord(err.to_string()))?;
+        let input = put_record::InputData {
+            collection: parsed("collection", collection)?,
+            record,
+            repo: parsed("repository", &self.did)?,
+            rkey: parsed("record key", rkey)?,
+            swap_commit: None,
+            swap_record: swap.map(|cid| parsed("CID", cid)).transpose()?,
+            validate: None,
+        };
+        let written = self
+            .xrpc
+            .client
+            .service
+            .com
+            .atproto
+            .repo
+            .put_record(input.into())
+            .await
+            .map_err(|err| self.xrpc.classify(err))?;
+        Ok(Written {
+            uri: written.uri.clone(),
+            cid: written.cid.as_ref().to_string(),
+        })
+    }
+
+    /// Deletes `collection/rkey` (when `swap` is given, only that version).
+    #[tracing::instrument(skip(self), fields(did = %self.did))]
+    pub async fn delete(
+        &self,
+        collection: &str,
+        rkey: &str,
+        swap: Option<&str>,
+    ) -> Result<(), PublishError> {
+        let input = delete_record::InputData {
+            collection: parsed("collection", collection)?,
+            repo: parsed("repository", &self.did)?,
+            rkey: parsed("record key", rkey)?,
+            swap_commit: None,
+            swap_record: swap.map(|cid| parsed("CID", cid)).transpose()?,
+        };
+        self.xrpc
+            .client
+            .service
+            .com
+            .atproto
+            .repo
+            .delete_record(input.into())
+            .await
+            .map(|_| ())
+            .map_err(|err| self.xrpc.classify(err))
+    }
+
+    /// The current version of `collection/rkey`, as JSON with its CID.
+    #[tracing::instrument(skip(self), fields(did = %self.did))]
+    pub async fn get(
+        &self,
+        collection: &str,
+        rkey: &str,
+    ) -> Result<(Written, serde_json::Value), PublishError> {
+        let params = get_record::ParametersData {
+            cid: None,
+            collection: parsed("collection", collection)?,
+            repo: parsed("repository", &self.did)?,
+            rkey: parsed("record key", rkey)?,
+        };
+        let record = self
+            .xrpc
+            .client
+            .service
+            .com
+            .atproto
+            .repo
+            .get_record(params.into())
+            .await
+            .map_err(|err| self.xrpc.classify(err))?;
+        let value = serde_json::to_value(&record.value)
+            .map_err(|err| PublishError::InvalidRecord(err.to_string()))?;
+        Ok((
+            Written {
+                uri: record.uri.clone(),
+                cid: record
+                    .cid
+                    .as_ref()
+                    .map(|cid| cid.as_ref().to_string())
+                    .unwrap_or_default(),
+            },
+            value,
+        ))
     }
 }
 
@@ -361,29 +382,29 @@ mod tests {
     fn refusals_are_typed_by_what_to_do_next() {
         let client = client();
         assert_eq!(
-            client.classify(answer(400, Some("InvalidSwap"))),
+            client.xrpc.classify(answer(400, Some("InvalidSwap"))),
             PublishError::SwapConflict
         );
         assert_eq!(
-            client.classify(answer(400, Some("ExpiredToken"))),
+            client.xrpc.classify(answer(400, Some("ExpiredToken"))),
             PublishError::ExpiredToken
         );
         assert_eq!(
-            client.classify(answer(401, Some("InvalidToken"))),
+            client.xrpc.classify(answer(401, Some("InvalidToken"))),
             PublishError::Unauthorized("said the PDS".into())
         );
         assert_eq!(
-            client.classify(answer(400, Some("InvalidRequest"))),
+            client.xrpc.classify(answer(400, Some("InvalidRequest"))),
             PublishError::InvalidRecord("said the PDS".into())
         );
         assert_eq!(
-            client.classify(answer(400, Some("RecordNotFound"))),
+            client.xrpc.classify(answer(400, Some("RecordNotFound"))),
             PublishError::NotFound
         );
-        assert!(client.classify(answer(502, None)).is_transient());
-        *client.rate_reset.lock().unwrap() = Some(1_800_000_000);
+        assert!(client.xrpc.classify(answer(502, None)).is_transient());
+        *client.xrpc.rate_reset.lock().unwrap() = Some(1_800_000_000);
         assert_eq!(
-            client.classify(answer(429, Some("RateLimitExceeded"))),
+            client.xrpc.classify(answer(429, Some("RateLimitExceeded"))),
             PublishError::RateLimited {
                 reset_at: DateTime::from_timestamp(1_800_000_000, 0)
             }

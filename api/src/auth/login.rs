@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use domain::identity::{Identity, IdentityCommand, IdentityError, UserId, identity_stream};
-use publish::{LoginError, StoredSession};
+use publish::{LoginError, SessionKeeper, StoredSession};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -20,9 +20,6 @@ use uuid::Uuid;
 use super::{Auth, Authenticated, sessions};
 use crate::commands::execute;
 use crate::{ApiError, AppState};
-
-/// Entries whose refresh token does not say when it expires stay this long.
-const CREDENTIALS_FALLBACK_TTL: u64 = 60 * 60;
 
 /// An app-password login.
 #[derive(Deserialize, ToSchema)]
@@ -116,7 +113,7 @@ pub async fn app_password(
         ApiError::Internal(format!("{} has no account after its login", login.did))
     })?;
     let user_id = profile.user_id;
-    store_credentials(auth, user_id, &login).await?;
+    store_credentials(&state, auth, user_id, &login).await?;
     let (token, expires_at) =
         sessions::issue(state.store.pool(), user_id, &login.did, auth.session_ttl).await?;
     let has = |name: &str| recorded.events.iter().any(|e| e.event_type() == name);
@@ -133,7 +130,9 @@ pub async fn app_password(
     }))
 }
 
+/// Keeps the Bluesky session for publishing, and records that it is kept.
 async fn store_credentials(
+    state: &AppState,
     auth: &Auth,
     user_id: UserId,
     session: &StoredSession,
@@ -141,10 +140,14 @@ async fn store_credentials(
     let Some(credentials) = &auth.credentials else {
         return Ok(());
     };
-    credentials
-        .put(user_id, session, Utc::now(), CREDENTIALS_FALLBACK_TTL)
-        .await
-        .map_err(|err| ApiError::Unavailable(format!("the credential store: {err}")))
+    SessionKeeper::new(
+        credentials.clone(),
+        state.store.clone(),
+        auth.resolver.http().clone(),
+    )
+    .store_new(user_id, session)
+    .await
+    .map_err(|err| ApiError::Unavailable(format!("the credential store: {err}")))
 }
 
 /// Ends the caller's OpenMeet session.

@@ -67,6 +67,8 @@ impl ReadModel for Users {
             DomainEvent::DisplayNameChanged(e) => vec![e.did.clone()],
             DomainEvent::AccountStatusChanged(e) => vec![e.did.clone()],
             DomainEvent::PersonalDataErased(e) => vec![e.did.clone()],
+            DomainEvent::BlueskyCredentialsStored(e) => vec![e.did.clone()],
+            DomainEvent::BlueskyLoginRequired(e) => vec![e.did.clone()],
             _ => vec![],
         }
     }
@@ -108,6 +110,16 @@ impl ReadModel for Users {
                 bluesky_handle: e.handle.clone(),
                 display_name: e.display_name.clone(),
                 is_shadow_account: false,
+                last_position,
+                ..row
+            }),
+            (Some(row), DomainEvent::BlueskyCredentialsStored(e)) => Some(UserRow {
+                bluesky_token_expiry: e.expires_at.map(|at| at.to_datetime()),
+                last_position,
+                ..row
+            }),
+            (Some(row), DomainEvent::BlueskyLoginRequired(_)) => Some(UserRow {
+                bluesky_token_expiry: None,
                 last_position,
                 ..row
             }),

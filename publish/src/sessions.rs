@@ -1,0 +1,323 @@
+//! Keeping a user's Bluesky session usable: refreshed before it expires
+//! (and once more when the PDS says it has), one refresh at a time per user
+//! across every process (a lock in Redis), and, when the PDS refuses the
+//! refresh token or the session is gone, the user marked as needing to log
+//! in again (`BlueskyLoginRequired`) instead of failing quietly.
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use domain::decider::Decider;
+use domain::identity::{Identity, IdentityCommand, UserId, identity_stream};
+use domain::{Actor, DomainEvent, EventId, EventMetadata, NewEvent, Origin, Timestamp};
+use store::{AppendError, EventStore, ExpectedVersion, PgEventStore};
+use thiserror::Error;
+use uuid::Uuid;
+
+use crate::credentials::{CredentialError, CredentialStore, StoredSession};
+use crate::jwt;
+use crate::repo::{PublishError, Xrpc};
+
+/// Entries whose refresh token does not say when it expires stay this long.
+const FALLBACK_TTL: u64 = 60 * 60;
+
+/// Why no usable session could be had.
+#[derive(Debug, Error)]
+pub enum SessionError {
+    /// The user must log in again (recorded as `BlueskyLoginRequired`).
+    #[error("user {user} must log in to Bluesky again: {reason}")]
+    LoginRequired {
+        /// The user.
+        user: UserId,
+        /// Why.
+        reason: String,
+    },
+    /// The PDS or Redis is unavailable: retry later.
+    #[error("the session of user {user} could not be refreshed now: {reason}")]
+    Unavailable {
+        /// The user.
+        user: UserId,
+        /// What failed.
+        reason: String,
+    },
+    /// The call itself failed for another reason.
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+}
+
+/// Hands out usable sessions.
+#[derive(Clone)]
+pub struct SessionKeeper {
+    credentials: CredentialStore,
+    store: PgEventStore,
+    http: reqwest::Client,
+    /// Refresh when the access token has less than this left.
+    pub refresh_margin: chrono::Duration,
+    /// How long a refresh may hold the lock.
+    pub lock_lease: Duration,
+}
+
+impl SessionKeeper {
+    /// A keeper over `credentials`, recording what happens to sessions in
+    /// `store`.
+    pub fn new(credentials: CredentialStore, store: PgEventStore, http: reqwest::Client) -> Self {
+        Self {
+            credentials,
+            store,
+            http,
+            refresh_margin: chrono::Duration::minutes(5),
+            lock_lease: Duration::from_secs(15),
+        }
+    }
+
+    /// Stores a new session of `user` (from a login) and records it.
+    pub async fn store_new(
+        &self,
+        user: UserId,
+        session: &StoredSession,
+    ) -> Result<(), SessionError> {
+        self.credentials
+            .put(user, session, Utc::now(), FALLBACK_TTL)
+            .await
+            .map_err(|err| unavailable(user, err))?;
+        self.record(
+            user,
+            &session.did,
+            IdentityCommand::StoreCredentials {
+                kind: kind_name(session),
+                expires_at: session.refresh_expires_at.map(Timestamp::from_datetime),
+            },
+        )
+        .await
+    }
+
+    /// A session of `user` good for at least the refresh margin.
+    pub async fn current(
+        &self,
+        user: UserId,
+        did: &str,
+        now: DateTime<Utc>,
+    ) -> Result<StoredSession, SessionError> {
+        let session = self.stored(user, did).await?;
+        match session.access_expires_at {
+            Some(expiry) if expiry - now < self.refresh_margin => {
+                self.refreshed(user, &session).await
+            }
+            _ => Ok(session),
+        }
+    }
+
+    /// Runs `call` with a session of `user`; when the PDS says the access
+    /// token expired, refreshes once and runs it again.
+    pub async fn with_session<T, F, Fut>(
+        &self,
+        user: UserId,
+        did: &str,
+        call: F,
+    ) -> Result<T, SessionError>
+    where
+        F: Fn(StoredSession) -> Fut,
+        Fut: Future<Output = Result<T, PublishError>>,
+    {
+        let session = self.current(user, did, Utc::now()).await?;
+        match call(session.clone()).await {
+            Err(PublishError::ExpiredToken) => {
+                let fresh = self.refreshed(user, &session).await?;
+                Ok(call(fresh).await?)
+            }
+            outcome => Ok(outcome?),
+        }
+    }
+
+    async fn stored(&self, user: UserId, did: &str) -> Result<StoredSession, SessionError> {
+        match self.credentials.get(user).await {
+            Ok(Some(session)) => Ok(session),
+            Ok(None) => {
+                self.login_required(
+                    user,
+                    did,
+                    "no Bluesky session is stored (expired, or lost with Redis)",
+                )
+                .await
+            }
+            Err(CredentialError::Undecryptable(_)) => {
+                self.login_required(
+                    user,
+                    did,
+                    "the stored session does not decrypt with the configured key",
+                )
+                .await
+            }
+            Err(err) => Err(unavailable(user, err)),
+        }
+    }
+
+    /// A session newer than `stale`: refreshed here, or by whoever held the
+    /// lock meanwhile.
+    pub async fn refreshed(
+        &self,
+        user: UserId,
+        stale: &StoredSession,
+    ) -> Result<StoredSession, SessionError> {
+        let deadline = tokio::time::Instant::now() + self.lock_lease;
+        loop {
+            let lock = self
+                .credentials
+                .lock_refresh(user, self.lock_lease)
+                .await
+                .map_err(|err| unavailable(user, err))?;
+            let current = self.stored(user, &stale.did).await?;
+            if current.access_jwt != stale.access_jwt {
+                if let Some(lock) = lock {
+                    self.credentials
+                        .unlock_refresh(user, &lock)
+                        .await
+                        .map_err(|err| unavailable(user, err))?;
+                }
+                return Ok(current);
+            }
+            if let Some(lock) = lock {
+                let outcome = self.refresh(user, &current).await;
+                self.credentials
+                    .unlock_refresh(user, &lock)
+                    .await
+                    .map_err(|err| unavailable(user, err))?;
+                return outcome;
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(SessionError::Unavailable {
+                    user,
+                    reason: "another refresh of this session did not finish in time".into(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    #[tracing::instrument(skip(self, session), fields(did = %session.did))]
+    async fn refresh(
+        &self,
+        user: UserId,
+        session: &StoredSession,
+    ) -> Result<StoredSession, SessionError> {
+        let xrpc = Xrpc::new(self.http.clone(), &session.pds, &session.refresh_jwt);
+        let refreshed = match xrpc
+            .client
+            .service
+            .com
+            .atproto
+            .server
+            .refresh_session()
+            .await
+        {
+            Ok(refreshed) => refreshed,
+            Err(err) => {
+                return match xrpc.classify(err) {
+                    failure if failure.is_transient() => Err(unavailable(user, failure)),
+                    failure => {
+                        self.credentials
+                            .delete(user)
+                            .await
+                            .map_err(|err| unavailable(user, err))?;
+                        self.login_required(user, &session.did, &failure.to_string())
+                            .await
+                    }
+                };
+            }
+        };
+        let fresh = StoredSession {
+            access_expires_at: jwt::expiry(&refreshed.access_jwt),
+            refresh_expires_at: jwt::expiry(&refreshed.refresh_jwt),
+            access_jwt: refreshed.access_jwt.clone(),
+            refresh_jwt: refreshed.refresh_jwt.clone(),
+            handle: refreshed.handle.as_str().to_owned(),
+            ..session.clone()
+        };
+        tracing::info!("Bluesky session refreshed");
+        self.store_new(user, &fresh).await?;
+        Ok(fresh)
+    }
+
+    async fn login_required<T>(
+        &self,
+        user: UserId,
+        did: &str,
+        reason: &str,
+    ) -> Result<T, SessionError> {
+        tracing::warn!(%user, did, reason, "Bluesky login required");
+        self.record(
+            user,
+            did,
+            IdentityCommand::RequireLogin {
+                reason: reason.to_owned(),
+            },
+        )
+        .await?;
+        Err(SessionError::LoginRequired {
+            user,
+            reason: reason.to_owned(),
+        })
+    }
+
+    /// Decides `command` on the DID's identity and appends what it records.
+    async fn record(
+        &self,
+        user: UserId,
+        did: &str,
+        command: IdentityCommand,
+    ) -> Result<(), SessionError> {
+        let stream = identity_stream(did);
+        for _ in 0..5 {
+            let history = self
+                .store
+                .read_streams(std::slice::from_ref(&stream))
+                .await
+                .map_err(|err| unavailable(user, err))?;
+            let decoded: Vec<DomainEvent> = history
+                .iter()
+                .filter_map(|e| DomainEvent::decode(&e.payload).ok())
+                .collect();
+            let identity = Identity::replay(&decoded);
+            let Ok(events) = identity.decide(&command, Timestamp::from_datetime(Utc::now())) else {
+                return Ok(());
+            };
+            let expected = history.last().map_or(ExpectedVersion::NoStream, |last| {
+                ExpectedVersion::Exact(last.stream_version)
+            });
+            let new_events = events
+                .iter()
+                .map(|event| NewEvent {
+                    metadata: EventMetadata {
+                        event_id: EventId(Uuid::new_v4()),
+                        causation_id: None,
+                        correlation_id: None,
+                        origin: Origin::OpenMeet,
+                        actor: Actor::system("bluesky-sessions"),
+                    },
+                    payload: event.encode(),
+                })
+                .collect();
+            match self.store.append(&stream, expected, new_events).await {
+                Ok(_) => return Ok(()),
+                Err(AppendError::WrongExpectedVersion { .. }) => continue,
+                Err(err) => return Err(unavailable(user, err)),
+            }
+        }
+        Err(unavailable(user, format!("{stream} kept changing")))
+    }
+}
+
+fn kind_name(session: &StoredSession) -> String {
+    match session.kind {
+        crate::credentials::SessionKind::AppPassword => "app-password".into(),
+        crate::credentials::SessionKind::Oauth => "oauth".into(),
+    }
+}
+
+fn unavailable(user: UserId, err: impl std::fmt::Display) -> SessionError {
+    SessionError::Unavailable {
+        user,
+        reason: err.to_string(),
+    }
+}
