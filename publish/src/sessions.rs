@@ -168,7 +168,9 @@ impl SessionKeeper {
                 .await
                 .map_err(|err| unavailable(user, err))?;
             let current = self.stored(user, &stale.did).await?;
-            if current.access_jwt != stale.access_jwt {
+            // The refresh token changes with every refresh (an access token
+            // issued in the same second can be byte for byte the same).
+            if current.refresh_jwt != stale.refresh_jwt {
                 if let Some(lock) = lock {
                     self.credentials
                         .unlock_refresh(user, &lock)
