@@ -560,3 +560,30 @@ async fn a_shadow_account_cannot_be_given_a_session() {
     );
     world.clean().await;
 }
+
+#[tokio::test]
+async fn the_bluesky_rsvp_of_a_user_who_registered_first_is_attached_to_their_account() {
+    let mut world = World::new(offline_resolver()).await;
+    let member = "did:plc:registeredfirst000000000";
+    world::operator_token(&world, member).await;
+    let uri = world
+        .import_event("did:plc:someorganizer000000000", "3ev", "Book Club")
+        .await;
+    world.import_rsvp(member, &uri).await;
+    world.project().await;
+    let slug = world.event_slug(&uri).await;
+    let (_, user) = world
+        .call("GET", &format!("/api/users/{member}"), None, None)
+        .await;
+    let (_, attendees) = world
+        .call("GET", &format!("/api/events/{slug}/attendees"), None, None)
+        .await;
+    assert_eq!(attendees["items"][0]["user_id"], user["id"]);
+    assert_eq!(attendees["items"][0]["did"], member);
+    assert_ne!(
+        user["id"].as_str().unwrap(),
+        UserId::shadow_for(member).0.to_string(),
+        "an account of its own, not a shadow's"
+    );
+    world.clean().await;
+}

@@ -379,7 +379,7 @@ async fn decide<S: EventStore>(
     let at = delivery.observed_at;
     match &delivery.change {
         Change::EventVersion { uri, cid, record } => {
-            let mut types = observe_author(session, delivery).await?;
+            let (mut types, _) = observe_author(session, delivery).await?;
             let occurrence_id = occurrence_for(session, uri).await?;
             let stream = occurrence_id.stream();
             let occurrence: Occurrence = replay(session, &stream).await?;
@@ -417,11 +417,11 @@ async fn decide<S: EventStore>(
             subject_uri,
             status,
         } => {
-            let mut types = observe_author(session, delivery).await?;
+            let (mut types, attendee_id) = observe_author(session, delivery).await?;
             let occurrence_id = occurrence_for(session, subject_uri).await?;
             let change = ChangeRsvp {
                 occurrence_id,
-                attendee_id: UserId::shadow_for(&delivery.did),
+                attendee_id,
                 status: *status,
                 origin: Origin::Bluesky,
                 changed_at: at,
@@ -549,11 +549,12 @@ async fn change_identity<S: EventStore>(
 }
 
 /// The author of a record gets a shadow account unless it has one, or a
-/// full account.
+/// full account; returns what was staged and the author's account (a full
+/// account that registered before its first record has an id of its own).
 async fn observe_author<S: EventStore>(
     session: &mut Session<'_, S>,
     delivery: &Delivery,
-) -> Result<Vec<&'static str>, Failure> {
+) -> Result<(Vec<&'static str>, UserId), Failure> {
     let stream = identity_stream(&delivery.did);
     let identity: Identity = replay(session, &stream).await?;
     let command = IdentityCommand::ObserveActivity {
@@ -564,7 +565,11 @@ async fn observe_author<S: EventStore>(
     let events = identity
         .decide(&command, delivery.observed_at)
         .map_err(refused)?;
-    stage(session, &stream, delivery, "shadow-account", events).await
+    let author = identity
+        .profile()
+        .map_or_else(|| UserId::shadow_for(&delivery.did), |profile| profile.user_id);
+    let staged = stage(session, &stream, delivery, "shadow-account", events).await?;
+    Ok((staged, author))
 }
 
 /// RSVPs parked for `occurrence_id` become answers now that it exists.
