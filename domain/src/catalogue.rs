@@ -26,7 +26,10 @@ use crate::series_detection::SeriesProposed;
 use crate::series_detection::review::{
     SeriesProposalAccepted, SeriesProposalAdjusted, SeriesProposalRejected,
 };
-use crate::sync::{ConflictResolved, OccurrencePublished, SelfPublishedEchoMatched};
+use crate::sync::{
+    ConflictResolved, OccurrencePublished, RsvpPublishFailed, RsvpPublishRequested, RsvpPublished,
+    SelfPublishedEchoMatched,
+};
 
 /// A stored payload that this build cannot turn back into a domain event.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -197,6 +200,9 @@ catalogue! {
     SeriesProposalRejected = 1,
     BlueskyCredentialsStored = 1,
     BlueskyLoginRequired = 1,
+    RsvpPublishRequested = 1,
+    RsvpPublished = 1,
+    RsvpPublishFailed = 1,
 }
 
 #[cfg(test)]

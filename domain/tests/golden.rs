@@ -26,8 +26,8 @@ use domain::series_detection::review::{
 };
 use domain::series_detection::{ProposalId, SeriesProposed};
 use domain::sync::{
-    ConflictResolved, ConflictSubject, FieldValue, OccurrencePublished, Policy,
-    SelfPublishedEchoMatched, Winner,
+    ConflictResolved, ConflictSubject, FieldValue, OccurrencePublished, Policy, RsvpPublishFailed,
+    RsvpPublishRequested, RsvpPublished, SelfPublishedEchoMatched, Winner,
 };
 use domain::{DomainEvent, EncodedPayload, Origin, Timestamp};
 use uuid::Uuid;
@@ -219,6 +219,30 @@ fn expected(event_type: &str, schema_version: u16) -> DomainEvent {
             user_id: UserId(Uuid::from_u128(7)),
             did: "did:plc:golden".into(),
             reason: "ExpiredToken: Token has been revoked".into(),
+        }
+        .into(),
+        ("RsvpPublishRequested", 1) => RsvpPublishRequested {
+            occurrence_id: OccurrenceId::for_record(URI),
+            attendee_id: UserId(Uuid::from_u128(7)),
+            did: "did:plc:golden".into(),
+            rkey: "3lbgoldenrsvp".into(),
+            subject_uri: URI.into(),
+            subject_cid: "bafygolden".into(),
+            status: AttendanceStatus::Declined,
+            swap: Some("bafyrsvp".into()),
+        }
+        .into(),
+        ("RsvpPublished", 1) => RsvpPublished {
+            occurrence_id: OccurrenceId::for_record(URI),
+            attendee_id: UserId(Uuid::from_u128(7)),
+            uri: "at://did:plc:golden/community.lexicon.calendar.rsvp/3lbgoldenrsvp".into(),
+            cid: "bafyrsvp".into(),
+        }
+        .into(),
+        ("RsvpPublishFailed", 1) => RsvpPublishFailed {
+            occurrence_id: OccurrenceId::for_record(URI),
+            attendee_id: UserId(Uuid::from_u128(7)),
+            reason: "user must log in to Bluesky again".into(),
         }
         .into(),
         ("ShadowClaimed", 1) => ShadowClaimed {

@@ -849,3 +849,169 @@ fn a_proposal_is_answered_once_and_an_adjustment_is_checked() {
         ["SeriesProposalAdjusted", "SeriesProposalAccepted"]
     );
 }
+
+fn registered(log: &mut Log, user: u128, did: &str) {
+    let registered = domain::identity::AccountRegistered {
+        user_id: UserId(Uuid::from_u128(user)),
+        did: did.into(),
+        handle: None,
+    };
+    log.push(
+        domain::identity::identity_stream(did),
+        Origin::OpenMeet,
+        registered.into(),
+    );
+}
+
+fn requests(decisions: &[DomainEvent]) -> Vec<&domain::sync::RsvpPublishRequested> {
+    decisions
+        .iter()
+        .filter_map(|decision| match decision {
+            DomainEvent::RsvpPublishRequested(request) => Some(request),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn an_openmeet_answer_of_a_full_account_to_a_bluesky_event_asks_for_one_rsvp_record() {
+    let mut log = Log::new();
+    let occurrence = imported(
+        &mut log,
+        record("Rust Meetup", "2026-12-01T18:00:00Z", json!([])),
+    );
+    registered(&mut log, 7, "did:plc:member");
+    let first = rsvp(
+        &mut log,
+        answer(7, AttendanceStatus::Attending, Origin::OpenMeet, 10),
+    );
+    let request = requests(&first)[0].clone();
+    assert_eq!(
+        (
+            request.did.as_str(),
+            request.subject_uri.as_str(),
+            request.subject_cid.as_str(),
+            request.status,
+            request.swap.clone()
+        ),
+        (
+            "did:plc:member",
+            THEIRS,
+            "bafy1",
+            AttendanceStatus::Attending,
+            None
+        )
+    );
+    assert!(
+        domain::record_key::tid_micros(&request.rkey).is_some(),
+        "a TID"
+    );
+    let published = domain::sync::RsvpPublished {
+        occurrence_id: occurrence,
+        attendee_id: UserId(Uuid::from_u128(7)),
+        uri: format!(
+            "at://did:plc:member/community.lexicon.calendar.rsvp/{}",
+            request.rkey
+        ),
+        cid: "bafyrsvp1".into(),
+    };
+    log.push(
+        attendance_stream(occurrence),
+        Origin::OpenMeet,
+        published.into(),
+    );
+    let changed = rsvp(
+        &mut log,
+        answer(7, AttendanceStatus::Declined, Origin::OpenMeet, 20),
+    );
+    let second = requests(&changed)[0];
+    assert_eq!(
+        (second.rkey.as_str(), second.swap.as_deref(), second.status),
+        (
+            request.rkey.as_str(),
+            Some("bafyrsvp1"),
+            AttendanceStatus::Declined
+        ),
+        "a change is a write to the same record, swapping the version we wrote"
+    );
+}
+
+#[test]
+fn answers_from_bluesky_of_shadows_or_to_events_without_a_record_ask_for_nothing() {
+    let mut log = Log::new();
+    imported(
+        &mut log,
+        record("Rust Meetup", "2026-12-01T18:00:00Z", json!([])),
+    );
+    registered(&mut log, 7, "did:plc:member");
+    assert!(
+        requests(&rsvp(
+            &mut log,
+            answer(7, AttendanceStatus::Attending, Origin::Bluesky, 10)
+        ))
+        .is_empty()
+    );
+    assert!(
+        requests(&rsvp(
+            &mut log,
+            answer(8, AttendanceStatus::Attending, Origin::OpenMeet, 10)
+        ))
+        .is_empty(),
+        "no account"
+    );
+    assert!(
+        requests(&rsvp(
+            &mut log,
+            answer(7, AttendanceStatus::Interested, Origin::OpenMeet, 5)
+        ))
+        .is_empty(),
+        "an older answer than the one in effect"
+    );
+}
+
+#[test]
+fn two_answers_in_one_batch_share_the_record_key() {
+    let mut log = Log::new();
+    imported(
+        &mut log,
+        record("Rust Meetup", "2026-12-01T18:00:00Z", json!([])),
+    );
+    registered(&mut log, 7, "did:plc:member");
+    let mut manager = ProcessManager::default();
+    let mut keys = vec![];
+    for (recorded, event) in &log.events {
+        manager = manager.handle(recorded, event).0;
+    }
+    for (at, status) in [
+        (10, AttendanceStatus::Attending),
+        (20, AttendanceStatus::Declined),
+    ] {
+        let event = answer(7, status, Origin::OpenMeet, at);
+        let recorded = RecordedEvent {
+            stream_id: attendance_stream(OccurrenceId::for_record(THEIRS)),
+            stream_version: StreamVersion(0),
+            global_position: GlobalPosition(100 + at as u64),
+            recorded_at: Timestamp::from_unix_micros(0),
+            metadata: EventMetadata {
+                event_id: EventId(Uuid::from_u128(1000 + at as u128)),
+                causation_id: None,
+                correlation_id: None,
+                origin: Origin::OpenMeet,
+                actor: Actor::system("test"),
+            },
+            payload: event.encode(),
+        };
+        let (next, commands) = manager.handle(&recorded, &event);
+        manager = next;
+        for command in commands {
+            if let DomainEvent::RsvpPublishRequested(request) = command.event {
+                keys.push(request.rkey);
+            }
+        }
+    }
+    assert_eq!(keys.len(), 2);
+    assert_eq!(
+        keys[0], keys[1],
+        "decided before the first request came back from the log"
+    );
+}

@@ -565,9 +565,10 @@ async fn observe_author<S: EventStore>(
     let events = identity
         .decide(&command, delivery.observed_at)
         .map_err(refused)?;
-    let author = identity
-        .profile()
-        .map_or_else(|| UserId::shadow_for(&delivery.did), |profile| profile.user_id);
+    let author = identity.profile().map_or_else(
+        || UserId::shadow_for(&delivery.did),
+        |profile| profile.user_id,
+    );
     let staged = stage(session, &stream, delivery, "shadow-account", events).await?;
     Ok((staged, author))
 }

@@ -12,6 +12,7 @@ use super::decisions::{
     SelfPublishedEchoMatched, Winner,
 };
 use super::detection::Detection;
+use super::outbound::Outbound;
 use super::policies::{Resolution, latest_answer, resolve_imported, resolve_published, winner_of};
 use crate::attendance::{Answer, RsvpChanged, attendance_stream};
 use crate::catalogue::DomainEvent;
@@ -56,14 +57,16 @@ pub struct ProcessManager {
     occurrences: HashMap<OccurrenceId, Followed>,
     answers: HashMap<(OccurrenceId, UserId), Answer>,
     detection: Detection,
+    outbound: Outbound,
 }
 
 /// The event types the process manager records.
-pub const DECISIONS: [&str; 4] = [
+pub const DECISIONS: [&str; 5] = [
     "ConflictResolved",
     "SelfPublishedEchoMatched",
     "ExternalRefLinked",
     "SeriesProposed",
+    "RsvpPublishRequested",
 ];
 
 /// True when `event` is a decision of the process manager (rather than, say,
@@ -160,8 +163,20 @@ impl ProcessManager {
         }
         if let DomainEvent::RsvpChanged(changed) = event {
             self.answer(changed, &mut decisions);
+            if self
+                .answers
+                .get(&(changed.occurrence_id, changed.attendee_id))
+                .is_some_and(|kept| {
+                    kept.origin == changed.origin
+                        && kept.status == changed.status
+                        && kept.changed_at == changed.changed_at
+                })
+            {
+                self.outbound.answered(changed, &mut decisions);
+            }
         }
         self.detection.answered(event);
+        self.outbound.follow(event);
         if let DomainEvent::RsvpWithdrawn(withdrawn) = event {
             let key = (withdrawn.occurrence_id, withdrawn.attendee_id);
             if self

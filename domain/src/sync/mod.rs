@@ -6,6 +6,7 @@
 mod decisions;
 mod detection;
 mod manager;
+mod outbound;
 mod policies;
 
 pub use decisions::{
@@ -13,4 +14,5 @@ pub use decisions::{
     SelfPublishedEchoMatched, Winner,
 };
 pub use manager::{ACTOR, Command, DECISIONS, ProcessManager, is_decision};
+pub use outbound::{RsvpPublishFailed, RsvpPublishRequested, RsvpPublished};
 pub use policies::{Resolution, latest_answer, merge_places, resolve_imported, resolve_published};
