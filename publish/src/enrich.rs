@@ -18,6 +18,7 @@ use futures::StreamExt;
 use store::{EventStore, ExpectedVersion, PgEventStore, StoreError, StreamAppend};
 use thiserror::Error;
 
+use crate::checkpoint;
 use crate::profile::display_name;
 use crate::resolve::Resolver;
 
@@ -56,15 +57,11 @@ pub struct Enricher {
 impl Enricher {
     /// An enricher resuming from its checkpoint.
     pub async fn start(store: PgEventStore, resolver: Resolver) -> Result<Self, EnrichError> {
-        let position: Option<i64> =
-            sqlx::query_scalar("SELECT position FROM process.checkpoints WHERE name = $1")
-                .bind(CHECKPOINT)
-                .fetch_optional(store.pool())
-                .await?;
+        let checkpoint = checkpoint::load(&store, CHECKPOINT).await?;
         Ok(Self {
             store,
             resolver,
-            checkpoint: GlobalPosition(position.unwrap_or(0) as u64),
+            checkpoint,
         })
     }
 
@@ -178,14 +175,7 @@ impl Enricher {
     }
 
     async fn move_checkpoint(&mut self, to: GlobalPosition) -> Result<(), EnrichError> {
-        sqlx::query(
-            "INSERT INTO process.checkpoints (name, position) VALUES ($1, $2) \
-             ON CONFLICT (name) DO UPDATE SET position = GREATEST(process.checkpoints.position, $2)",
-        )
-        .bind(CHECKPOINT)
-        .bind(to.0 as i64)
-        .execute(self.store.pool())
-        .await?;
+        checkpoint::advance(&self.store, CHECKPOINT, to).await?;
         self.checkpoint = to;
         Ok(())
     }

@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+mod checkpoint;
 pub mod credentials;
 pub mod enrich;
 mod jwt;
@@ -14,6 +15,7 @@ pub mod login;
 pub mod profile;
 pub mod repo;
 pub mod resolve;
+pub mod rsvps;
 pub mod sessions;
 
 pub use credentials::{CredentialError, CredentialStore, SessionKind, StoredSession};

@@ -10,7 +10,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use publish::enrich::Enricher;
-use publish::{CredentialStore, Resolver, ResolverConfig};
+use publish::rsvps::RsvpPublisher;
+use publish::{CredentialStore, Resolver, ResolverConfig, SessionKeeper};
 
 /// Where identities resolve.
 #[derive(Args, Clone)]
@@ -116,6 +117,29 @@ impl AuthArgs {
             }
         });
     }
+}
+
+/// Publishes the RSVPs of OpenMeet users to their Bluesky repositories,
+/// when credentials are kept; restarted after a failure (Bluesky or Redis
+/// unavailable), from its checkpoint.
+pub fn spawn_rsvp_publisher(store: store::PgEventStore, auth: &api::Auth) {
+    let Some(credentials) = auth.credentials.clone() else {
+        return;
+    };
+    let http = auth.resolver.http().clone();
+    tokio::spawn(async move {
+        loop {
+            let keeper = SessionKeeper::new(credentials.clone(), store.clone(), http.clone());
+            let outcome = match RsvpPublisher::start(store.clone(), keeper, http.clone()).await {
+                Ok(publisher) => publisher.follow().await,
+                Err(err) => Err(err),
+            };
+            if let Err(err) = outcome {
+                tracing::error!(error = %err, "the RSVP publisher stopped; restarting in 10 s");
+            }
+            tokio::time::sleep(Duration::from_secs(10)).await;
+        }
+    });
 }
 
 /// `identities` subcommands.

@@ -25,6 +25,7 @@ pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode
     super::reconcile::spawn(store.clone());
     args.auth.spawn_enricher(store.clone());
     let auth = args.auth.auth().await?;
+    super::identities::spawn_rsvp_publisher(store.clone(), &auth);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

@@ -83,9 +83,16 @@ impl Pds {
         }
     }
 
-    /// Writes `record` to `account`'s repository under `collection/rkey`.
+    /// Writes `record` to `account`'s repository under `collection/rkey`;
+    /// returns the PDS's answer (`uri`, `cid`).
     #[allow(dead_code)]
-    pub async fn put_record(&self, account: &Account, collection: &str, rkey: &str, record: Value) {
+    pub async fn put_record(
+        &self,
+        account: &Account,
+        collection: &str,
+        rkey: &str,
+        record: Value,
+    ) -> Value {
         let response = reqwest::Client::new()
             .post(format!("{}/xrpc/com.atproto.repo.putRecord", self.url))
             .bearer_auth(&account.access_jwt)
@@ -93,11 +100,25 @@ impl Pds {
             .send()
             .await
             .unwrap();
-        assert!(
-            response.status().is_success(),
-            "{:?}",
-            response.text().await
-        );
+        assert!(response.status().is_success());
+        response.json().await.unwrap()
+    }
+
+    /// The records of `collection` in `did`'s repository.
+    #[allow(dead_code)]
+    pub async fn list_records(&self, did: &str, collection: &str) -> Vec<Value> {
+        let listed: Value = reqwest::Client::new()
+            .get(format!(
+                "{}/xrpc/com.atproto.repo.listRecords?repo={did}&collection={collection}",
+                self.url
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        listed["records"].as_array().cloned().unwrap_or_default()
     }
 }
 

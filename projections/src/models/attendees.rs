@@ -82,6 +82,7 @@ impl ReadModel for Attendees {
         match event {
             DomainEvent::RsvpChanged(e) => vec![(e.occurrence_id.0, e.attendee_id.0)],
             DomainEvent::RsvpWithdrawn(e) => vec![(e.occurrence_id.0, e.attendee_id.0)],
+            DomainEvent::RsvpPublished(e) => vec![(e.occurrence_id.0, e.attendee_id.0)],
             _ => vec![],
         }
     }
@@ -97,6 +98,15 @@ impl ReadModel for Attendees {
             // A withdrawal removes the answer it follows, not a later one.
             DomainEvent::RsvpWithdrawn(w) => {
                 return row.filter(|r| r.changed_at > at(w.withdrawn_at));
+            }
+            // An OpenMeet answer now has its record on Bluesky.
+            DomainEvent::RsvpPublished(p) => {
+                return row.map(|r| AttendeeRow {
+                    rsvp_uri: Some(p.uri.clone()),
+                    rsvp_cid: Some(p.cid.clone()),
+                    last_position: recorded.global_position.0 as i64,
+                    ..r
+                });
             }
             _ => return row,
         };
