@@ -106,6 +106,73 @@ async fn an_openmeet_answer_becomes_one_rsvp_record_in_the_attendees_repository(
         "community.lexicon.calendar.rsvp#notgoing"
     );
 
+    let rkey = again[0]["uri"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let deleted = reqwest::Client::new()
+        .post(format!("{}/xrpc/com.atproto.repo.deleteRecord", pds.url))
+        .bearer_auth(&attendee.access_jwt)
+        .json(&json!({"repo": attendee.did, "collection": RSVP, "rkey": rkey}))
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success());
+    let (code, _) = world
+        .call(
+            "POST",
+            &format!("/api/events/{slug}/attendees/sync"),
+            Some("forged"),
+            None,
+        )
+        .await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+    let (code, body) = world
+        .call(
+            "POST",
+            &format!("/api/events/{slug}/attendees/sync"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        code,
+        StatusCode::FORBIDDEN,
+        "everyone's answers are the owner's to push: {body}"
+    );
+    let (code, body) = world
+        .call(
+            "POST",
+            &format!("/api/events/{slug}/attendees/sync"),
+            Some(&token),
+            Some(json!({"attendee": attendee.did})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{body}");
+    world.reconcile().await;
+    let mut publisher =
+        RsvpPublisher::start(world.store.clone(), keeper.clone(), reqwest::Client::new())
+            .await
+            .unwrap();
+    assert_eq!(publisher.run_until_idle().await.unwrap(), 1);
+    let restored = pds.list_records(&attendee.did, RSVP).await;
+    assert_eq!(
+        (
+            restored.len(),
+            restored[0]["uri"].clone(),
+            restored[0]["value"]["status"].clone()
+        ),
+        (
+            1,
+            again[0]["uri"].clone(),
+            json!("community.lexicon.calendar.rsvp#notgoing")
+        ),
+        "the sync writes the OpenMeet answer back to the same record"
+    );
+
     world.project().await;
     let (_, attendees) = world
         .call("GET", &format!("/api/events/{slug}/attendees"), None, None)
@@ -129,6 +196,9 @@ async fn an_openmeet_answer_becomes_one_rsvp_record_in_the_attendees_repository(
             "RsvpPublishRequested",
             "RsvpPublished",
             "RsvpChanged",
+            "RsvpPublishRequested",
+            "RsvpPublished",
+            "AttendanceSyncRequested",
             "RsvpPublishRequested",
             "RsvpPublished"
         ]

@@ -10,11 +10,12 @@ use domain::attendance::{
 };
 use domain::identity::UserId;
 use domain::occurrence::OccurrenceId;
+use domain::sync::AttendanceSyncRequested;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::Authenticated;
-use crate::commands::{execute, now};
+use crate::commands::{append_together, execute, now};
 use crate::events::{EventView, find_event};
 use crate::{ApiError, AppState};
 
@@ -42,6 +43,75 @@ pub struct RsvpView {
     pub position: Option<u64>,
 }
 
+/// Whose answers to write to Bluesky again.
+#[derive(Deserialize, ToSchema, Default)]
+pub struct SyncRequest {
+    /// Only this attendee's (a DID); every OpenMeet answer when absent (the
+    /// event's owner or an administrator).
+    pub attendee: Option<String>,
+}
+
+/// What a sync request recorded.
+#[derive(Serialize, ToSchema)]
+pub struct SyncView {
+    /// The global position of the request, for `?after=` reads.
+    pub position: u64,
+}
+
+/// Writes the event's OpenMeet answers (of users with a Bluesky account)
+/// to their repositories again, as they stand in OpenMeet.
+#[utoipa::path(post, path = "/api/events/{slug}/attendees/sync", params(("slug" = String, Path)),
+    request_body = SyncRequest,
+    responses((status = 202, body = SyncView), (status = 401, body = crate::error::ErrorBody),
+        (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(%slug, did = %caller.caller.did))]
+pub async fn sync_attendance(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    caller: Authenticated,
+    request: Option<Json<SyncRequest>>,
+) -> Result<(axum::http::StatusCode, Json<SyncView>), ApiError> {
+    let event = find_event(&state, &slug).await?;
+    let Json(request) = request.unwrap_or_default();
+    let attendee = request
+        .attendee
+        .as_deref()
+        .map(|did| attendee_of(&caller, did));
+    caller.may(Action::SyncAttendance {
+        event: target(&event),
+        attendee,
+    })?;
+    let occurrence_id = OccurrenceId(event.id);
+    let requested = AttendanceSyncRequested {
+        occurrence_id,
+        attendee_id: attendee,
+    };
+    let position = append_together(
+        &state.store,
+        vec![(
+            attendance_stream(occurrence_id),
+            store::ExpectedVersion::Any,
+            vec![requested.into()],
+        )],
+        &caller.actor(),
+    )
+    .await?;
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        Json(SyncView { position }),
+    ))
+}
+
+/// The account a request names by DID: the caller's own, or (whoever
+/// holds that DID) someone who is not the caller.
+fn attendee_of(caller: &Authenticated, did: &str) -> UserId {
+    if did == caller.caller.did {
+        caller.caller.user_id
+    } else {
+        UserId::shadow_for(did)
+    }
+}
+
 /// What authorization knows of an event.
 pub(crate) fn target(event: &EventView) -> EventTarget {
     EventTarget {
@@ -65,12 +135,10 @@ pub async fn rsvp(
     Json(request): Json<RsvpRequest>,
 ) -> Result<Json<RsvpView>, ApiError> {
     let event = find_event(&state, &slug).await?;
-    let attendee = match request.attendee.as_deref() {
-        None => caller.caller.user_id,
-        Some(did) if did == caller.caller.did => caller.caller.user_id,
-        // Someone else: whoever holds that DID, it is not the caller.
-        Some(did) => UserId::shadow_for(did),
-    };
+    let attendee = request
+        .attendee
+        .as_deref()
+        .map_or(caller.caller.user_id, |did| attendee_of(&caller, did));
     caller.may(Action::Rsvp {
         event: target(&event),
         attendee,

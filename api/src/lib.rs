@@ -94,6 +94,7 @@ impl AppState {
         auth::login::logout,
         auth::login::whoami,
         attendance::rsvp,
+        attendance::sync_attendance,
         editing::edit_event,
         proposals::list_proposals,
         proposals::accept,
@@ -117,6 +118,8 @@ impl AppState {
         auth::login::WhoAmI,
         attendance::RsvpRequest,
         attendance::RsvpView,
+        attendance::SyncRequest,
+        attendance::SyncView,
         editing::EditRequest,
         editing::EditView,
         proposals::ProposalView,
@@ -140,6 +143,10 @@ pub fn router(state: AppState) -> Router {
             get(events::get_event).patch(editing::edit_event),
         )
         .route("/api/events/{slug}/rsvp", post(attendance::rsvp))
+        .route(
+            "/api/events/{slug}/attendees/sync",
+            post(attendance::sync_attendance),
+        )
         .route("/api/events/{slug}/attendees", get(events::list_attendees))
         .route("/api/series/{slug}", get(series::get_series))
         .route("/api/users/{did}", get(users::get_user))

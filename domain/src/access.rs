@@ -60,6 +60,14 @@ pub enum Action<'a> {
         /// Whose answer it is.
         attendee: UserId,
     },
+    /// Write an event's OpenMeet answers to Bluesky again: everyone's
+    /// (`attendee` absent), or one attendee's.
+    SyncAttendance {
+        /// The event.
+        event: EventTarget,
+        /// Whose answer, when only one.
+        attendee: Option<UserId>,
+    },
     /// Claim the shadow account of `did`.
     Claim {
         /// The shadow's DID.
@@ -142,6 +150,17 @@ pub fn authorize(caller: &Caller, action: Action<'_>) -> Result<(), Denied> {
                 Err(Denied::Hidden)
             } else {
                 Ok(())
+            }
+        }
+        Action::SyncAttendance { event, attendee } => {
+            if !event.visible {
+                Err(Denied::Hidden)
+            } else if attendee == Some(caller.user_id) || owns(&event) || caller.admin {
+                Ok(())
+            } else if attendee.is_some() {
+                Err(Denied::OnBehalfOfAnother)
+            } else {
+                Err(Denied::NotOwner)
             }
         }
         Action::Claim { did } => {

@@ -27,8 +27,8 @@ use crate::series_detection::review::{
     SeriesProposalAccepted, SeriesProposalAdjusted, SeriesProposalRejected,
 };
 use crate::sync::{
-    ConflictResolved, OccurrencePublished, RsvpPublishFailed, RsvpPublishRequested, RsvpPublished,
-    SelfPublishedEchoMatched,
+    AttendanceSyncRequested, ConflictResolved, OccurrencePublished, RsvpPublishFailed,
+    RsvpPublishRequested, RsvpPublished, SelfPublishedEchoMatched,
 };
 
 /// A stored payload that this build cannot turn back into a domain event.
@@ -203,6 +203,7 @@ catalogue! {
     RsvpPublishRequested = 1,
     RsvpPublished = 1,
     RsvpPublishFailed = 1,
+    AttendanceSyncRequested = 1,
 }
 
 #[cfg(test)]

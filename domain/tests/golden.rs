@@ -26,8 +26,9 @@ use domain::series_detection::review::{
 };
 use domain::series_detection::{ProposalId, SeriesProposed};
 use domain::sync::{
-    ConflictResolved, ConflictSubject, FieldValue, OccurrencePublished, Policy, RsvpPublishFailed,
-    RsvpPublishRequested, RsvpPublished, SelfPublishedEchoMatched, Winner,
+    AttendanceSyncRequested, ConflictResolved, ConflictSubject, FieldValue, OccurrencePublished,
+    Policy, RsvpPublishFailed, RsvpPublishRequested, RsvpPublished, SelfPublishedEchoMatched,
+    Winner,
 };
 use domain::{DomainEvent, EncodedPayload, Origin, Timestamp};
 use uuid::Uuid;
@@ -219,6 +220,11 @@ fn expected(event_type: &str, schema_version: u16) -> DomainEvent {
             user_id: UserId(Uuid::from_u128(7)),
             did: "did:plc:golden".into(),
             reason: "ExpiredToken: Token has been revoked".into(),
+        }
+        .into(),
+        ("AttendanceSyncRequested", 1) => AttendanceSyncRequested {
+            occurrence_id: OccurrenceId::for_record(URI),
+            attendee_id: Some(UserId(Uuid::from_u128(7))),
         }
         .into(),
         ("RsvpPublishRequested", 1) => RsvpPublishRequested {

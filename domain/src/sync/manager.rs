@@ -175,6 +175,19 @@ impl ProcessManager {
                 self.outbound.answered(changed, &mut decisions);
             }
         }
+        if let DomainEvent::AttendanceSyncRequested(sync) = event {
+            let answers = self
+                .answers
+                .iter()
+                .filter(|((occurrence, user), _)| {
+                    *occurrence == sync.occurrence_id
+                        && sync.attendee_id.is_none_or(|only| only == *user)
+                })
+                .map(|((_, user), answer)| (*user, answer.clone()))
+                .collect();
+            self.outbound
+                .resync(sync.occurrence_id, answers, &mut decisions);
+        }
         self.detection.answered(event);
         self.outbound.follow(event);
         if let DomainEvent::RsvpWithdrawn(withdrawn) = event {

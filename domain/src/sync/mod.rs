@@ -14,5 +14,7 @@ pub use decisions::{
     SelfPublishedEchoMatched, Winner,
 };
 pub use manager::{ACTOR, Command, DECISIONS, ProcessManager, is_decision};
-pub use outbound::{RsvpPublishFailed, RsvpPublishRequested, RsvpPublished};
+pub use outbound::{
+    AttendanceSyncRequested, RsvpPublishFailed, RsvpPublishRequested, RsvpPublished,
+};
 pub use policies::{Resolution, latest_answer, merge_places, resolve_imported, resolve_published};

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::manager::Decisions;
-use crate::attendance::{AttendanceStatus, RsvpChanged, attendance_stream};
+use crate::attendance::{Answer, AttendanceStatus, RsvpChanged, attendance_stream};
 use crate::catalogue::DomainEvent;
 use crate::envelope::Origin;
 use crate::identity::UserId;
@@ -61,6 +61,16 @@ pub struct RsvpPublishFailed {
     pub attendee_id: UserId,
     /// Why.
     pub reason: String,
+}
+
+/// Someone asked for an event's OpenMeet answers to be written to Bluesky
+/// again (all of them, or one attendee's). Schema version 1.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttendanceSyncRequested {
+    /// The occurrence.
+    pub occurrence_id: OccurrenceId,
+    /// Only this attendee's answer, when given.
+    pub attendee_id: Option<UserId>,
 }
 
 /// What outbound RSVPs need to know.
@@ -120,37 +130,81 @@ impl Outbound {
         if changed.origin != Origin::OpenMeet {
             return;
         }
+        let answer = Answer {
+            status: changed.status,
+            origin: changed.origin,
+            changed_at: changed.changed_at,
+        };
+        self.request(
+            changed.occurrence_id,
+            changed.attendee_id,
+            &answer,
+            false,
+            out,
+        );
+    }
+
+    /// Asks again for every OpenMeet answer in `answers` (in effect, of
+    /// `occurrence`), without swapping: the record is made to say the
+    /// answer, whatever happened to it on Bluesky.
+    pub(super) fn resync(
+        &mut self,
+        occurrence: OccurrenceId,
+        mut answers: Vec<(UserId, Answer)>,
+        out: &mut Decisions,
+    ) {
+        answers.sort_by_key(|(user, _)| *user);
+        for (user, answer) in answers {
+            if answer.origin == Origin::OpenMeet {
+                self.request(occurrence, user, &answer, true, out);
+            }
+        }
+    }
+
+    fn request(
+        &mut self,
+        occurrence_id: OccurrenceId,
+        attendee_id: UserId,
+        answer: &Answer,
+        resync: bool,
+        out: &mut Decisions,
+    ) {
         let (Some(did), Some((uri, cid))) = (
-            self.accounts.get(&changed.attendee_id),
-            self.records.get(&changed.occurrence_id),
+            self.accounts.get(&attendee_id),
+            self.records.get(&occurrence_id),
         ) else {
             return;
         };
-        let key = (changed.occurrence_id, changed.attendee_id);
+        let key = (occurrence_id, attendee_id);
         let (rkey, swap) = match self.written.get(&key) {
-            Some((rkey, swap)) => (rkey.clone(), swap.clone()),
+            Some((rkey, swap)) => (rkey.clone(), swap.clone().filter(|_| !resync)),
             None => (
                 record_key(
-                    changed.changed_at,
-                    &format!("rsvp/{}/{}", changed.occurrence_id, changed.attendee_id),
+                    answer.changed_at,
+                    &format!("rsvp/{occurrence_id}/{attendee_id}"),
                 ),
                 None,
             ),
         };
         self.written.insert(key, (rkey.clone(), swap.clone()));
         let request = RsvpPublishRequested {
-            occurrence_id: changed.occurrence_id,
-            attendee_id: changed.attendee_id,
+            occurrence_id,
+            attendee_id,
             did: did.clone(),
             rkey,
             subject_uri: uri.clone(),
             subject_cid: cid.clone(),
-            status: changed.status,
+            status: answer.status,
             swap,
         };
+        let label = if resync {
+            "rsvp-resync"
+        } else {
+            "rsvp-publish"
+        };
         out.record(
-            attendance_stream(changed.occurrence_id),
-            &format!("rsvp-publish/{}", changed.attendee_id.0),
+            attendance_stream(occurrence_id),
+            &format!("{label}/{}", attendee_id.0),
             request.into(),
         );
     }
