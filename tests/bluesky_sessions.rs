@@ -66,6 +66,7 @@ async fn age(credentials: &CredentialStore, user: UserId) -> String {
 async fn against_the_real_pds_and_redis() {
     let pds = Pds::start();
     a_session_about_to_expire_is_refreshed_once_for_concurrent_callers(&pds).await;
+    an_expired_token_answer_is_refreshed_once_and_the_call_retried(&pds).await;
     a_revoked_session_asks_for_a_new_login(&pds).await;
     a_session_lost_with_a_redis_restart_asks_for_a_new_login(&pds).await;
 }
@@ -140,6 +141,66 @@ async fn a_session_about_to_expire_is_refreshed_once_for_concurrent_callers(pds:
         2,
         "the login and the one refresh: {stored:?}"
     );
+    world.clean().await;
+}
+
+async fn an_expired_token_answer_is_refreshed_once_and_the_call_retried(pds: &Pds) {
+    let (world, account, user, keeper, credentials) = logged_in(pds, "expired").await;
+    let mut session = credentials.get(user).await.unwrap().unwrap();
+    // Our clock thinks the token is good; the PDS knows better.
+    session.access_jwt = pds.expired_access_token(&account.did);
+    session.access_expires_at = Some(chrono::Utc::now() + chrono::Duration::hours(1));
+    credentials
+        .put(user, &session, chrono::Utc::now(), 3600)
+        .await
+        .unwrap();
+    let probe = json!({"$type": "community.lexicon.calendar.event", "name": "Probe",
+        "createdAt": "2026-12-01T10:00:00Z"});
+    let direct = RepoClient::new(
+        reqwest::Client::new(),
+        &session.pds,
+        &account.did,
+        &session.access_jwt,
+    )
+    .put(
+        "community.lexicon.calendar.event",
+        "3mprobe222222",
+        &probe,
+        None,
+    )
+    .await;
+    assert_eq!(
+        direct.unwrap_err(),
+        publish::PublishError::ExpiredToken,
+        "the PDS refuses the token as expired"
+    );
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    let record = json!({"$type": "community.lexicon.calendar.event", "name": "Retried",
+        "createdAt": "2026-12-01T10:00:00Z"});
+    let written = keeper
+        .with_session(user, &account.did, |session| {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let (did, record) = (account.did.clone(), record.clone());
+            async move {
+                RepoClient::new(
+                    reqwest::Client::new(),
+                    &session.pds,
+                    &did,
+                    &session.access_jwt,
+                )
+                .put(
+                    "community.lexicon.calendar.event",
+                    "3mretried2222",
+                    &record,
+                    None,
+                )
+                .await
+            }
+        })
+        .await
+        .unwrap();
+    assert!(written.uri.ends_with("/3mretried2222"));
+    assert_eq!(calls.into_inner(), 2, "refused once, refreshed, done");
     world.clean().await;
 }
 

@@ -26,6 +26,7 @@ pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode
     args.auth.spawn_enricher(store.clone());
     let auth = args.auth.auth().await?;
     super::identities::spawn_rsvp_publisher(store.clone(), &auth);
+    spawn_session_sweeper(store.clone());
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -50,4 +51,20 @@ pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode
     });
     server.await.context("the API server failed")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Removes expired API sessions every hour (a session is also refused and
+/// removed when it is met after its expiry).
+fn spawn_session_sweeper(store: store::PgEventStore) {
+    tokio::spawn(async move {
+        let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            every_hour.tick().await;
+            match api::auth::sessions::sweep(store.pool()).await {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "expired API sessions removed"),
+                Err(err) => tracing::warn!(error = %err, "removing expired API sessions failed"),
+            }
+        }
+    });
 }

@@ -11,7 +11,7 @@ secret() { "$node" -e 'process.stdout.write(require("crypto").randomBytes(32).to
 export PDS_HOSTNAME=localhost PDS_PORT="${PDS_PORT:-2583}"
 export PDS_DATA_DIRECTORY="${PDS_DATA_DIRECTORY:-$(mktemp -d /tmp/openmeet-pds.XXXXXX)}"
 export PDS_BLOBSTORE_DISK_LOCATION="$PDS_DATA_DIRECTORY/blobs"
-export PDS_JWT_SECRET="$(secret)" PDS_ADMIN_PASSWORD=admin
+export PDS_JWT_SECRET="${PDS_JWT_SECRET:-$(secret)}" PDS_ADMIN_PASSWORD=admin
 export PDS_PLC_ROTATION_KEY_K256_PRIVATE_KEY_HEX="$(secret)"
 # Open sign-up, no crawlers, no rate limits; dev mode lets the PDS reach
 # the loopback PLC directory.

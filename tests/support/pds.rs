@@ -17,6 +17,10 @@ pub struct Pds {
     /// Its PLC directory.
     #[allow(dead_code)]
     pub plc: String,
+    /// The secret it signs session tokens with (HS256), so tests can mint
+    /// one that has expired.
+    #[allow(dead_code)]
+    pub jwt_secret: String,
 }
 
 /// An account created on the PDS.
@@ -35,9 +39,15 @@ impl Pds {
             .local_addr()
             .unwrap()
             .port();
+        let jwt_secret = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
         let mut child = Command::new("bash")
             .arg(format!("{ROOT}/tests/pds/start.sh"))
             .env("PDS_PORT", port.to_string())
+            .env("PDS_JWT_SECRET", &jwt_secret)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -53,6 +63,7 @@ impl Pds {
             child,
             url: format!("http://127.0.0.1:{port}"),
             plc: ready["plc"].as_str().unwrap().to_owned(),
+            jwt_secret,
         }
     }
 
@@ -81,6 +92,31 @@ impl Pds {
             password: password.to_owned(),
             access_jwt: created["accessJwt"].as_str().unwrap().to_owned(),
         }
+    }
+
+    /// An access token for `did` that expired an hour ago, signed as the PDS
+    /// signs its own.
+    #[allow(dead_code)]
+    pub fn expired_access_token(&self, did: &str) -> String {
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use hmac::{Hmac, Mac};
+        let now = chrono::Utc::now().timestamp();
+        let part = |value: Value| URL_SAFE_NO_PAD.encode(value.to_string());
+        let unsigned = format!(
+            "{}.{}",
+            part(json!({"typ": "at+jwt", "alg": "HS256"})),
+            part(
+                json!({"scope": "com.atproto.access", "aud": "did:web:localhost", "sub": did,
+                "iat": now - 7200, "exp": now - 3600})
+            )
+        );
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(self.jwt_secret.as_bytes()).unwrap();
+        mac.update(unsigned.as_bytes());
+        format!(
+            "{unsigned}.{}",
+            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        )
     }
 
     /// Writes `record` to `account`'s repository under `collection/rkey`;
