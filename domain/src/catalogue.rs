@@ -20,6 +20,9 @@ use crate::occurrence::{
     EventChangedExternally, EventDeletedExternally, EventImported, OccurrenceCancelled,
     OccurrenceEdited, OccurrenceScheduled,
 };
+use crate::publishing::{
+    BlueskySettingsChanged, OccurrencePublishFailed, OccurrencePublishRequested, OwnerAssigned,
+};
 use crate::rejection::RecordRejected;
 use crate::series::{RecurrenceChanged, SeriesCreated, SeriesEdited};
 use crate::series_detection::SeriesProposed;
@@ -204,6 +207,10 @@ catalogue! {
     RsvpPublished = 1,
     RsvpPublishFailed = 1,
     AttendanceSyncRequested = 1,
+    OwnerAssigned = 1,
+    BlueskySettingsChanged = 1,
+    OccurrencePublishRequested = 1,
+    OccurrencePublishFailed = 1,
 }
 
 #[cfg(test)]

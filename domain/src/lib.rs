@@ -18,6 +18,7 @@ pub mod external_ref;
 pub mod identity;
 pub mod intake;
 pub mod occurrence;
+pub mod publishing;
 pub mod record_key;
 pub mod recurrence;
 pub mod rejection;

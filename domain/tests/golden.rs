@@ -18,6 +18,10 @@ use domain::occurrence::{
     EventChangedExternally, EventDeletedExternally, EventDetails, EventImported, Link, Mode,
     OccurrenceCancelled, OccurrenceEdited, OccurrenceId, OccurrenceScheduled, Place, Status,
 };
+use domain::publishing::{
+    BlueskySettingsChanged, OccurrencePublishFailed, OccurrencePublishRequested, Owned,
+    OwnerAssigned, PublishAction,
+};
 use domain::recurrence::Recurrence;
 use domain::rejection::RecordRejected;
 use domain::series::{RecurrenceChanged, SeriesCreated, SeriesEdited, SeriesId};
@@ -220,6 +224,37 @@ fn expected(event_type: &str, schema_version: u16) -> DomainEvent {
             user_id: UserId(Uuid::from_u128(7)),
             did: "did:plc:golden".into(),
             reason: "ExpiredToken: Token has been revoked".into(),
+        }
+        .into(),
+        ("OwnerAssigned", 1) => OwnerAssigned {
+            target: Owned::Series(SeriesId(Uuid::from_u128(12))),
+            owner: UserId(Uuid::from_u128(7)),
+            did: "did:plc:golden".into(),
+        }
+        .into(),
+        ("BlueskySettingsChanged", 1) => BlueskySettingsChanged {
+            target: Owned::Occurrence(OccurrenceId::for_record(URI)),
+            enabled: true,
+            account: UserId(Uuid::from_u128(7)),
+            did: "did:plc:golden".into(),
+            include_recurrence: true,
+        }
+        .into(),
+        ("OccurrencePublishRequested", 1) => OccurrencePublishRequested {
+            occurrence_id: OccurrenceId::for_record(URI),
+            account: UserId(Uuid::from_u128(7)),
+            did: "did:plc:golden".into(),
+            rkey: "3lbgoldenpub2".into(),
+            action: PublishAction::Put {
+                record: r#"{"name":"Rust Meetup"}"#.into(),
+                checksum: "sha256:golden".into(),
+                swap: Some("bafyold".into()),
+            },
+        }
+        .into(),
+        ("OccurrencePublishFailed", 1) => OccurrencePublishFailed {
+            occurrence_id: OccurrenceId::for_record(URI),
+            reason: "the record keeps changing on Bluesky".into(),
         }
         .into(),
         ("AttendanceSyncRequested", 1) => AttendanceSyncRequested {

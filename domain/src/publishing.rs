@@ -1,0 +1,502 @@
+//! OpenMeet events going out to Bluesky (the spec's pragmatic recurrence
+//! approach): a series with sharing on is published one occurrence at a
+//! time, the next upcoming one, with a link to the series page and a line
+//! saying how often it happens; when it ends, the next one follows. A
+//! standalone event is published once. Edits and cancellations are written
+//! to the same record (swapping the CID we last wrote); sharing turned off
+//! deletes what is published. Events imported from Bluesky are never
+//! pushed back.
+//!
+//! [`Publishing`] is pure: it folds the log and, given the time, says which
+//! occurrences to schedule and which writes to ask for. The publisher
+//! carries the writes out and records `OccurrencePublished`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalogue::DomainEvent;
+use crate::checksum::content_checksum;
+use crate::envelope::{StreamId, derived_uuid};
+use crate::identity::UserId;
+use crate::occurrence::{EventDetails, OccurrenceId, OccurrenceScheduled, Status};
+use crate::record_key::record_key;
+use crate::recurrence::Recurrence;
+use crate::series::SeriesId;
+use crate::time::Timestamp;
+
+/// What an OpenMeet owner owns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Owned {
+    /// A series.
+    Series(SeriesId),
+    /// A standalone occurrence.
+    Occurrence(OccurrenceId),
+}
+
+impl Owned {
+    /// The stream of the owned aggregate.
+    pub fn stream(self) -> StreamId {
+        match self {
+            Owned::Series(id) => id.stream(),
+            Owned::Occurrence(id) => id.stream(),
+        }
+    }
+}
+
+/// An OpenMeet event (series or standalone) belongs to this account.
+/// Schema version 1.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnerAssigned {
+    /// What is owned.
+    pub target: Owned,
+    /// The owner.
+    pub owner: UserId,
+    /// The owner's DID.
+    pub did: String,
+}
+
+/// Bluesky sharing of an OpenMeet event was turned on or off. Schema
+/// version 1.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlueskySettingsChanged {
+    /// The series or standalone occurrence.
+    pub target: Owned,
+    /// Whether it is shared.
+    pub enabled: bool,
+    /// The account whose repository it is published in.
+    pub account: UserId,
+    /// That account's DID.
+    pub did: String,
+    /// Whether records carry our lexicon's `recurrence` fields too.
+    pub include_recurrence: bool,
+}
+
+/// The write asked for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PublishAction {
+    /// Create or replace the record.
+    Put {
+        /// The record, as JSON.
+        record: String,
+        /// The content checksum of the details it says.
+        checksum: String,
+        /// The CID of our last write, to swap.
+        swap: Option<String>,
+    },
+    /// Delete the record.
+    Delete {
+        /// The CID of our last write, to swap.
+        swap: Option<String>,
+    },
+}
+
+/// Write an occurrence's record in its account's repository. Schema
+/// version 1.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OccurrencePublishRequested {
+    /// The occurrence.
+    pub occurrence_id: OccurrenceId,
+    /// The account written for.
+    pub account: UserId,
+    /// Its DID: the repository.
+    pub did: String,
+    /// The record key, chosen at the first request and kept.
+    pub rkey: String,
+    /// What to write.
+    pub action: PublishAction,
+}
+
+/// An occurrence's record could not be written, for good. Schema version 1.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OccurrencePublishFailed {
+    /// The occurrence.
+    pub occurrence_id: OccurrenceId,
+    /// Why.
+    pub reason: String,
+}
+
+/// Sharing settings in effect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Sharing {
+    account: UserId,
+    did: String,
+    include_recurrence: bool,
+}
+
+#[derive(Clone, Debug)]
+struct SeriesState {
+    slug: String,
+    details: EventDetails,
+    recurrence: Recurrence,
+    sharing: Option<Sharing>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct OccurrenceState {
+    series: Option<SeriesId>,
+    details: Option<EventDetails>,
+    sharing: Option<Sharing>,
+    /// The record key and the last write asked for.
+    requested: Option<(String, PublishAction)>,
+    /// The account that write was for.
+    written_for: Option<Sharing>,
+    /// The CID of our last write that succeeded.
+    written: Option<String>,
+}
+
+/// A publishing decision: append `event` to `stream`; `label` names it
+/// uniquely among all decisions, for a derived event id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublishingDecision {
+    /// Where it belongs.
+    pub stream: StreamId,
+    /// Its unique name.
+    pub label: String,
+    /// The decision.
+    pub event: DomainEvent,
+}
+
+/// How long an occurrence lasts when its series does not say.
+const DEFAULT_LENGTH_MICROS: i64 = 60 * 60 * 1_000_000;
+
+/// The id of the occurrence of `series` starting at `start`.
+pub fn series_occurrence(series: SeriesId, start: Timestamp) -> OccurrenceId {
+    OccurrenceId(derived_uuid(
+        "series-occurrence",
+        &format!("{}/{}", series.0, start.as_unix_micros()),
+    ))
+}
+
+/// A line saying how often a series happens, such as `weekly`, `every 2
+/// weeks` or `monthly`, read from its rule.
+pub fn how_often(recurrence: &Recurrence) -> String {
+    let rule = recurrence.rule.trim().trim_start_matches("RRULE:");
+    let part = |name: &str| {
+        rule.split(';')
+            .find_map(|p| p.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+    };
+    let interval: u32 = part("INTERVAL").and_then(|v| v.parse().ok()).unwrap_or(1);
+    let unit = match part("FREQ") {
+        Some("DAILY") => ("daily", "days"),
+        Some("WEEKLY") => ("weekly", "weeks"),
+        Some("MONTHLY") => ("monthly", "months"),
+        Some("YEARLY") => ("yearly", "years"),
+        _ => ("regularly", "times"),
+    };
+    if interval > 1 {
+        format!("every {interval} {}", unit.1)
+    } else {
+        unit.0.to_owned()
+    }
+}
+
+/// Folds the log; says what to publish.
+#[derive(Clone, Debug, Default)]
+pub struct Publishing {
+    series: BTreeMap<SeriesId, SeriesState>,
+    occurrences: BTreeMap<OccurrenceId, OccurrenceState>,
+    /// Base URL of OpenMeet's pages, for the series link.
+    site: String,
+}
+
+impl Publishing {
+    /// An empty state linking series pages under `site`
+    /// (`https://openmeet.net`).
+    pub fn new(site: &str) -> Self {
+        Self {
+            site: site.trim_end_matches('/').to_owned(),
+            ..Self::default()
+        }
+    }
+
+    /// Follows one event of the log.
+    pub fn follow(&mut self, event: &DomainEvent) {
+        match event {
+            DomainEvent::SeriesCreated(e) if e.origin == crate::Origin::OpenMeet => {
+                self.series.insert(
+                    e.series_id,
+                    SeriesState {
+                        slug: e.slug.clone(),
+                        details: e.details.clone(),
+                        recurrence: e.recurrence.clone(),
+                        sharing: None,
+                    },
+                );
+            }
+            DomainEvent::SeriesEdited(e) => {
+                if let Some(series) = self.series.get_mut(&e.series_id) {
+                    series.details = e.details.clone();
+                }
+            }
+            DomainEvent::RecurrenceChanged(e) => {
+                if let Some(series) = self.series.get_mut(&e.series_id) {
+                    series.recurrence = e.recurrence.clone();
+                }
+            }
+            DomainEvent::OccurrenceScheduled(e) => {
+                let state = self.occurrences.entry(e.occurrence_id).or_default();
+                state.series = e.series_id;
+                state.details = Some(e.details.clone());
+            }
+            DomainEvent::OccurrenceEdited(e) => {
+                if let Some(state) = self.occurrences.get_mut(&e.occurrence_id) {
+                    state.details = Some(e.details.clone());
+                }
+            }
+            DomainEvent::OccurrenceCancelled(e) => {
+                if let Some(state) = self.occurrences.get_mut(&e.occurrence_id)
+                    && let Some(details) = &mut state.details
+                {
+                    details.status = Some(Status::Cancelled);
+                }
+            }
+            DomainEvent::BlueskySettingsChanged(e) => {
+                let sharing = e.enabled.then(|| Sharing {
+                    account: e.account,
+                    did: e.did.clone(),
+                    include_recurrence: e.include_recurrence,
+                });
+                match e.target {
+                    Owned::Series(id) => {
+                        if let Some(series) = self.series.get_mut(&id) {
+                            series.sharing = sharing;
+                        }
+                    }
+                    Owned::Occurrence(id) => {
+                        self.occurrences.entry(id).or_default().sharing = sharing;
+                    }
+                }
+            }
+            DomainEvent::OccurrencePublishRequested(e) => {
+                let state = self.occurrences.entry(e.occurrence_id).or_default();
+                state.requested = Some((e.rkey.clone(), e.action.clone()));
+                state.written_for = Some(Sharing {
+                    account: e.account,
+                    did: e.did.clone(),
+                    include_recurrence: false,
+                });
+            }
+            DomainEvent::OccurrencePublished(e) => {
+                self.occurrences.entry(e.occurrence_id).or_default().written = Some(e.cid.clone());
+            }
+            _ => {}
+        }
+    }
+
+    /// What is due at `now`: the next upcoming occurrence of each shared
+    /// series scheduled and published, and every published record brought
+    /// in line with what OpenMeet says.
+    pub fn due(&self, now: Timestamp) -> Vec<PublishingDecision> {
+        let mut decisions = vec![];
+        let mut wanted: BTreeMap<OccurrenceId, (EventDetails, Sharing, Option<SeriesId>)> =
+            BTreeMap::new();
+        for (id, series) in &self.series {
+            let Some(sharing) = &series.sharing else {
+                continue;
+            };
+            let Some((occurrence, details)) = self.upcoming(*id, series, now) else {
+                continue;
+            };
+            if !self.occurrences.contains_key(&occurrence) {
+                decisions.push(PublishingDecision {
+                    stream: occurrence.stream(),
+                    label: format!("schedule/{}", occurrence.0),
+                    event: OccurrenceScheduled {
+                        occurrence_id: occurrence,
+                        series_id: Some(*id),
+                        details: details.clone(),
+                    }
+                    .into(),
+                });
+            }
+            // Once scheduled, the occurrence's own content (edited,
+            // cancelled) is what is published.
+            let details = self
+                .occurrences
+                .get(&occurrence)
+                .and_then(|state| state.details.clone())
+                .unwrap_or(details);
+            wanted.insert(occurrence, (details, sharing.clone(), Some(*id)));
+        }
+        for (id, state) in &self.occurrences {
+            if state.series.is_some() {
+                // A series occurrence once published stays in line with
+                // OpenMeet (a cancellation, an edit) until its series stops
+                // sharing.
+                let series_sharing = state
+                    .series
+                    .and_then(|s| self.series.get(&s))
+                    .and_then(|s| s.sharing.clone());
+                if let (Some(details), Some(sharing), Some(_)) =
+                    (&state.details, series_sharing, &state.requested)
+                {
+                    wanted
+                        .entry(*id)
+                        .or_insert((details.clone(), sharing, state.series));
+                }
+            } else if let (Some(details), Some(sharing)) = (&state.details, &state.sharing) {
+                wanted.insert(*id, (details.clone(), sharing.clone(), None));
+            }
+        }
+        for (id, (details, sharing, series)) in &wanted {
+            let state = self.occurrences.get(id);
+            let record = self.record(details, series.and_then(|s| self.series.get(&s)), sharing);
+            let checksum = content_checksum(details);
+            let already = state
+                .and_then(|s| s.requested.as_ref())
+                .is_some_and(|(_, action)| matches!(action, PublishAction::Put { record: asked, .. } if *asked == record));
+            if already {
+                continue;
+            }
+            let rkey = state
+                .and_then(|s| s.requested.as_ref())
+                .map(|(rkey, _)| rkey.clone())
+                .unwrap_or_else(|| record_key(now, &id.0.to_string()));
+            let swap = state.and_then(|s| s.written.clone());
+            decisions.push(request(
+                *id,
+                sharing,
+                rkey,
+                PublishAction::Put {
+                    record,
+                    checksum,
+                    swap,
+                },
+                &format!("put/{}/{}", id.0, now.as_unix_micros()),
+            ));
+        }
+        for (id, state) in &self.occurrences {
+            let shared = wanted.contains_key(id)
+                || state
+                    .series
+                    .is_some_and(|s| self.series.get(&s).is_some_and(|s| s.sharing.is_some()));
+            let Some((rkey, action)) = &state.requested else {
+                continue;
+            };
+            if shared || matches!(action, PublishAction::Delete { .. }) {
+                continue;
+            }
+            let Some(sharing) = &state.written_for else {
+                continue;
+            };
+            decisions.push(request(
+                *id,
+                sharing,
+                rkey.clone(),
+                PublishAction::Delete {
+                    swap: state.written.clone(),
+                },
+                &format!("delete/{}/{}", id.0, now.as_unix_micros()),
+            ));
+        }
+        decisions
+    }
+
+    /// The occurrence of `series` that is next at `now`: the first whose end
+    /// is still to come.
+    fn upcoming(
+        &self,
+        id: SeriesId,
+        series: &SeriesState,
+        now: Timestamp,
+    ) -> Option<(OccurrenceId, EventDetails)> {
+        let length = match (series.details.starts_at, series.details.ends_at) {
+            (Some(start), Some(end)) if end > start => {
+                end.as_unix_micros() - start.as_unix_micros()
+            }
+            _ => DEFAULT_LENGTH_MICROS,
+        };
+        let schedule = series.recurrence.schedule().ok()?;
+        let from = Timestamp::from_unix_micros(now.as_unix_micros() - length);
+        let start = if series.recurrence.starts_at > from {
+            series.recurrence.starts_at
+        } else {
+            schedule.next_after(from)?
+        };
+        let details = EventDetails {
+            starts_at: Some(start),
+            ends_at: Some(Timestamp::from_unix_micros(start.as_unix_micros() + length)),
+            time_zone: Some(series.recurrence.time_zone.clone()),
+            ..series.details.clone()
+        };
+        Some((series_occurrence(id, start), details))
+    }
+
+    fn record(
+        &self,
+        details: &EventDetails,
+        series: Option<&SeriesState>,
+        sharing: &Sharing,
+    ) -> String {
+        let mut record = details.to_record(None);
+        if let Some(series) = series {
+            let page = format!("{}/series/{}", self.site, series.slug);
+            let line = format!(
+                "Part of a series that happens {}. All dates: {page}",
+                how_often(&series.recurrence)
+            );
+            record.description = Some(match record.description.take() {
+                Some(text) if !text.is_empty() => format!("{text}\n\n{line}"),
+                _ => line,
+            });
+            let mut uris = record.uris.take().unwrap_or_default();
+            uris.push(schemas::records::UriLink {
+                uri: page.clone(),
+                name: Some(format!("{} (all dates)", series.details.name)),
+                extra: Default::default(),
+            });
+            record.uris = Some(uris);
+            if sharing.include_recurrence {
+                let rule = series
+                    .recurrence
+                    .rule
+                    .trim()
+                    .trim_start_matches("RRULE:")
+                    .to_owned();
+                let instants = |list: &[Timestamp]| {
+                    (!list.is_empty()).then(|| {
+                        list.iter()
+                            .map(|t| crate::occurrence::format_datetime(*t))
+                            .collect()
+                    })
+                };
+                record.recurrence = Some(schemas::records::Recurrence {
+                    rrule: rule,
+                    timezone: series.recurrence.time_zone.clone(),
+                    exdate: instants(&series.recurrence.exdates),
+                    rdate: instants(&series.recurrence.rdates),
+                    series: Some(schemas::records::SeriesLink {
+                        uri: page,
+                        name: Some(series.details.name.clone()),
+                        occurrence_index: None,
+                        extra: Default::default(),
+                    }),
+                    extra: Default::default(),
+                });
+            }
+        }
+        schemas::records::Record::to_json(&record).to_string()
+    }
+}
+
+fn request(
+    id: OccurrenceId,
+    sharing: &Sharing,
+    rkey: String,
+    action: PublishAction,
+    label: &str,
+) -> PublishingDecision {
+    PublishingDecision {
+        stream: id.stream(),
+        label: label.to_owned(),
+        event: OccurrencePublishRequested {
+            occurrence_id: id,
+            account: sharing.account,
+            did: sharing.did.clone(),
+            rkey,
+            action,
+        }
+        .into(),
+    }
+}
