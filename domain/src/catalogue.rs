@@ -21,7 +21,8 @@ use crate::occurrence::{
     OccurrenceEdited, OccurrenceScheduled,
 };
 use crate::publishing::{
-    BlueskySettingsChanged, OccurrencePublishFailed, OccurrencePublishRequested, OwnerAssigned,
+    BlueskySettingsChanged, OccurrencePublishFailed, OccurrencePublishRequested,
+    OccurrenceUnpublished, OwnerAssigned,
 };
 use crate::rejection::RecordRejected;
 use crate::series::{RecurrenceChanged, SeriesCreated, SeriesEdited};
@@ -211,6 +212,7 @@ catalogue! {
     BlueskySettingsChanged = 1,
     OccurrencePublishRequested = 1,
     OccurrencePublishFailed = 1,
+    OccurrenceUnpublished = 1,
 }
 
 #[cfg(test)]

@@ -107,6 +107,16 @@ pub struct OccurrencePublishRequested {
     pub action: PublishAction,
 }
 
+/// An occurrence's record was deleted from its account's repository.
+/// Schema version 1.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OccurrenceUnpublished {
+    /// The occurrence.
+    pub occurrence_id: OccurrenceId,
+    /// The record key it had.
+    pub rkey: String,
+}
+
 /// An occurrence's record could not be written, for good. Schema version 1.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OccurrencePublishFailed {

@@ -19,8 +19,8 @@ use domain::occurrence::{
     OccurrenceCancelled, OccurrenceEdited, OccurrenceId, OccurrenceScheduled, Place, Status,
 };
 use domain::publishing::{
-    BlueskySettingsChanged, OccurrencePublishFailed, OccurrencePublishRequested, Owned,
-    OwnerAssigned, PublishAction,
+    BlueskySettingsChanged, OccurrencePublishFailed, OccurrencePublishRequested,
+    OccurrenceUnpublished, Owned, OwnerAssigned, PublishAction,
 };
 use domain::recurrence::Recurrence;
 use domain::rejection::RecordRejected;
@@ -250,6 +250,11 @@ fn expected(event_type: &str, schema_version: u16) -> DomainEvent {
                 checksum: "sha256:golden".into(),
                 swap: Some("bafyold".into()),
             },
+        }
+        .into(),
+        ("OccurrenceUnpublished", 1) => OccurrenceUnpublished {
+            occurrence_id: OccurrenceId::for_record(URI),
+            rkey: "3lbgoldenpub2".into(),
         }
         .into(),
         ("OccurrencePublishFailed", 1) => OccurrencePublishFailed {

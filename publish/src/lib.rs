@@ -12,6 +12,7 @@ pub mod credentials;
 pub mod enrich;
 mod jwt;
 pub mod login;
+pub mod occurrences;
 pub mod profile;
 pub mod repo;
 pub mod resolve;

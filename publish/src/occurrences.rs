@@ -1,0 +1,338 @@
+//! Publishing OpenMeet events: the scheduler folds the log into
+//! [`Publishing`] and, at the time its clock gives, records what is due
+//! (occurrences to schedule, writes to make); the publisher carries the
+//! writes out in the owner's repository and records `OccurrencePublished`
+//! with the link from the record to the occurrence (so the firehose echo
+//! of our write is recognised, not imported again), `OccurrenceUnpublished`
+//! or `OccurrencePublishFailed`.
+//!
+//! A write that meets a record changed by another client (the swap is
+//! refused) is resolved by the rule for OpenMeet's events: OpenMeet is
+//! their source of truth, so our version is written over the one seen,
+//! once; a record that changes again is recorded as a failure, never
+//! retried forever. The other client's version still arrives through the
+//! firehose, where the process manager records the conflict.
+
+use std::sync::Arc;
+
+use domain::envelope::derived_uuid;
+use domain::external_ref::{ExternalRefLinked, LocalRef, external_ref_stream};
+use domain::publishing::{
+    OccurrencePublishFailed, OccurrencePublishRequested, PublishAction, Publishing,
+};
+use domain::sync::OccurrencePublished;
+use domain::{
+    Actor, DomainEvent, EventId, EventMetadata, GlobalPosition, NewEvent, Origin, RecordedEvent,
+    Timestamp,
+};
+use store::{EventStore, ExpectedVersion, PgEventStore, StreamAppend};
+use thiserror::Error;
+
+use crate::checkpoint;
+use crate::repo::{PublishError, RepoClient, Retries, Written};
+use crate::sessions::{SessionError, SessionKeeper};
+
+/// The event collection.
+pub const EVENT: &str = "community.lexicon.calendar.event";
+
+/// The publisher's checkpoint in `process.checkpoints`.
+pub const CHECKPOINT: &str = "occurrence-publisher";
+
+const BATCH: usize = 256;
+
+/// Why publishing stopped (to be started again).
+#[derive(Debug, Error)]
+pub enum OccurrencePublishError {
+    /// The log could not be read or appended to.
+    #[error("occurrence publishing: {0}")]
+    Store(String),
+    /// The checkpoint could not be read or moved.
+    #[error("occurrence publishing: the checkpoint: {0}")]
+    Checkpoint(#[from] sqlx::Error),
+    /// Bluesky or Redis is unavailable; the write waits.
+    #[error("occurrence publishing: {0}")]
+    Unavailable(String),
+}
+
+fn store_error(err: impl std::fmt::Display) -> OccurrencePublishError {
+    OccurrencePublishError::Store(err.to_string())
+}
+
+fn metadata(event_id: EventId, cause: Option<&RecordedEvent>, actor: &str) -> EventMetadata {
+    EventMetadata {
+        event_id,
+        causation_id: cause.map(|c| c.metadata.event_id),
+        correlation_id: cause.and_then(|c| c.metadata.correlation_id),
+        origin: Origin::OpenMeet,
+        actor: Actor::system(actor),
+    }
+}
+
+/// Decides what is due, at the time its clock gives.
+pub struct Scheduler {
+    store: PgEventStore,
+    state: Publishing,
+    after: GlobalPosition,
+    clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+}
+
+impl Scheduler {
+    /// A scheduler linking series pages under `site`, reading the time from
+    /// `clock` (tests give it one they move).
+    pub fn new(
+        store: PgEventStore,
+        site: &str,
+        clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+    ) -> Self {
+        Self {
+            store,
+            state: Publishing::new(site),
+            after: GlobalPosition(0),
+            clock,
+        }
+    }
+
+    /// Catches up with the log and records what is due now; returns how
+    /// many decisions it recorded.
+    pub async fn tick(&mut self) -> Result<usize, OccurrencePublishError> {
+        loop {
+            let page = self
+                .store
+                .read_all(self.after, BATCH)
+                .await
+                .map_err(store_error)?;
+            let Some(last) = page.last() else { break };
+            self.after = last.global_position;
+            for recorded in &page {
+                if let Ok(event) = DomainEvent::decode(&recorded.payload) {
+                    self.state.follow(&event);
+                }
+            }
+        }
+        let due = self.state.due((self.clock)());
+        let count = due.len();
+        if count == 0 {
+            return Ok(0);
+        }
+        let parts = due
+            .into_iter()
+            .map(|decision| StreamAppend {
+                stream: decision.stream,
+                expected: ExpectedVersion::Any,
+                events: vec![NewEvent {
+                    metadata: metadata(
+                        EventId(derived_uuid("publishing", &decision.label)),
+                        None,
+                        "scheduler",
+                    ),
+                    payload: decision.event.encode(),
+                }],
+            })
+            .collect();
+        self.store.append_many(parts).await.map_err(store_error)?;
+        tracing::info!(decisions = count, "publishing decisions recorded");
+        Ok(count)
+    }
+}
+
+/// Carries out `OccurrencePublishRequested`.
+pub struct OccurrencePublisher {
+    store: PgEventStore,
+    keeper: SessionKeeper,
+    http: reqwest::Client,
+    retries: Retries,
+    checkpoint: GlobalPosition,
+}
+
+impl OccurrencePublisher {
+    /// A publisher resuming from its checkpoint.
+    pub async fn start(
+        store: PgEventStore,
+        keeper: SessionKeeper,
+        http: reqwest::Client,
+    ) -> Result<Self, OccurrencePublishError> {
+        let checkpoint = checkpoint::load(&store, CHECKPOINT).await?;
+        Ok(Self {
+            store,
+            keeper,
+            http,
+            retries: Retries::default(),
+            checkpoint,
+        })
+    }
+
+    /// Carries out the requests up to the head of the log; returns how many.
+    pub async fn run_until_idle(&mut self) -> Result<usize, OccurrencePublishError> {
+        let mut done = 0;
+        loop {
+            let page = self
+                .store
+                .read_all(self.checkpoint, BATCH)
+                .await
+                .map_err(store_error)?;
+            if page.is_empty() {
+                return Ok(done);
+            }
+            for event in &page {
+                if let Ok(DomainEvent::OccurrencePublishRequested(request)) =
+                    DomainEvent::decode(&event.payload)
+                {
+                    let outcome = self.carry_out(&request).await?;
+                    self.record(event, &request, outcome).await?;
+                    done += 1;
+                }
+                checkpoint::advance(&self.store, CHECKPOINT, event.global_position).await?;
+                self.checkpoint = event.global_position;
+            }
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(did = %request.did, rkey = %request.rkey))]
+    async fn carry_out(
+        &self,
+        request: &OccurrencePublishRequested,
+    ) -> Result<Outcome, OccurrencePublishError> {
+        let outcome = self
+            .keeper
+            .with_session(request.account, &request.did, |session| {
+                let http = self.http.clone();
+                async move {
+                    let repo =
+                        RepoClient::new(http, &session.pds, &request.did, &session.access_jwt);
+                    self.retries.run(|| self.write(&repo, request)).await
+                }
+            })
+            .await;
+        match outcome {
+            Ok(outcome) => Ok(outcome),
+            Err(SessionError::Unavailable { reason, .. }) => {
+                Err(OccurrencePublishError::Unavailable(reason))
+            }
+            Err(SessionError::Publish(err)) if err.is_transient() => {
+                Err(OccurrencePublishError::Unavailable(err.to_string()))
+            }
+            Err(err) => Ok(Outcome::Failed(err.to_string())),
+        }
+    }
+
+    async fn write(
+        &self,
+        repo: &RepoClient,
+        request: &OccurrencePublishRequested,
+    ) -> Result<Outcome, PublishError> {
+        match &request.action {
+            PublishAction::Put { record, swap, .. } => {
+                let record: serde_json::Value = serde_json::from_str(record)
+                    .map_err(|err| PublishError::InvalidRecord(err.to_string()))?;
+                match repo
+                    .put(EVENT, &request.rkey, &record, swap.as_deref())
+                    .await
+                {
+                    Err(PublishError::SwapConflict) => {
+                        let (seen, _) = repo.get(EVENT, &request.rkey).await?;
+                        tracing::warn!(seen = %seen.cid, "the record changed on Bluesky; OpenMeet's version is written over it");
+                        match repo
+                            .put(EVENT, &request.rkey, &record, Some(&seen.cid))
+                            .await
+                        {
+                            Err(PublishError::SwapConflict) => Ok(Outcome::Failed(
+                                "the record keeps changing on Bluesky; it was not written".into(),
+                            )),
+                            written => written.map(Outcome::Written),
+                        }
+                    }
+                    written => written.map(Outcome::Written),
+                }
+            }
+            PublishAction::Delete { swap } => {
+                match repo.delete(EVENT, &request.rkey, swap.as_deref()).await {
+                    Ok(()) | Err(PublishError::NotFound) => Ok(Outcome::Deleted),
+                    Err(PublishError::SwapConflict) => repo
+                        .delete(EVENT, &request.rkey, None)
+                        .await
+                        .map(|_| Outcome::Deleted),
+                    Err(err) => Err(err),
+                }
+            }
+        }
+    }
+
+    async fn record(
+        &self,
+        cause: &RecordedEvent,
+        request: &OccurrencePublishRequested,
+        outcome: Outcome,
+    ) -> Result<(), OccurrencePublishError> {
+        let id = |label: &str| EventId::caused_by(cause.metadata.event_id, label);
+        let mut parts = vec![];
+        let mut part = |stream, event_id, event: DomainEvent| {
+            parts.push(StreamAppend {
+                stream,
+                expected: ExpectedVersion::Any,
+                events: vec![NewEvent {
+                    metadata: metadata(event_id, Some(cause), CHECKPOINT),
+                    payload: event.encode(),
+                }],
+            })
+        };
+        match outcome {
+            Outcome::Written(written) => {
+                let checksum = match &request.action {
+                    PublishAction::Put { checksum, .. } => checksum.clone(),
+                    PublishAction::Delete { .. } => String::new(),
+                };
+                part(
+                    request.occurrence_id.stream(),
+                    id("published"),
+                    OccurrencePublished {
+                        occurrence_id: request.occurrence_id,
+                        uri: written.uri.clone(),
+                        cid: written.cid.clone(),
+                        checksum,
+                    }
+                    .into(),
+                );
+                part(
+                    external_ref_stream(&written.uri),
+                    id("link"),
+                    ExternalRefLinked {
+                        uri: written.uri,
+                        cid: Some(written.cid),
+                        target: LocalRef::Occurrence(request.occurrence_id),
+                    }
+                    .into(),
+                );
+            }
+            Outcome::Deleted => part(
+                request.occurrence_id.stream(),
+                id("unpublished"),
+                domain::publishing::OccurrenceUnpublished {
+                    occurrence_id: request.occurrence_id,
+                    rkey: request.rkey.clone(),
+                }
+                .into(),
+            ),
+            Outcome::Failed(reason) => part(
+                request.occurrence_id.stream(),
+                id("failed"),
+                OccurrencePublishFailed {
+                    occurrence_id: request.occurrence_id,
+                    reason,
+                }
+                .into(),
+            ),
+        }
+        self.store
+            .append_many(parts)
+            .await
+            .map(|_| ())
+            .map_err(store_error)
+    }
+}
+
+/// What became of one request.
+enum Outcome {
+    Written(Written),
+    Deleted,
+    Failed(String),
+}
