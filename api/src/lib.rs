@@ -17,6 +17,7 @@ mod intake;
 mod proposals;
 mod refs;
 mod series;
+mod sharing;
 mod users;
 
 use std::time::Duration;
@@ -96,6 +97,8 @@ impl AppState {
         attendance::rsvp,
         attendance::sync_attendance,
         editing::edit_event,
+        sharing::change_settings,
+        sharing::sync_bluesky,
         proposals::list_proposals,
         proposals::accept,
         proposals::adjust,
@@ -122,6 +125,9 @@ impl AppState {
         attendance::SyncView,
         editing::EditRequest,
         editing::EditView,
+        sharing::SettingsRequest,
+        sharing::SettingsView,
+        sharing::SyncBlueskyRequest,
         proposals::ProposalView,
         proposals::Adjustment,
         proposals::AnswerView,
@@ -143,6 +149,11 @@ pub fn router(state: AppState) -> Router {
             get(events::get_event).patch(editing::edit_event),
         )
         .route("/api/events/{slug}/rsvp", post(attendance::rsvp))
+        .route(
+            "/api/events/{slug}/bluesky-settings",
+            post(sharing::change_settings),
+        )
+        .route("/api/events/sync-bluesky", post(sharing::sync_bluesky))
         .route(
             "/api/events/{slug}/attendees/sync",
             post(attendance::sync_attendance),

@@ -153,6 +153,9 @@ struct OccurrenceState {
     written_for: Option<Sharing>,
     /// The CID of our last write that succeeded.
     written: Option<String>,
+    /// Settings were recorded (again) since the last request: write it
+    /// again even if it says the same.
+    forced: bool,
 }
 
 /// A publishing decision: append `event` to `stream`; `label` names it
@@ -272,15 +275,25 @@ impl Publishing {
                         if let Some(series) = self.series.get_mut(&id) {
                             series.sharing = sharing;
                         }
+                        for state in self
+                            .occurrences
+                            .values_mut()
+                            .filter(|s| s.series == Some(id))
+                        {
+                            state.forced = true;
+                        }
                     }
                     Owned::Occurrence(id) => {
-                        self.occurrences.entry(id).or_default().sharing = sharing;
+                        let state = self.occurrences.entry(id).or_default();
+                        state.sharing = sharing;
+                        state.forced = true;
                     }
                 }
             }
             DomainEvent::OccurrencePublishRequested(e) => {
                 let state = self.occurrences.entry(e.occurrence_id).or_default();
                 state.requested = Some((e.rkey.clone(), e.action.clone()));
+                state.forced = false;
                 state.written_for = Some(Sharing {
                     account: e.account,
                     did: e.did.clone(),
@@ -353,7 +366,8 @@ impl Publishing {
             let state = self.occurrences.get(id);
             let record = self.record(details, series.and_then(|s| self.series.get(&s)), sharing);
             let checksum = content_checksum(details);
-            let already = state
+            let already = !state.is_some_and(|s| s.forced)
+                && state
                 .and_then(|s| s.requested.as_ref())
                 .is_some_and(|(_, action)| matches!(action, PublishAction::Put { record: asked, .. } if *asked == record));
             if already {

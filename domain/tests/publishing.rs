@@ -264,3 +264,21 @@ fn how_often_reads_the_rule() {
     );
     assert_eq!(how_often(&rule("FREQ=MONTHLY;BYDAY=-1FR")), "monthly");
 }
+
+#[test]
+fn settings_recorded_again_write_the_record_again_once() {
+    let mut state = Publishing::new(SITE);
+    let (id, created) = series(Origin::OpenMeet);
+    state.follow(&created);
+    state.follow(&sharing(Owned::Series(id), true, false));
+    let (occurrence, rkey, _, _) = puts(&tick(&mut state, "2026-11-20T10:00:00Z")).remove(0);
+    published(&mut state, occurrence, "bafy1");
+    assert!(tick(&mut state, "2026-11-20T11:00:00Z").is_empty());
+    state.follow(&sharing(Owned::Series(id), true, false));
+    let again = puts(&tick(&mut state, "2026-11-20T12:00:00Z"));
+    assert_eq!(
+        (again.len(), again[0].1.as_str(), again[0].3.as_deref()),
+        (1, rkey.as_str(), Some("bafy1"))
+    );
+    assert!(tick(&mut state, "2026-11-20T13:00:00Z").is_empty());
+}
