@@ -156,6 +156,8 @@ struct OccurrenceState {
     /// Settings were recorded (again) since the last request: write it
     /// again even if it says the same.
     forced: bool,
+    /// Requests made so far: names the next one.
+    requests: u32,
 }
 
 /// A publishing decision: append `event` to `stream`; `label` names it
@@ -294,6 +296,7 @@ impl Publishing {
                 let state = self.occurrences.entry(e.occurrence_id).or_default();
                 state.requested = Some((e.rkey.clone(), e.action.clone()));
                 state.forced = false;
+                state.requests += 1;
                 state.written_for = Some(Sharing {
                     account: e.account,
                     did: e.did.clone(),
@@ -387,7 +390,7 @@ impl Publishing {
                     checksum,
                     swap,
                 },
-                &format!("put/{}/{}", id.0, now.as_unix_micros()),
+                &format!("put/{}/{}", id.0, state.map_or(0, |s| s.requests)),
             ));
         }
         for (id, state) in &self.occurrences {
@@ -411,7 +414,7 @@ impl Publishing {
                 PublishAction::Delete {
                     swap: state.written.clone(),
                 },
-                &format!("delete/{}/{}", id.0, now.as_unix_micros()),
+                &format!("delete/{}/{}", id.0, state.requests),
             ));
         }
         decisions

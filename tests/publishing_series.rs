@@ -1,0 +1,305 @@
+//! A shared OpenMeet series on the real PDS: exactly one record, for the
+//! next occurrence, with the series link; the next one once the clock
+//! passes its end; the firehose echo of our write recognised; a
+//! cancellation and an edit written to the same record, over another
+//! client's change; sharing turned off deletes; only the owner may share.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use domain::identity::UserId;
+use domain::occurrence::{EventDetails, OccurrenceCancelled, OccurrenceEdited};
+use domain::publishing::{Owned, OwnerAssigned, series_occurrence};
+use domain::recurrence::Recurrence;
+use domain::series::{SeriesCreated, SeriesId};
+use domain::{Actor, DomainEvent, EventId, EventMetadata, NewEvent, Origin, Timestamp};
+use publish::occurrences::{EVENT, OccurrencePublisher, Scheduler};
+use publish::{CredentialStore, Resolver, ResolverConfig, SessionKeeper};
+use serde_json::{Value, json};
+use store::{EventStore, ExpectedVersion};
+use uuid::Uuid;
+
+#[path = "support/capture.rs"]
+#[allow(dead_code)]
+mod capture;
+#[path = "support/lexicon.rs"]
+mod lexicon;
+#[path = "support/pds.rs"]
+mod pds;
+#[path = "support/world.rs"]
+#[allow(dead_code)]
+mod world;
+
+use world::{KEY, World};
+
+fn at(text: &str) -> Timestamp {
+    Timestamp::parse_rfc3339(text).unwrap()
+}
+
+async fn openmeet(world: &World, event: DomainEvent, stream: domain::StreamId) {
+    world
+        .store
+        .append(
+            &stream,
+            ExpectedVersion::Any,
+            vec![NewEvent {
+                metadata: EventMetadata {
+                    event_id: EventId(Uuid::new_v4()),
+                    causation_id: None,
+                    correlation_id: None,
+                    origin: Origin::OpenMeet,
+                    actor: Actor("openmeet".into()),
+                },
+                payload: event.encode(),
+            }],
+        )
+        .await
+        .unwrap();
+}
+
+fn details(name: &str) -> EventDetails {
+    EventDetails {
+        name: name.into(),
+        description: Some("Talks and pizza".into()),
+        starts_at: Some(at("2026-12-01T18:00:00Z")),
+        ends_at: Some(at("2026-12-01T20:00:00Z")),
+        time_zone: Some("Europe/Berlin".into()),
+        mode: None,
+        status: None,
+        places: vec![],
+        links: vec![],
+        rsvp_expected: None,
+        created_at: at("2026-11-01T10:00:00Z"),
+    }
+}
+
+#[tokio::test]
+async fn a_shared_series_is_published_one_occurrence_at_a_time() {
+    let pds = pds::Pds::start();
+    let mut world = World::new(Resolver::new(&ResolverConfig {
+        plc_url: pds.plc.clone(),
+        handle_resolver_url: pds.url.clone(),
+        timeout: Duration::from_secs(5),
+    }))
+    .await;
+    let owner = pds.create_account("owner", "owner-app-password").await;
+    let (_, login) = world.log_in(&owner.handle, &owner.password).await;
+    let token = login["token"].as_str().unwrap().to_owned();
+    let owner_id = UserId(Uuid::parse_str(login["user_id"].as_str().unwrap()).unwrap());
+    let other = pds.create_account("other", "other-app-password").await;
+    let (_, other_login) = world.log_in(&other.handle, &other.password).await;
+    let other_token = other_login["token"].as_str().unwrap().to_owned();
+
+    let series_id = SeriesId(Uuid::new_v4());
+    let slug = format!("rust-meetup-{}", &series_id.0.simple().to_string()[..8]);
+    let created = SeriesCreated {
+        series_id,
+        slug: slug.clone(),
+        details: details("Rust Meetup"),
+        recurrence: Recurrence {
+            rule: "FREQ=WEEKLY;BYDAY=TU".into(),
+            time_zone: "Europe/Berlin".into(),
+            starts_at: at("2026-12-01T18:00:00Z"),
+            exdates: vec![],
+            rdates: vec![],
+        },
+        origin: Origin::OpenMeet,
+    };
+    openmeet(&world, created.into(), series_id.stream()).await;
+    let owned = OwnerAssigned {
+        target: Owned::Series(series_id),
+        owner: owner_id,
+        did: owner.did.clone(),
+    };
+    openmeet(&world, owned.into(), series_id.stream()).await;
+    world.project().await;
+
+    let settings = format!("/api/events/{slug}/bluesky-settings");
+    let (status, _) = world
+        .call(
+            "POST",
+            &settings,
+            Some(&other_token),
+            Some(json!({"enabled": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "only the owner shares");
+    let (status, body) = world
+        .call(
+            "POST",
+            &settings,
+            Some(&token),
+            Some(json!({"enabled": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let now = Arc::new(AtomicI64::new(at("2026-11-20T10:00:00Z").as_unix_micros()));
+    let clock = {
+        let now = now.clone();
+        Arc::new(move || Timestamp::from_unix_micros(now.load(Ordering::SeqCst)))
+    };
+    let mut scheduler = Scheduler::new(world.store.clone(), "https://openmeet.test", clock);
+    let keeper = SessionKeeper::new(
+        CredentialStore::new(world.redis.clone(), KEY, &world.prefix).unwrap(),
+        world.store.clone(),
+        reqwest::Client::new(),
+    );
+    let mut publisher =
+        OccurrencePublisher::start(world.store.clone(), keeper, reqwest::Client::new())
+            .await
+            .unwrap();
+    let mut step = async || {
+        scheduler.tick().await.unwrap();
+        publisher.run_until_idle().await.unwrap()
+    };
+
+    assert_eq!(step().await, 1);
+    let records = pds.list_records(&owner.did, EVENT).await;
+    assert_eq!(
+        records.len(),
+        1,
+        "exactly one record, for the next occurrence"
+    );
+    let first = records[0].clone();
+    assert_eq!(first["value"]["startsAt"], "2026-12-01T18:00:00.000Z");
+    assert_eq!(
+        first["value"]["uris"][0]["uri"],
+        format!("https://openmeet.test/series/{slug}")
+    );
+    assert!(
+        first["value"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("happens weekly")
+    );
+    assert_eq!(
+        lexicon::reference_verdict(EVENT, &first["value"])["ok"],
+        true
+    );
+    assert_eq!(step().await, 0, "nothing more while it is upcoming");
+
+    let rkey = first["uri"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let echo = json!({"did": owner.did, "time_us": 1_764_000_000_000_100i64, "kind": "commit",
+        "commit": {"rev": "3rev9", "operation": "create", "collection": EVENT, "rkey": rkey,
+            "record": first["value"], "cid": first["cid"]}});
+    world.ingest(echo.to_string()).await;
+    world.reconcile().await;
+    world.project().await;
+    let first_occurrence = series_occurrence(series_id, at("2026-12-01T18:00:00Z"));
+    let types = world
+        .event_types(&format!("occurrence-{}", first_occurrence.0))
+        .await;
+    assert!(
+        types.contains(&"SelfPublishedEchoMatched".to_owned()),
+        "{types:?}"
+    );
+    let occurrences: i64 = sqlx::query_scalar("SELECT count(*) FROM read.occurrences")
+        .fetch_one(world.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(occurrences, 1, "the echo is our occurrence, not a new one");
+
+    now.store(
+        at("2026-12-01T20:30:00Z").as_unix_micros(),
+        Ordering::SeqCst,
+    );
+    assert_eq!(step().await, 1, "the next one appears once the first ended");
+    let records = pds.list_records(&owner.did, EVENT).await;
+    assert_eq!(records.len(), 2);
+    let second_occurrence = series_occurrence(series_id, at("2026-12-08T18:00:00Z"));
+    let second = records
+        .iter()
+        .find(|r| r["value"]["startsAt"] == "2026-12-08T18:00:00.000Z")
+        .unwrap()
+        .clone();
+
+    openmeet(
+        &world,
+        OccurrenceCancelled {
+            occurrence_id: second_occurrence,
+            reason: None,
+        }
+        .into(),
+        second_occurrence.stream(),
+    )
+    .await;
+    assert_eq!(step().await, 1);
+    let (_, cancelled) = record_at(&pds, &second).await;
+    assert_eq!(
+        cancelled["status"],
+        "community.lexicon.calendar.event#cancelled"
+    );
+
+    // Another client edits the record between our read and our write.
+    let mut theirs = cancelled.clone();
+    theirs["name"] = json!("Changed elsewhere");
+    let second_rkey = second["uri"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    pds.put_record(&owner, EVENT, &second_rkey, theirs).await;
+    let mut edited = details("Rust Meetup (room 2)");
+    edited.starts_at = Some(at("2026-12-08T18:00:00Z"));
+    edited.ends_at = Some(at("2026-12-08T20:00:00Z"));
+    edited.status = Some(domain::occurrence::Status::Cancelled);
+    openmeet(
+        &world,
+        OccurrenceEdited {
+            occurrence_id: second_occurrence,
+            details: edited,
+        }
+        .into(),
+        second_occurrence.stream(),
+    )
+    .await;
+    assert_eq!(step().await, 1);
+    let (_, resolved) = record_at(&pds, &second).await;
+    assert_eq!(
+        resolved["name"], "Rust Meetup (room 2)",
+        "OpenMeet is the source of truth of its events"
+    );
+    let types = world
+        .event_types(&format!("occurrence-{}", second_occurrence.0))
+        .await;
+    assert!(
+        !types.contains(&"OccurrencePublishFailed".to_owned()),
+        "{types:?}"
+    );
+
+    let (status, _) = world
+        .call(
+            "POST",
+            &settings,
+            Some(&token),
+            Some(json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(step().await, 2, "both records deleted");
+    assert!(pds.list_records(&owner.did, EVENT).await.is_empty());
+    world.clean().await;
+}
+
+async fn record_at(pds: &pds::Pds, record: &Value) -> (String, Value) {
+    let uri = record["uri"].as_str().unwrap();
+    let listed = pds
+        .list_records(uri.split('/').nth(2).unwrap(), EVENT)
+        .await;
+    let found = listed.into_iter().find(|r| r["uri"] == uri).unwrap();
+    (
+        found["cid"].as_str().unwrap().to_owned(),
+        found["value"].clone(),
+    )
+}
