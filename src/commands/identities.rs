@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use publish::enrich::Enricher;
+use publish::occurrences::{OccurrencePublisher, Scheduler};
 use publish::rsvps::RsvpPublisher;
 use publish::{CredentialStore, Resolver, ResolverConfig, SessionKeeper};
 
@@ -63,6 +64,12 @@ pub struct AuthArgs {
     /// How long an OpenMeet session lasts, in hours.
     #[arg(long, env = "SESSION_TTL_HOURS", default_value_t = 24 * 7)]
     session_ttl_hours: i64,
+    /// OpenMeet's site: published records link to `{site}/series/{slug}`.
+    #[arg(long, env = "OPENMEET_URL", default_value = "https://openmeet.net")]
+    openmeet_url: String,
+    /// How often publishing looks at the clock, in seconds.
+    #[arg(long, env = "PUBLISH_TICK_SECS", default_value_t = 30)]
+    publish_tick_secs: u64,
     /// Do not resolve handles and display names of new shadow accounts.
     #[arg(long, env = "NO_IDENTITY_ENRICHMENT")]
     no_identity_enrichment: bool,
@@ -140,6 +147,49 @@ pub fn spawn_rsvp_publisher(store: store::PgEventStore, auth: &api::Auth) {
             tokio::time::sleep(Duration::from_secs(10)).await;
         }
     });
+}
+
+impl AuthArgs {
+    /// Runs the publishing scheduler (on the system clock) and the
+    /// occurrence publisher, when credentials are kept; each restarts after
+    /// a failure.
+    pub fn spawn_publishing(&self, store: store::PgEventStore, auth: &api::Auth) {
+        let Some(credentials) = auth.credentials.clone() else {
+            return;
+        };
+        let (site, every) = (
+            self.openmeet_url.clone(),
+            Duration::from_secs(self.publish_tick_secs.max(1)),
+        );
+        let http = auth.resolver.http().clone();
+        let scheduler_store = store.clone();
+        tokio::spawn(async move {
+            let clock = Arc::new(|| domain::Timestamp::from_datetime(chrono::Utc::now()));
+            let mut scheduler = Scheduler::new(scheduler_store, &site, clock);
+            let mut ticks = tokio::time::interval(every);
+            loop {
+                ticks.tick().await;
+                if let Err(err) = scheduler.tick().await {
+                    tracing::error!(error = %err, "the publishing scheduler failed; it tries again");
+                }
+            }
+        });
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            loop {
+                ticks.tick().await;
+                let keeper = SessionKeeper::new(credentials.clone(), store.clone(), http.clone());
+                let outcome =
+                    match OccurrencePublisher::start(store.clone(), keeper, http.clone()).await {
+                        Ok(mut publisher) => publisher.run_until_idle().await.map(|_| ()),
+                        Err(err) => Err(err),
+                    };
+                if let Err(err) = outcome {
+                    tracing::error!(error = %err, "the occurrence publisher failed; it tries again");
+                }
+            }
+        });
+    }
 }
 
 /// `identities` subcommands.

@@ -26,6 +26,7 @@ pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode
     args.auth.spawn_enricher(store.clone());
     let auth = args.auth.auth().await?;
     super::identities::spawn_rsvp_publisher(store.clone(), &auth);
+    args.auth.spawn_publishing(store.clone(), &auth);
     spawn_session_sweeper(store.clone());
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
