@@ -208,6 +208,25 @@ async fn a_shared_series_is_published_one_occurrence_at_a_time() {
         .unwrap();
     assert_eq!(occurrences, 1, "the echo is our occurrence, not a new one");
 
+    let first_slug: String = sqlx::query_scalar("SELECT slug FROM read.occurrences WHERE id = $1")
+        .bind(first_occurrence.0)
+        .fetch_one(world.store.pool())
+        .await
+        .unwrap();
+    let rename = json!({"description": "Talks, pizza and a quiz"});
+    let edit = format!("/api/events/{first_slug}");
+    let (status, _) = world
+        .call("PATCH", &edit, Some(&other_token), Some(rename.clone()))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "a series occurrence is its series owner's"
+    );
+    let (status, body) = world.call("PATCH", &edit, Some(&token), Some(rename)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(step().await, 1, "the edit is written to the same record");
+
     now.store(
         at("2026-12-01T20:30:00Z").as_unix_micros(),
         Ordering::SeqCst,

@@ -10,6 +10,8 @@ use domain::attendance::{
 };
 use domain::identity::UserId;
 use domain::occurrence::OccurrenceId;
+use domain::publishing::Owned;
+use domain::series::SeriesId;
 use domain::sync::AttendanceSyncRequested;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -17,6 +19,7 @@ use utoipa::ToSchema;
 use crate::auth::Authenticated;
 use crate::commands::{append_together, execute, now};
 use crate::events::{EventView, find_event};
+use crate::sharing::owner_of;
 use crate::{ApiError, AppState};
 
 /// An answer to an event.
@@ -78,7 +81,7 @@ pub async fn sync_attendance(
         .as_deref()
         .map(|did| attendee_of(&caller, did));
     caller.may(Action::SyncAttendance {
-        event: target(&event),
+        event: target(&state, &event).await?,
         attendee,
     })?;
     let occurrence_id = OccurrenceId(event.id);
@@ -112,14 +115,23 @@ fn attendee_of(caller: &Authenticated, did: &str) -> UserId {
     }
 }
 
-/// What authorization knows of an event.
-pub(crate) fn target(event: &EventView) -> EventTarget {
-    EventTarget {
-        owner: event.organizer_id.map(UserId),
-        imported: event.origin == Origin::Bluesky.as_str(),
+/// What authorization knows of an event: its owner is the account of the
+/// DID that published it (imported), or the one the log assigned it or its
+/// series (OpenMeet's).
+pub(crate) async fn target(state: &AppState, event: &EventView) -> Result<EventTarget, ApiError> {
+    let imported = event.origin == Origin::Bluesky.as_str();
+    let owner = match (event.organizer_id, imported, event.series_id) {
+        (Some(organizer), _, _) => Some(UserId(organizer)),
+        (None, true, _) => None,
+        (None, false, Some(series)) => owner_of(state, Owned::Series(SeriesId(series))).await?,
+        (None, false, None) => owner_of(state, Owned::Occurrence(OccurrenceId(event.id))).await?,
+    };
+    Ok(EventTarget {
+        owner,
+        imported,
         // `find_event` only finds visible events.
         visible: true,
-    }
+    })
 }
 
 /// Answers an event as the caller.
@@ -140,7 +152,7 @@ pub async fn rsvp(
         .as_deref()
         .map_or(caller.caller.user_id, |did| attendee_of(&caller, did));
     caller.may(Action::Rsvp {
-        event: target(&event),
+        event: target(&state, &event).await?,
         attendee,
     })?;
     let occurrence_id = OccurrenceId(event.id);

@@ -47,7 +47,7 @@ pub async fn edit_event(
     Json(request): Json<EditRequest>,
 ) -> Result<Json<EditView>, ApiError> {
     let event = find_event(&state, &slug).await?;
-    caller.may(Action::Edit(target(&event)))?;
+    caller.may(Action::Edit(target(&state, &event).await?))?;
     if request
         .name
         .as_deref()

@@ -81,7 +81,7 @@ async fn target_of(state: &AppState, slug: &str) -> Result<(Owned, bool), ApiErr
 }
 
 /// The owner the log records for `target`.
-async fn owner_of(state: &AppState, target: Owned) -> Result<Option<UserId>, ApiError> {
+pub(crate) async fn owner_of(state: &AppState, target: Owned) -> Result<Option<UserId>, ApiError> {
     let history = state
         .store
         .read_streams(&[target.stream()])
