@@ -297,6 +297,27 @@ async fn a_shared_series_is_published_one_occurrence_at_a_time() {
         "{types:?}"
     );
 
+    let sync = json!({"slug": slug});
+    let (status, _) = world
+        .call(
+            "POST",
+            "/api/events/sync-bluesky",
+            Some(&other_token),
+            Some(sync.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = world
+        .call("POST", "/api/events/sync-bluesky", Some(&token), Some(sync))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(step().await, 2, "both published occurrences written again");
+    assert_eq!(
+        pds.list_records(&owner.did, EVENT).await.len(),
+        2,
+        "to their own records"
+    );
+
     let (status, _) = world
         .call(
             "POST",
@@ -308,6 +329,45 @@ async fn a_shared_series_is_published_one_occurrence_at_a_time() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(step().await, 2, "both records deleted");
     assert!(pds.list_records(&owner.did, EVENT).await.is_empty());
+
+    let party = domain::occurrence::OccurrenceId(Uuid::new_v4());
+    let mut launch = details("Launch party");
+    launch.description = None;
+    let scheduled = domain::occurrence::OccurrenceScheduled {
+        occurrence_id: party,
+        series_id: None,
+        details: launch,
+    };
+    openmeet(&world, scheduled.into(), party.stream()).await;
+    let owned = OwnerAssigned {
+        target: Owned::Occurrence(party),
+        owner: owner_id,
+        did: owner.did.clone(),
+    };
+    openmeet(&world, owned.into(), party.stream()).await;
+    world.project().await;
+    let party_slug: String = sqlx::query_scalar("SELECT slug FROM read.occurrences WHERE id = $1")
+        .bind(party.0)
+        .fetch_one(world.store.pool())
+        .await
+        .unwrap();
+    let (status, body) = world
+        .call(
+            "POST",
+            &format!("/api/events/{party_slug}/bluesky-settings"),
+            Some(&token),
+            Some(json!({"enabled": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(step().await, 1, "a standalone event is published once");
+    assert_eq!(step().await, 0);
+    let records = pds.list_records(&owner.did, EVENT).await;
+    assert_eq!(
+        (records.len(), records[0]["value"]["name"].as_str()),
+        (1, Some("Launch party"))
+    );
+    assert!(records[0]["value"].get("uris").is_none(), "no series link");
     world.clean().await;
 }
 
