@@ -368,6 +368,15 @@ async fn a_shared_series_is_published_one_occurrence_at_a_time() {
         (1, Some("Launch party"))
     );
     assert!(records[0]["value"].get("uris").is_none(), "no series link");
+    let party_path = format!("/api/events/{party_slug}");
+    let (status, _) = world
+        .call("DELETE", &party_path, Some(&other_token), None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = world.call("DELETE", &party_path, Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(step().await, 1, "deleted in OpenMeet, deleted on Bluesky");
+    assert!(pds.list_records(&owner.did, EVENT).await.is_empty());
     world.clean().await;
 }
 

@@ -80,3 +80,38 @@ pub async fn edit_event(
         position: recorded.position,
     }))
 }
+
+/// What a deletion recorded.
+#[derive(Serialize, ToSchema)]
+pub struct DeleteView {
+    /// The global position of the deletion (none when it was deleted
+    /// already), for `?after=` reads.
+    pub position: Option<u64>,
+}
+
+/// Deletes an event scheduled in OpenMeet (a published record is deleted
+/// from Bluesky with it); an event imported from Bluesky is deleted there.
+#[utoipa::path(delete, path = "/api/events/{slug}", params(("slug" = String, Path)),
+    responses((status = 200, body = DeleteView), (status = 401, body = crate::error::ErrorBody),
+        (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(%slug, did = %caller.caller.did))]
+pub async fn delete_event(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    caller: Authenticated,
+) -> Result<Json<DeleteView>, ApiError> {
+    let event = find_event(&state, &slug).await?;
+    caller.may(Action::Edit(target(&state, &event).await?))?;
+    let recorded = execute::<Occurrence, _>(
+        &state.store,
+        &OccurrenceId(event.id).stream(),
+        &OccurrenceCommand::Delete,
+        &caller.actor(),
+        |err: OccurrenceError| ApiError::Conflict(err.to_string()),
+    )
+    .await?;
+    Ok(Json(DeleteView {
+        position: recorded.position,
+    }))
+}

@@ -97,6 +97,7 @@ impl AppState {
         attendance::rsvp,
         attendance::sync_attendance,
         editing::edit_event,
+        editing::delete_event,
         sharing::change_settings,
         sharing::sync_bluesky,
         proposals::list_proposals,
@@ -125,6 +126,7 @@ impl AppState {
         attendance::SyncView,
         editing::EditRequest,
         editing::EditView,
+        editing::DeleteView,
         sharing::SettingsRequest,
         sharing::SettingsView,
         sharing::SyncBlueskyRequest,
@@ -146,7 +148,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/events", get(events::list_events))
         .route(
             "/api/events/{slug}",
-            get(events::get_event).patch(editing::edit_event),
+            get(events::get_event)
+                .patch(editing::edit_event)
+                .delete(editing::delete_event),
         )
         .route("/api/events/{slug}/rsvp", post(attendance::rsvp))
         .route(

@@ -18,7 +18,7 @@ use crate::identity::{
 };
 use crate::occurrence::{
     EventChangedExternally, EventDeletedExternally, EventImported, OccurrenceCancelled,
-    OccurrenceEdited, OccurrenceScheduled,
+    OccurrenceDeleted, OccurrenceEdited, OccurrenceScheduled,
 };
 use crate::publishing::{
     BlueskySettingsChanged, OccurrencePublishFailed, OccurrencePublishRequested,
@@ -213,6 +213,7 @@ catalogue! {
     OccurrencePublishRequested = 1,
     OccurrencePublishFailed = 1,
     OccurrenceUnpublished = 1,
+    OccurrenceDeleted = 1,
 }
 
 #[cfg(test)]

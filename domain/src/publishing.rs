@@ -158,6 +158,8 @@ struct OccurrenceState {
     forced: bool,
     /// Requests made so far: names the next one.
     requests: u32,
+    /// Deleted in OpenMeet.
+    deleted: bool,
 }
 
 /// A publishing decision: append `event` to `stream`; `label` names it
@@ -171,6 +173,9 @@ pub struct PublishingDecision {
     /// The decision.
     pub event: DomainEvent,
 }
+
+/// The most deleted occurrences in a row looked past for the next one.
+const MAX_SKIPPED: usize = 1000;
 
 /// How long an occurrence lasts when its series does not say.
 const DEFAULT_LENGTH_MICROS: i64 = 60 * 60 * 1_000_000;
@@ -265,6 +270,11 @@ impl Publishing {
                 {
                     details.status = Some(Status::Cancelled);
                 }
+            }
+            DomainEvent::OccurrenceDeleted(e) => {
+                let state = self.occurrences.entry(e.occurrence_id).or_default();
+                state.deleted = true;
+                state.details = None;
             }
             DomainEvent::BlueskySettingsChanged(e) => {
                 let sharing = e.enabled.then(|| Sharing {
@@ -394,10 +404,11 @@ impl Publishing {
             ));
         }
         for (id, state) in &self.occurrences {
-            let shared = wanted.contains_key(id)
-                || state
-                    .series
-                    .is_some_and(|s| self.series.get(&s).is_some_and(|s| s.sharing.is_some()));
+            let shared = !state.deleted
+                && (wanted.contains_key(id)
+                    || state
+                        .series
+                        .is_some_and(|s| self.series.get(&s).is_some_and(|s| s.sharing.is_some())));
             let Some((rkey, action)) = &state.requested else {
                 continue;
             };
@@ -436,11 +447,22 @@ impl Publishing {
         };
         let schedule = series.recurrence.schedule().ok()?;
         let from = Timestamp::from_unix_micros(now.as_unix_micros() - length);
-        let start = if series.recurrence.starts_at > from {
+        let mut start = if series.recurrence.starts_at > from {
             series.recurrence.starts_at
         } else {
             schedule.next_after(from)?
         };
+        // An occurrence deleted in OpenMeet is skipped: the next one is due.
+        for _ in 0..MAX_SKIPPED {
+            let deleted = self
+                .occurrences
+                .get(&series_occurrence(id, start))
+                .is_some_and(|state| state.deleted);
+            if !deleted {
+                break;
+            }
+            start = schedule.next_after(start)?;
+        }
         let details = EventDetails {
             starts_at: Some(start),
             ends_at: Some(Timestamp::from_unix_micros(start.as_unix_micros() + length)),

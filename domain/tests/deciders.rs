@@ -596,3 +596,28 @@ fn a_display_name_change_is_recorded_once() {
         ["DisplayNameChanged"]
     );
 }
+
+#[test]
+fn an_openmeet_event_is_deleted_once_and_an_imported_one_is_not_deleted_here() {
+    let id = OccurrenceId(Uuid::from_u128(77));
+    let scheduled = DomainEvent::from(domain::occurrence::OccurrenceScheduled {
+        occurrence_id: id,
+        series_id: None,
+        details: domain::occurrence::details_of(
+            "at://did:plc:x/community.lexicon.calendar.event/1",
+            &record("Launch", None),
+        )
+        .unwrap(),
+    });
+    let local: Occurrence = given(std::slice::from_ref(&scheduled));
+    let deleted = when(&local, OccurrenceCommand::Delete).unwrap();
+    assert_eq!(names(&deleted), ["OccurrenceDeleted"]);
+    let removed: Occurrence = given(&[scheduled, deleted[0].clone()]);
+    assert_eq!(when(&removed, OccurrenceCommand::Delete), Ok(vec![]));
+    assert_eq!(removed.details(), None);
+    let imported: Occurrence = given(&imported("bafy1", record("Rust Meetup", None)));
+    assert!(matches!(
+        when(&imported, OccurrenceCommand::Delete),
+        Err(domain::occurrence::OccurrenceError::FromBluesky(_))
+    ));
+}

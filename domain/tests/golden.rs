@@ -16,7 +16,8 @@ use domain::identity::{
 };
 use domain::occurrence::{
     EventChangedExternally, EventDeletedExternally, EventDetails, EventImported, Link, Mode,
-    OccurrenceCancelled, OccurrenceEdited, OccurrenceId, OccurrenceScheduled, Place, Status,
+    OccurrenceCancelled, OccurrenceDeleted, OccurrenceEdited, OccurrenceId, OccurrenceScheduled,
+    Place, Status,
 };
 use domain::publishing::{
     BlueskySettingsChanged, OccurrencePublishFailed, OccurrencePublishRequested,
@@ -250,6 +251,10 @@ fn expected(event_type: &str, schema_version: u16) -> DomainEvent {
                 checksum: "sha256:golden".into(),
                 swap: Some("bafyold".into()),
             },
+        }
+        .into(),
+        ("OccurrenceDeleted", 1) => OccurrenceDeleted {
+            occurrence_id: OccurrenceId::for_record(URI),
         }
         .into(),
         ("OccurrenceUnpublished", 1) => OccurrenceUnpublished {

@@ -282,3 +282,35 @@ fn settings_recorded_again_write_the_record_again_once() {
     );
     assert!(tick(&mut state, "2026-11-20T13:00:00Z").is_empty());
 }
+
+#[test]
+fn a_deleted_occurrence_is_deleted_from_bluesky_and_a_series_goes_on_to_the_next() {
+    let mut state = Publishing::new(SITE);
+    let (id, created) = series(Origin::OpenMeet);
+    state.follow(&created);
+    state.follow(&sharing(Owned::Series(id), true, false));
+    let (occurrence, rkey, _, _) = puts(&tick(&mut state, "2026-11-20T10:00:00Z")).remove(0);
+    published(&mut state, occurrence, "bafy1");
+    state.follow(
+        &domain::occurrence::OccurrenceDeleted {
+            occurrence_id: occurrence,
+        }
+        .into(),
+    );
+    let decisions = tick(&mut state, "2026-11-20T11:00:00Z");
+    let deleted: Vec<&String> = decisions
+        .iter()
+        .filter_map(|d| match d {
+            DomainEvent::OccurrencePublishRequested(OccurrencePublishRequested {
+                rkey,
+                action: PublishAction::Delete { .. },
+                ..
+            }) => Some(rkey),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(deleted, [&rkey]);
+    let next = puts(&decisions);
+    assert_eq!(next.len(), 1, "the week after is the next upcoming one now");
+    assert_eq!(next[0].0, series_occurrence(id, at("2026-12-08T18:00:00Z")));
+}

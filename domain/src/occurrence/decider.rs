@@ -6,7 +6,7 @@ use thiserror::Error;
 
 use super::{
     EventChangedExternally, EventDeletedExternally, EventDetails, EventImported,
-    OccurrenceCancelled, OccurrenceEdited, OccurrenceId, OccurrenceScheduled,
+    OccurrenceCancelled, OccurrenceDeleted, OccurrenceEdited, OccurrenceId, OccurrenceScheduled,
 };
 use crate::catalogue::DomainEvent;
 use crate::decider::Decider;
@@ -64,6 +64,11 @@ pub enum Occurrence {
         /// Why it does not map.
         reason: String,
     },
+    /// Deleted in OpenMeet; kept for history.
+    Removed {
+        /// The occurrence.
+        id: OccurrenceId,
+    },
     /// Its record was deleted on Bluesky.
     Deleted {
         /// The occurrence.
@@ -111,6 +116,8 @@ pub enum OccurrenceCommand {
         /// Why, when given.
         reason: Option<String>,
     },
+    /// Delete it in OpenMeet.
+    Delete,
 }
 
 /// Why an occurrence command was refused.
@@ -133,6 +140,9 @@ pub enum OccurrenceError {
     /// A record version for an occurrence that was scheduled locally.
     #[error("occurrence {0} was scheduled in OpenMeet, not imported")]
     NotImported(OccurrenceId),
+    /// A deletion in OpenMeet of an event that came from Bluesky.
+    #[error("occurrence {0} was imported from Bluesky; it is deleted there")]
+    FromBluesky(OccurrenceId),
     /// An edit of a cancelled or deleted occurrence.
     #[error("occurrence {0} is cancelled or deleted")]
     Closed(OccurrenceId),
@@ -183,6 +193,7 @@ impl Occurrence {
             | Occurrence::Imported { id, .. }
             | Occurrence::Cancelled { id, .. }
             | Occurrence::Unreadable { id, .. }
+            | Occurrence::Removed { id }
             | Occurrence::Deleted { id, .. } => Some(*id),
         }
     }
@@ -193,7 +204,10 @@ impl Occurrence {
             Occurrence::Local { details, .. }
             | Occurrence::Imported { details, .. }
             | Occurrence::Cancelled { details, .. } => Some(details),
-            Occurrence::Absent | Occurrence::Unreadable { .. } | Occurrence::Deleted { .. } => None,
+            Occurrence::Absent
+            | Occurrence::Unreadable { .. }
+            | Occurrence::Removed { .. }
+            | Occurrence::Deleted { .. } => None,
         }
     }
 }
@@ -345,7 +359,24 @@ impl Decider for Occurrence {
             ]),
             (Occurrence::Cancelled { .. }, OccurrenceCommand::Cancel { .. }) => Ok(vec![]),
             (
-                Occurrence::Cancelled { id, .. }
+                Occurrence::Local { id, .. } | Occurrence::Cancelled { id, .. },
+                OccurrenceCommand::Delete,
+            ) => Ok(vec![OccurrenceDeleted { occurrence_id: *id }.into()]),
+            (
+                Occurrence::Removed { .. },
+                OccurrenceCommand::Delete
+                | OccurrenceCommand::Import { .. }
+                | OccurrenceCommand::DeleteExternally { .. },
+            ) => Ok(vec![]),
+            (
+                Occurrence::Imported { id, .. }
+                | Occurrence::Unreadable { id, .. }
+                | Occurrence::Deleted { id, .. },
+                OccurrenceCommand::Delete,
+            ) => Err(OccurrenceError::FromBluesky(*id)),
+            (
+                Occurrence::Removed { id }
+                | Occurrence::Cancelled { id, .. }
                 | Occurrence::Deleted { id, .. }
                 | Occurrence::Unreadable { id, .. },
                 _,
@@ -456,6 +487,10 @@ impl Decider for Occurrence {
                 details,
                 observed_cid: Some(cid),
             },
+            (
+                Occurrence::Local { id, .. } | Occurrence::Cancelled { id, .. },
+                DomainEvent::OccurrenceDeleted(_),
+            ) => Occurrence::Removed { id },
             (state, _) => state,
         }
     }

@@ -82,6 +82,13 @@ pub struct EventDeletedExternally {
     pub observed_at: Timestamp,
 }
 
+/// An occurrence scheduled in OpenMeet was deleted there. Schema version 1.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OccurrenceDeleted {
+    /// The occurrence.
+    pub occurrence_id: OccurrenceId,
+}
+
 /// A local occurrence was scheduled in OpenMeet. Schema version 1.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OccurrenceScheduled {

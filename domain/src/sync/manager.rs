@@ -82,6 +82,7 @@ fn occurrence_of(event: &DomainEvent) -> Option<OccurrenceId> {
         DomainEvent::OccurrenceScheduled(e) => e.occurrence_id,
         DomainEvent::OccurrenceEdited(e) => e.occurrence_id,
         DomainEvent::OccurrenceCancelled(e) => e.occurrence_id,
+        DomainEvent::OccurrenceDeleted(e) => e.occurrence_id,
         DomainEvent::EventImported(e) => e.occurrence_id,
         DomainEvent::EventChangedExternally(e) => e.occurrence_id,
         DomainEvent::EventDeletedExternally(e) => e.occurrence_id,

@@ -209,6 +209,7 @@ impl ReadModel for Occurrences {
             DomainEvent::OccurrenceScheduled(e) => vec![e.occurrence_id.0],
             DomainEvent::OccurrenceEdited(e) => vec![e.occurrence_id.0],
             DomainEvent::OccurrenceCancelled(e) => vec![e.occurrence_id.0],
+            DomainEvent::OccurrenceDeleted(e) => vec![e.occurrence_id.0],
             DomainEvent::OccurrencePublished(e) => vec![e.occurrence_id.0],
             DomainEvent::ConflictResolved(ConflictResolved {
                 subject: ConflictSubject::Occurrence(id),
@@ -267,6 +268,10 @@ impl ReadModel for Occurrences {
             }
             DomainEvent::OccurrenceCancelled(_) => OccurrenceRow {
                 state: "cancelled".into(),
+                ..row?
+            },
+            DomainEvent::OccurrenceDeleted(_) => OccurrenceRow {
+                state: "deleted".into(),
                 ..row?
             },
             _ => return row,
