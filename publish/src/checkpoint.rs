@@ -1,32 +1,91 @@
-//! Where a runner of this crate stands in the log, in
-//! `process.checkpoints` (the table the process manager uses too).
+//! The runners of this crate follow the log from a checkpoint in
+//! `process.checkpoints` (the table the process manager uses too): each
+//! event is handled, then the checkpoint moves past it, so a stop repeats
+//! at most the event in hand.
 
-use domain::GlobalPosition;
-use store::PgEventStore;
+use std::future::Future;
 
-/// How far the runner `name` got (0 when it never ran).
-pub(crate) async fn load(store: &PgEventStore, name: &str) -> Result<GlobalPosition, sqlx::Error> {
-    let position: Option<i64> =
-        sqlx::query_scalar("SELECT position FROM process.checkpoints WHERE name = $1")
-            .bind(name)
-            .fetch_optional(store.pool())
-            .await?;
-    Ok(GlobalPosition(position.unwrap_or(0) as u64))
+use domain::{GlobalPosition, RecordedEvent};
+use futures::StreamExt;
+use store::{EventStore, PgEventStore, StoreError};
+
+/// Events read at a time.
+const BATCH: usize = 256;
+
+/// What a runner does with one event of the log; returns how many events
+/// it recorded.
+pub(crate) trait Step {
+    /// Why it stops.
+    type Error: From<StoreError> + From<sqlx::Error>;
+
+    /// Handles `event`.
+    fn step(
+        &mut self,
+        event: &RecordedEvent,
+    ) -> impl Future<Output = Result<usize, Self::Error>> + Send;
 }
 
-/// Moves the runner `name` to `to` (never back).
-pub(crate) async fn advance(
-    store: &PgEventStore,
-    name: &str,
-    to: GlobalPosition,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO process.checkpoints (name, position) VALUES ($1, $2) \
-         ON CONFLICT (name) DO UPDATE SET position = GREATEST(process.checkpoints.position, $2)",
-    )
-    .bind(name)
-    .bind(to.0 as i64)
-    .execute(store.pool())
-    .await?;
-    Ok(())
+/// A runner's place in the log.
+pub(crate) struct Cursor {
+    store: PgEventStore,
+    name: &'static str,
+    position: GlobalPosition,
+}
+
+impl Cursor {
+    /// The place of the runner `name` (the start when it never ran).
+    pub(crate) async fn open(store: PgEventStore, name: &'static str) -> Result<Self, sqlx::Error> {
+        let position: Option<i64> =
+            sqlx::query_scalar("SELECT position FROM process.checkpoints WHERE name = $1")
+                .bind(name)
+                .fetch_optional(store.pool())
+                .await?;
+        Ok(Self {
+            store,
+            name,
+            position: GlobalPosition(position.unwrap_or(0) as u64),
+        })
+    }
+
+    async fn handled<S: Step>(
+        &mut self,
+        event: &RecordedEvent,
+        step: &mut S,
+    ) -> Result<usize, S::Error> {
+        let recorded = step.step(event).await?;
+        sqlx::query(
+            "INSERT INTO process.checkpoints (name, position) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET position = GREATEST(process.checkpoints.position, $2)",
+        )
+        .bind(self.name)
+        .bind(event.global_position.0 as i64)
+        .execute(self.store.pool())
+        .await?;
+        self.position = event.global_position;
+        Ok(recorded)
+    }
+
+    /// Runs `step` over the log up to its head; returns what it recorded.
+    pub(crate) async fn until_idle<S: Step>(&mut self, step: &mut S) -> Result<usize, S::Error> {
+        let mut recorded = 0;
+        loop {
+            let page = self.store.read_all(self.position, BATCH).await?;
+            if page.is_empty() {
+                return Ok(recorded);
+            }
+            for event in &page {
+                recorded += self.handled(event, step).await?;
+            }
+        }
+    }
+
+    /// Runs `step` over the log forever (or until an error).
+    pub(crate) async fn follow<S: Step>(mut self, mut step: S) -> Result<(), S::Error> {
+        let store = self.store.clone();
+        let mut events = store.subscribe(self.position);
+        while let Some(event) = events.next().await {
+            self.handled(&event?, &mut step).await?;
+        }
+        Ok(())
+    }
 }

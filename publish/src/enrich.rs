@@ -11,22 +11,16 @@
 
 use domain::decider::Decider;
 use domain::identity::{Identity, IdentityCommand, identity_stream};
-use domain::{
-    Actor, DomainEvent, EventId, EventMetadata, GlobalPosition, NewEvent, Origin, RecordedEvent,
-};
-use futures::StreamExt;
+use domain::{Actor, DomainEvent, EventId, EventMetadata, NewEvent, Origin, RecordedEvent};
 use store::{EventStore, ExpectedVersion, PgEventStore, StoreError, StreamAppend};
 use thiserror::Error;
 
-use crate::checkpoint;
+use crate::checkpoint::{Cursor, Step};
 use crate::profile::display_name;
 use crate::resolve::Resolver;
 
 /// The checkpoint's name in `process.checkpoints`.
 pub const CHECKPOINT: &str = "identity-enricher";
-
-/// Events read at a time.
-const BATCH: usize = 256;
 
 /// Why the enricher stopped.
 #[derive(Debug, Error)]
@@ -49,59 +43,49 @@ pub enum EnrichError {
 
 /// Follows the log and enriches new shadow accounts.
 pub struct Enricher {
+    cursor: Cursor,
+    work: Enrich,
+}
+
+struct Enrich {
     store: PgEventStore,
     resolver: Resolver,
-    checkpoint: GlobalPosition,
 }
 
 impl Enricher {
     /// An enricher resuming from its checkpoint.
     pub async fn start(store: PgEventStore, resolver: Resolver) -> Result<Self, EnrichError> {
-        let checkpoint = checkpoint::load(&store, CHECKPOINT).await?;
         Ok(Self {
-            store,
-            resolver,
-            checkpoint,
+            cursor: Cursor::open(store.clone(), CHECKPOINT).await?,
+            work: Enrich { store, resolver },
         })
     }
 
     /// Enriches the shadow accounts up to the head of the log, and returns
     /// how many identity events it recorded.
     pub async fn run_until_idle(&mut self) -> Result<usize, EnrichError> {
-        let mut recorded = 0;
-        loop {
-            let page = self.store.read_all(self.checkpoint, BATCH).await?;
-            if page.is_empty() {
-                return Ok(recorded);
-            }
-            recorded += self.handle(&page).await?;
-        }
+        self.cursor.until_idle(&mut self.work).await
     }
 
     /// Follows the log forever (or until an error).
-    pub async fn follow(mut self) -> Result<(), EnrichError> {
-        let mut batches = self.store.subscribe(self.checkpoint).ready_chunks(BATCH);
-        while let Some(batch) = batches.next().await {
-            let events = batch.into_iter().collect::<Result<Vec<_>, _>>()?;
-            self.handle(&events).await?;
-        }
-        Ok(())
+    pub async fn follow(self) -> Result<(), EnrichError> {
+        self.cursor.follow(self.work).await
     }
+}
 
-    async fn handle(&mut self, events: &[RecordedEvent]) -> Result<usize, EnrichError> {
-        let Some(last) = events.last() else {
-            return Ok(0);
-        };
-        let mut recorded = 0;
-        for event in events {
-            if event.payload.event_type == "ShadowAccountCreated" {
-                recorded += self.enrich(event).await?;
-            }
+impl Step for Enrich {
+    type Error = EnrichError;
+
+    async fn step(&mut self, event: &RecordedEvent) -> Result<usize, EnrichError> {
+        if event.payload.event_type == "ShadowAccountCreated" {
+            self.enrich(event).await
+        } else {
+            Ok(0)
         }
-        self.move_checkpoint(last.global_position).await?;
-        Ok(recorded)
     }
+}
 
+impl Enrich {
     #[tracing::instrument(skip_all, fields(position = %created.global_position, did))]
     async fn enrich(&self, created: &RecordedEvent) -> Result<usize, EnrichError> {
         let Ok(DomainEvent::ShadowAccountCreated(shadow)) = DomainEvent::decode(&created.payload)
@@ -172,11 +156,5 @@ impl Enricher {
                 })?;
         }
         Ok(count)
-    }
-
-    async fn move_checkpoint(&mut self, to: GlobalPosition) -> Result<(), EnrichError> {
-        checkpoint::advance(&self.store, CHECKPOINT, to).await?;
-        self.checkpoint = to;
-        Ok(())
     }
 }

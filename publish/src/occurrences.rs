@@ -28,7 +28,7 @@ use domain::{
 use store::{EventStore, ExpectedVersion, PgEventStore, StreamAppend};
 use thiserror::Error;
 
-use crate::checkpoint;
+use crate::checkpoint::{Cursor, Step};
 use crate::repo::{PublishError, RepoClient, Retries, Written};
 use crate::sessions::{SessionError, SessionKeeper};
 
@@ -46,6 +46,9 @@ pub enum OccurrencePublishError {
     /// The log could not be read or appended to.
     #[error("occurrence publishing: {0}")]
     Store(String),
+    /// The log could not be read.
+    #[error("occurrence publishing: {0}")]
+    Read(#[from] store::StoreError),
     /// The checkpoint could not be read or moved.
     #[error("occurrence publishing: the checkpoint: {0}")]
     Checkpoint(#[from] sqlx::Error),
@@ -137,11 +140,15 @@ impl Scheduler {
 
 /// Carries out `OccurrencePublishRequested`.
 pub struct OccurrencePublisher {
+    cursor: Cursor,
+    work: PublishOccurrences,
+}
+
+struct PublishOccurrences {
     store: PgEventStore,
     keeper: SessionKeeper,
     http: reqwest::Client,
     retries: Retries,
-    checkpoint: GlobalPosition,
 }
 
 impl OccurrencePublisher {
@@ -151,42 +158,39 @@ impl OccurrencePublisher {
         keeper: SessionKeeper,
         http: reqwest::Client,
     ) -> Result<Self, OccurrencePublishError> {
-        let checkpoint = checkpoint::load(&store, CHECKPOINT).await?;
         Ok(Self {
-            store,
-            keeper,
-            http,
-            retries: Retries::default(),
-            checkpoint,
+            cursor: Cursor::open(store.clone(), CHECKPOINT).await?,
+            work: PublishOccurrences {
+                store,
+                keeper,
+                http,
+                retries: Retries::default(),
+            },
         })
     }
 
     /// Carries out the requests up to the head of the log; returns how many.
     pub async fn run_until_idle(&mut self) -> Result<usize, OccurrencePublishError> {
-        let mut done = 0;
-        loop {
-            let page = self
-                .store
-                .read_all(self.checkpoint, BATCH)
-                .await
-                .map_err(store_error)?;
-            if page.is_empty() {
-                return Ok(done);
-            }
-            for event in &page {
-                if let Ok(DomainEvent::OccurrencePublishRequested(request)) =
-                    DomainEvent::decode(&event.payload)
-                {
-                    let outcome = self.carry_out(&request).await?;
-                    self.record(event, &request, outcome).await?;
-                    done += 1;
-                }
-                checkpoint::advance(&self.store, CHECKPOINT, event.global_position).await?;
-                self.checkpoint = event.global_position;
-            }
-        }
+        self.cursor.until_idle(&mut self.work).await
     }
+}
 
+impl Step for PublishOccurrences {
+    type Error = OccurrencePublishError;
+
+    async fn step(&mut self, event: &RecordedEvent) -> Result<usize, OccurrencePublishError> {
+        let Ok(DomainEvent::OccurrencePublishRequested(request)) =
+            DomainEvent::decode(&event.payload)
+        else {
+            return Ok(0);
+        };
+        let outcome = self.carry_out(&request).await?;
+        self.record(event, &request, outcome).await?;
+        Ok(1)
+    }
+}
+
+impl PublishOccurrences {
     #[tracing::instrument(skip_all, fields(did = %request.did, rkey = %request.rkey))]
     async fn carry_out(
         &self,

@@ -10,15 +10,12 @@
 use chrono::Utc;
 use domain::attendance::attendance_stream;
 use domain::sync::{RsvpPublishFailed, RsvpPublishRequested, RsvpPublished};
-use domain::{
-    Actor, DomainEvent, EventId, EventMetadata, GlobalPosition, NewEvent, Origin, RecordedEvent,
-};
-use futures::StreamExt;
+use domain::{Actor, DomainEvent, EventId, EventMetadata, NewEvent, Origin, RecordedEvent};
 use schemas::records::{Record, StrongRef};
 use store::{EventStore, ExpectedVersion, PgEventStore, StreamAppend};
 use thiserror::Error;
 
-use crate::checkpoint;
+use crate::checkpoint::{Cursor, Step};
 use crate::repo::{PublishError, RepoClient, Retries, Written};
 use crate::sessions::{SessionError, SessionKeeper};
 
@@ -27,8 +24,6 @@ pub const CHECKPOINT: &str = "rsvp-publisher";
 
 /// The RSVP collection.
 pub const RSVP: &str = "community.lexicon.calendar.rsvp";
-
-const BATCH: usize = 256;
 
 /// Why the publisher stopped (to be started again later).
 #[derive(Debug, Error)]
@@ -54,11 +49,15 @@ pub enum RsvpPublisherError {
 
 /// Follows the log and publishes RSVPs.
 pub struct RsvpPublisher {
+    cursor: Cursor,
+    work: PublishRsvps,
+}
+
+struct PublishRsvps {
     store: PgEventStore,
     keeper: SessionKeeper,
     http: reqwest::Client,
     retries: Retries,
-    checkpoint: GlobalPosition,
 }
 
 impl RsvpPublisher {
@@ -68,57 +67,44 @@ impl RsvpPublisher {
         keeper: SessionKeeper,
         http: reqwest::Client,
     ) -> Result<Self, RsvpPublisherError> {
-        let checkpoint = checkpoint::load(&store, CHECKPOINT).await?;
         Ok(Self {
-            store,
-            keeper,
-            http,
-            retries: Retries::default(),
-            checkpoint,
+            cursor: Cursor::open(store.clone(), CHECKPOINT).await?,
+            work: PublishRsvps {
+                store,
+                keeper,
+                http,
+                retries: Retries::default(),
+            },
         })
     }
 
     /// Publishes what was requested up to the head of the log; returns how
     /// many outcomes it recorded.
     pub async fn run_until_idle(&mut self) -> Result<usize, RsvpPublisherError> {
-        let mut recorded = 0;
-        loop {
-            let page = self.store.read_all(self.checkpoint, BATCH).await?;
-            if page.is_empty() {
-                return Ok(recorded);
-            }
-            recorded += self.handle(&page).await?;
-        }
+        self.cursor.until_idle(&mut self.work).await
     }
 
     /// Follows the log forever (or until an error).
-    pub async fn follow(mut self) -> Result<(), RsvpPublisherError> {
-        let mut batches = self.store.subscribe(self.checkpoint).ready_chunks(BATCH);
-        while let Some(batch) = batches.next().await {
-            let events = batch.into_iter().collect::<Result<Vec<_>, _>>()?;
-            self.handle(&events).await?;
-        }
-        Ok(())
+    pub async fn follow(self) -> Result<(), RsvpPublisherError> {
+        self.cursor.follow(self.work).await
     }
+}
 
-    async fn handle(&mut self, events: &[RecordedEvent]) -> Result<usize, RsvpPublisherError> {
-        let mut recorded = 0;
-        for event in events {
-            if event.payload.event_type == "RsvpPublishRequested"
-                && let Ok(DomainEvent::RsvpPublishRequested(request)) =
-                    DomainEvent::decode(&event.payload)
-            {
-                let outcome = self.publish(&request).await?;
-                self.record(event, &request, outcome).await?;
-                recorded += 1;
-            }
-            // Moved after each request, so a stop repeats no write done.
-            checkpoint::advance(&self.store, CHECKPOINT, event.global_position).await?;
-            self.checkpoint = event.global_position;
-        }
-        Ok(recorded)
+impl Step for PublishRsvps {
+    type Error = RsvpPublisherError;
+
+    async fn step(&mut self, event: &RecordedEvent) -> Result<usize, RsvpPublisherError> {
+        let Ok(DomainEvent::RsvpPublishRequested(request)) = DomainEvent::decode(&event.payload)
+        else {
+            return Ok(0);
+        };
+        let outcome = self.publish(&request).await?;
+        self.record(event, &request, outcome).await?;
+        Ok(1)
     }
+}
 
+impl PublishRsvps {
     #[tracing::instrument(skip_all, fields(did = %request.did, rkey = %request.rkey))]
     async fn publish(
         &self,
