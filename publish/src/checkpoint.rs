@@ -1,7 +1,8 @@
 //! The runners of this crate follow the log from a checkpoint in
-//! `process.checkpoints` (the table the process manager uses too): each
-//! event is handled, then the checkpoint moves past it, so a stop repeats
-//! at most the event in hand.
+//! `process.checkpoints` (the table the process manager uses too). The
+//! checkpoint moves past every event that recorded something, and past the
+//! last of each page: a stop repeats at most the event in hand, and events
+//! that need nothing cost no write.
 
 use std::future::Future;
 
@@ -47,21 +48,37 @@ impl Cursor {
         })
     }
 
-    async fn handled<S: Step>(
-        &mut self,
-        event: &RecordedEvent,
-        step: &mut S,
-    ) -> Result<usize, S::Error> {
-        let recorded = step.step(event).await?;
+    async fn save(&mut self, to: GlobalPosition) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO process.checkpoints (name, position) VALUES ($1, $2) \
              ON CONFLICT (name) DO UPDATE SET position = GREATEST(process.checkpoints.position, $2)",
         )
         .bind(self.name)
-        .bind(event.global_position.0 as i64)
+        .bind(to.0 as i64)
         .execute(self.store.pool())
         .await?;
-        self.position = event.global_position;
+        self.position = to;
+        Ok(())
+    }
+
+    async fn handled<S: Step>(
+        &mut self,
+        page: &[RecordedEvent],
+        step: &mut S,
+    ) -> Result<usize, S::Error> {
+        let mut recorded = 0;
+        for event in page {
+            let now = step.step(event).await?;
+            if now > 0 {
+                self.save(event.global_position).await?;
+            }
+            recorded += now;
+        }
+        if let Some(last) = page.last()
+            && last.global_position > self.position
+        {
+            self.save(last.global_position).await?;
+        }
         Ok(recorded)
     }
 
@@ -73,18 +90,17 @@ impl Cursor {
             if page.is_empty() {
                 return Ok(recorded);
             }
-            for event in &page {
-                recorded += self.handled(event, step).await?;
-            }
+            recorded += self.handled(&page, step).await?;
         }
     }
 
     /// Runs `step` over the log forever (or until an error).
     pub(crate) async fn follow<S: Step>(mut self, mut step: S) -> Result<(), S::Error> {
         let store = self.store.clone();
-        let mut events = store.subscribe(self.position);
-        while let Some(event) = events.next().await {
-            self.handled(&event?, &mut step).await?;
+        let mut pages = store.subscribe(self.position).ready_chunks(BATCH);
+        while let Some(page) = pages.next().await {
+            let page = page.into_iter().collect::<Result<Vec<_>, _>>()?;
+            self.handled(&page, &mut step).await?;
         }
         Ok(())
     }
