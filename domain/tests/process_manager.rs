@@ -1015,3 +1015,51 @@ fn two_answers_in_one_batch_share_the_record_key() {
         "decided before the first request came back from the log"
     );
 }
+
+#[test]
+fn an_answer_to_an_openmeet_event_published_on_bluesky_goes_out_too() {
+    let mut log = Log::new();
+    registered(&mut log, 7, "did:plc:member");
+    let occurrence = OccurrenceId(Uuid::from_u128(55));
+    let scheduled = domain::occurrence::OccurrenceScheduled {
+        occurrence_id: occurrence,
+        series_id: None,
+        details: details("Launch", "2026-12-01T18:00:00Z", json!([])),
+    };
+    log.push(occurrence.stream(), Origin::OpenMeet, scheduled.into());
+    let answer = RsvpChanged {
+        occurrence_id: occurrence,
+        attendee_id: UserId(Uuid::from_u128(7)),
+        status: AttendanceStatus::Attending,
+        origin: Origin::OpenMeet,
+        changed_at: Timestamp::from_unix_micros(1_000_000),
+        rsvp_uri: None,
+        rsvp_cid: None,
+    };
+    let before = log.push(
+        attendance_stream(occurrence),
+        Origin::OpenMeet,
+        answer.into(),
+    );
+    assert!(requests(&before).is_empty(), "not on Bluesky yet");
+    let published = OccurrencePublished {
+        occurrence_id: occurrence,
+        uri: "at://did:plc:owner/community.lexicon.calendar.event/3lpub".into(),
+        cid: "bafypub".into(),
+        checksum: String::new(),
+    };
+    log.push(occurrence.stream(), Origin::OpenMeet, published.into());
+    let sync = domain::sync::AttendanceSyncRequested {
+        occurrence_id: occurrence,
+        attendee_id: None,
+    };
+    let decisions = log.push(attendance_stream(occurrence), Origin::OpenMeet, sync.into());
+    let request = requests(&decisions)[0];
+    assert_eq!(
+        (request.subject_uri.as_str(), request.subject_cid.as_str()),
+        (
+            "at://did:plc:owner/community.lexicon.calendar.event/3lpub",
+            "bafypub"
+        )
+    );
+}

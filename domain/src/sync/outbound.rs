@@ -108,6 +108,18 @@ impl Outbound {
             DomainEvent::EventDeletedExternally(e) => {
                 self.records.remove(&e.occurrence_id);
             }
+            // OpenMeet's own events have a Bluesky record once published.
+            DomainEvent::OccurrencePublished(e) => {
+                self.records
+                    .insert(e.occurrence_id, (e.uri.clone(), e.cid.clone()));
+            }
+            DomainEvent::SelfPublishedEchoMatched(e) => {
+                self.records
+                    .insert(e.occurrence_id, (e.uri.clone(), e.cid.clone()));
+            }
+            DomainEvent::OccurrenceUnpublished(e) => {
+                self.records.remove(&e.occurrence_id);
+            }
             // Its own requests are in the state since they were decided (a
             // second answer in the same batch must find the key chosen).
             DomainEvent::RsvpPublishRequested(e) => {
