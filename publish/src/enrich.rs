@@ -9,10 +9,10 @@
 //! event id derives from its cause, so work repeated after a crash is
 //! written once.
 
-use domain::decider::Decider;
 use domain::identity::{Identity, IdentityCommand, identity_stream};
-use domain::{Actor, DomainEvent, EventId, EventMetadata, NewEvent, Origin, RecordedEvent};
-use store::{EventStore, ExpectedVersion, PgEventStore, StoreError, StreamAppend};
+use domain::{Actor, DomainEvent, EventId, EventMetadata, Origin, RecordedEvent};
+use store::decide::{DecideError, decide_and_append};
+use store::{PgEventStore, StoreError};
 use thiserror::Error;
 
 use crate::checkpoint::{Cursor, Step};
@@ -102,16 +102,6 @@ impl Enrich {
         };
         let name = display_name(&self.resolver, &resolved.did, &resolved.pds).await;
         let stream = identity_stream(&shadow.did);
-        let history = self
-            .store
-            .read_streams(std::slice::from_ref(&stream))
-            .await?;
-        let mut identity = Identity::default();
-        for event in &history {
-            if let Ok(decoded) = DomainEvent::decode(&event.payload) {
-                identity = identity.evolve(&decoded);
-            }
-        }
         let mut commands = Vec::new();
         if let Some(handle) = resolved.handle {
             commands.push(("handle", IdentityCommand::ChangeHandle(handle)));
@@ -119,41 +109,35 @@ impl Enrich {
         if name.is_some() {
             commands.push(("display-name", IdentityCommand::ChangeDisplayName(name)));
         }
-        let mut new_events = Vec::new();
+        let mut count = 0;
         for (label, command) in commands {
-            let Ok(decided) = identity.decide(&command, created.recorded_at) else {
-                continue;
-            };
-            for (n, event) in decided.into_iter().enumerate() {
-                identity = identity.evolve(&event);
-                new_events.push(NewEvent {
-                    metadata: EventMetadata {
-                        event_id: EventId::caused_by(
-                            created.metadata.event_id,
-                            &format!("enrich/{label}/{n}"),
-                        ),
-                        causation_id: Some(created.metadata.event_id),
-                        correlation_id: created.metadata.correlation_id,
-                        origin: Origin::Bluesky,
-                        actor: Actor("system:identity-enricher".into()),
-                    },
-                    payload: event.encode(),
-                });
+            let decided = decide_and_append::<Identity, _>(
+                &self.store,
+                &stream,
+                &command,
+                created.recorded_at,
+                |n| EventMetadata {
+                    event_id: EventId::caused_by(
+                        created.metadata.event_id,
+                        &format!("enrich/{label}/{n}"),
+                    ),
+                    causation_id: Some(created.metadata.event_id),
+                    correlation_id: created.metadata.correlation_id,
+                    origin: Origin::Bluesky,
+                    actor: Actor("system:identity-enricher".into()),
+                },
+            )
+            .await;
+            match decided {
+                Ok(decided) => count += decided.events.len(),
+                Err(DecideError::Refused(_)) => {}
+                Err(err) => {
+                    return Err(EnrichError::Append {
+                        stream: stream.to_string(),
+                        reason: err.to_string(),
+                    });
+                }
             }
-        }
-        let count = new_events.len();
-        if count > 0 {
-            self.store
-                .append_many(vec![StreamAppend {
-                    stream: stream.clone(),
-                    expected: ExpectedVersion::Any,
-                    events: new_events,
-                }])
-                .await
-                .map_err(|err| EnrichError::Append {
-                    stream: stream.to_string(),
-                    reason: err.to_string(),
-                })?;
         }
         Ok(count)
     }

@@ -8,10 +8,10 @@ use std::future::Future;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use domain::decider::Decider;
 use domain::identity::{Identity, IdentityCommand, UserId, identity_stream};
-use domain::{Actor, DomainEvent, EventId, EventMetadata, NewEvent, Origin, Timestamp};
-use store::{AppendError, EventStore, ExpectedVersion, PgEventStore};
+use domain::{Actor, EventId, EventMetadata, Origin, Timestamp};
+use store::PgEventStore;
+use store::decide::{DecideError, decide_and_append};
 use thiserror::Error;
 use uuid::Uuid;
 
@@ -262,51 +262,33 @@ impl SessionKeeper {
         })
     }
 
-    /// Decides `command` on the DID's identity and appends what it records.
+    /// Decides `command` on the DID's identity and appends what it records
+    /// (a command the identity refuses, such as one for a shadow, records
+    /// nothing).
     async fn record(
         &self,
         user: UserId,
         did: &str,
         command: IdentityCommand,
     ) -> Result<(), SessionError> {
-        let stream = identity_stream(did);
-        for _ in 0..5 {
-            let history = self
-                .store
-                .read_streams(std::slice::from_ref(&stream))
-                .await
-                .map_err(|err| unavailable(user, err))?;
-            let decoded: Vec<DomainEvent> = history
-                .iter()
-                .filter_map(|e| DomainEvent::decode(&e.payload).ok())
-                .collect();
-            let identity = Identity::replay(&decoded);
-            let Ok(events) = identity.decide(&command, Timestamp::from_datetime(Utc::now())) else {
-                return Ok(());
-            };
-            let expected = history.last().map_or(ExpectedVersion::NoStream, |last| {
-                ExpectedVersion::Exact(last.stream_version)
-            });
-            let new_events = events
-                .iter()
-                .map(|event| NewEvent {
-                    metadata: EventMetadata {
-                        event_id: EventId(Uuid::new_v4()),
-                        causation_id: None,
-                        correlation_id: None,
-                        origin: Origin::OpenMeet,
-                        actor: Actor::system("bluesky-sessions"),
-                    },
-                    payload: event.encode(),
-                })
-                .collect();
-            match self.store.append(&stream, expected, new_events).await {
-                Ok(_) => return Ok(()),
-                Err(AppendError::WrongExpectedVersion { .. }) => continue,
-                Err(err) => return Err(unavailable(user, err)),
-            }
+        let decided = decide_and_append::<Identity, _>(
+            &self.store,
+            &identity_stream(did),
+            &command,
+            Timestamp::from_datetime(Utc::now()),
+            |_| EventMetadata {
+                event_id: EventId(Uuid::new_v4()),
+                causation_id: None,
+                correlation_id: None,
+                origin: Origin::OpenMeet,
+                actor: Actor::system("bluesky-sessions"),
+            },
+        )
+        .await;
+        match decided {
+            Ok(_) | Err(DecideError::Refused(_)) => Ok(()),
+            Err(err) => Err(unavailable(user, err)),
         }
-        Err(unavailable(user, format!("{stream} kept changing")))
     }
 }
 

@@ -3,6 +3,7 @@
 
 #![warn(missing_docs)]
 
+pub mod decide;
 pub mod port;
 pub mod postgres;
 #[cfg(feature = "conformance")]
