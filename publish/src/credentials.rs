@@ -13,6 +13,7 @@ use domain::identity::UserId;
 use rand::RngCore;
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -48,6 +49,31 @@ pub struct StoredSession {
     pub access_expires_at: Option<DateTime<Utc>>,
     /// When the refresh token expires: the entry's expiry in Redis.
     pub refresh_expires_at: Option<DateTime<Utc>>,
+    /// For an OAuth session: the server that issued it and its DPoP key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth: Option<OauthBinding>,
+}
+
+/// What an OAuth session's tokens are bound to.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OauthBinding {
+    /// The authorization server that issued the tokens (refreshes and
+    /// revocations go there).
+    pub issuer: String,
+    /// The session's private DPoP key (ES256): every request with its
+    /// tokens carries a proof signed with it.
+    pub dpop_key: jose_jwk::Key,
+}
+
+impl OauthBinding {
+    /// A DPoP client of this session, for a resource server (the PDS).
+    pub(crate) fn dpop_client(
+        &self,
+        transport: crate::repo::Transport,
+    ) -> Result<atrium_oauth::DpopClient<crate::repo::Transport>, crate::repo::PublishError> {
+        crate::oauth::dpop_client(&self.dpop_key, transport, false)
+            .map_err(|err| crate::repo::PublishError::Unauthorized(err.to_string()))
+    }
 }
 
 impl std::fmt::Debug for StoredSession {
@@ -74,6 +100,9 @@ pub enum CredentialError {
     /// A stored value does not decrypt with this key (or was moved).
     #[error("the stored credentials of user {0} do not decrypt with the configured key")]
     Undecryptable(UserId),
+    /// A sealed value other than credentials does not seal or open.
+    #[error("{0} does not decrypt with the configured key")]
+    Unsealable(String),
 }
 
 /// The Redis credential store.
@@ -119,26 +148,14 @@ impl CredentialStore {
         now: DateTime<Utc>,
         fallback_ttl: u64,
     ) -> Result<(), CredentialError> {
-        let key = self.key(user);
-        let plain = serde_json::to_vec(session).unwrap_or_default();
-        let mut nonce = [0u8; NONCE];
-        rand::rng().fill_bytes(&mut nonce);
-        let sealed = self
-            .cipher
-            .encrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: &plain,
-                    aad: key.as_bytes(),
-                },
-            )
-            .map_err(|_| CredentialError::Undecryptable(user))?;
-        let mut value = nonce.to_vec();
-        value.extend_from_slice(&sealed);
         let ttl = session
             .refresh_expires_at
             .map(|at| (at - now).num_seconds().max(1) as u64)
             .unwrap_or(fallback_ttl);
+        let key = self.key(user);
+        let value = self
+            .seal(&key, session)
+            .ok_or(CredentialError::Undecryptable(user))?;
         let mut redis = self.redis.clone();
         redis.set_ex::<_, _, ()>(&key, value, ttl).await?;
         Ok(())
@@ -151,13 +168,71 @@ impl CredentialStore {
         let Some(value): Option<Vec<u8>> = redis.get(&key).await? else {
             return Ok(None);
         };
-        if value.len() < NONCE {
-            return Err(CredentialError::Undecryptable(user));
-        }
-        let (nonce, sealed) = value.split_at(NONCE);
-        let nonce: [u8; NONCE] = nonce
-            .try_into()
-            .map_err(|_| CredentialError::Undecryptable(user))?;
+        self.open(&key, &value)
+            .map(Some)
+            .ok_or(CredentialError::Undecryptable(user))
+    }
+
+    /// Keeps `value` under `name` (below the prefix) for `ttl`, sealed
+    /// like the credentials.
+    pub(crate) async fn put_sealed<T: Serialize>(
+        &self,
+        name: &str,
+        value: &T,
+        ttl: std::time::Duration,
+    ) -> Result<(), CredentialError> {
+        let key = format!("{}{name}", self.prefix);
+        let sealed = self
+            .seal(&key, value)
+            .ok_or_else(|| CredentialError::Unsealable(name.to_owned()))?;
+        let mut redis = self.redis.clone();
+        redis
+            .pset_ex::<_, _, ()>(&key, sealed, ttl.as_millis().max(1) as u64)
+            .await?;
+        Ok(())
+    }
+
+    /// Takes what [`put_sealed`](Self::put_sealed) kept under `name`: it is
+    /// gone afterwards, so it is taken once.
+    pub(crate) async fn take_sealed<T: DeserializeOwned>(
+        &self,
+        name: &str,
+    ) -> Result<Option<T>, CredentialError> {
+        let key = format!("{}{name}", self.prefix);
+        let mut redis = self.redis.clone();
+        let Some(value): Option<Vec<u8>> = redis.get_del(&key).await? else {
+            return Ok(None);
+        };
+        self.open(&key, &value)
+            .map(Some)
+            .ok_or_else(|| CredentialError::Unsealable(name.to_owned()))
+    }
+
+    /// `value` as JSON, encrypted with `key` as associated data, behind
+    /// its nonce.
+    fn seal<T: Serialize>(&self, key: &str, value: &T) -> Option<Vec<u8>> {
+        let plain = serde_json::to_vec(value).ok()?;
+        let mut nonce = [0u8; NONCE];
+        rand::rng().fill_bytes(&mut nonce);
+        let sealed = self
+            .cipher
+            .encrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: &plain,
+                    aad: key.as_bytes(),
+                },
+            )
+            .ok()?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        Some(out)
+    }
+
+    /// What [`seal`](Self::seal) made under `key`, if it opens.
+    fn open<T: DeserializeOwned>(&self, key: &str, value: &[u8]) -> Option<T> {
+        let (nonce, sealed) = value.split_at_checked(NONCE)?;
+        let nonce: [u8; NONCE] = nonce.try_into().ok()?;
         let plain = self
             .cipher
             .decrypt(
@@ -167,10 +242,8 @@ impl CredentialStore {
                     aad: key.as_bytes(),
                 },
             )
-            .map_err(|_| CredentialError::Undecryptable(user))?;
-        serde_json::from_slice(&plain)
-            .map(Some)
-            .map_err(|_| CredentialError::Undecryptable(user))
+            .ok()?;
+        serde_json::from_slice(&plain).ok()
     }
 
     /// Takes the refresh lock of `user` for `lease`, unless another holder

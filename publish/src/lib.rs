@@ -1,6 +1,7 @@
 //! The Bluesky side of openmeet-sync: resolving handles and DIDs to their
-//! PDS, logging in with an app password on the DID's own PDS, reading
-//! profiles, and keeping the resulting sessions encrypted in Redis.
+//! PDS, logging in with an app password or ATProto OAuth on the DID's own
+//! PDS, reading profiles, and keeping the resulting sessions encrypted in
+//! Redis.
 //!
 //! Everything here is an adapter: XRPC (through `atrium-api`), HTTP and
 //! Redis. The rules it serves live in `domain`.
@@ -12,6 +13,7 @@ pub mod credentials;
 pub mod enrich;
 mod jwt;
 pub mod login;
+pub mod oauth;
 pub mod occurrences;
 pub mod profile;
 pub mod repo;
@@ -19,8 +21,9 @@ pub mod resolve;
 pub mod rsvps;
 pub mod sessions;
 
-pub use credentials::{CredentialError, CredentialStore, SessionKind, StoredSession};
+pub use credentials::{CredentialError, CredentialStore, OauthBinding, SessionKind, StoredSession};
 pub use login::{LoginError, log_in_with_app_password};
+pub use oauth::{Callback, ClientKey, OAuth, OAuthClient, OAuthError};
 pub use profile::display_name;
 pub use repo::{PublishError, RepoClient, Retries, Written};
 pub use resolve::{ResolveError, Resolved, Resolver, ResolverConfig};

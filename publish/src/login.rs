@@ -129,5 +129,6 @@ pub async fn log_in_with_app_password(
         refresh_expires_at: jwt::expiry(&session.refresh_jwt),
         access_jwt: session.access_jwt.clone(),
         refresh_jwt: session.refresh_jwt.clone(),
+        oauth: None,
     })
 }

@@ -201,8 +201,7 @@ impl PublishOccurrences {
             .with_session(request.account, &request.did, |session| {
                 let http = self.http.clone();
                 async move {
-                    let repo =
-                        RepoClient::new(http, &session.pds, &request.did, &session.access_jwt);
+                    let repo = RepoClient::for_session(http, &session)?;
                     self.retries.run(|| self.write(&repo, request)).await
                 }
             })

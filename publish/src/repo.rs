@@ -13,8 +13,11 @@ use atrium_api::xrpc::error::{Error as XrpcError, XrpcErrorKind};
 use atrium_api::xrpc::http::{Request, Response};
 use atrium_api::xrpc::types::AuthorizationToken;
 use atrium_api::xrpc::{HttpClient, XrpcClient};
+use atrium_oauth::DpopClient;
 use chrono::{DateTime, Utc};
 use thiserror::Error;
+
+use crate::credentials::StoredSession;
 
 /// Why a repository call failed.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
@@ -65,17 +68,24 @@ pub struct Written {
     pub cid: String,
 }
 
-/// The XRPC transport of one session: reqwest with the session's bearer
-/// token, keeping the `ratelimit-reset` of a 429 (atrium's error keeps no
-/// headers).
-pub(crate) struct Session {
+/// Requests over reqwest, keeping the `ratelimit-reset` of a 429 (atrium's
+/// error keeps no headers).
+#[derive(Clone)]
+pub(crate) struct Transport {
     http: reqwest::Client,
-    base: String,
-    token: String,
     rate_reset: Arc<Mutex<Option<i64>>>,
 }
 
-impl HttpClient for Session {
+impl Transport {
+    pub(crate) fn new(http: reqwest::Client) -> Self {
+        Self {
+            http,
+            rate_reset: Arc::new(Mutex::new(None)),
+        }
+    }
+}
+
+impl HttpClient for Transport {
     async fn send_http(
         &self,
         request: Request<Vec<u8>>,
@@ -97,13 +107,45 @@ impl HttpClient for Session {
     }
 }
 
+/// How a session's token is presented: as a bearer (app passwords), or
+/// bound to its DPoP key with a proof per request (OAuth).
+pub(crate) enum Credential {
+    Bearer(String),
+    Dpop {
+        token: String,
+        client: DpopClient<Transport>,
+    },
+}
+
+/// The XRPC transport of one session.
+pub(crate) struct Session {
+    transport: Transport,
+    base: String,
+    credential: Credential,
+}
+
+impl HttpClient for Session {
+    async fn send_http(
+        &self,
+        request: Request<Vec<u8>>,
+    ) -> Result<Response<Vec<u8>>, Box<dyn std::error::Error + Send + Sync + 'static>> {
+        match &self.credential {
+            Credential::Bearer(_) => self.transport.send_http(request).await,
+            Credential::Dpop { client, .. } => client.send_http(request).await,
+        }
+    }
+}
+
 impl XrpcClient for Session {
     fn base_uri(&self) -> String {
         self.base.clone()
     }
 
     async fn authorization_token(&self, _is_refresh: bool) -> Option<AuthorizationToken> {
-        Some(AuthorizationToken::Bearer(self.token.clone()))
+        Some(match &self.credential {
+            Credential::Bearer(token) => AuthorizationToken::Bearer(token.clone()),
+            Credential::Dpop { token, .. } => AuthorizationToken::Dpop(token.clone()),
+        })
     }
 }
 
@@ -116,12 +158,20 @@ pub(crate) struct Xrpc {
 impl Xrpc {
     /// A client of `base` sending `token` as its bearer.
     pub(crate) fn new(http: reqwest::Client, base: &str, token: &str) -> Self {
-        let rate_reset = Arc::new(Mutex::new(None));
+        Self::with(
+            Transport::new(http),
+            base,
+            Credential::Bearer(token.to_owned()),
+        )
+    }
+
+    /// A client of `base` presenting `credential` over `transport`.
+    pub(crate) fn with(transport: Transport, base: &str, credential: Credential) -> Self {
+        let rate_reset = transport.rate_reset.clone();
         let session = Session {
-            http,
+            transport,
             base: base.trim_end_matches('/').to_owned(),
-            token: token.to_owned(),
-            rate_reset: rate_reset.clone(),
+            credential,
         };
         Self {
             client: AtpServiceClient::new(session),
@@ -197,6 +247,26 @@ impl RepoClient {
             did: did.to_owned(),
             xrpc: Xrpc::new(http, pds, access_jwt),
         }
+    }
+
+    /// The repository of the session's DID on its PDS, acting with the
+    /// session's access token (DPoP-bound for an OAuth session).
+    pub fn for_session(
+        http: reqwest::Client,
+        session: &StoredSession,
+    ) -> Result<Self, PublishError> {
+        let transport = Transport::new(http);
+        let credential = match &session.oauth {
+            Some(binding) => Credential::Dpop {
+                token: session.access_jwt.clone(),
+                client: binding.dpop_client(transport.clone())?,
+            },
+            None => Credential::Bearer(session.access_jwt.clone()),
+        };
+        Ok(Self {
+            did: session.did.clone(),
+            xrpc: Xrpc::with(transport, &session.pds, credential),
+        })
     }
 
     /// Writes `record` at `collection/rkey`: creates it, or replaces it when

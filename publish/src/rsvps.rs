@@ -125,8 +125,7 @@ impl PublishRsvps {
                 let record = record.clone();
                 let http = self.http.clone();
                 async move {
-                    let repo =
-                        RepoClient::new(http, &session.pds, &request.did, &session.access_jwt);
+                    let repo = RepoClient::for_session(http, &session)?;
                     self.retries
                         .run(|| self.write(&repo, request, &record))
                         .await

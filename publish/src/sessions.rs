@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::credentials::{CredentialError, CredentialStore, StoredSession};
 use crate::jwt;
+use crate::oauth::OAuth;
 use crate::repo::{PublishError, Xrpc};
 
 /// Entries whose refresh token does not say when it expires stay this long.
@@ -56,6 +57,8 @@ pub struct SessionKeeper {
     pub refresh_margin: chrono::Duration,
     /// How long a refresh may hold the lock.
     pub lock_lease: Duration,
+    /// Refreshes and revokes OAuth sessions, when this process has a client.
+    oauth: Option<OAuth>,
 }
 
 impl SessionKeeper {
@@ -68,6 +71,15 @@ impl SessionKeeper {
             http,
             refresh_margin: chrono::Duration::minutes(5),
             lock_lease: Duration::from_secs(15),
+            oauth: None,
+        }
+    }
+
+    /// The same keeper, able to refresh and revoke OAuth sessions.
+    pub fn with_oauth(self, oauth: OAuth) -> Self {
+        Self {
+            oauth: Some(oauth),
+            ..self
         }
     }
 
@@ -109,7 +121,8 @@ impl SessionKeeper {
     }
 
     /// Runs `call` with a session of `user`; when the PDS says the access
-    /// token expired, refreshes once and runs it again.
+    /// token expired (or, for OAuth, that it is invalid: the PDS says so of
+    /// an expired DPoP token), refreshes once and runs it again.
     pub async fn with_session<T, F, Fut>(
         &self,
         user: UserId,
@@ -121,7 +134,12 @@ impl SessionKeeper {
         Fut: Future<Output = Result<T, PublishError>>,
     {
         let session = self.current(user, did, Utc::now()).await?;
+        let oauth = session.oauth.is_some();
         match call(session.clone()).await {
+            Err(PublishError::ExpiredToken) | Err(PublishError::Unauthorized(_)) if oauth => {
+                let fresh = self.refreshed(user, &session).await?;
+                Ok(call(fresh).await?)
+            }
             Err(PublishError::ExpiredToken) => {
                 let fresh = self.refreshed(user, &session).await?;
                 Ok(call(fresh).await?)
@@ -203,6 +221,9 @@ impl SessionKeeper {
         user: UserId,
         session: &StoredSession,
     ) -> Result<StoredSession, SessionError> {
+        if session.oauth.is_some() {
+            return self.refresh_oauth(user, session).await;
+        }
         let xrpc = Xrpc::new(self.http.clone(), &session.pds, &session.refresh_jwt);
         let refreshed = match xrpc
             .client
@@ -239,6 +260,70 @@ impl SessionKeeper {
         tracing::info!("Bluesky session refreshed");
         self.store_new(user, &fresh).await?;
         Ok(fresh)
+    }
+
+    async fn refresh_oauth(
+        &self,
+        user: UserId,
+        session: &StoredSession,
+    ) -> Result<StoredSession, SessionError> {
+        let Some(oauth) = &self.oauth else {
+            return Err(SessionError::Unavailable {
+                user,
+                reason: "this process has no OAuth client to refresh OAuth sessions with".into(),
+            });
+        };
+        match oauth.refresh(session).await {
+            Ok(fresh) => {
+                tracing::info!("Bluesky OAuth session refreshed");
+                self.store_new(user, &fresh).await?;
+                Ok(fresh)
+            }
+            Err(err) if err.ends_session() => {
+                self.credentials
+                    .delete(user)
+                    .await
+                    .map_err(|err| unavailable(user, err))?;
+                self.login_required(user, &session.did, &err.to_string())
+                    .await
+            }
+            Err(err) => Err(unavailable(user, err)),
+        }
+    }
+
+    /// Ends `user`'s Bluesky session: revokes an OAuth session at its
+    /// server, forgets the stored session, and records that the user must
+    /// log in again before anything is published for them. A session the
+    /// server cannot be told about now is still forgotten here (its tokens
+    /// then expire on their own); the error says so.
+    pub async fn log_out(&self, user: UserId, did: &str) -> Result<(), SessionError> {
+        let stored = self
+            .credentials
+            .get(user)
+            .await
+            .map_err(|err| unavailable(user, err));
+        let revoked = match (&stored, &self.oauth) {
+            (Ok(Some(session)), Some(oauth)) if session.oauth.is_some() => oauth
+                .revoke(session)
+                .await
+                .map_err(|err| unavailable(user, err)),
+            _ => Ok(()),
+        };
+        self.credentials
+            .delete(user)
+            .await
+            .map_err(|err| unavailable(user, err))?;
+        if let Ok(Some(_)) = stored {
+            self.record(
+                user,
+                did,
+                IdentityCommand::RequireLogin {
+                    reason: "logged out".into(),
+                },
+            )
+            .await?;
+        }
+        revoked
     }
 
     async fn login_required<T>(
