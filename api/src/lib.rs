@@ -92,6 +92,9 @@ impl AppState {
         intake::process_event,
         intake::process_rsvp,
         auth::login::app_password,
+        auth::oauth::login,
+        auth::oauth::callback,
+        auth::oauth::client_metadata,
         auth::login::logout,
         auth::login::whoami,
         attendance::rsvp,
@@ -173,6 +176,12 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/auth/bluesky/app-password",
             post(auth::login::app_password),
+        )
+        .route("/api/auth/bluesky/login", get(auth::oauth::login))
+        .route("/api/auth/bluesky/callback", get(auth::oauth::callback))
+        .route(
+            "/oauth/client-metadata.json",
+            get(auth::oauth::client_metadata),
         )
         .route("/api/auth/logout", post(auth::login::logout))
         .route("/api/auth/session", get(auth::login::whoami))

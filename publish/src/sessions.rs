@@ -303,11 +303,18 @@ impl SessionKeeper {
             .await
             .map_err(|err| unavailable(user, err));
         let revoked = match (&stored, &self.oauth) {
-            (Ok(Some(session)), Some(oauth)) if session.oauth.is_some() => oauth
+            (Ok(Some(session)), _) if session.oauth.is_none() => {
+                self.delete_app_password_session(user, session).await
+            }
+            (Ok(Some(session)), Some(oauth)) => oauth
                 .revoke(session)
                 .await
                 .map_err(|err| unavailable(user, err)),
-            _ => Ok(()),
+            (Ok(Some(_)), None) => Err(SessionError::Unavailable {
+                user,
+                reason: "this process has no OAuth client to revoke OAuth sessions with".into(),
+            }),
+            (Ok(None) | Err(_), _) => Ok(()),
         };
         self.credentials
             .delete(user)
@@ -324,6 +331,31 @@ impl SessionKeeper {
             .await?;
         }
         revoked
+    }
+
+    /// Ends an app-password session on its PDS (`deleteSession` with the
+    /// refresh token). One the PDS no longer knows is ended already.
+    async fn delete_app_password_session(
+        &self,
+        user: UserId,
+        session: &StoredSession,
+    ) -> Result<(), SessionError> {
+        let xrpc = Xrpc::new(self.http.clone(), &session.pds, &session.refresh_jwt);
+        match xrpc
+            .client
+            .service
+            .com
+            .atproto
+            .server
+            .delete_session()
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(err) => match xrpc.classify(err) {
+                failure if failure.is_transient() => Err(unavailable(user, failure)),
+                _ => Ok(()),
+            },
+        }
     }
 
     async fn login_required<T>(

@@ -3,6 +3,7 @@
 //! kept, who administers.
 
 use std::collections::HashSet;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +13,7 @@ use clap::{Args, Subcommand};
 use publish::enrich::Enricher;
 use publish::occurrences::{OccurrencePublisher, Scheduler};
 use publish::rsvps::RsvpPublisher;
-use publish::{CredentialStore, Resolver, ResolverConfig, SessionKeeper};
+use publish::{ClientKey, CredentialStore, OAuth, OAuthClient, Resolver, ResolverConfig};
 
 /// Where identities resolve.
 #[derive(Args, Clone)]
@@ -73,11 +74,45 @@ pub struct AuthArgs {
     /// Do not resolve handles and display names of new shadow accounts.
     #[arg(long, env = "NO_IDENTITY_ENRICHMENT")]
     no_identity_enrichment: bool,
+    /// The public https URL of this server, for a confidential OAuth client
+    /// (its metadata at {url}/oauth/client-metadata.json). Without it, OAuth
+    /// logins use a loopback client (development and tests).
+    #[arg(long, env = "OAUTH_PUBLIC_URL")]
+    oauth_public_url: Option<String>,
+    /// The confidential client's private signing key: a P-256 JWK with a
+    /// "kid" (`openmeet-sync auth oauth-key` makes one).
+    #[arg(long, env = "OAUTH_CLIENT_KEY", hide_env_values = true)]
+    oauth_client_key: Option<String>,
 }
 
 impl AuthArgs {
-    /// The API's login settings.
-    pub async fn auth(&self) -> anyhow::Result<api::Auth> {
+    /// The OAuth client: confidential when a public URL is configured,
+    /// else a loopback client of the API at `listen`.
+    fn oauth_client(&self, listen: SocketAddr) -> anyhow::Result<OAuthClient> {
+        match (&self.oauth_public_url, &self.oauth_client_key) {
+            (Some(url), Some(key)) => {
+                let key = ClientKey::from_jwk(key)?;
+                Ok(OAuthClient::confidential(url, key)?)
+            }
+            (Some(_), None) => anyhow::bail!(
+                "OAUTH_PUBLIC_URL is set without OAUTH_CLIENT_KEY: a published client signs its token requests (`openmeet-sync auth oauth-key` makes a key)"
+            ),
+            (None, _) => {
+                let ip = match listen.ip() {
+                    ip if ip.is_unspecified() && ip.is_ipv6() => IpAddr::from(Ipv6Addr::LOCALHOST),
+                    ip if ip.is_unspecified() => IpAddr::from(Ipv4Addr::LOCALHOST),
+                    ip => ip,
+                };
+                Ok(OAuthClient::loopback(&format!(
+                    "http://{}",
+                    SocketAddr::new(ip, listen.port())
+                ))?)
+            }
+        }
+    }
+
+    /// The API's login settings, for an API listening on `listen`.
+    pub async fn auth(&self, listen: SocketAddr) -> anyhow::Result<api::Auth> {
         let credentials = match &self.credentials_key {
             Some(key) => {
                 let client = redis::Client::open(self.redis_url.as_str()).with_context(|| {
@@ -95,9 +130,19 @@ impl AuthArgs {
                 None
             }
         };
+        let resolver = self.resolver.resolver();
+        let oauth = match &credentials {
+            Some(store) => Some(OAuth::new(
+                self.oauth_client(listen)?,
+                resolver.clone(),
+                store.clone(),
+            )),
+            None => None,
+        };
         Ok(api::Auth {
-            resolver: self.resolver.resolver(),
+            resolver,
             credentials,
+            oauth,
             session_ttl: chrono::Duration::hours(self.session_ttl_hours),
             admins: Arc::new(
                 self.admin_dids
@@ -130,17 +175,17 @@ impl AuthArgs {
 /// when credentials are kept; restarted after a failure (Bluesky or Redis
 /// unavailable), from its checkpoint.
 pub fn spawn_rsvp_publisher(store: store::PgEventStore, auth: &api::Auth) {
-    let Some(credentials) = auth.credentials.clone() else {
+    let Some(keeper) = auth.keeper(&store) else {
         return;
     };
     let http = auth.resolver.http().clone();
     tokio::spawn(async move {
         loop {
-            let keeper = SessionKeeper::new(credentials.clone(), store.clone(), http.clone());
-            let outcome = match RsvpPublisher::start(store.clone(), keeper, http.clone()).await {
-                Ok(publisher) => publisher.follow().await,
-                Err(err) => Err(err),
-            };
+            let outcome =
+                match RsvpPublisher::start(store.clone(), keeper.clone(), http.clone()).await {
+                    Ok(publisher) => publisher.follow().await,
+                    Err(err) => Err(err),
+                };
             if let Err(err) = outcome {
                 tracing::error!(error = %err, "the RSVP publisher stopped; restarting in 10 s");
             }
@@ -154,7 +199,7 @@ impl AuthArgs {
     /// occurrence publisher, when credentials are kept; each restarts after
     /// a failure.
     pub fn spawn_publishing(&self, store: store::PgEventStore, auth: &api::Auth) {
-        let Some(credentials) = auth.credentials.clone() else {
+        let Some(keeper) = auth.keeper(&store) else {
             return;
         };
         let (site, every) = (
@@ -178,9 +223,10 @@ impl AuthArgs {
             let mut ticks = tokio::time::interval(every);
             loop {
                 ticks.tick().await;
-                let keeper = SessionKeeper::new(credentials.clone(), store.clone(), http.clone());
                 let outcome =
-                    match OccurrencePublisher::start(store.clone(), keeper, http.clone()).await {
+                    match OccurrencePublisher::start(store.clone(), keeper.clone(), http.clone())
+                        .await
+                    {
                         Ok(mut publisher) => publisher.run_until_idle().await.map(|_| ()),
                         Err(err) => Err(err),
                     };

@@ -24,7 +24,7 @@ pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode
     let mut projections = projections::runner::run_all(&store);
     super::reconcile::spawn(store.clone());
     args.auth.spawn_enricher(store.clone());
-    let auth = args.auth.auth().await?;
+    let auth = args.auth.auth(args.listen).await?;
     super::identities::spawn_rsvp_publisher(store.clone(), &auth);
     args.auth.spawn_publishing(store.clone(), &auth);
     spawn_session_sweeper(store.clone());

@@ -10,7 +10,7 @@ use axum::http::{Request, StatusCode};
 use ingest::apply::{Applier, Outcome};
 use projections::Projection;
 use projections::projection::LIVE_SCHEMA;
-use publish::{CredentialStore, Resolver};
+use publish::{CredentialStore, OAuth, OAuthClient, Resolver};
 use serde_json::{Value, json};
 use store::testkit::ScratchDatabase;
 use store::{EventStore, PgEventStore};
@@ -21,6 +21,9 @@ use crate::capture::{EVENT, RSVP, commit, event_record, rsvp_record};
 
 pub const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 pub const ADMIN: &str = "did:web:admin.openmeet.test";
+/// Where the API of a world says it is served, for its loopback OAuth
+/// client (requests reach it through the router, not this address).
+pub const LOOPBACK: &str = "http://127.0.0.1:8080";
 
 /// One scratch database, a Redis key prefix, and the API over them.
 pub struct World {
@@ -45,11 +48,18 @@ impl World {
         .unwrap();
         let mut state = api::AppState::new(store.clone());
         state.consistency_timeout = Duration::from_secs(5);
+        let credentials = CredentialStore::new(redis.clone(), KEY, &prefix).unwrap();
+        let oauth = OAuth::new(
+            OAuthClient::loopback(LOOPBACK).unwrap(),
+            resolver.clone(),
+            credentials.clone(),
+        );
         let state = state.with_auth(Auth {
             resolver,
-            credentials: Some(CredentialStore::new(redis.clone(), KEY, &prefix).unwrap()),
+            credentials: Some(credentials),
             session_ttl: chrono::Duration::hours(1),
             admins: std::sync::Arc::new([ADMIN.to_owned()].into()),
+            oauth: Some(oauth),
         });
         World {
             app: api::router(state),
@@ -174,6 +184,28 @@ impl World {
         (
             status,
             serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    /// A GET or POST without a body: the status, the `Location` header and
+    /// the body as text.
+    pub async fn raw(&self, method: &str, uri: &str) -> (StatusCode, Option<String>, String) {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Body::empty())
+            .unwrap();
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let location = response
+            .headers()
+            .get("location")
+            .map(|value| value.to_str().unwrap().to_owned());
+        let bytes = to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        (
+            status,
+            location,
+            String::from_utf8_lossy(&bytes).into_owned(),
         )
     }
 

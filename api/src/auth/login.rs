@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use domain::identity::{Identity, IdentityCommand, IdentityError, UserId, identity_stream};
-use publish::{LoginError, SessionKeeper, StoredSession};
+use publish::{LoginError, StoredSession};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -63,7 +63,7 @@ pub struct WhoAmI {
     pub admin: bool,
 }
 
-fn auth(state: &AppState) -> Result<&Auth, ApiError> {
+pub(crate) fn auth(state: &AppState) -> Result<&Auth, ApiError> {
     state.auth.as_ref().ok_or_else(|| {
         ApiError::Unavailable("this server was started without Bluesky login".into())
     })
@@ -94,6 +94,17 @@ pub async fn app_password(
         publish::log_in_with_app_password(&auth.resolver, &request.identifier, &request.password)
             .await
             .map_err(refused)?;
+    Ok(Json(open_session(&state, auth, login).await?))
+}
+
+/// After a login proved `login.did` on its PDS: asks the DID's identity to
+/// log in (registering the account, or claiming its shadow), keeps the
+/// Bluesky session for publishing, and opens an OpenMeet session.
+pub(crate) async fn open_session(
+    state: &AppState,
+    auth: &Auth,
+    login: StoredSession,
+) -> Result<SessionView, ApiError> {
     let display_name = publish::display_name(&auth.resolver, &login.did, &login.pds).await;
     let command = IdentityCommand::LogIn {
         new_user_id: UserId(Uuid::new_v4()),
@@ -113,12 +124,17 @@ pub async fn app_password(
         ApiError::Internal(format!("{} has no account after its login", login.did))
     })?;
     let user_id = profile.user_id;
-    store_credentials(&state, auth, user_id, &login).await?;
+    if let Some(keeper) = auth.keeper(&state.store) {
+        keeper
+            .store_new(user_id, &login)
+            .await
+            .map_err(|err| ApiError::Unavailable(format!("the credential store: {err}")))?;
+    }
     let (token, expires_at) =
         sessions::issue(state.store.pool(), user_id, &login.did, auth.session_ttl).await?;
     let has = |name: &str| recorded.events.iter().any(|e| e.event_type() == name);
-    tracing::info!(did = %login.did, %user_id, claimed = has("ShadowClaimed"), "logged in");
-    Ok(Json(SessionView {
+    tracing::info!(did = %login.did, %user_id, kind = ?login.kind, claimed = has("ShadowClaimed"), "logged in");
+    Ok(SessionView {
         token,
         expires_at,
         user_id: user_id.0,
@@ -127,37 +143,36 @@ pub async fn app_password(
         claimed_shadow: has("ShadowClaimed"),
         registered: has("AccountRegistered"),
         position: recorded.position,
-    }))
+    })
 }
 
-/// Keeps the Bluesky session for publishing, and records that it is kept.
-async fn store_credentials(
-    state: &AppState,
-    auth: &Auth,
-    user_id: UserId,
-    session: &StoredSession,
-) -> Result<(), ApiError> {
-    let Some(credentials) = &auth.credentials else {
-        return Ok(());
-    };
-    SessionKeeper::new(
-        credentials.clone(),
-        state.store.clone(),
-        auth.resolver.http().clone(),
-    )
-    .store_new(user_id, session)
-    .await
-    .map_err(|err| ApiError::Unavailable(format!("the credential store: {err}")))
-}
-
-/// Ends the caller's OpenMeet session.
+/// Ends the caller's OpenMeet session and their Bluesky session: an OAuth
+/// session is revoked at its server, and the stored session is forgotten,
+/// so nothing is published for them until they log in again. When the
+/// server cannot be reached, the OpenMeet session still ends and the answer
+/// is 503 saying the tokens were only forgotten here.
 #[utoipa::path(post, path = "/api/auth/logout",
-    responses((status = 204), (status = 401, body = crate::error::ErrorBody)))]
+    responses((status = 204), (status = 401, body = crate::error::ErrorBody),
+        (status = 503, body = crate::error::ErrorBody)))]
 pub async fn logout(
     State(state): State<AppState>,
     caller: Authenticated,
 ) -> Result<StatusCode, ApiError> {
     sessions::revoke(state.store.pool(), &caller.token).await?;
+    let keeper = state
+        .auth
+        .as_ref()
+        .and_then(|auth| auth.keeper(&state.store));
+    if let Some(keeper) = keeper {
+        keeper
+            .log_out(caller.caller.user_id, &caller.caller.did)
+            .await
+            .map_err(|err| {
+                ApiError::Unavailable(format!(
+                    "logged out of OpenMeet; the Bluesky session is forgotten here but could not be revoked: {err}"
+                ))
+            })?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,10 +1,12 @@
 //! Authentication and authorization of the API. A Bluesky login proves a
-//! DID on its own PDS and yields an OpenMeet session (see [`login`]); every
+//! DID on its own PDS and yields an OpenMeet session (see [`login`] and
+//! [`oauth`]); every
 //! write endpoint takes an [`Authenticated`] caller, built from the session
 //! and the DID's identity stream, and asks [`domain::access::authorize`]
 //! whether it may act.
 
 pub mod login;
+pub mod oauth;
 pub mod sessions;
 
 use std::collections::HashSet;
@@ -15,7 +17,7 @@ use axum::http::request::Parts;
 use domain::Actor;
 use domain::access::{AccountKind, Action, Caller, authorize};
 use domain::identity::{Identity, identity_stream};
-use publish::{CredentialStore, Resolver};
+use publish::{CredentialStore, OAuth, Resolver, SessionKeeper};
 
 use crate::commands::replay;
 use crate::{ApiError, AppState};
@@ -31,6 +33,23 @@ pub struct Auth {
     pub session_ttl: chrono::Duration,
     /// The DIDs of OpenMeet administrators.
     pub admins: Arc<HashSet<String>>,
+    /// ATProto OAuth logins, when configured (they need the credential
+    /// store: pending logins wait there).
+    pub oauth: Option<OAuth>,
+}
+
+impl Auth {
+    /// A session keeper over the credential store (able to refresh and
+    /// revoke OAuth sessions when OAuth is configured); `None` when no
+    /// credentials are kept.
+    pub fn keeper(&self, store: &store::PgEventStore) -> Option<SessionKeeper> {
+        let credentials = self.credentials.clone()?;
+        let keeper = SessionKeeper::new(credentials, store.clone(), self.resolver.http().clone());
+        Some(match &self.oauth {
+            Some(oauth) => keeper.with_oauth(oauth.clone()),
+            None => keeper,
+        })
+    }
 }
 
 /// The caller of a request, proven by its session token.

@@ -1,0 +1,121 @@
+//! `GET /api/auth/bluesky/login`, `GET /api/auth/bluesky/callback` and
+//! `GET /oauth/client-metadata.json`: logging in with ATProto OAuth.
+//!
+//! The login resolves the handle or DID to its PDS and authorization
+//! server and redirects the browser there; the callback checks the answer
+//! (see [`publish::oauth`]) and then logs the DID in exactly as an
+//! app-password login does: registering its account or claiming its
+//! shadow, keeping the session for publishing, and answering with the
+//! OpenMeet session.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use publish::{Callback, OAuth, OAuthError};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::login::{SessionView, auth, open_session};
+use crate::{ApiError, AppState};
+
+/// Who logs in.
+#[derive(Deserialize, IntoParams)]
+pub struct LoginQuery {
+    /// A handle (`alice.bsky.social`) or a DID.
+    pub handle: String,
+}
+
+/// The callback's query, as the authorization server sends it.
+#[derive(Deserialize, IntoParams)]
+pub struct CallbackQuery {
+    /// The authorization code.
+    pub code: Option<String>,
+    /// The state the login was started with.
+    pub state: Option<String>,
+    /// The issuer that answers (RFC 9207).
+    pub iss: Option<String>,
+    /// An error instead of a code (`access_denied`, …).
+    pub error: Option<String>,
+    /// The error's explanation.
+    pub error_description: Option<String>,
+}
+
+fn oauth(state: &AppState) -> Result<&OAuth, ApiError> {
+    auth(state)?.oauth.as_ref().ok_or_else(|| {
+        ApiError::Unavailable(
+            "this server has no OAuth client: OAuth login needs CREDENTIALS_KEY (pending logins and sessions are kept encrypted in Redis)".into(),
+        )
+    })
+}
+
+fn refused(err: OAuthError) -> ApiError {
+    match err {
+        OAuthError::Unavailable { .. } | OAuthError::Store(_) => {
+            ApiError::Unavailable(err.to_string())
+        }
+        OAuthError::Config(_) => ApiError::Internal(err.to_string()),
+        OAuthError::Resolve(_)
+        | OAuthError::Discovery { .. }
+        | OAuthError::BadCallback(_)
+        | OAuthError::UnknownState
+        | OAuthError::IssuerMismatch { .. } => ApiError::BadRequest(err.to_string()),
+        OAuthError::Refused { .. }
+        | OAuthError::Declined { .. }
+        | OAuthError::SubjectMismatch { .. }
+        | OAuthError::NotAuthoritative { .. } => ApiError::Unauthorized(err.to_string()),
+    }
+}
+
+/// Starts an OAuth login: redirects (303) to the account's authorization
+/// server.
+#[utoipa::path(get, path = "/api/auth/bluesky/login", params(LoginQuery),
+    responses((status = 303, description = "to the authorization server"),
+        (status = 400, body = crate::error::ErrorBody), (status = 503, body = crate::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(handle = %query.handle))]
+pub async fn login(
+    State(state): State<AppState>,
+    Query(query): Query<LoginQuery>,
+) -> Result<Response, ApiError> {
+    let url = oauth(&state)?
+        .begin(query.handle.trim())
+        .await
+        .map_err(refused)?;
+    Ok((axum::http::StatusCode::SEE_OTHER, [(header::LOCATION, url)]).into_response())
+}
+
+/// Finishes an OAuth login: the OpenMeet session of the DID the server
+/// authenticated. A refused callback leaves no session anywhere.
+#[utoipa::path(get, path = "/api/auth/bluesky/callback", params(CallbackQuery),
+    responses((status = 200, body = SessionView), (status = 400, body = crate::error::ErrorBody),
+        (status = 401, body = crate::error::ErrorBody), (status = 503, body = crate::error::ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn callback(
+    State(state): State<AppState>,
+    Query(query): Query<CallbackQuery>,
+) -> Result<Json<SessionView>, ApiError> {
+    let oauth = oauth(&state)?;
+    let login = oauth
+        .complete(Callback {
+            code: query.code,
+            state: query.state,
+            iss: query.iss,
+            error: query.error,
+            error_description: query.error_description,
+        })
+        .await
+        .map_err(|err| {
+            tracing::warn!(error = %err, "OAuth callback refused");
+            refused(err)
+        })?;
+    Ok(Json(open_session(&state, auth(&state)?, login).await?))
+}
+
+/// This client's metadata document (with its JWKS when it is a
+/// confidential client).
+#[utoipa::path(get, path = "/oauth/client-metadata.json",
+    responses((status = 200, description = "the OAuth client metadata"),
+        (status = 503, body = crate::error::ErrorBody)))]
+pub async fn client_metadata(State(state): State<AppState>) -> Result<Response, ApiError> {
+    Ok(Json(oauth(&state)?.client().metadata()).into_response())
+}
