@@ -132,6 +132,30 @@ fn event(name: &str) -> Value {
 async fn against_the_real_pds_and_redis() {
     let pds = Pds::start();
     the_whole_flow_claims_the_shadow_and_publishes_with_dpop(&pds).await;
+    refresh_spends_the_old_token_once_for_concurrent_callers(&pds).await;
+    an_invalid_token_answer_is_refreshed_and_the_call_retried(&pds).await;
+    logout_revokes_the_session_at_the_server(&pds).await;
+    a_session_revoked_elsewhere_asks_for_a_new_login(&pds).await;
+    callbacks_that_must_be_refused_leave_no_session(&pds).await;
+    a_code_is_exchanged_once(&pds).await;
+    the_tokens_of_another_did_are_refused(&pds).await;
+}
+
+#[tokio::test]
+async fn the_client_metadata_document_describes_the_loopback_client() {
+    let world = World::new(world::offline_resolver()).await;
+    let (status, metadata) = world
+        .call("GET", "/oauth/client-metadata.json", None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let client = OAuthClient::loopback(LOOPBACK).unwrap();
+    assert_eq!(metadata, client.metadata());
+    assert_eq!(
+        metadata["redirect_uris"][0],
+        format!("{LOOPBACK}/api/auth/bluesky/callback")
+    );
+    assert_eq!(metadata["dpop_bound_access_tokens"], true);
+    world.clean().await;
 }
 
 async fn the_whole_flow_claims_the_shadow_and_publishes_with_dpop(pds: &Pds) {
@@ -187,5 +211,307 @@ async fn the_whole_flow_claims_the_shadow_and_publishes_with_dpop(pds: &Pds) {
             .any(|r| r["value"]["name"] == "Published with OAuth"),
         "{listed:?}"
     );
+    world.clean().await;
+}
+
+/// A world with `name` logged in with OAuth: the account, its user and
+/// the API session.
+async fn logged_in(pds: &Pds, name: &str) -> (World, Account, UserId, Value) {
+    let world = World::new(resolver(pds)).await;
+    let account = pds.create_account(name, "a-good-password").await;
+    let session = log_in(&world, &account).await;
+    let user = user(&session);
+    (world, account, user, session)
+}
+
+async fn put_event(
+    keeper: &SessionKeeper,
+    user: UserId,
+    did: &str,
+    rkey: &str,
+) -> Result<String, SessionError> {
+    keeper
+        .with_session(user, did, |session| async move {
+            RepoClient::for_session(reqwest::Client::new(), &session)?
+                .put(EVENT, rkey, &event("Published with OAuth"), None)
+                .await
+        })
+        .await
+        .map(|written| written.uri)
+}
+
+async fn stored(world: &World, user: UserId) -> Option<StoredSession> {
+    credentials(world).get(user).await.unwrap()
+}
+
+async fn refresh_spends_the_old_token_once_for_concurrent_callers(pds: &Pds) {
+    let (world, account, user, _) = logged_in(pds, "refresh").await;
+    let old = stored(&world, user).await.unwrap();
+    let mut aged = old.clone();
+    aged.access_expires_at = Some(chrono::Utc::now() + chrono::Duration::seconds(30));
+    credentials(&world)
+        .put(user, &aged, chrono::Utc::now(), 3600)
+        .await
+        .unwrap();
+    let keeper = keeper(&world, pds);
+    let callers: Vec<_> = (0..5)
+        .map(|_| {
+            let keeper = keeper.clone();
+            let did = account.did.clone();
+            tokio::spawn(async move { keeper.current(user, &did, chrono::Utc::now()).await })
+        })
+        .collect();
+    let mut refresh_tokens = Vec::new();
+    for caller in callers {
+        refresh_tokens.push(caller.await.unwrap().unwrap().refresh_jwt);
+    }
+    refresh_tokens.dedup();
+    assert_eq!(refresh_tokens.len(), 1, "one refresh for all callers");
+    assert_ne!(refresh_tokens[0], old.refresh_jwt);
+    let fresh = stored(&world, user).await.unwrap();
+    assert_eq!(fresh.refresh_jwt, refresh_tokens[0]);
+    assert!(fresh.access_expires_at > aged.access_expires_at);
+
+    let uri = put_event(&keeper, user, &account.did, "3krefresh000a")
+        .await
+        .unwrap();
+    assert!(uri.ends_with("/3krefresh000a"));
+
+    let spent = oauth(&world, pds).refresh(&old).await.unwrap_err();
+    assert!(
+        matches!(&spent, OAuthError::Refused { error, .. } if error == "invalid_grant"),
+        "{spent}"
+    );
+    assert!(spent.ends_session());
+    // The server takes a spent refresh token shown again for a stolen one
+    // and ends the whole session: publishing asks for a new login.
+    let after = put_event(&keeper, user, &account.did, "3krefresh000b").await;
+    assert!(
+        matches!(after, Err(SessionError::LoginRequired { .. })),
+        "{after:?}"
+    );
+    world.clean().await;
+}
+
+async fn an_invalid_token_answer_is_refreshed_and_the_call_retried(pds: &Pds) {
+    let (world, account, user, _) = logged_in(pds, "invalid").await;
+    let mut broken = stored(&world, user).await.unwrap();
+    let refresh = broken.refresh_jwt.clone();
+    broken.access_jwt = "not-a-token-the-pds-issued".into();
+    credentials(&world)
+        .put(user, &broken, chrono::Utc::now(), 3600)
+        .await
+        .unwrap();
+    let direct = RepoClient::for_session(reqwest::Client::new(), &broken)
+        .unwrap()
+        .put(EVENT, "3kinvalid000a", &event("x"), None)
+        .await;
+    assert!(
+        matches!(direct, Err(publish::PublishError::Unauthorized(_))),
+        "{direct:?}"
+    );
+
+    let keeper = keeper(&world, pds);
+    let uri = put_event(&keeper, user, &account.did, "3kinvalid000b")
+        .await
+        .unwrap();
+    assert!(uri.ends_with("/3kinvalid000b"));
+    let now = stored(&world, user).await.unwrap();
+    assert_ne!(now.refresh_jwt, refresh, "refreshed once");
+    assert_ne!(now.access_jwt, broken.access_jwt);
+    world.clean().await;
+}
+
+async fn logout_revokes_the_session_at_the_server(pds: &Pds) {
+    let (world, account, user, session) = logged_in(pds, "logout").await;
+    let before = stored(&world, user).await.unwrap();
+    let (status, body) = world
+        .call("POST", "/api/auth/logout", session["token"].as_str(), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(sessions_left(&world).await, (0, 0));
+
+    let at_pds = RepoClient::for_session(reqwest::Client::new(), &before)
+        .unwrap()
+        .put(EVENT, "3klogout0000a", &event("after logout"), None)
+        .await;
+    assert!(
+        matches!(at_pds, Err(publish::PublishError::Unauthorized(_))),
+        "{at_pds:?}"
+    );
+    let refreshed = oauth(&world, pds).refresh(&before).await;
+    assert!(
+        matches!(refreshed, Err(ref err) if err.ends_session()),
+        "{refreshed:?}"
+    );
+
+    let publishing = put_event(&keeper(&world, pds), user, &account.did, "3klogout0000b").await;
+    assert!(
+        matches!(publishing, Err(SessionError::LoginRequired { .. })),
+        "{publishing:?}"
+    );
+    let stream = domain::identity::identity_stream(&account.did).to_string();
+    let types = world.event_types(&stream).await;
+    assert!(
+        types.iter().any(|t| t == "BlueskyLoginRequired"),
+        "{types:?}"
+    );
+    world.clean().await;
+}
+
+async fn a_session_revoked_elsewhere_asks_for_a_new_login(pds: &Pds) {
+    let (world, account, user, _) = logged_in(pds, "revoked").await;
+    let session = stored(&world, user).await.unwrap();
+    oauth(&world, pds).revoke(&session).await.unwrap();
+    let publishing = put_event(&keeper(&world, pds), user, &account.did, "3krevoked000a").await;
+    assert!(
+        matches!(&publishing, Err(SessionError::LoginRequired { reason, .. }) if reason.contains("invalid_grant")),
+        "{publishing:?}"
+    );
+    assert!(
+        stored(&world, user).await.is_none(),
+        "the dead session is forgotten"
+    );
+    world.clean().await;
+}
+
+/// Asserts that `callback` is refused with `status` and a message
+/// containing `says`.
+async fn refused(world: &World, callback: &str, status: StatusCode, says: &str) {
+    let (got, body) = world.call("GET", callback, None, None).await;
+    assert_eq!(got, status, "{callback}: {body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(message.contains(says), "{callback}: {message}");
+}
+
+fn with(callback: &Url, name: &str, value: &str) -> String {
+    let mut changed = callback.clone();
+    let pairs: Vec<(String, String)> = callback
+        .query_pairs()
+        .into_owned()
+        .filter(|(key, _)| key != name)
+        .collect();
+    changed
+        .query_pairs_mut()
+        .clear()
+        .extend_pairs(pairs)
+        .append_pair(name, value);
+    local(&changed)
+}
+
+async fn callbacks_that_must_be_refused_leave_no_session(pds: &Pds) {
+    let world = World::new(resolver(pds)).await;
+    let account = pds.create_account("refuse", "a-good-password").await;
+    refused(
+        &world,
+        "/api/auth/bluesky/callback?code=x",
+        StatusCode::BAD_REQUEST,
+        "no state",
+    )
+    .await;
+    refused(
+        &world,
+        "/api/auth/bluesky/callback?code=x&state=AAAAAAAAAAAAAAAAAAAAAA&iss=http://localhost",
+        StatusCode::BAD_REQUEST,
+        "no pending login",
+    )
+    .await;
+
+    let callback = authorized(&world, &account, &account).await;
+    let mut wrong = Url::parse("http://127.0.0.1/api/auth/bluesky/callback").unwrap();
+    wrong
+        .query_pairs_mut()
+        .append_pair("state", &"B".repeat(22))
+        .append_pair("code", "x")
+        .append_pair("iss", "http://localhost");
+    refused(
+        &world,
+        &local(&wrong),
+        StatusCode::BAD_REQUEST,
+        "no pending login",
+    )
+    .await;
+    refused(
+        &world,
+        &with(&callback, "iss", "http://evil.example"),
+        StatusCode::BAD_REQUEST,
+        "http://evil.example",
+    )
+    .await;
+    // The wrong issuer used the login up: the real answer finds nothing.
+    refused(
+        &world,
+        &local(&callback),
+        StatusCode::BAD_REQUEST,
+        "no pending login",
+    )
+    .await;
+
+    let callback = authorized(&world, &account, &account).await;
+    let declined = format!(
+        "/api/auth/bluesky/callback?state={}&iss={}&error=access_denied&error_description=no",
+        callback
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .unwrap()
+            .1,
+        callback.query_pairs().find(|(k, _)| k == "iss").unwrap().1,
+    );
+    refused(&world, &declined, StatusCode::UNAUTHORIZED, "access_denied").await;
+    assert_eq!(sessions_left(&world).await, (0, 0));
+    world.clean().await;
+}
+
+async fn a_code_is_exchanged_once(pds: &Pds) {
+    let world = World::new(resolver(pds)).await;
+    let account = pds.create_account("replay", "a-good-password").await;
+    let first = authorized(&world, &account, &account).await;
+    let (status, _) = world.call("GET", &local(&first), None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    refused(
+        &world,
+        &local(&first),
+        StatusCode::BAD_REQUEST,
+        "no pending login",
+    )
+    .await;
+
+    // The old code under a new login's state: the server refuses it, and
+    // atrium-oauth's panic on a refused exchange is not ours.
+    let second = authorized(&world, &account, &account).await;
+    let code = first
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    refused(
+        &world,
+        &with(&second, "code", &code),
+        StatusCode::UNAUTHORIZED,
+        "invalid_grant",
+    )
+    .await;
+    assert_eq!(
+        sessions_left(&world).await,
+        (1, 1),
+        "only the first login's"
+    );
+    world.clean().await;
+}
+
+async fn the_tokens_of_another_did_are_refused(pds: &Pds) {
+    let world = World::new(resolver(pds)).await;
+    let asked = pds.create_account("asked", "a-good-password").await;
+    let other = pds.create_account("other", "another-password").await;
+    let callback = authorized(&world, &asked, &other).await;
+    refused(
+        &world,
+        &local(&callback),
+        StatusCode::UNAUTHORIZED,
+        &other.did,
+    )
+    .await;
+    assert_eq!(sessions_left(&world).await, (0, 0));
     world.clean().await;
 }

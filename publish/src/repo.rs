@@ -184,8 +184,17 @@ impl Xrpc {
         &self,
         err: XrpcError<E>,
     ) -> PublishError {
-        let XrpcError::XrpcResponse(response) = err else {
-            return PublishError::Unavailable(err.to_string());
+        let response = match err {
+            XrpcError::XrpcResponse(response) => response,
+            // A refusal that carries a challenge (an OAuth resource server's
+            // `WWW-Authenticate: DPoP error="invalid_token"`) has no body
+            // for atrium.
+            XrpcError::Authentication(challenge) => {
+                return PublishError::Unauthorized(
+                    String::from_utf8_lossy(challenge.as_bytes()).into_owned(),
+                );
+            }
+            other => return PublishError::Unavailable(other.to_string()),
         };
         let (name, message) = match &response.error {
             Some(XrpcErrorKind::Undefined(body)) => (body.error.clone(), body.message.clone()),
@@ -472,6 +481,15 @@ mod tests {
             PublishError::NotFound
         );
         assert!(client.xrpc.classify(answer(502, None)).is_transient());
+        let challenge = r#"DPoP error="invalid_token", error_description="Invalid token""#;
+        assert_eq!(
+            client
+                .xrpc
+                .classify(XrpcError::<put_record::Error>::Authentication(
+                    atrium_api::xrpc::http::HeaderValue::from_static(challenge)
+                )),
+            PublishError::Unauthorized(challenge.into())
+        );
         *client.xrpc.rate_reset.lock().unwrap() = Some(1_800_000_000);
         assert_eq!(
             client.xrpc.classify(answer(429, Some("RateLimitExceeded"))),
