@@ -3,11 +3,16 @@
 //! flow to a published record, refresh, logout, and the callbacks that
 //! must be refused without leaving a session anywhere.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use domain::Timestamp;
 use domain::identity::UserId;
+use domain::occurrence::{EventDetails, OccurrenceId, OccurrenceScheduled};
+use domain::publishing::{Owned, OwnerAssigned};
 use publish::oauth::SCOPE;
+use publish::occurrences::{OccurrencePublisher, Scheduler};
 use publish::{
     CredentialStore, OAuth, OAuthClient, OAuthError, RepoClient, Resolver, ResolverConfig,
     SessionError, SessionKeeper, SessionKind, StoredSession,
@@ -117,6 +122,23 @@ async fn sessions_left(world: &World) -> (i64, usize) {
     (api, stored.len())
 }
 
+fn launch_party() -> EventDetails {
+    let at = |text| Some(Timestamp::parse_rfc3339(text).unwrap());
+    EventDetails {
+        name: "Launch party".into(),
+        description: None,
+        starts_at: at("2027-01-05T18:00:00Z"),
+        ends_at: at("2027-01-05T20:00:00Z"),
+        time_zone: Some("Europe/Berlin".into()),
+        mode: None,
+        status: None,
+        places: vec![],
+        links: vec![],
+        rsvp_expected: None,
+        created_at: Timestamp::parse_rfc3339("2026-12-01T10:00:00Z").unwrap(),
+    }
+}
+
 fn event(name: &str) -> Value {
     json!({
         "$type": EVENT,
@@ -191,25 +213,59 @@ async fn the_whole_flow_claims_the_shadow_and_publishes_with_dpop(pds: &Pds) {
     assert_eq!(stored.handle, account.handle);
     assert!(stored.oauth.is_some());
 
-    let keeper = keeper(&world, pds);
-    let written = keeper
-        .with_session(user(&session), &account.did, |session| async move {
-            RepoClient::for_session(reqwest::Client::new(), &session)?
-                .put(EVENT, "3kdpop00000aa", &event("Published with OAuth"), None)
-                .await
-        })
+    // An OpenMeet event of theirs, shared: the publisher writes it with
+    // the OAuth session (DPoP-bound tokens) like any other.
+    let party = OccurrenceId(Uuid::new_v4());
+    let scheduled = OccurrenceScheduled {
+        occurrence_id: party,
+        series_id: None,
+        details: launch_party(),
+    };
+    world.openmeet(scheduled.into(), party.stream()).await;
+    let owned = OwnerAssigned {
+        target: Owned::Occurrence(party),
+        owner: user(&session),
+        did: account.did.clone(),
+    };
+    world.openmeet(owned.into(), party.stream()).await;
+    world.project().await;
+    let slug: String = sqlx::query_scalar("SELECT slug FROM read.occurrences WHERE id = $1")
+        .bind(party.0)
+        .fetch_one(world.store.pool())
         .await
         .unwrap();
-    assert_eq!(
-        written.uri,
-        format!("at://{}/{EVENT}/3kdpop00000aa", account.did)
-    );
+    let (status, body) = world
+        .call(
+            "POST",
+            &format!("/api/events/{slug}/bluesky-settings"),
+            session["token"].as_str(),
+            Some(json!({"enabled": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let clock = Arc::new(|| Timestamp::parse_rfc3339("2026-12-20T10:00:00Z").unwrap());
+    Scheduler::new(world.store.clone(), "https://openmeet.test", clock)
+        .tick()
+        .await
+        .unwrap();
+    let mut publisher = OccurrencePublisher::start(
+        world.store.clone(),
+        keeper(&world, pds),
+        reqwest::Client::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(publisher.run_until_idle().await.unwrap(), 1);
     let listed = pds.list_records(&account.did, EVENT).await;
-    assert!(
-        listed
-            .iter()
-            .any(|r| r["value"]["name"] == "Published with OAuth"),
+    assert_eq!(
+        (listed.len(), listed[0]["value"]["name"].as_str()),
+        (1, Some("Launch party")),
         "{listed:?}"
+    );
+    let types = world.event_types(&party.stream().to_string()).await;
+    assert!(
+        types.iter().any(|t| t == "OccurrencePublished"),
+        "{types:?}"
     );
     world.clean().await;
 }

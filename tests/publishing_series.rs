@@ -14,11 +14,10 @@ use domain::occurrence::{EventDetails, OccurrenceCancelled, OccurrenceEdited};
 use domain::publishing::{Owned, OwnerAssigned, series_occurrence};
 use domain::recurrence::Recurrence;
 use domain::series::{SeriesCreated, SeriesId};
-use domain::{Actor, DomainEvent, EventId, EventMetadata, NewEvent, Origin, Timestamp};
+use domain::{Origin, Timestamp};
 use publish::occurrences::{EVENT, OccurrencePublisher, Scheduler};
 use publish::{CredentialStore, Resolver, ResolverConfig, SessionKeeper};
 use serde_json::{Value, json};
-use store::{EventStore, ExpectedVersion};
 use uuid::Uuid;
 
 #[path = "support/capture.rs"]
@@ -36,27 +35,6 @@ use world::{KEY, World};
 
 fn at(text: &str) -> Timestamp {
     Timestamp::parse_rfc3339(text).unwrap()
-}
-
-async fn openmeet(world: &World, event: DomainEvent, stream: domain::StreamId) {
-    world
-        .store
-        .append(
-            &stream,
-            ExpectedVersion::Any,
-            vec![NewEvent {
-                metadata: EventMetadata {
-                    event_id: EventId(Uuid::new_v4()),
-                    causation_id: None,
-                    correlation_id: None,
-                    origin: Origin::OpenMeet,
-                    actor: Actor("openmeet".into()),
-                },
-                payload: event.encode(),
-            }],
-        )
-        .await
-        .unwrap();
 }
 
 fn details(name: &str) -> EventDetails {
@@ -107,13 +85,13 @@ async fn a_shared_series_is_published_one_occurrence_at_a_time() {
         },
         origin: Origin::OpenMeet,
     };
-    openmeet(&world, created.into(), series_id.stream()).await;
+    world.openmeet(created.into(), series_id.stream()).await;
     let owned = OwnerAssigned {
         target: Owned::Series(series_id),
         owner: owner_id,
         did: owner.did.clone(),
     };
-    openmeet(&world, owned.into(), series_id.stream()).await;
+    world.openmeet(owned.into(), series_id.stream()).await;
     world.project().await;
 
     let settings = format!("/api/events/{slug}/bluesky-settings");
@@ -241,16 +219,16 @@ async fn a_shared_series_is_published_one_occurrence_at_a_time() {
         .unwrap()
         .clone();
 
-    openmeet(
-        &world,
-        OccurrenceCancelled {
-            occurrence_id: second_occurrence,
-            reason: None,
-        }
-        .into(),
-        second_occurrence.stream(),
-    )
-    .await;
+    world
+        .openmeet(
+            OccurrenceCancelled {
+                occurrence_id: second_occurrence,
+                reason: None,
+            }
+            .into(),
+            second_occurrence.stream(),
+        )
+        .await;
     assert_eq!(step().await, 1);
     let (_, cancelled) = record_at(&pds, &second).await;
     assert_eq!(
@@ -273,16 +251,16 @@ async fn a_shared_series_is_published_one_occurrence_at_a_time() {
     edited.starts_at = Some(at("2026-12-08T18:00:00Z"));
     edited.ends_at = Some(at("2026-12-08T20:00:00Z"));
     edited.status = Some(domain::occurrence::Status::Cancelled);
-    openmeet(
-        &world,
-        OccurrenceEdited {
-            occurrence_id: second_occurrence,
-            details: edited,
-        }
-        .into(),
-        second_occurrence.stream(),
-    )
-    .await;
+    world
+        .openmeet(
+            OccurrenceEdited {
+                occurrence_id: second_occurrence,
+                details: edited,
+            }
+            .into(),
+            second_occurrence.stream(),
+        )
+        .await;
     assert_eq!(step().await, 1);
     let (_, resolved) = record_at(&pds, &second).await;
     assert_eq!(
@@ -338,13 +316,13 @@ async fn a_shared_series_is_published_one_occurrence_at_a_time() {
         series_id: None,
         details: launch,
     };
-    openmeet(&world, scheduled.into(), party.stream()).await;
+    world.openmeet(scheduled.into(), party.stream()).await;
     let owned = OwnerAssigned {
         target: Owned::Occurrence(party),
         owner: owner_id,
         did: owner.did.clone(),
     };
-    openmeet(&world, owned.into(), party.stream()).await;
+    world.openmeet(owned.into(), party.stream()).await;
     world.project().await;
     let party_slug: String = sqlx::query_scalar("SELECT slug FROM read.occurrences WHERE id = $1")
         .bind(party.0)

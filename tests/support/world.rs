@@ -71,6 +71,29 @@ impl World {
         }
     }
 
+    /// Records `event` on `stream` as OpenMeet's (this layer has no
+    /// creation API: OpenMeet's own events arrive as events).
+    pub async fn openmeet(&self, event: domain::DomainEvent, stream: domain::StreamId) {
+        let metadata = domain::EventMetadata {
+            event_id: domain::EventId(Uuid::new_v4()),
+            causation_id: None,
+            correlation_id: None,
+            origin: domain::Origin::OpenMeet,
+            actor: domain::Actor("openmeet".into()),
+        };
+        self.store
+            .append(
+                &stream,
+                store::ExpectedVersion::Any,
+                vec![domain::NewEvent {
+                    metadata,
+                    payload: event.encode(),
+                }],
+            )
+            .await
+            .unwrap();
+    }
+
     /// Runs the process manager over the log (detection, conflicts).
     pub async fn reconcile(&self) {
         let mut runner = projections::process::Runner::start(self.store.clone(), &|_, _| {})
