@@ -267,6 +267,23 @@ async fn the_whole_flow_claims_the_shadow_and_publishes_with_dpop(pds: &Pds) {
         types.iter().any(|t| t == "OccurrencePublished"),
         "{types:?}"
     );
+
+    // The scope covers calendar events and RSVPs, nothing else.
+    let post = json!({"$type": "app.bsky.feed.post", "text": "not ours to write",
+        "createdAt": "2026-12-01T10:00:00.000Z"});
+    let outside = RepoClient::for_session(reqwest::Client::new(), &stored)
+        .unwrap()
+        .put("app.bsky.feed.post", "3kpost000000a", &post, None)
+        .await;
+    assert!(
+        matches!(&outside, Err(publish::PublishError::Unauthorized(why)) if why.to_lowercase().contains("scope")),
+        "{outside:?}"
+    );
+    assert!(
+        pds.list_records(&account.did, "app.bsky.feed.post")
+            .await
+            .is_empty()
+    );
     world.clean().await;
 }
 

@@ -44,11 +44,18 @@ async fn get_json<T: serde::de::DeserializeOwned>(
         url: url.to_owned(),
         reason,
     };
+    let unavailable = |reason: String| OAuthError::Unavailable {
+        endpoint: "metadata",
+        reason: format!("{url}: {reason}"),
+    };
     let response = http
         .get(url)
         .send()
         .await
-        .map_err(|err| failed(err.to_string()))?;
+        .map_err(|err| unavailable(err.to_string()))?;
+    if response.status().is_server_error() {
+        return Err(unavailable(format!("answered {}", response.status())));
+    }
     if !response.status().is_success() {
         return Err(failed(format!("answered {}", response.status())));
     }
