@@ -135,12 +135,13 @@ impl SessionKeeper {
     {
         let session = self.current(user, did, Utc::now()).await?;
         let oauth = session.oauth.is_some();
+        let stale = |err: &PublishError| match err {
+            PublishError::ExpiredToken => true,
+            PublishError::Unauthorized(_) => oauth,
+            _ => false,
+        };
         match call(session.clone()).await {
-            Err(PublishError::ExpiredToken) | Err(PublishError::Unauthorized(_)) if oauth => {
-                let fresh = self.refreshed(user, &session).await?;
-                Ok(call(fresh).await?)
-            }
-            Err(PublishError::ExpiredToken) => {
+            Err(err) if stale(&err) => {
                 let fresh = self.refreshed(user, &session).await?;
                 Ok(call(fresh).await?)
             }
@@ -297,30 +298,28 @@ impl SessionKeeper {
     /// server cannot be told about now is still forgotten here (its tokens
     /// then expire on their own); the error says so.
     pub async fn log_out(&self, user: UserId, did: &str) -> Result<(), SessionError> {
-        let stored = self
-            .credentials
-            .get(user)
-            .await
-            .map_err(|err| unavailable(user, err));
+        // A session that does not decrypt cannot be revoked; it is only
+        // forgotten.
+        let stored = self.credentials.get(user).await.ok().flatten();
         let revoked = match (&stored, &self.oauth) {
-            (Ok(Some(session)), _) if session.oauth.is_none() => {
+            (None, _) => Ok(()),
+            (Some(session), _) if session.oauth.is_none() => {
                 self.delete_app_password_session(user, session).await
             }
-            (Ok(Some(session)), Some(oauth)) => oauth
+            (Some(session), Some(oauth)) => oauth
                 .revoke(session)
                 .await
                 .map_err(|err| unavailable(user, err)),
-            (Ok(Some(_)), None) => Err(SessionError::Unavailable {
+            (Some(_), None) => Err(SessionError::Unavailable {
                 user,
                 reason: "this process has no OAuth client to revoke OAuth sessions with".into(),
             }),
-            (Ok(None) | Err(_), _) => Ok(()),
         };
         self.credentials
             .delete(user)
             .await
             .map_err(|err| unavailable(user, err))?;
-        if let Ok(Some(_)) = stored {
+        if stored.is_some() {
             self.record(
                 user,
                 did,

@@ -1,9 +1,8 @@
-//! Authentication and authorization of the API. A Bluesky login proves a
-//! DID on its own PDS and yields an OpenMeet session (see [`login`] and
-//! [`oauth`]); every
-//! write endpoint takes an [`Authenticated`] caller, built from the session
-//! and the DID's identity stream, and asks [`domain::access::authorize`]
-//! whether it may act.
+//! Authentication and authorization of the API. A Bluesky login (an app
+//! password, see [`login`], or OAuth, see [`oauth`]) proves a DID on its
+//! own PDS and yields an OpenMeet session; every write endpoint takes an
+//! [`Authenticated`] caller, built from the session and the DID's identity
+//! stream, and asks [`domain::access::authorize`] whether it may act.
 
 pub mod login;
 pub mod oauth;

@@ -26,21 +26,6 @@ pub struct LoginQuery {
     pub handle: String,
 }
 
-/// The callback's query, as the authorization server sends it.
-#[derive(Deserialize, IntoParams)]
-pub struct CallbackQuery {
-    /// The authorization code.
-    pub code: Option<String>,
-    /// The state the login was started with.
-    pub state: Option<String>,
-    /// The issuer that answers (RFC 9207).
-    pub iss: Option<String>,
-    /// An error instead of a code (`access_denied`, …).
-    pub error: Option<String>,
-    /// The error's explanation.
-    pub error_description: Option<String>,
-}
-
 fn oauth(state: &AppState) -> Result<&OAuth, ApiError> {
     auth(state)?.oauth.as_ref().ok_or_else(|| {
         ApiError::Unavailable(
@@ -86,28 +71,25 @@ pub async fn login(
 
 /// Finishes an OAuth login: the OpenMeet session of the DID the server
 /// authenticated. A refused callback leaves no session anywhere.
-#[utoipa::path(get, path = "/api/auth/bluesky/callback", params(CallbackQuery),
+#[utoipa::path(get, path = "/api/auth/bluesky/callback",
+    params(
+        ("code" = Option<String>, Query, description = "the authorization code"),
+        ("state" = Option<String>, Query, description = "the state the login was started with"),
+        ("iss" = Option<String>, Query, description = "the issuer that answers (RFC 9207)"),
+        ("error" = Option<String>, Query, description = "an error instead of a code (access_denied, …)"),
+        ("error_description" = Option<String>, Query, description = "the error's explanation"),
+    ),
     responses((status = 200, body = SessionView), (status = 400, body = crate::error::ErrorBody),
         (status = 401, body = crate::error::ErrorBody), (status = 503, body = crate::error::ErrorBody)))]
 #[tracing::instrument(skip_all)]
 pub async fn callback(
     State(state): State<AppState>,
-    Query(query): Query<CallbackQuery>,
+    Query(callback): Query<Callback>,
 ) -> Result<Json<SessionView>, ApiError> {
-    let oauth = oauth(&state)?;
-    let login = oauth
-        .complete(Callback {
-            code: query.code,
-            state: query.state,
-            iss: query.iss,
-            error: query.error,
-            error_description: query.error_description,
-        })
-        .await
-        .map_err(|err| {
-            tracing::warn!(error = %err, "OAuth callback refused");
-            refused(err)
-        })?;
+    let login = oauth(&state)?.complete(callback).await.map_err(|err| {
+        tracing::warn!(error = %err, "OAuth callback refused");
+        refused(err)
+    })?;
     Ok(Json(open_session(&state, auth(&state)?, login).await?))
 }
 
