@@ -9,8 +9,6 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use domain::Timestamp;
 use domain::identity::UserId;
-use domain::occurrence::{EventDetails, OccurrenceId, OccurrenceScheduled};
-use domain::publishing::{Owned, OwnerAssigned};
 use publish::oauth::SCOPE;
 use publish::occurrences::{OccurrencePublisher, Scheduler};
 use publish::{
@@ -122,23 +120,6 @@ async fn sessions_left(world: &World) -> (i64, usize) {
     (api, stored.len())
 }
 
-fn launch_party() -> EventDetails {
-    let at = |text| Some(Timestamp::parse_rfc3339(text).unwrap());
-    EventDetails {
-        name: "Launch party".into(),
-        description: None,
-        starts_at: at("2027-01-05T18:00:00Z"),
-        ends_at: at("2027-01-05T20:00:00Z"),
-        time_zone: Some("Europe/Berlin".into()),
-        mode: None,
-        status: None,
-        places: vec![],
-        links: vec![],
-        rsvp_expected: None,
-        created_at: Timestamp::parse_rfc3339("2026-12-01T10:00:00Z").unwrap(),
-    }
-}
-
 fn event(name: &str) -> Value {
     json!({
         "$type": EVENT,
@@ -215,35 +196,15 @@ async fn the_whole_flow_claims_the_shadow_and_publishes_with_dpop(pds: &Pds) {
 
     // An OpenMeet event of theirs, shared: the publisher writes it with
     // the OAuth session (DPoP-bound tokens) like any other.
-    let party = OccurrenceId(Uuid::new_v4());
-    let scheduled = OccurrenceScheduled {
-        occurrence_id: party,
-        series_id: None,
-        details: launch_party(),
-    };
-    world.openmeet(scheduled.into(), party.stream()).await;
-    let owned = OwnerAssigned {
-        target: Owned::Occurrence(party),
-        owner: user(&session),
-        did: account.did.clone(),
-    };
-    world.openmeet(owned.into(), party.stream()).await;
-    world.project().await;
-    let slug: String = sqlx::query_scalar("SELECT slug FROM read.occurrences WHERE id = $1")
-        .bind(party.0)
-        .fetch_one(world.store.pool())
-        .await
-        .unwrap();
-    let (status, body) = world
-        .call(
-            "POST",
-            &format!("/api/events/{slug}/bluesky-settings"),
-            session["token"].as_str(),
-            Some(json!({"enabled": true})),
+    let (party, _) = world
+        .shared_openmeet_event(
+            world::details("Launch party"),
+            user(&session),
+            &account.did,
+            session["token"].as_str().unwrap(),
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let clock = Arc::new(|| Timestamp::parse_rfc3339("2026-12-20T10:00:00Z").unwrap());
+    let clock = Arc::new(|| Timestamp::parse_rfc3339("2026-11-20T10:00:00Z").unwrap());
     Scheduler::new(world.store.clone(), "https://openmeet.test", clock)
         .tick()
         .await

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use domain::identity::UserId;
-use domain::occurrence::{EventDetails, OccurrenceCancelled, OccurrenceEdited};
+use domain::occurrence::{OccurrenceCancelled, OccurrenceEdited};
 use domain::publishing::{Owned, OwnerAssigned, series_occurrence};
 use domain::recurrence::Recurrence;
 use domain::series::{SeriesCreated, SeriesId};
@@ -31,26 +31,10 @@ mod pds;
 #[allow(dead_code)]
 mod world;
 
-use world::{KEY, World};
+use world::{KEY, World, details};
 
 fn at(text: &str) -> Timestamp {
     Timestamp::parse_rfc3339(text).unwrap()
-}
-
-fn details(name: &str) -> EventDetails {
-    EventDetails {
-        name: name.into(),
-        description: Some("Talks and pizza".into()),
-        starts_at: Some(at("2026-12-01T18:00:00Z")),
-        ends_at: Some(at("2026-12-01T20:00:00Z")),
-        time_zone: Some("Europe/Berlin".into()),
-        mode: None,
-        status: None,
-        places: vec![],
-        links: vec![],
-        rsvp_expected: None,
-        created_at: at("2026-11-01T10:00:00Z"),
-    }
 }
 
 #[tokio::test]
@@ -308,36 +292,11 @@ async fn a_shared_series_is_published_one_occurrence_at_a_time() {
     assert_eq!(step().await, 2, "both records deleted");
     assert!(pds.list_records(&owner.did, EVENT).await.is_empty());
 
-    let party = domain::occurrence::OccurrenceId(Uuid::new_v4());
     let mut launch = details("Launch party");
     launch.description = None;
-    let scheduled = domain::occurrence::OccurrenceScheduled {
-        occurrence_id: party,
-        series_id: None,
-        details: launch,
-    };
-    world.openmeet(scheduled.into(), party.stream()).await;
-    let owned = OwnerAssigned {
-        target: Owned::Occurrence(party),
-        owner: owner_id,
-        did: owner.did.clone(),
-    };
-    world.openmeet(owned.into(), party.stream()).await;
-    world.project().await;
-    let party_slug: String = sqlx::query_scalar("SELECT slug FROM read.occurrences WHERE id = $1")
-        .bind(party.0)
-        .fetch_one(world.store.pool())
-        .await
-        .unwrap();
-    let (status, body) = world
-        .call(
-            "POST",
-            &format!("/api/events/{party_slug}/bluesky-settings"),
-            Some(&token),
-            Some(json!({"enabled": true})),
-        )
+    let (_, party_slug) = world
+        .shared_openmeet_event(launch, owner_id, &owner.did, &token)
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(step().await, 1, "a standalone event is published once");
     assert_eq!(step().await, 0);
     let records = pds.list_records(&owner.did, EVENT).await;

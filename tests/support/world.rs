@@ -25,6 +25,25 @@ pub const ADMIN: &str = "did:web:admin.openmeet.test";
 /// client (requests reach it through the router, not this address).
 pub const LOOPBACK: &str = "http://127.0.0.1:8080";
 
+/// OpenMeet's details of an event named `name`: Tuesday 1 December 2026,
+/// 18:00 to 20:00 UTC, in Berlin.
+pub fn details(name: &str) -> domain::occurrence::EventDetails {
+    let at = |text| domain::Timestamp::parse_rfc3339(text).unwrap();
+    domain::occurrence::EventDetails {
+        name: name.into(),
+        description: Some("Talks and pizza".into()),
+        starts_at: Some(at("2026-12-01T18:00:00Z")),
+        ends_at: Some(at("2026-12-01T20:00:00Z")),
+        time_zone: Some("Europe/Berlin".into()),
+        mode: None,
+        status: None,
+        places: vec![],
+        links: vec![],
+        rsvp_expected: None,
+        created_at: at("2026-11-01T10:00:00Z"),
+    }
+}
+
 /// One scratch database, a Redis key prefix, and the API over them.
 pub struct World {
     pub db: ScratchDatabase,
@@ -92,6 +111,48 @@ impl World {
             )
             .await
             .unwrap();
+    }
+
+    /// A standalone OpenMeet event with `details`, owned by `owner` (whose
+    /// DID is `did`), shared on Bluesky with `token` (the owner's session):
+    /// its id and slug.
+    pub async fn shared_openmeet_event(
+        &self,
+        details: domain::occurrence::EventDetails,
+        owner: domain::identity::UserId,
+        did: &str,
+        token: &str,
+    ) -> (domain::occurrence::OccurrenceId, String) {
+        use domain::publishing::{Owned, OwnerAssigned};
+        let id = domain::occurrence::OccurrenceId(Uuid::new_v4());
+        let scheduled = domain::occurrence::OccurrenceScheduled {
+            occurrence_id: id,
+            series_id: None,
+            details,
+        };
+        self.openmeet(scheduled.into(), id.stream()).await;
+        let owned = OwnerAssigned {
+            target: Owned::Occurrence(id),
+            owner,
+            did: did.to_owned(),
+        };
+        self.openmeet(owned.into(), id.stream()).await;
+        self.project().await;
+        let slug: String = sqlx::query_scalar("SELECT slug FROM read.occurrences WHERE id = $1")
+            .bind(id.0)
+            .fetch_one(self.store.pool())
+            .await
+            .unwrap();
+        let (status, body) = self
+            .call(
+                "POST",
+                &format!("/api/events/{slug}/bluesky-settings"),
+                Some(token),
+                Some(json!({"enabled": true})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        (id, slug)
     }
 
     /// Runs the process manager over the log (detection, conflicts).

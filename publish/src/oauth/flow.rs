@@ -96,6 +96,13 @@ impl OAuth {
         self.resolver.http()
     }
 
+    /// A conversation with `issuer` (its metadata read now), proving
+    /// possession of `key`.
+    async fn server(&self, issuer: &str, key: &Key) -> Result<AuthServer<'_>, OAuthError> {
+        let metadata = server_metadata(self.http(), issuer).await?;
+        AuthServer::new(metadata, &self.client, key, self.http().clone())
+    }
+
     /// Starts a login of `identifier` (a handle or DID): resolves it to
     /// its PDS and authorization server, pushes the authorization request,
     /// and returns the URL to send the browser to.
@@ -104,19 +111,18 @@ impl OAuth {
         let resolved = self.resolver.resolve(identifier).await?;
         tracing::Span::current().record("did", resolved.did.as_str());
         let issuer = issuer_of(self.http(), &resolved.pds).await?;
-        let metadata = server_metadata(self.http(), &issuer).await?;
-        let algs = &metadata.dpop_signing_alg_values_supported;
+        let key = dpop_key();
+        let server = self.server(&issuer, &key).await?;
+        let algs = &server.metadata.dpop_signing_alg_values_supported;
         if !algs.is_empty() && !algs.iter().any(|alg| alg == "ES256") {
             return Err(OAuthError::Discovery {
                 url: issuer,
                 reason: format!("it accepts no ES256 DPoP proofs ({})", algs.join(", ")),
             });
         }
-        let key = dpop_key();
         let verifier = random_token(32);
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
         let state = random_token(16);
-        let server = AuthServer::new(metadata, &self.client, &key, self.http().clone())?;
         let request_uri = server
             .push(&[
                 ("response_type", "code"),
@@ -183,13 +189,7 @@ impl OAuth {
         let code = callback
             .code
             .ok_or_else(|| OAuthError::BadCallback("it has neither a code nor an error".into()))?;
-        let metadata = server_metadata(self.http(), &pending.issuer).await?;
-        let server = AuthServer::new(
-            metadata,
-            &self.client,
-            &pending.dpop_key,
-            self.http().clone(),
-        )?;
+        let server = self.server(&pending.issuer, &pending.dpop_key).await?;
         let tokens = server.exchange(&code, &pending.verifier).await?;
         let checked = match tokens.sub.as_deref() {
             Some(sub) if sub == pending.did => self.authoritative(sub, &pending.issuer).await,
@@ -289,13 +289,7 @@ impl OAuth {
     pub async fn refresh(&self, session: &StoredSession) -> Result<StoredSession, OAuthError> {
         let binding = Self::binding(session)?;
         let (pds, handle) = self.authoritative(&session.did, &binding.issuer).await?;
-        let metadata = server_metadata(self.http(), &binding.issuer).await?;
-        let server = AuthServer::new(
-            metadata,
-            &self.client,
-            &binding.dpop_key,
-            self.http().clone(),
-        )?;
+        let server = self.server(&binding.issuer, &binding.dpop_key).await?;
         let tokens = server.refresh(&session.refresh_jwt).await?;
         if let Some(sub) = tokens.sub.as_deref().filter(|sub| *sub != session.did) {
             return Err(OAuthError::SubjectMismatch {
@@ -318,13 +312,7 @@ impl OAuth {
     #[tracing::instrument(skip_all, fields(did = %session.did))]
     pub async fn revoke(&self, session: &StoredSession) -> Result<(), OAuthError> {
         let binding = Self::binding(session)?;
-        let metadata = server_metadata(self.http(), &binding.issuer).await?;
-        let server = AuthServer::new(
-            metadata,
-            &self.client,
-            &binding.dpop_key,
-            self.http().clone(),
-        )?;
+        let server = self.server(&binding.issuer, &binding.dpop_key).await?;
         server.revoke(&session.refresh_jwt).await
     }
 }
