@@ -139,6 +139,7 @@ async fn against_the_real_pds_and_redis() {
     an_invalid_token_answer_is_refreshed_and_the_call_retried(&pds).await;
     logout_revokes_the_session_at_the_server(&pds).await;
     a_session_revoked_elsewhere_asks_for_a_new_login(&pds).await;
+    an_expired_session_asks_for_a_new_login(&pds).await;
     callbacks_that_must_be_refused_leave_no_session(&pds).await;
     a_code_is_exchanged_once(&pds).await;
     the_tokens_of_another_did_are_refused(&pds).await;
@@ -405,6 +406,26 @@ async fn a_session_revoked_elsewhere_asks_for_a_new_login(pds: &Pds) {
     assert!(
         stored(&world, user).await.is_none(),
         "the dead session is forgotten"
+    );
+    world.clean().await;
+}
+
+async fn an_expired_session_asks_for_a_new_login(pds: &Pds) {
+    let (world, account, user, _) = logged_in(pds, "expired").await;
+    let key = credentials(&world).key(user);
+    let mut redis = world.redis.clone();
+    let ttl: i64 = redis.ttl(&key).await.unwrap();
+    assert!(
+        ttl > 13 * 24 * 3600,
+        "a loopback session is kept 14 days, not {ttl} s"
+    );
+    // The server's session limit passes: the entry expires with it.
+    let _: () = redis.pexpire(&key, 1).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let publishing = put_event(&keeper(&world, pds), user, &account.did, "3kexpired000a").await;
+    assert!(
+        matches!(&publishing, Err(SessionError::LoginRequired { reason, .. }) if reason.contains("no Bluesky session")),
+        "{publishing:?}"
     );
     world.clean().await;
 }

@@ -275,3 +275,73 @@ pub async fn run(database_url: &str, command: IdentitiesCommand) -> anyhow::Resu
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        auth: AuthArgs,
+    }
+
+    fn args(given: &[&str]) -> AuthArgs {
+        Cli::try_parse_from(std::iter::once("openmeet-sync").chain(given.iter().copied()))
+            .unwrap()
+            .auth
+    }
+
+    #[test]
+    fn the_loopback_client_is_the_api_on_a_loopback_address() {
+        let client = args(&[])
+            .oauth_client("0.0.0.0:8080".parse().unwrap())
+            .unwrap();
+        assert_eq!(
+            client.redirect_uri(),
+            "http://127.0.0.1:8080/api/auth/bluesky/callback"
+        );
+        let client = args(&[])
+            .oauth_client("[::]:9000".parse().unwrap())
+            .unwrap();
+        assert_eq!(
+            client.redirect_uri(),
+            "http://[::1]:9000/api/auth/bluesky/callback"
+        );
+    }
+
+    #[test]
+    fn a_published_client_needs_its_signing_key() {
+        let listen = "127.0.0.1:8080".parse().unwrap();
+        let without = args(&["--oauth-public-url", "https://sync.example"]).oauth_client(listen);
+        assert!(
+            without
+                .unwrap_err()
+                .to_string()
+                .contains("OAUTH_CLIENT_KEY")
+        );
+        let key = ClientKey::generate("k1").to_private_jwk().to_string();
+        let client = args(&[
+            "--oauth-public-url",
+            "https://sync.example",
+            "--oauth-client-key",
+            &key,
+        ])
+        .oauth_client(listen)
+        .unwrap();
+        assert_eq!(
+            client.client_id(),
+            "https://sync.example/oauth/client-metadata.json"
+        );
+        assert_eq!(client.metadata()["jwks"]["keys"][0]["kid"], "k1");
+        let broken = args(&[
+            "--oauth-public-url",
+            "https://sync.example",
+            "--oauth-client-key",
+            "{}",
+        ])
+        .oauth_client(listen);
+        assert!(broken.unwrap_err().to_string().contains("OAuth client key"));
+    }
+}
