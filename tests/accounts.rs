@@ -236,6 +236,28 @@ async fn a_login_claims_the_shadow_of_its_did_and_everything_stays_attached(pds:
         .call("POST", "/api/auth/logout", Some(&again_token), None)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(
+        store
+            .get(UserId::shadow_for(&alice.did))
+            .await
+            .unwrap()
+            .is_none(),
+        "logging out forgets the Bluesky session"
+    );
+    let refreshed = reqwest::Client::new()
+        .post(format!(
+            "{}/xrpc/com.atproto.server.refreshSession",
+            pds.url
+        ))
+        .bearer_auth(&session.refresh_jwt)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert!(
+        refreshed.is_client_error(),
+        "and ends it on the PDS ({refreshed})"
+    );
     let (status, _) = world
         .call("GET", "/api/auth/session", Some(&again_token), None)
         .await;
