@@ -239,14 +239,7 @@ impl SessionKeeper {
             Err(err) => {
                 return match xrpc.classify(err) {
                     failure if failure.is_transient() => Err(unavailable(user, failure)),
-                    failure => {
-                        self.credentials
-                            .delete(user)
-                            .await
-                            .map_err(|err| unavailable(user, err))?;
-                        self.login_required(user, &session.did, &failure.to_string())
-                            .await
-                    }
+                    failure => self.dead(user, &session.did, &failure.to_string()).await,
                 };
             }
         };
@@ -280,14 +273,7 @@ impl SessionKeeper {
                 self.store_new(user, &fresh).await?;
                 Ok(fresh)
             }
-            Err(err) if err.ends_session() => {
-                self.credentials
-                    .delete(user)
-                    .await
-                    .map_err(|err| unavailable(user, err))?;
-                self.login_required(user, &session.did, &err.to_string())
-                    .await
-            }
+            Err(err) if err.ends_session() => self.dead(user, &session.did, &err.to_string()).await,
             Err(err) => Err(unavailable(user, err)),
         }
     }
@@ -355,6 +341,16 @@ impl SessionKeeper {
                 _ => Ok(()),
             },
         }
+    }
+
+    /// Forgets a session its server will not refresh, and records that the
+    /// user must log in again.
+    async fn dead<T>(&self, user: UserId, did: &str, reason: &str) -> Result<T, SessionError> {
+        self.credentials
+            .delete(user)
+            .await
+            .map_err(|err| unavailable(user, err))?;
+        self.login_required(user, did, reason).await
     }
 
     async fn login_required<T>(
