@@ -439,6 +439,15 @@ async fn refused(world: &World, callback: &str, status: StatusCode, says: &str) 
     assert!(message.contains(says), "{callback}: {message}");
 }
 
+/// The value of `name` in the query of `callback`.
+fn param(callback: &Url, name: &str) -> String {
+    callback
+        .query_pairs()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+        .unwrap_or_else(|| panic!("{callback} has no {name}"))
+}
+
 fn with(callback: &Url, name: &str, value: &str) -> String {
     let mut changed = callback.clone();
     let pairs: Vec<(String, String)> = callback
@@ -505,12 +514,8 @@ async fn callbacks_that_must_be_refused_leave_no_session(pds: &Pds) {
     let callback = authorized(&world, &account, &account).await;
     let declined = format!(
         "/api/auth/bluesky/callback?state={}&iss={}&error=access_denied&error_description=no",
-        callback
-            .query_pairs()
-            .find(|(k, _)| k == "state")
-            .unwrap()
-            .1,
-        callback.query_pairs().find(|(k, _)| k == "iss").unwrap().1,
+        param(&callback, "state"),
+        param(&callback, "iss"),
     );
     refused(&world, &declined, StatusCode::UNAUTHORIZED, "access_denied").await;
     assert_eq!(sessions_left(&world).await, (0, 0));
@@ -534,12 +539,7 @@ async fn a_code_is_exchanged_once(pds: &Pds) {
     // The old code under a new login's state: the server refuses it, and
     // atrium-oauth's panic on a refused exchange is not ours.
     let second = authorized(&world, &account, &account).await;
-    let code = first
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned();
+    let code = param(&first, "code");
     refused(
         &world,
         &with(&second, "code", &code),

@@ -65,17 +65,6 @@ pub struct OauthBinding {
     pub dpop_key: jose_jwk::Key,
 }
 
-impl OauthBinding {
-    /// A DPoP client of this session, for a resource server (the PDS).
-    pub(crate) fn dpop_client(
-        &self,
-        transport: crate::repo::Transport,
-    ) -> Result<atrium_oauth::DpopClient<crate::repo::Transport>, crate::repo::PublishError> {
-        crate::oauth::dpop_client(&self.dpop_key, transport, false)
-            .map_err(|err| crate::repo::PublishError::Unauthorized(err.to_string()))
-    }
-}
-
 impl std::fmt::Debug for StoredSession {
     // Tokens never reach logs.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

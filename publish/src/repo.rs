@@ -268,7 +268,8 @@ impl RepoClient {
         let credential = match &session.oauth {
             Some(binding) => Credential::Dpop {
                 token: session.access_jwt.clone(),
-                client: binding.dpop_client(transport.clone())?,
+                client: crate::oauth::dpop_client(&binding.dpop_key, transport.clone(), false)
+                    .map_err(|err| PublishError::Unauthorized(err.to_string()))?,
             },
             None => Credential::Bearer(session.access_jwt.clone()),
         };
