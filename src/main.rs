@@ -60,6 +60,8 @@ enum Command {
     Serve(commands::serve::ServeArgs),
     /// Rebuild read models from position 0 and swap them in, or --verify them.
     Rebuild(commands::rebuild::RebuildArgs),
+    /// Record that a read model passes over one event it can never apply.
+    SkipEvent(commands::skip::SkipArgs),
     /// Work with recurrence rules.
     Recurrence {
         #[command(subcommand)]
@@ -104,6 +106,7 @@ async fn main() -> ExitCode {
         Command::Audit { command } => commands::audit::run(&cli.database_url, command).await,
         Command::Serve(args) => commands::serve::run(&cli.database_url, args).await,
         Command::Rebuild(args) => commands::rebuild::run(&cli.database_url, args).await,
+        Command::SkipEvent(args) => commands::skip::run(&cli.database_url, args).await,
     };
     match outcome {
         Ok(code) => code,

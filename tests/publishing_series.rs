@@ -151,7 +151,7 @@ async fn a_shared_series_is_published_one_occurrence_at_a_time() {
         .unwrap()
         .to_owned();
     let echo = json!({"did": owner.did, "time_us": 1_764_000_000_000_100i64, "kind": "commit",
-        "commit": {"rev": "3rev9", "operation": "create", "collection": EVENT, "rkey": rkey,
+        "commit": {"rev": "3mptbypcq372f", "operation": "create", "collection": EVENT, "rkey": rkey,
             "record": first["value"], "cid": first["cid"]}});
     world.ingest(echo.to_string()).await;
     world.reconcile().await;

@@ -48,7 +48,7 @@ async fn an_openmeet_answer_becomes_one_rsvp_record_in_the_attendees_repository(
         written["cid"].as_str().unwrap().to_owned(),
     );
     let line = json!({"did": organizer.did, "time_us": 1_764_000_000_000_001i64, "kind": "commit",
-        "commit": {"rev": "3rev1", "operation": "create", "collection": EVENT, "rkey": "3meetup1",
+        "commit": {"rev": "3mptbypluud2a", "operation": "create", "collection": EVENT, "rkey": "3meetup1",
             "record": record, "cid": cid}});
     world.ingest(line.to_string()).await;
 

@@ -49,6 +49,7 @@ impl Metrics {
         registry
             .register(Box::new(lag.clone()))
             .expect("register gauge");
+        projections::metrics::register(&registry).expect("register the read side's counters");
         Self {
             registry,
             requests,
@@ -92,10 +93,28 @@ pub struct ProjectionLag {
     pub behind: u64,
 }
 
+/// A projection stopped on an event it cannot apply.
+#[derive(Serialize, ToSchema)]
+pub struct StoppedProjection {
+    /// The projection.
+    pub name: String,
+    /// The global position of the event.
+    pub position: u64,
+    /// Its type.
+    pub event_type: String,
+    /// Its stream.
+    pub stream: String,
+    /// Why it does not apply.
+    pub reason: String,
+    /// When it was last tried (RFC 3339).
+    pub failed_at: String,
+}
+
 /// Health of the read side.
 #[derive(Serialize, ToSchema)]
 pub struct HealthView {
-    /// `ok`.
+    /// `ok`, or `degraded` while a projection is stopped on an event (the
+    /// API still serves; that read model is behind).
     pub status: String,
     /// The newest global position.
     pub head: u64,
@@ -104,6 +123,9 @@ pub struct HealthView {
     /// How far the process manager has carried out decisions (`name` is
     /// `process-manager`).
     pub process_manager: ProjectionLag,
+    /// Projections stopped on an event, with where and why (`openmeet-sync
+    /// skip-event` lets an operator pass over it).
+    pub stopped: Vec<StoppedProjection>,
 }
 
 /// The head, each projection's lag and the process manager's, also
@@ -146,6 +168,19 @@ async fn current_lag(
 #[utoipa::path(get, path = "/health", responses((status = 200, body = HealthView), (status = 500, body = crate::error::ErrorBody)))]
 pub async fn health(State(state): State<AppState>) -> Result<Json<HealthView>, ApiError> {
     let (head, lags, process_manager) = current_lag(&state).await?;
+    let stopped: Vec<StoppedProjection> = projections::failures::current(state.store.pool())
+        .await
+        .map_err(|err| ApiError::Internal(err.to_string()))?
+        .into_iter()
+        .map(|failure| StoppedProjection {
+            name: failure.projection.name().into(),
+            position: failure.position.0,
+            event_type: failure.event_type,
+            stream: failure.stream,
+            reason: failure.reason,
+            failed_at: failure.failed_at.to_rfc3339(),
+        })
+        .collect();
     let projections = lags
         .into_iter()
         .map(|lag| ProjectionLag {
@@ -155,10 +190,11 @@ pub async fn health(State(state): State<AppState>) -> Result<Json<HealthView>, A
         })
         .collect();
     Ok(Json(HealthView {
-        status: "ok".into(),
+        status: if stopped.is_empty() { "ok" } else { "degraded" }.into(),
         head,
         projections,
         process_manager,
+        stopped,
     }))
 }
 

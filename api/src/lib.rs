@@ -118,6 +118,7 @@ impl AppState {
         refs::ExternalRefView,
         health::HealthView,
         health::ProjectionLag,
+        health::StoppedProjection,
         error::ErrorBody,
         intake::ProcessView,
         auth::login::AppPasswordLogin,

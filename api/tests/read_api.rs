@@ -204,7 +204,7 @@ async fn errors_are_json_with_a_code_and_a_message() {
 #[tokio::test]
 async fn a_read_after_a_position_waits_for_the_projection_then_sees_the_write() {
     let (app, store, _db) = app().await;
-    let line = r#"{"did":"did:plc:late","time_us":1764000099000000,"kind":"commit","commit":{"rev":"r","operation":"create","collection":"community.lexicon.calendar.event","rkey":"3late","record":{"$type":"community.lexicon.calendar.event","name":"Late addition","createdAt":"2026-11-01T10:00:00Z","startsAt":"2027-01-05T18:00:00Z"},"cid":"bafyreieis7y4we4bkg26lsispbedzo5rn7gbx3bf2bxkpw6hvg726kktee"}}"#;
+    let line = r#"{"did":"did:plc:late","time_us":1764000099000000,"kind":"commit","commit":{"rev":"3mptbyp63ih2m","operation":"create","collection":"community.lexicon.calendar.event","rkey":"3late","record":{"$type":"community.lexicon.calendar.event","name":"Late addition","createdAt":"2026-11-01T10:00:00Z","startsAt":"2027-01-05T18:00:00Z"},"cid":"bafyreieis7y4we4bkg26lsispbedzo5rn7gbx3bf2bxkpw6hvg726kktee"}}"#;
     Applier::new(store.clone())
         .apply(line, "late")
         .await

@@ -27,6 +27,7 @@ use crate::publishing::{
 use crate::rejection::RecordRejected;
 use crate::series::{RecurrenceChanged, SeriesCreated, SeriesEdited};
 use crate::series_detection::SeriesProposed;
+use crate::skips::ProjectionEventSkipped;
 use crate::series_detection::review::{
     SeriesProposalAccepted, SeriesProposalAdjusted, SeriesProposalRejected,
 };
@@ -214,6 +215,7 @@ catalogue! {
     OccurrencePublishFailed = 1,
     OccurrenceUnpublished = 1,
     OccurrenceDeleted = 1,
+    ProjectionEventSkipped = 1,
 }
 
 #[cfg(test)]

@@ -235,6 +235,42 @@ pub enum IdentityCommand {
     },
 }
 
+impl IdentityCommand {
+    /// Refuses a command whose texts (handles, display names, statuses,
+    /// reasons) no read model can store.
+    fn check_storable(&self) -> Result<(), crate::text::UnstorableText> {
+        use crate::text::{check, check_optional};
+        match self {
+            IdentityCommand::ObserveActivity {
+                did,
+                handle,
+                display_name,
+            }
+            | IdentityCommand::LogIn {
+                did,
+                handle,
+                display_name,
+                ..
+            } => {
+                check("did", did)?;
+                check_optional("handle", handle.as_deref())?;
+                check_optional("display_name", display_name.as_deref())
+            }
+            IdentityCommand::Register { did, handle, .. } => {
+                check("did", did)?;
+                check_optional("handle", handle.as_deref())
+            }
+            IdentityCommand::StoreCredentials { kind, .. } => check("kind", kind),
+            IdentityCommand::RequireLogin { reason } => check("reason", reason),
+            IdentityCommand::ChangeHandle(handle) => check("handle", handle),
+            IdentityCommand::ChangeDisplayName(name) => check_optional("display_name", name.as_deref()),
+            IdentityCommand::ChangeAccountStatus { status, .. } => {
+                check_optional("status", status.as_deref())
+            }
+        }
+    }
+}
+
 /// Why an identity command was refused.
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum IdentityError {
@@ -268,6 +304,9 @@ pub enum IdentityError {
     /// Shadow accounts own no credentials.
     #[error("{0} is a shadow account; it owns no credentials")]
     ShadowHasNoCredentials(String),
+    /// A command holding text no read model can store.
+    #[error(transparent)]
+    Unstorable(#[from] crate::text::UnstorableText),
 }
 
 /// The status the network gives a deleted account.
@@ -363,6 +402,7 @@ impl crate::decider::Decider for Identity {
         command: &IdentityCommand,
         _at: crate::time::Timestamp,
     ) -> Result<Vec<DomainEvent>, IdentityError> {
+        command.check_storable()?;
         match (self, command) {
             (
                 Identity::Unknown,

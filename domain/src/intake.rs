@@ -8,7 +8,9 @@
 //! Input that cannot be applied is [`Parsed::Rejected`] with its reason,
 //! never nothing.
 
-use schemas::{Json, Lexicons};
+use std::borrow::Cow;
+
+use schemas::{Json, Lexicons, formats};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -17,6 +19,7 @@ use crate::envelope::{
     Actor, CorrelationId, EventId, EventMetadata, Origin, StreamId, derived_uuid,
 };
 use crate::rejection::{RecordRejected, rejection_stream};
+use crate::text;
 use crate::time::Timestamp;
 
 /// The calendar event collection.
@@ -119,10 +122,10 @@ pub enum Parsed {
 #[derive(Deserialize)]
 struct Message<'a> {
     #[serde(borrow)]
-    did: &'a str,
+    did: Cow<'a, str>,
     time_us: i64,
     #[serde(borrow)]
-    kind: &'a str,
+    kind: Cow<'a, str>,
     #[serde(borrow)]
     commit: Option<Commit<'a>>,
     #[serde(borrow)]
@@ -133,17 +136,17 @@ struct Message<'a> {
 #[derive(Deserialize)]
 struct Commit<'a> {
     #[serde(borrow)]
-    rev: &'a str,
+    rev: Cow<'a, str>,
     #[serde(borrow)]
-    operation: &'a str,
+    operation: Cow<'a, str>,
     #[serde(borrow)]
-    collection: &'a str,
+    collection: Cow<'a, str>,
     #[serde(borrow)]
-    rkey: &'a str,
+    rkey: Cow<'a, str>,
     #[serde(borrow)]
     record: Option<&'a RawValue>,
     #[serde(borrow)]
-    cid: Option<&'a str>,
+    cid: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -179,17 +182,29 @@ pub fn parse(raw: &str, source_position: &str) -> Parsed {
         Ok(message) => message,
         Err(err) => return rejected(source_position, format!("not a Jetstream message: {err}")),
     };
+    let (did, kind) = (&*message.did, &*message.kind);
+    let collection = message.commit.as_ref().map(|commit| &*commit.collection);
+    if !is_wanted(kind, collection) {
+        return Parsed::Ignored(match collection {
+            Some(collection) if kind == "commit" => {
+                format!("{} is not a calendar collection", named(collection))
+            }
+            _ => format!("{} messages are not synced", named(kind)),
+        });
+    }
+    if let Err(reason) = check_message(did, message.time_us) {
+        return rejected(source_position, reason);
+    }
     let observed_at = Timestamp::from_unix_micros(message.time_us);
     let delivery = |key: EventId, change: Change| {
         Parsed::Delivery(Delivery {
-            did: message.did.to_owned(),
+            did: did.to_owned(),
             observed_at,
             key,
             change,
         })
     };
-    match message.kind {
-        "commit" => {}
+    match kind {
         "identity" => {
             let Some(identity) = message.identity else {
                 return rejected(
@@ -197,6 +212,9 @@ pub fn parse(raw: &str, source_position: &str) -> Parsed {
                     "an identity message without identity".into(),
                 );
             };
+            if let Err(reason) = check_identity(&identity) {
+                return rejected(source_position, reason);
+            }
             let version = identity
                 .seq
                 .map(|seq| seq.to_string())
@@ -205,7 +223,7 @@ pub fn parse(raw: &str, source_position: &str) -> Parsed {
             return delivery(
                 EventId(derived_uuid(
                     "identity",
-                    &format!("{}/{version}", message.did),
+                    &format!("{did}/{version}"),
                 )),
                 Change::Identity {
                     handle: identity.handle,
@@ -216,11 +234,14 @@ pub fn parse(raw: &str, source_position: &str) -> Parsed {
             let Some(account) = message.account else {
                 return rejected(source_position, "an account message without account".into());
             };
+            if let Err(reason) = check_account(&account) {
+                return rejected(source_position, reason);
+            }
             let version = account.seq.unwrap_or(message.time_us);
             return delivery(
                 EventId(derived_uuid(
                     "account",
-                    &format!("{}/{version}", message.did),
+                    &format!("{did}/{version}"),
                 )),
                 Change::Account {
                     active: account.active,
@@ -228,39 +249,35 @@ pub fn parse(raw: &str, source_position: &str) -> Parsed {
                 },
             );
         }
-        kind => return Parsed::Ignored(format!("{kind} messages are not synced")),
+        _ => {}
     }
     let Some(commit) = message.commit else {
         return rejected(source_position, "a commit message without a commit".into());
     };
-    if !is_wanted("commit", Some(commit.collection)) {
-        return Parsed::Ignored(format!(
-            "{} is not a calendar collection",
-            commit.collection
-        ));
+    let (collection, rkey, rev) = (&*commit.collection, &*commit.rkey, &*commit.rev);
+    if let Err(reason) = check_commit(rkey, rev) {
+        return rejected(source_position, reason);
     }
-    let uri = format!("at://{}/{}/{}", message.did, commit.collection, commit.rkey);
-    let key = EventId::for_record_version(
-        message.did,
-        commit.collection,
-        commit.rkey,
-        commit.cid.unwrap_or(commit.rev),
-    );
-    let version = match commit.operation {
+    let uri = format!("at://{did}/{collection}/{rkey}");
+    let key = EventId::for_record_version(did, collection, rkey, commit.cid.as_deref().unwrap_or(rev));
+    let version = match &*commit.operation {
         "create" | "update" => {
-            let (Some(record), Some(cid)) = (commit.record, commit.cid) else {
+            let (Some(record), Some(cid)) = (commit.record, commit.cid.as_deref()) else {
                 return rejected(
                     &uri,
                     format!("a {} without a record and a CID", commit.operation),
                 );
             };
-            match check_record(commit.collection, record.get()) {
+            if !formats::is_cid(cid) {
+                return rejected(&uri, format!("cid {} is not a valid CID", shown(cid)));
+            }
+            match check_record(collection, record.get()) {
                 Ok(value) => (record.get(), value, cid),
                 Err(reason) => return rejected(&uri, reason),
             }
         }
         "delete" => {
-            let change = if commit.collection == EVENT_COLLECTION {
+            let change = if collection == EVENT_COLLECTION {
                 Change::EventDeleted { uri }
             } else {
                 Change::RsvpDeleted { uri }
@@ -268,11 +285,14 @@ pub fn parse(raw: &str, source_position: &str) -> Parsed {
             return delivery(key, change);
         }
         operation => {
-            return rejected(&uri, format!("operation {operation:?} is not supported"));
+            return rejected(
+                &uri,
+                format!("operation {} is not supported", shown(operation)),
+            );
         }
     };
     let (record, value, cid) = version;
-    if commit.collection == EVENT_COLLECTION {
+    if collection == EVENT_COLLECTION {
         // Whether the record maps onto event details is the occurrence
         // decider's check, made when the version is applied.
         return delivery(
@@ -298,7 +318,98 @@ pub fn parse(raw: &str, source_position: &str) -> Parsed {
     }
 }
 
-/// Size, syntax and lexicon checks of a record: the record, parsed.
+/// The longest part of an input value quoted in a reason.
+const SHOWN_CHARS: usize = 64;
+
+/// `value` quoted for a reason: escaped (a NUL or a newline shows as
+/// such) and cut to [`SHOWN_CHARS`], so a hostile value cannot flood or
+/// break the text that names it.
+pub fn shown(value: &str) -> String {
+    let mut chars = value.chars();
+    let head: String = chars.by_ref().take(SHOWN_CHARS).collect();
+    if chars.next().is_some() {
+        format!("{head:?}…")
+    } else {
+        format!("{head:?}")
+    }
+}
+
+/// An identifier as is when it is one (an NSID or a lower-case word),
+/// [`shown`] otherwise: ignored messages are counted by their reason.
+fn named(value: &str) -> String {
+    if formats::is_nsid(value) || (!value.is_empty() && value.bytes().all(|b| b.is_ascii_lowercase())) {
+        value.to_owned()
+    } else {
+        shown(value)
+    }
+}
+
+/// The syntax rules every synced message meets: an author DID and a
+/// source time that can be a cursor.
+pub fn check_message(did: &str, time_us: i64) -> Result<(), String> {
+    if !formats::is_did(did) {
+        return Err(format!("did {} is not a valid DID", shown(did)));
+    }
+    if time_us < 0 {
+        return Err(format!("time_us {time_us} is negative"));
+    }
+    Ok(())
+}
+
+/// The syntax rules of a commit's identifiers: a record key and a
+/// revision (a TID).
+pub fn check_commit(rkey: &str, rev: &str) -> Result<(), String> {
+    if !formats::is_record_key(rkey) {
+        return Err(format!("rkey {} is not a valid record key", shown(rkey)));
+    }
+    if !formats::is_tid(rev) {
+        return Err(format!("rev {} is not a valid TID", shown(rev)));
+    }
+    Ok(())
+}
+
+/// A sequence number is a cursor: never negative.
+fn check_seq(kind: &str, seq: Option<i64>) -> Result<(), String> {
+    match seq {
+        Some(seq) if seq < 0 => Err(format!("{kind}/seq {seq} is negative")),
+        _ => Ok(()),
+    }
+}
+
+fn check_identity(identity: &IdentityInfo) -> Result<(), String> {
+    check_seq("identity", identity.seq)?;
+    match identity.handle.as_deref() {
+        Some(handle) if !formats::is_handle(handle) => Err(format!(
+            "identity/handle {} is not a valid handle",
+            shown(handle)
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Account statuses are tokens (`deactivated`, `takendown`, ...): short
+/// words the read model shows as they are.
+fn check_account(account: &AccountInfo) -> Result<(), String> {
+    check_seq("account", account.seq)?;
+    match account.status.as_deref() {
+        Some(status)
+            if status.is_empty()
+                || status.len() > 64
+                || !status
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            Err(format!(
+                "account/status {} is not a status token",
+                shown(status)
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Size, syntax, lexicon and storable-text checks of a record: the
+/// record, parsed.
 fn check_record<'a>(
     collection: &str,
     record: &'a str,
@@ -312,6 +423,9 @@ fn check_record<'a>(
     // Borrowed: checking a record copies none of its strings.
     let value: serde_json_borrow::Value =
         serde_json::from_str(record).map_err(|err| format!("record is not JSON: {err}"))?;
+    if let Some(field) = text::nul_in_value("record", &value) {
+        return Err(text::UnstorableText { field }.to_string());
+    }
     Lexicons::ours()
         .validate_record(collection, &value)
         .map_err(|invalid| format!("invalid by lexicon {collection}: {invalid}"))?;
@@ -388,7 +502,7 @@ pub fn rejection(source: &str, subject: &str, reason: &str, raw: &str) -> Intake
 mod tests {
     use super::*;
 
-    const CREATE: &str = r#"{"did":"did:plc:org","time_us":1764000000000000,"kind":"commit","commit":{"rev":"3r1","operation":"create","collection":"community.lexicon.calendar.event","rkey":"3ev","record":{"$type":"community.lexicon.calendar.event","name":"Rust Meetup","createdAt":"2026-11-01T10:00:00Z"},"cid":"bafyev1"}}"#;
+    const CREATE: &str = r#"{"did":"did:plc:org","time_us":1764000000000000,"kind":"commit","commit":{"rev":"3mptbypluud2a","operation":"create","collection":"community.lexicon.calendar.event","rkey":"3ev","record":{"$type":"community.lexicon.calendar.event","name":"Rust Meetup","createdAt":"2026-11-01T10:00:00Z"},"cid":"bafyreigyny66xrsw4dsmltdguv4lcehcopbtlwopkssza2vdwltugb6s54"}}"#;
     const EVENT_URI: &str = "at://did:plc:org/community.lexicon.calendar.event/3ev";
 
     fn delivery(parsed: Parsed) -> Delivery {
@@ -415,11 +529,11 @@ mod tests {
         );
         assert_eq!(
             parsed.key,
-            EventId::for_record_version("did:plc:org", EVENT_COLLECTION, "3ev", "bafyev1")
+            EventId::for_record_version("did:plc:org", EVENT_COLLECTION, "3ev", "bafyreigyny66xrsw4dsmltdguv4lcehcopbtlwopkssza2vdwltugb6s54")
         );
         match parsed.change {
             Change::EventVersion { uri, cid, record } => {
-                assert_eq!((uri.as_str(), cid.as_str()), (EVENT_URI, "bafyev1"));
+                assert_eq!((uri.as_str(), cid.as_str()), (EVENT_URI, "bafyreigyny66xrsw4dsmltdguv4lcehcopbtlwopkssza2vdwltugb6s54"));
                 assert!(record.contains("Rust Meetup"));
             }
             other => panic!("expected a version, got {other:?}"),
@@ -473,12 +587,12 @@ mod tests {
 
     #[test]
     fn an_rsvp_maps_its_status_and_names_its_subject() {
-        let raw = r#"{"did":"did:plc:guest","time_us":1764000000000001,"kind":"commit","commit":{"rev":"3r2","operation":"update","collection":"community.lexicon.calendar.rsvp","rkey":"7T68ZD4HPRWHQ","record":{"$type":"community.lexicon.calendar.rsvp","status":"community.lexicon.calendar.rsvp#notgoing","subject":{"uri":"at://did:plc:org/community.lexicon.calendar.event/3ev","cid":"bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"}},"cid":"bafyrsvp"}}"#;
+        let raw = r#"{"did":"did:plc:guest","time_us":1764000000000001,"kind":"commit","commit":{"rev":"3mptbypcq372f","operation":"update","collection":"community.lexicon.calendar.rsvp","rkey":"7T68ZD4HPRWHQ","record":{"$type":"community.lexicon.calendar.rsvp","status":"community.lexicon.calendar.rsvp#notgoing","subject":{"uri":"at://did:plc:org/community.lexicon.calendar.event/3ev","cid":"bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"}},"cid":"bafyreib4uuaaw4dfpb6nyigkrspwndwuyyospb72qkbtpfsy3ndo543nzm"}}"#;
         assert_eq!(
             delivery(parse(raw, "line 2")).change,
             Change::RsvpVersion {
                 uri: "at://did:plc:guest/community.lexicon.calendar.rsvp/7T68ZD4HPRWHQ".into(),
-                cid: "bafyrsvp".into(),
+                cid: "bafyreib4uuaaw4dfpb6nyigkrspwndwuyyospb72qkbtpfsy3ndo543nzm".into(),
                 subject_uri: EVENT_URI.into(),
                 status: AttendanceStatus::Declined,
             }
@@ -487,7 +601,7 @@ mod tests {
 
     #[test]
     fn an_unknown_rsvp_status_is_rejected() {
-        let raw = r#"{"did":"did:plc:guest","time_us":1,"kind":"commit","commit":{"rev":"r","operation":"create","collection":"community.lexicon.calendar.rsvp","rkey":"k","record":{"$type":"community.lexicon.calendar.rsvp","status":"community.lexicon.calendar.rsvp#maybe","subject":{"uri":"at://did:plc:org/community.lexicon.calendar.event/3ev","cid":"bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"}},"cid":"c"}}"#;
+        let raw = r#"{"did":"did:plc:guest","time_us":1,"kind":"commit","commit":{"rev":"3mptbyp63ih2m","operation":"create","collection":"community.lexicon.calendar.rsvp","rkey":"k","record":{"$type":"community.lexicon.calendar.rsvp","status":"community.lexicon.calendar.rsvp#maybe","subject":{"uri":"at://did:plc:org/community.lexicon.calendar.event/3ev","cid":"bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"}},"cid":"bafyreieis7y4we4bkg26lsispbedzo5rn7gbx3bf2bxkpw6hvg726kktee"}}"#;
         assert_eq!(
             reason(parse(raw, "line 4")),
             (
@@ -500,7 +614,7 @@ mod tests {
 
     #[test]
     fn deletes_name_the_record_only() {
-        let raw = r#"{"did":"did:plc:guest","time_us":5,"kind":"commit","commit":{"rev":"r9","operation":"delete","collection":"community.lexicon.calendar.rsvp","rkey":"k"}}"#;
+        let raw = r#"{"did":"did:plc:guest","time_us":5,"kind":"commit","commit":{"rev":"3mptbypqiez2a","operation":"delete","collection":"community.lexicon.calendar.rsvp","rkey":"k"}}"#;
         let parsed = delivery(parse(raw, "l"));
         assert_eq!(
             parsed.change,
@@ -510,7 +624,7 @@ mod tests {
         );
         assert_eq!(
             parsed.key,
-            EventId::for_record_version("did:plc:guest", RSVP_COLLECTION, "k", "r9")
+            EventId::for_record_version("did:plc:guest", RSVP_COLLECTION, "k", "3mptbypqiez2a")
         );
     }
 
@@ -543,11 +657,84 @@ mod tests {
 
     #[test]
     fn other_collections_are_ignored_with_a_reason() {
-        let raw = r#"{"did":"did:plc:x","time_us":1,"kind":"commit","commit":{"rev":"r","operation":"create","collection":"app.bsky.feed.like","rkey":"k","record":{},"cid":"c"}}"#;
+        let raw = r#"{"did":"did:plc:x","time_us":1,"kind":"commit","commit":{"rev":"3mptbyp63ih2m","operation":"create","collection":"app.bsky.feed.like","rkey":"k","record":{},"cid":"bafyreieis7y4we4bkg26lsispbedzo5rn7gbx3bf2bxkpw6hvg726kktee"}}"#;
         assert_eq!(
             parse(raw, "l"),
             Parsed::Ignored("app.bsky.feed.like is not a calendar collection".into())
         );
+    }
+
+    #[test]
+    fn identifiers_that_break_the_atproto_syntax_are_rejected_naming_field_and_value() {
+        let cases = [
+            (r#""did":"did:plc:org""#, r#""did":"did:PLC:org""#, "line 1", r#"did "did:PLC:org" is not a valid DID"#),
+            (r#""did":"did:plc:org""#, r#""did":"not a did""#, "line 1", r#"did "not a did" is not a valid DID"#),
+            (r#""rkey":"3ev""#, r#""rkey":"..""#, "line 1", r#"rkey ".." is not a valid record key"#),
+            (r#""rkey":"3ev""#, r#""rkey":"a/b""#, "line 1", r#"rkey "a/b" is not a valid record key"#),
+            (r#""rev":"3mptbypluud2a""#, r#""rev":"yesterday""#, "line 1", r#"rev "yesterday" is not a valid TID"#),
+            (r#""time_us":1764000000000000"#, r#""time_us":-5"#, "line 1", "time_us -5 is negative"),
+            (r#""cid":"bafyreigyny66xrsw4dsmltdguv4lcehcopbtlwopkssza2vdwltugb6s54""#, r#""cid":"bafy-not""#, EVENT_URI, r#"cid "bafy-not" is not a valid CID"#),
+        ];
+        for (from, to, subject, why) in cases {
+            let raw = CREATE.replace(from, to);
+            assert_ne!(raw, CREATE, "{from}");
+            assert_eq!(reason(parse(&raw, "line 1")), (subject.to_owned(), why.to_owned()));
+        }
+    }
+
+    #[test]
+    fn a_non_numeric_time_is_not_a_message() {
+        let raw = CREATE.replace("1764000000000000", "\"soon\"");
+        let (subject, why) = reason(parse(&raw, "line 3"));
+        assert_eq!(subject, "line 3");
+        assert!(why.starts_with("not a Jetstream message: invalid type: string"), "{why}");
+    }
+
+    #[test]
+    fn a_record_holding_a_nul_is_rejected_naming_where() {
+        let raw = CREATE.replace("Rust Meetup", r"Rust\\u0000 \u0000Meetup");
+        assert_eq!(
+            reason(parse(&raw, "line 1")),
+            (
+                EVENT_URI.to_owned(),
+                "record/name holds U+0000 (NUL), which text stores refuse".to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn a_quoted_value_is_escaped_and_cut() {
+        assert_eq!(shown("a\0b\nc"), r#""a\0b\nc""#);
+        let long = "x".repeat(100);
+        assert_eq!(shown(&long), format!("{:?}…", "x".repeat(64)));
+    }
+
+    #[test]
+    fn identity_and_account_messages_keep_to_their_syntax() {
+        let identity = r#"{"did":"did:plc:a","time_us":7,"kind":"identity","identity":{"did":"did:plc:a","handle":"not a handle","seq":12}}"#;
+        assert_eq!(
+            reason(parse(identity, "l")).1,
+            r#"identity/handle "not a handle" is not a valid handle"#
+        );
+        let negative = r#"{"did":"did:plc:a","time_us":7,"kind":"identity","identity":{"did":"did:plc:a","seq":-1}}"#;
+        assert_eq!(reason(parse(negative, "l")).1, "identity/seq -1 is negative");
+        let account = r#"{"did":"did:plc:a","time_us":8,"kind":"account","account":{"active":false,"seq":13,"status":"gone\u0000"}}"#;
+        assert_eq!(
+            reason(parse(account, "l")).1,
+            r#"account/status "gone\0" is not a status token"#
+        );
+    }
+
+    #[test]
+    fn an_unknown_kind_is_ignored_without_quoting_its_whole_value() {
+        let raw = format!(
+            r#"{{"did":"did:plc:a","time_us":1,"kind":"{}"}}"#,
+            "Z".repeat(200)
+        );
+        let Parsed::Ignored(why) = parse(&raw, "l") else {
+            panic!("not ignored")
+        };
+        assert_eq!(why, format!("{:?}… messages are not synced", "Z".repeat(64)));
     }
 
     #[test]

@@ -24,7 +24,9 @@ pub mod recurrence;
 pub mod rejection;
 pub mod series;
 pub mod series_detection;
+pub mod skips;
 pub mod sync;
+pub mod text;
 pub mod time;
 
 pub use catalogue::{DecodeError, DomainEvent};

@@ -123,6 +123,9 @@ pub enum SeriesError {
     /// The recurrence cannot be expanded.
     #[error("invalid recurrence: {0}")]
     InvalidRecurrence(#[from] RecurrenceError),
+    /// A command holding text no read model can store.
+    #[error(transparent)]
+    Unstorable(#[from] crate::text::UnstorableText),
 }
 
 impl Series {
@@ -156,6 +159,14 @@ impl Decider for Series {
         command: &SeriesCommand,
         _at: Timestamp,
     ) -> Result<Vec<DomainEvent>, SeriesError> {
+        match command {
+            SeriesCommand::Create { slug, details, .. } => {
+                crate::text::check("slug", slug)?;
+                details.check_storable()?;
+            }
+            SeriesCommand::Edit(details) => details.check_storable()?,
+            SeriesCommand::ChangeRecurrence(_) => {}
+        }
         match (self, command) {
             (
                 Series::Absent,

@@ -30,6 +30,7 @@ use domain::series_detection::review::{
     SeriesProposalAccepted, SeriesProposalAdjusted, SeriesProposalRejected,
 };
 use domain::series_detection::{ProposalId, SeriesProposed};
+use domain::skips::ProjectionEventSkipped;
 use domain::sync::{
     AttendanceSyncRequested, ConflictResolved, ConflictSubject, FieldValue, OccurrencePublished,
     Policy, RsvpPublishFailed, RsvpPublishRequested, RsvpPublished, SelfPublishedEchoMatched,
@@ -255,6 +256,13 @@ fn expected(event_type: &str, schema_version: u16) -> DomainEvent {
         .into(),
         ("OccurrenceDeleted", 1) => OccurrenceDeleted {
             occurrence_id: OccurrenceId::for_record(URI),
+        }
+        .into(),
+        ("ProjectionEventSkipped", 1) => ProjectionEventSkipped {
+            projection: "occurrences".into(),
+            position: 4_242,
+            event_type: "EventImported".into(),
+            reason: "holds a NUL that no text column can store".into(),
         }
         .into(),
         ("OccurrenceUnpublished", 1) => OccurrenceUnpublished {

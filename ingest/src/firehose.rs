@@ -321,10 +321,10 @@ fn decode_commit(body: CommitBody) -> Result<Frame, FrameError> {
             }
         };
         let head = CommitHead {
-            rev: body.rev,
-            operation: op.action,
-            collection,
-            rkey,
+            rev: body.rev.into(),
+            operation: op.action.into(),
+            collection: collection.into(),
+            rkey: rkey.into(),
         };
         let routing = route_commit(body.repo, time_us, head, body.seq, || {
             std::mem::take(&mut text)

@@ -2,7 +2,9 @@
 //! its source cursor, read from the message's Jetstream-shaped JSON without
 //! touching the record.
 
-use domain::intake::{EVENT_COLLECTION, is_wanted};
+use std::borrow::Cow;
+
+use domain::intake::{EVENT_COLLECTION, check_commit, check_message, is_wanted};
 use serde::Deserialize;
 use thiserror::Error;
 
@@ -47,10 +49,10 @@ pub enum Unrouted {
 #[derive(Deserialize)]
 struct Head<'a> {
     #[serde(borrow)]
-    did: &'a str,
+    did: Cow<'a, str>,
     time_us: i64,
     #[serde(borrow)]
-    kind: &'a str,
+    kind: Cow<'a, str>,
     #[serde(borrow)]
     commit: Option<CommitHead<'a>>,
     identity: Option<Sequenced>,
@@ -62,16 +64,16 @@ struct Head<'a> {
 pub struct CommitHead<'a> {
     /// The repository revision.
     #[serde(borrow)]
-    pub rev: &'a str,
+    pub rev: Cow<'a, str>,
     /// `create`, `update` or `delete`.
     #[serde(borrow)]
-    pub operation: &'a str,
+    pub operation: Cow<'a, str>,
     /// The record's collection.
     #[serde(borrow)]
-    pub collection: &'a str,
+    pub collection: Cow<'a, str>,
     /// The record key.
     #[serde(borrow)]
-    pub rkey: &'a str,
+    pub rkey: Cow<'a, str>,
 }
 
 #[derive(Deserialize)]
@@ -106,9 +108,9 @@ pub fn route_commit(
     payload: impl FnOnce() -> String,
 ) -> Result<Routed, Unrouted> {
     let head = Head {
-        did,
+        did: Cow::Borrowed(did),
         time_us,
-        kind: "commit",
+        kind: Cow::Borrowed("commit"),
         commit: Some(commit),
         identity: None,
         account: None,
@@ -121,16 +123,20 @@ fn route(
     cursor: Option<i64>,
     payload: impl FnOnce() -> String,
 ) -> Result<Routed, Unrouted> {
-    let collection = head.commit.as_ref().map(|commit| commit.collection);
-    if !is_wanted(head.kind, collection) {
+    let collection = head.commit.as_ref().map(|commit| &*commit.collection);
+    if !is_wanted(&head.kind, collection) {
         return Err(Unrouted::Filtered(match collection {
             Some(collection) => collection.to_owned(),
-            None => head.kind.to_owned(),
+            None => head.kind.clone().into_owned(),
         }));
     }
-    let (subject, msg_id) = match (head.kind, &head.commit) {
+    // The identifiers become the message id header and the cursor: the
+    // same syntax rules as intake, before anything reaches the bus.
+    check_message(&head.did, head.time_us).map_err(Unrouted::Malformed)?;
+    let (subject, msg_id) = match (&*head.kind, &head.commit) {
         ("commit", Some(commit)) => {
-            let subject = match (commit.collection == EVENT_COLLECTION, commit.operation) {
+            check_commit(&commit.rkey, &commit.rev).map_err(Unrouted::Malformed)?;
+            let subject = match (commit.collection == EVENT_COLLECTION, &*commit.operation) {
                 (true, "create") => "event.create",
                 (true, "update") => "event.update",
                 (true, "delete") => "event.delete",
@@ -183,12 +189,12 @@ mod tests {
 
     #[test]
     fn a_calendar_commit_is_routed_by_collection_and_operation() {
-        let line = r#"{"did":"did:plc:a","time_us":17,"kind":"commit","commit":{"rev":"3r","operation":"update","collection":"community.lexicon.calendar.rsvp","rkey":"k","record":{"x":1},"cid":"c"}}"#;
+        let line = r#"{"did":"did:plc:a","time_us":17,"kind":"commit","commit":{"rev":"3mptbypluud2a","operation":"update","collection":"community.lexicon.calendar.rsvp","rkey":"k","record":{"x":1},"cid":"c"}}"#;
         let routed = route_jetstream(line, None).unwrap();
         assert_eq!(routed.subject, "rsvp.update");
         assert_eq!(
             routed.msg_id,
-            "did:plc:a/community.lexicon.calendar.rsvp/k/3r"
+            "did:plc:a/community.lexicon.calendar.rsvp/k/3mptbypluud2a"
         );
         assert_eq!(routed.cursor, 17);
         assert_eq!(routed.payload, line);
@@ -196,7 +202,7 @@ mod tests {
 
     #[test]
     fn a_value_routes_as_its_written_line_does() {
-        let line = r#"{"did":"did:plc:a","time_us":17,"kind":"commit","commit":{"rev":"3r","operation":"create","collection":"community.lexicon.calendar.event","rkey":"k","record":{"name":"x"},"cid":"c"}}"#;
+        let line = r#"{"did":"did:plc:a","time_us":17,"kind":"commit","commit":{"rev":"3mptbypluud2a","operation":"create","collection":"community.lexicon.calendar.event","rkey":"k","record":{"name":"x"},"cid":"c"}}"#;
         let value: serde_json::Value = serde_json::from_str(line).unwrap();
         assert_eq!(route_value(&value, Some(5)), route_jetstream(line, Some(5)));
         let like: serde_json::Value = serde_json::json!({"did": "did:plc:a", "time_us": 1, "kind": "commit",
@@ -228,5 +234,23 @@ mod tests {
             route_jetstream("{\"did\":", None),
             Err(Unrouted::Malformed(reason)) if reason.starts_with("not a Jetstream message")
         ));
+    }
+
+    #[test]
+    fn identifiers_that_would_become_headers_or_cursors_keep_to_their_syntax() {
+        let line = r#"{"did":"did:plc:a","time_us":17,"kind":"commit","commit":{"rev":"3mptbypluud2a","operation":"delete","collection":"community.lexicon.calendar.event","rkey":"k"}}"#;
+        assert!(route_jetstream(line, None).is_ok());
+        for (from, to, why) in [
+            (r#""time_us":17"#, r#""time_us":-17"#, "time_us -17 is negative"),
+            (r#""did":"did:plc:a""#, r#""did":"did:plc:a\r\nX: y""#, r#"did "did:plc:a\r\nX: y" is not a valid DID"#),
+            (r#""rkey":"k""#, r#""rkey":"k k""#, r#"rkey "k k" is not a valid record key"#),
+            (r#""rev":"3mptbypluud2a""#, r#""rev":"3r""#, r#"rev "3r" is not a valid TID"#),
+        ] {
+            assert_eq!(
+                route_jetstream(&line.replace(from, to), None),
+                Err(Unrouted::Malformed(why.into())),
+                "{to}"
+            );
+        }
     }
 }

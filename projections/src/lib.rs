@@ -11,13 +11,16 @@
 #![warn(missing_docs)]
 
 pub mod audit;
+pub mod failures;
 mod fold;
 mod memory;
+pub mod metrics;
 pub mod models;
 pub mod process;
 pub mod projection;
 pub mod read_model;
 pub mod rebuild;
 pub mod runner;
+pub mod skips;
 
 pub use projection::{Projection, ProjectionError};

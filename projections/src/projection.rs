@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use domain::skips::ProjectionSkips;
 use domain::{DomainEvent, GlobalPosition, RecordedEvent};
 use sqlx::{PgConnection, PgPool};
 use thiserror::Error;
@@ -73,6 +74,15 @@ pub enum ProjectionError {
     /// Reading the log failed.
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    /// An operator's skip record does not decode: no projection can know
+    /// what to pass over.
+    #[error("the skip record at position {position} does not decode: {reason}")]
+    UnreadableSkip {
+        /// Its position.
+        position: GlobalPosition,
+        /// What the decoder said.
+        reason: String,
+    },
     /// The database failed outside any one event.
     #[error("projection {projection}: {operation} failed: {source}")]
     Database {
@@ -198,21 +208,44 @@ impl Projection {
         events: &[RecordedEvent],
         checkpoint: Option<GlobalPosition>,
     ) -> Result<(), ProjectionError> {
-        let decoded = self.decode(events)?;
+        self.apply_skipping(conn, schema, events, checkpoint, &ProjectionSkips::default())
+            .await
+    }
+
+    /// [`Projection::apply`], passing over the events `skips` names for this
+    /// projection (the checkpoint still moves past them).
+    pub async fn apply_skipping(
+        self,
+        conn: &mut PgConnection,
+        schema: &str,
+        events: &[RecordedEvent],
+        checkpoint: Option<GlobalPosition>,
+        skips: &ProjectionSkips,
+    ) -> Result<(), ProjectionError> {
+        let Some(last) = events.last() else {
+            return Ok(());
+        };
+        let kept = events
+            .iter()
+            .filter(|event| !crate::skips::passes_over(skips, self, event));
+        let decoded = self.decode(kept)?;
+        let checkpoint = checkpoint.map(|from| (from, last.global_position));
         self.apply_decoded(conn, schema, &decoded, checkpoint).await
     }
 
-    /// [`Projection::apply`] for events already decoded.
+    /// Applies events already decoded; with `checkpoint` (`from`, `to`) the
+    /// live checkpoint moves in the same transaction, even when no event
+    /// is left to apply.
     pub async fn apply_decoded(
         self,
         conn: &mut PgConnection,
         schema: &str,
         decoded: &[(RecordedEvent, DomainEvent)],
-        checkpoint: Option<GlobalPosition>,
+        checkpoint: Option<(GlobalPosition, GlobalPosition)>,
     ) -> Result<(), ProjectionError> {
-        let Some((last, _)) = decoded.last() else {
+        if decoded.is_empty() && checkpoint.is_none() {
             return Ok(());
-        };
+        }
         let mut tx = sqlx::Connection::begin(&mut *conn)
             .await
             .map_err(self.database("beginning a batch"))?;
@@ -223,7 +256,7 @@ impl Projection {
             drop(tx);
             return Err(self.locate_failure(conn, schema, decoded, source).await);
         }
-        if let Some(from) = checkpoint {
+        if let Some((from, to)) = checkpoint {
             let moved = sqlx::query(
                 "INSERT INTO projections.checkpoints (projection, position) VALUES ($1, $3) \
                  ON CONFLICT (projection) DO UPDATE SET position = $3 \
@@ -231,7 +264,7 @@ impl Projection {
             )
             .bind(self.name())
             .bind(from.0 as i64)
-            .bind(last.global_position.0 as i64)
+            .bind(to.0 as i64)
             .execute(&mut *tx)
             .await
             .map_err(self.database("moving the checkpoint"))?;
@@ -245,12 +278,12 @@ impl Projection {
     }
 
     /// Decodes events, naming the first that does not decode.
-    pub fn decode(
+    pub fn decode<'a>(
         self,
-        events: &[RecordedEvent],
+        events: impl IntoIterator<Item = &'a RecordedEvent>,
     ) -> Result<Vec<(RecordedEvent, DomainEvent)>, ProjectionError> {
         events
-            .iter()
+            .into_iter()
             .map(|recorded| match DomainEvent::decode(&recorded.payload) {
                 Ok(event) => Ok((recorded.clone(), event)),
                 Err(err) => Err(ProjectionError::Undecodable {

@@ -5,6 +5,7 @@
 //! once with `COPY` into a bare copy whose keys and indexes are built
 //! afterwards. Past a row budget the rest goes page by page with upserts.
 
+use domain::skips::ProjectionSkips;
 use domain::{DomainEvent, GlobalPosition, RecordedEvent};
 use futures::future::try_join_all;
 use sqlx::pool::PoolConnection;
@@ -115,9 +116,11 @@ pub async fn rebuild_within(
             target = target.min(projection.checkpoint(store.pool()).await?);
         }
     }
+    let skips = crate::skips::load(store).await?;
     let folded = fold_in_memory(
         store,
         &mut copies,
+        &skips,
         GlobalPosition(0),
         target,
         limits,
@@ -131,11 +134,31 @@ pub async fn rebuild_within(
             .await
             .map_err(database(*projection, "indexing the copy"))?;
     }
-    let built = copy_until(store, &mut copies, folded, target, limits.page, progress).await?;
+    let built = copy_until(
+        store,
+        &mut copies,
+        &skips,
+        folded,
+        target,
+        limits.page,
+        progress,
+    )
+    .await?;
 
     let mut reports = Vec::with_capacity(copies.len());
     for (projection, mut conn) in copies {
-        reports.push(finish(store, projection, &mut conn, built, verify, limits.page).await?);
+        reports.push(
+            finish(
+                store,
+                projection,
+                &mut conn,
+                &skips,
+                built,
+                verify,
+                limits.page,
+            )
+            .await?,
+        );
         let side = side_schema(projection);
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "DROP SCHEMA IF EXISTS {side} CASCADE"
@@ -154,6 +177,7 @@ async fn finish(
     store: &PgEventStore,
     projection: Projection,
     conn: &mut PoolConnection<Postgres>,
+    skips: &ProjectionSkips,
     built: GlobalPosition,
     verify: bool,
     page: usize,
@@ -186,7 +210,7 @@ async fn finish(
         let Some(last) = events.last() else { break };
         position = last.global_position;
         projection
-            .apply(&mut tx, &side_schema(projection), &events, None)
+            .apply_skipping(&mut tx, &side_schema(projection), &events, None, skips)
             .await?;
     }
 
@@ -318,6 +342,7 @@ async fn complete_side(conn: &mut PgConnection, projection: Projection) -> Resul
 async fn fold_in_memory(
     store: &PgEventStore,
     copies: &mut [(Projection, PoolConnection<Postgres>)],
+    skips: &ProjectionSkips,
     from: GlobalPosition,
     until: GlobalPosition,
     limits: Limits,
@@ -331,7 +356,7 @@ async fn fold_in_memory(
     let (pages, mut received) = tokio::sync::mpsc::channel(2);
     let reader = tokio::spawn(read_pages(
         store.clone(),
-        copies.first().map(|(p, _)| *p),
+        Decoding::of(copies, skips),
         from,
         until,
         limits.page,
@@ -346,9 +371,15 @@ async fn fold_in_memory(
         // The tables are independent: each folds on a thread of its own (the
         // scope blocks this task's worker for the page; the reader runs on).
         std::thread::scope(|scope| {
-            for table in &mut tables {
+            for ((projection, _), table) in copies.iter().zip(&mut tables) {
                 let decoded = &decoded;
-                scope.spawn(move || decoded.iter().for_each(|pair| table.apply(pair)));
+                let projection = *projection;
+                scope.spawn(move || {
+                    decoded
+                        .iter()
+                        .filter(|(recorded, _)| !crate::skips::passes_over(skips, projection, recorded))
+                        .for_each(|pair| table.apply(pair))
+                });
             }
         });
         position = last;
@@ -385,7 +416,7 @@ type Page = Result<(GlobalPosition, Vec<(RecordedEvent, DomainEvent)>), Projecti
 /// `pages`; stops at the first error (which it sends) or when no one listens.
 async fn read_pages(
     store: PgEventStore,
-    decoder: Option<Projection>,
+    decoder: Decoding,
     from: GlobalPosition,
     until: GlobalPosition,
     page: usize,
@@ -401,7 +432,7 @@ async fn read_pages(
                 None => return,
                 Some(last) => {
                     position = last.global_position;
-                    decode_once(decoder, &events).map(|decoded| (position, decoded))
+                    decoder.decode(&events).map(|decoded| (position, decoded))
                 }
             },
             Err(err) => Err(err.into()),
@@ -419,6 +450,7 @@ async fn read_pages(
 async fn copy_until(
     store: &PgEventStore,
     copies: &mut [(Projection, PoolConnection<Postgres>)],
+    skips: &ProjectionSkips,
     from: GlobalPosition,
     until: GlobalPosition,
     page: usize,
@@ -431,12 +463,22 @@ async fn copy_until(
             .await?;
         let Some(last) = events.last() else { break };
         let last = last.global_position;
-        let decoded = decode_once(copies.first().map(|(p, _)| *p), &events)?;
+        let decoded = Decoding::of(copies, skips).decode(&events)?;
         try_join_all(copies.iter_mut().map(|(projection, conn)| {
             let projection = *projection;
             let side = side_schema(projection);
-            let decoded = &decoded;
-            async move { projection.apply_decoded(conn, &side, decoded, None).await }
+            let kept: std::borrow::Cow<[_]> = if skips.count(projection.name()) == 0 {
+                std::borrow::Cow::Borrowed(&decoded[..])
+            } else {
+                decoded
+                    .iter()
+                    .filter(|(recorded, _)| {
+                        !crate::skips::passes_over(skips, projection, recorded)
+                    })
+                    .cloned()
+                    .collect()
+            };
+            async move { projection.apply_decoded(conn, &side, &kept, None).await }
         }))
         .await?;
         position = last;
@@ -445,13 +487,35 @@ async fn copy_until(
     Ok(position)
 }
 
-fn decode_once(
-    projection: Option<Projection>,
-    events: &[RecordedEvent],
-) -> Result<Vec<(RecordedEvent, DomainEvent)>, ProjectionError> {
-    match projection {
-        Some(projection) => projection.decode(events),
-        None => Ok(vec![]),
+/// How a rebuild decodes the log once for all its projections: an event
+/// every one of them skips is not decoded (it may be the undecodable one
+/// the skip was recorded for).
+struct Decoding {
+    projections: Vec<Projection>,
+    skips: ProjectionSkips,
+}
+
+impl Decoding {
+    fn of(copies: &[(Projection, PoolConnection<Postgres>)], skips: &ProjectionSkips) -> Self {
+        Decoding {
+            projections: copies.iter().map(|(projection, _)| *projection).collect(),
+            skips: skips.clone(),
+        }
+    }
+
+    fn decode(
+        &self,
+        events: &[RecordedEvent],
+    ) -> Result<Vec<(RecordedEvent, DomainEvent)>, ProjectionError> {
+        let Some(&first) = self.projections.first() else {
+            return Ok(vec![]);
+        };
+        first.decode(events.iter().filter(|event| {
+            !self.projections.iter().all(|projection| {
+                self.skips
+                    .is_skipped(projection.name(), event.global_position.0)
+            })
+        }))
     }
 }
 

@@ -7,17 +7,54 @@ use sqlx::PgPool;
 use store::{EventStore, PgEventStore};
 use tokio::task::JoinSet;
 
+use std::time::Duration;
+
+use crate::failures;
 use crate::projection::{LIVE_SCHEMA, Projection, ProjectionError};
 
 /// The most events applied in one transaction.
 const BATCH: usize = 2_000;
 
+/// The first wait after a projection stopped on an event.
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+/// The longest wait between tries of a stopped projection.
+const LAST_RETRY: Duration = Duration::from_secs(60);
+
 /// Follows the log from the projection's checkpoint and applies every event,
-/// forever (or until an error).
+/// forever. An event it cannot apply stops it there (recorded in
+/// `projections.failures`, so `/health` says so); it tries again with
+/// growing waits, reading the operators' skips anew each time, so a skip
+/// recorded for that event lets it go on. Only a second runner of the same
+/// projection ends it.
 pub async fn run(store: PgEventStore, projection: Projection) -> Result<(), ProjectionError> {
+    let mut wait = FIRST_RETRY;
+    loop {
+        let err = match follow(&store, projection).await {
+            Ok(()) => return Ok(()),
+            Err(err @ ProjectionError::ConcurrentRunner(_)) => return Err(err),
+            Err(err) => err,
+        };
+        if let Err(unrecorded) = failures::record(store.pool(), &err).await {
+            tracing::warn!(%projection, error = %unrecorded, "where the projection stopped could not be recorded");
+        }
+        tracing::error!(
+            %projection,
+            error = %err,
+            retry_in = ?wait,
+            "projection stopped; the rest goes on. If the event can never apply: openmeet-sync skip-event --projection {projection} --position N --reason TEXT"
+        );
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(LAST_RETRY);
+    }
+}
+
+/// One try: from the checkpoint on, until an error.
+async fn follow(store: &PgEventStore, projection: Projection) -> Result<(), ProjectionError> {
     let pool = store.pool().clone();
+    let skips = crate::skips::load(store).await?;
     let mut checkpoint = projection.checkpoint(&pool).await?;
-    tracing::info!(%projection, %checkpoint, "projection starting");
+    tracing::info!(%projection, %checkpoint, skipped = skips.count(projection.name()), "projection starting");
+    let mut stopped_before = true;
     let mut batches = store.subscribe(checkpoint).ready_chunks(BATCH);
     while let Some(batch) = batches.next().await {
         let events = batch.into_iter().collect::<Result<Vec<_>, _>>()?;
@@ -31,18 +68,22 @@ pub async fn run(store: PgEventStore, projection: Projection) -> Result<(), Proj
                 source,
             })?;
         projection
-            .apply(&mut conn, LIVE_SCHEMA, &events, Some(checkpoint))
+            .apply_skipping(&mut conn, LIVE_SCHEMA, &events, Some(checkpoint), &skips)
             .await?;
         if let Some(last) = events.last() {
             checkpoint = last.global_position;
             tracing::debug!(%projection, %checkpoint, events = events.len(), "batch applied");
         }
+        // Whatever stopped a runner before is behind this one now.
+        if std::mem::take(&mut stopped_before) {
+            failures::clear(&pool, projection).await?;
+        }
     }
     Ok(())
 }
 
-/// Runs every projection in its own task; one that fails logs its error and
-/// stops while the others go on.
+/// Runs every projection in its own task; one stopped on an event retries
+/// alone while the others go on.
 pub fn run_all(store: &PgEventStore) -> JoinSet<(Projection, Result<(), ProjectionError>)> {
     let mut tasks = JoinSet::new();
     for projection in Projection::ALL {

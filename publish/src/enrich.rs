@@ -130,7 +130,9 @@ impl Enrich {
             .await;
             match decided {
                 Ok(decided) => count += decided.events.len(),
-                Err(DecideError::Refused(_)) => {}
+                Err(DecideError::Refused(reason)) => {
+                    tracing::warn!(%reason, "the identity refused what its DID resolved to; nothing recorded");
+                }
                 Err(err) => {
                     return Err(EnrichError::Append {
                         stream: stream.to_string(),

@@ -39,6 +39,10 @@ static NSID: LazyLock<Regex> = LazyLock::new(|| {
 
 static RECORD_KEY: LazyLock<Regex> = LazyLock::new(|| regex(r"^[a-zA-Z0-9_~.:-]{1,512}$"));
 
+/// 13 characters of sortable base32; the first keeps the top bit zero.
+static TID: LazyLock<Regex> =
+    LazyLock::new(|| regex(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$"));
+
 /// An ATProto datetime, as leniently as the reference accepts it.
 pub fn is_datetime(value: &str) -> bool {
     DATETIME.is_match(value) && !value.ends_with("-00:00") && !value.ends_with("-0000")
@@ -67,6 +71,11 @@ pub fn is_nsid(value: &str) -> bool {
 /// A record key: any of the allowed characters, not `.` or `..`.
 pub fn is_record_key(value: &str) -> bool {
     value != "." && value != ".." && RECORD_KEY.is_match(value)
+}
+
+/// A timestamp identifier, such as a repository revision `3mptbypluud2a`.
+pub fn is_tid(value: &str) -> bool {
+    TID.is_match(value)
 }
 
 /// An AT-URI: `at://` then a DID or handle, optionally a collection NSID,
@@ -140,6 +149,16 @@ mod tests {
         assert!(!is_at_uri("at://did:plc:abc/notnsid/k"));
         assert!(!is_at_uri("https://x"));
         assert!(!is_at_uri("at://did:plc:abc/a.b.c/k/extra"));
+    }
+
+    #[test]
+    fn tids_are_thirteen_sortable_base32_characters_with_the_top_bit_clear() {
+        assert!(is_tid("3mptbypluud2a"));
+        assert!(is_tid("2222222222222"));
+        assert!(!is_tid("3mabc2aaaa2a"));
+        assert!(!is_tid("kmptbypluud2a"));
+        assert!(!is_tid("3MPTBYPLUUD2A"));
+        assert!(!is_tid("3mptbypluud2a1"));
     }
 
     #[test]

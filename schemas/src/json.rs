@@ -11,6 +11,8 @@ pub trait Json: Serialize + Sized {
     fn field(&self, name: &str) -> Option<&Self>;
     /// Whether this is an object.
     fn is_object(&self) -> bool;
+    /// The keys and values, in order, when this is an object.
+    fn entries(&self) -> Vec<(&str, &Self)>;
     /// The elements, when this is an array.
     fn elements(&self) -> Option<&[Self]>;
     /// The text, when this is a string.
@@ -30,6 +32,12 @@ impl Json for serde_json::Value {
 
     fn is_object(&self) -> bool {
         self.is_object()
+    }
+
+    fn entries(&self) -> Vec<(&str, &Self)> {
+        self.as_object()
+            .map(|object| object.iter().map(|(k, v)| (k.as_str(), v)).collect())
+            .unwrap_or_default()
     }
 
     fn elements(&self) -> Option<&[Self]> {
@@ -64,6 +72,12 @@ impl Json for serde_json_borrow::Value<'_> {
 
     fn is_object(&self) -> bool {
         self.is_object()
+    }
+
+    fn entries(&self) -> Vec<(&str, &Self)> {
+        self.as_object()
+            .map(|object| object.as_vec().iter().map(|(k, v)| (&**k, v)).collect())
+            .unwrap_or_default()
     }
 
     fn elements(&self) -> Option<&[Self]> {

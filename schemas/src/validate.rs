@@ -392,6 +392,7 @@ fn format(name: &str) -> Format {
         "nsid" => known(formats::is_nsid, "a valid nsid"),
         "cid" => known(formats::is_cid, "a cid string"),
         "record-key" => known(formats::is_record_key, "a valid record key"),
+        "tid" => known(formats::is_tid, "a valid tid"),
         other => Format::Unsupported(other.to_owned()),
     }
 }

@@ -14,6 +14,7 @@ pub mod reconcile;
 pub mod recurrence;
 pub mod series;
 pub mod serve;
+pub mod skip;
 
 use anyhow::Context;
 use store::PgEventStore;

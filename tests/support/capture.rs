@@ -2,11 +2,25 @@
 //! creating, updating and deleting events, guests answering (some before
 //! the event exists) and withdrawing.
 
+use ipld_core::cid::Cid;
+use ipld_core::cid::multihash::Multihash;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 pub const EVENT: &str = "community.lexicon.calendar.event";
 pub const RSVP: &str = "community.lexicon.calendar.rsvp";
 const SOME_CID: &str = "bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
+
+/// A valid CID (dag-cbor, sha2-256) standing for `seed`'s version.
+pub fn cid_of(seed: &str) -> String {
+    let digest = Multihash::wrap(0x12, &Sha256::digest(seed.as_bytes())).expect("32-byte digest");
+    Cid::new_v1(0x71, digest).to_string()
+}
+
+/// A repository revision: the TID of `time_us`.
+pub fn rev_at(time_us: i64) -> String {
+    domain::record_key::tid(time_us.max(0) as u64, 0)
+}
 
 /// One Jetstream commit line.
 pub fn commit(
@@ -18,14 +32,14 @@ pub fn commit(
     record: Option<Value>,
 ) -> String {
     let mut commit = json!({
-        "rev": format!("3rev{time_us}"),
+        "rev": rev_at(time_us),
         "operation": operation,
         "collection": collection,
         "rkey": rkey,
     });
     if let Some(record) = record {
         commit["record"] = record;
-        commit["cid"] = format!("bafy{operation}{time_us}").into();
+        commit["cid"] = cid_of(&format!("{did}/{rkey}/{operation}{time_us}")).into();
     }
     json!({"did": did, "time_us": time_us, "kind": "commit", "commit": commit}).to_string()
 }

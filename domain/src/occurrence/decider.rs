@@ -146,6 +146,9 @@ pub enum OccurrenceError {
     /// An edit of a cancelled or deleted occurrence.
     #[error("occurrence {0} is cancelled or deleted")]
     Closed(OccurrenceId),
+    /// A command holding text no read model can store.
+    #[error(transparent)]
+    Unstorable(#[from] crate::text::UnstorableText),
 }
 
 /// Reads a record's JSON into event details, or says which field is wrong.
@@ -154,6 +157,13 @@ pub fn details_of(uri: &str, record: &str) -> Result<EventDetails, OccurrenceErr
         uri: uri.to_owned(),
         reason,
     };
+    if crate::text::json_escapes_nul(record) {
+        let field = serde_json::from_str::<serde_json::Value>(record)
+            .ok()
+            .and_then(|value| crate::text::nul_in_value("record", &value))
+            .unwrap_or_else(|| "record".into());
+        return Err(invalid(crate::text::UnstorableText { field }.to_string()));
+    }
     // One parse straight into the typed record; a syntax error and a record
     // of the wrong shape both say where they are.
     let record: EventRecord = serde_json::from_str(record).map_err(|err| {
@@ -221,6 +231,15 @@ impl Decider for Occurrence {
         command: &OccurrenceCommand,
         _at: Timestamp,
     ) -> Result<Vec<DomainEvent>, OccurrenceError> {
+        match command {
+            OccurrenceCommand::Schedule { details, .. } | OccurrenceCommand::Edit(details) => {
+                details.check_storable()?;
+            }
+            OccurrenceCommand::Cancel { reason } => {
+                crate::text::check_optional("reason", reason.as_deref())?;
+            }
+            _ => {}
+        }
         match (self, command) {
             (Occurrence::Imported { cid: seen, .. }, OccurrenceCommand::Import { cid, .. })
                 if seen == cid =>

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::text::{self, UnstorableText};
 use crate::time::Timestamp;
 
 /// The content of an event, local or imported.
@@ -146,5 +147,24 @@ impl Place {
             latitude.trim().parse().ok()?,
             longitude.trim().parse().ok()?,
         ))
+    }
+}
+
+impl EventDetails {
+    /// Refuses details holding a text no read model can store, naming
+    /// the field (`details/places/0/name`).
+    pub fn check_storable(&self) -> Result<(), UnstorableText> {
+        // Serializing a struct of strings, options and enums cannot fail.
+        let value = serde_json::to_value(self).unwrap_or_default();
+        if let Some(field) = text::nul_in_value("details", &value) {
+            return Err(UnstorableText { field });
+        }
+        // An unknown place is JSON text: its NUL is an escape.
+        match self.places.iter().position(|place| matches!(place, Place::Other(json) if text::json_escapes_nul(json))) {
+            Some(n) => Err(UnstorableText {
+                field: format!("details/places/{n}"),
+            }),
+            None => Ok(()),
+        }
     }
 }
