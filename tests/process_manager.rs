@@ -90,7 +90,7 @@ async fn published(store: &PgEventStore) -> OccurrenceId {
         details: details.clone(),
     };
     openmeet(store, id.stream(), "scheduled", scheduled.into()).await;
-    let cid = format!("bafycreate{PUBLISHED_AT}");
+    let cid = capture::cid_of(&format!("{OURS}/{PUBLISHED_RKEY}/create{PUBLISHED_AT}"));
     let publication = OccurrencePublished {
         occurrence_id: id,
         uri: published_uri(),

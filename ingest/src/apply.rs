@@ -104,6 +104,30 @@ impl<S: EventStore> Applier<S> {
         self.apply_alone(Incoming { raw, position }).await
     }
 
+    /// Records that input which is no message at all (a line that is not
+    /// UTF-8, or too long to read) was rejected, with what is kept of it.
+    /// `position` names the input in errors.
+    pub async fn reject(
+        &self,
+        position: &str,
+        subject: &str,
+        reason: &str,
+        raw: &str,
+    ) -> Result<Outcome, TransientError> {
+        let mut session = Session::new(&self.store);
+        let outcome = reject(&mut session, subject, reason, raw);
+        match session.commit().await {
+            Ok(_) => Ok(outcome),
+            // A rejection's id derives from the input: this one was
+            // rejected before, for a reason worded otherwise then.
+            Err(AppendError::EventIdConflict { .. }) => Ok(outcome),
+            Err(err) => Err(TransientError {
+                positions: position.to_owned(),
+                source: into_store_error(err),
+            }),
+        }
+    }
+
     /// Applies `messages` in order, in one transaction when nothing
     /// interferes: one outcome per message. On a transient failure nothing
     /// of the batch is stored.
@@ -135,20 +159,9 @@ impl<S: EventStore> Applier<S> {
             }
             Err(Unsettled::Refused(reason)) => reason,
         };
-        let mut session = Session::new(&self.store);
-        let outcome = reject(
-            &mut session,
-            &subject_of(&parsed[0], message),
-            &reason,
-            message.raw,
-        );
-        match session.commit().await {
-            Ok(_) => Ok(outcome),
-            // A rejection's id derives from the message: this one was
-            // rejected before, for a reason worded otherwise then.
-            Err(AppendError::EventIdConflict { .. }) => Ok(outcome),
-            Err(err) => Err(transient(&[message], into_store_error(err))),
-        }
+        let subject = subject_of(&parsed[0], message);
+        self.reject(message.position, &subject, &reason, message.raw)
+            .await
     }
 
     /// Decides `messages` in one session and commits it, deciding again

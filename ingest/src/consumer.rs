@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use crate::backoff::Backoff;
 use crate::bus::{Bus, BusError};
 use crate::metrics::IngestMetrics;
+use crate::lines::LineCounts;
 use crate::source::{Item, Source, SourceError};
 
 /// Publishes awaited together; more only queue in NATS's client buffer.
@@ -38,6 +39,8 @@ pub struct ConsumeReport {
     pub filtered: u64,
     /// Dead letters.
     pub dead_letters: u64,
+    /// For a file of lines: what became of every line.
+    pub lines: Option<LineCounts>,
 }
 
 /// The cursor to start after: the explicit one, or the newest message the
@@ -107,6 +110,7 @@ pub async fn consume(
                 .await;
             }
             Item::Reconnecting => metrics.reconnects.inc(),
+            Item::Lines(counts) => report.lines = Some(counts),
             Item::Filtered(count) => {
                 metrics.received.inc_by(count);
                 metrics.filtered.inc_by(count);

@@ -8,6 +8,7 @@ pub mod bus;
 pub mod capture;
 pub mod consumer;
 pub mod firehose;
+pub mod lines;
 pub mod metrics;
 pub mod processor;
 pub mod routing;

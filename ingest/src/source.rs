@@ -19,6 +19,7 @@ use url::Url;
 
 use crate::backoff::Backoff;
 use crate::firehose::{Frame, decode_frame};
+use crate::lines::{Line, LineCounts, Lines};
 use crate::routing::{DeadLetter, Routed, Unrouted, route_jetstream};
 
 /// The calendar collections asked of Jetstream.
@@ -68,6 +69,8 @@ pub enum Item {
     },
     /// Messages filtered out (their count).
     Filtered(u64),
+    /// What became of every line of a file of lines, at its end.
+    Lines(LineCounts),
     /// A live source lost its connection and is about to reconnect.
     Reconnecting,
 }
@@ -222,31 +225,47 @@ fn file_error(path: &std::path::Path, err: impl std::fmt::Display) -> SourceErro
 }
 
 /// Replays Jetstream lines; a line's cursor is its line number, so a resume
-/// is exact.
+/// is exact. A line that is no message (not UTF-8, too long) is a dead
+/// letter naming its line, and the reading goes on.
 async fn replay_lines(
     path: PathBuf,
     after: Option<i64>,
     tx: mpsc::Sender<Item>,
 ) -> Result<(), SourceError> {
-    use tokio::io::AsyncBufReadExt;
     let file = tokio::fs::File::open(&path)
         .await
         .map_err(|err| file_error(&path, err))?;
-    let mut lines = tokio::io::BufReader::new(file).lines();
-    let mut number = 0i64;
+    let mut lines = Lines::new(tokio::io::BufReader::new(file));
+    let mut counts = LineCounts::default();
     while let Some(line) = lines
         .next_line()
         .await
         .map_err(|err| file_error(&path, err))?
     {
-        number += 1;
-        if line.trim().is_empty() || after.is_some_and(|after| number <= after) {
+        let number = line.number() as i64;
+        let before_cursor = after.is_some_and(|after| number <= after);
+        counts.count(&line, before_cursor);
+        if before_cursor {
             continue;
         }
-        if !send_all(&tx, vec![items_of_line(&line, Some(number))]).await {
-            break;
+        let item = if let Line::Text { text, .. } = &line {
+            items_of_line(text, Some(number))
+        } else if let Some((reason, kept)) = line.broken() {
+            Item::Dead {
+                cursor: number,
+                letter: DeadLetter {
+                    reason,
+                    payload: kept.to_vec(),
+                },
+            }
+        } else {
+            continue;
+        };
+        if !send_all(&tx, vec![item]).await {
+            return Ok(());
         }
     }
+    send_all(&tx, vec![Item::Lines(counts)]).await;
     Ok(())
 }
 

@@ -1,7 +1,9 @@
 //! `openmeet-sync import-jetstream FILE`: applies recorded Jetstream
 //! messages straight to the event store, through the same code path as the
-//! ingest processor but without the bus. Running it twice appends nothing
-//! new: event ids are derived from the records.
+//! ingest processor but without the bus. The file is read line by line
+//! with the consumer's line reader, so memory stays flat in its size and a
+//! broken line is rejected alone. Running it twice appends nothing new:
+//! event ids are derived from the records.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,6 +12,7 @@ use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use ingest::apply::{Applier, Outcome};
+use ingest::lines::{Line, LineCounts, Lines};
 use ingest::tally::Tally;
 use tracing::Instrument;
 
@@ -22,34 +25,45 @@ pub struct ImportArgs {
 
 /// Imports every line of the file and prints what happened.
 pub async fn run(database_url: &str, args: ImportArgs) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(&args.file)
-        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let name = args.file.display().to_string();
+    let file = tokio::fs::File::open(&args.file)
+        .await
+        .with_context(|| format!("cannot read {name}"))?;
+    let size = file.metadata().await.map_or(0, |m| m.len());
     let applier = Applier::new(super::connect(database_url).await?);
-    let lines: Vec<(usize, &str)> = text
-        .lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(n, line)| (n + 1, line))
-        .collect();
-
-    let progress = ProgressBar::new(lines.len() as u64).with_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} messages, {per_sec}, eta {eta}")
+    let progress = ProgressBar::new(size).with_style(
+        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes}, {bytes_per_sec}, eta {eta}")
             .context("progress template")?,
     );
+    let mut lines = Lines::new(tokio::io::BufReader::new(file));
+    let mut counts = LineCounts::default();
     let mut tally = Tally::default();
-    for (line_no, line) in lines {
-        let source = format!("{}:{line_no}", args.file.display());
-        let outcome = applier
-            .apply(line, &source)
-            .instrument(tracing::info_span!("message", %source))
-            .await?;
+    while let Some(line) = lines
+        .next_line()
+        .await
+        .with_context(|| format!("cannot read {name}"))?
+    {
+        counts.count(&line, false);
+        let source = format!("{name}:{}", line.number());
+        let span = tracing::info_span!("message", %source);
+        let outcome = if let Line::Text { text, .. } = &line {
+            applier.apply(text, &source).instrument(span).await?
+        } else if let Some((reason, kept)) = line.broken() {
+            let raw = String::from_utf8_lossy(kept);
+            applier
+                .reject(&source, &source, &reason, &raw)
+                .instrument(span)
+                .await?
+        } else {
+            continue;
+        };
         if let Outcome::Rejected { subject, reason } = &outcome {
-            tracing::warn!(%subject, %reason, "message rejected; kept as RecordRejected");
+            tracing::warn!(%source, %subject, %reason, "message rejected; kept as RecordRejected");
         }
         tally.count(&outcome);
-        progress.inc(1);
+        progress.set_position(lines.bytes_read());
     }
     progress.finish_and_clear();
-    print!("imported {}\n{tally}", args.file.display());
+    print!("imported {name}\n  {counts}\n{tally}");
     Ok(ExitCode::SUCCESS)
 }

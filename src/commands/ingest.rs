@@ -114,6 +114,9 @@ pub async fn run(
                 report.filtered,
                 report.dead_letters,
             );
+            if let Some(lines) = &report.lines {
+                println!("  {lines}");
+            }
         }
         IngestCommand::Process {
             durable,
