@@ -4,143 +4,17 @@
 //! killed with SIGKILL at random points.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-use async_nats::jetstream;
-use ingest::bus::{Bus, BusConfig, REASON_HEADER};
-use store::testkit::ScratchDatabase;
-use uuid::Uuid;
 
 #[path = "support/capture.rs"]
 mod capture;
+#[path = "support/pipeline.rs"]
+#[allow(dead_code)]
+mod pipeline;
 
 use capture::{EVENT, RSVP, busy_capture, commit, event_record, rsvp_record};
-
-/// One test's own stream and subject root, deleted at the end.
-struct TestBus {
-    stream: String,
-    root: String,
-}
-
-impl TestBus {
-    fn new() -> Self {
-        let id = Uuid::new_v4().simple().to_string();
-        Self {
-            stream: format!("TEST_{id}"),
-            root: format!("test{id}"),
-        }
-    }
-
-    fn config(&self) -> BusConfig {
-        BusConfig {
-            url: "nats://127.0.0.1:4222".into(),
-            stream: self.stream.clone(),
-            root: self.root.clone(),
-        }
-    }
-
-    fn command(&self, db: &ScratchDatabase, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_openmeet-sync"));
-        command
-            .arg("ingest")
-            .args(args)
-            .env("DATABASE_URL", db.url())
-            .env("INGEST_STREAM", &self.stream)
-            .env("INGEST_SUBJECT_ROOT", &self.root)
-            .env("RUST_LOG", "warn")
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
-        command
-    }
-
-    fn run(&self, db: &ScratchDatabase, args: &[&str]) -> String {
-        stdout(self.command(db, args).output().expect("the binary runs"))
-    }
-
-    /// The dead letters: (subject, reason) in order.
-    async fn dead_letters(&self) -> Vec<(String, String)> {
-        let client = async_nats::connect("nats://127.0.0.1:4222").await.unwrap();
-        let js = jetstream::new(client);
-        let mut stream = js.get_stream(format!("{}_DLQ", self.stream)).await.unwrap();
-        let last = stream.info().await.unwrap().state.last_sequence;
-        let mut letters = vec![];
-        for seq in 1..=last {
-            let message = stream.get_raw_message(seq).await.unwrap();
-            let reason = message.headers.get(REASON_HEADER).unwrap().to_string();
-            letters.push((message.subject.to_string(), reason));
-        }
-        letters
-    }
-
-    async fn delete(self) {
-        Bus::connect(self.config())
-            .await
-            .unwrap()
-            .delete()
-            .await
-            .unwrap();
-    }
-}
-
-fn stdout(output: Output) -> String {
-    assert!(
-        output.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
-
-fn binary(db: &ScratchDatabase, args: &[&str]) -> String {
-    stdout(
-        Command::new(env!("CARGO_BIN_EXE_openmeet-sync"))
-            .args(args)
-            .env("DATABASE_URL", db.url())
-            .env("RUST_LOG", "warn")
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .expect("the binary runs"),
-    )
-}
-
-async fn migrated() -> ScratchDatabase {
-    let db = ScratchDatabase::create().await;
-    binary(&db, &["migrate"]);
-    db
-}
-
-/// Every stored event as (stream, type, event id), per stream in order.
-fn log(db: &ScratchDatabase) -> BTreeMap<String, Vec<(String, String)>> {
-    let mut streams: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-    for line in binary(db, &["events", "tail", "--limit", "1000000"]).lines() {
-        let event: serde_json::Value = serde_json::from_str(line).unwrap();
-        streams
-            .entry(event["stream"].as_str().unwrap().to_owned())
-            .or_default()
-            .push((
-                event["type"].as_str().unwrap().to_owned(),
-                event["event_id"].as_str().unwrap().to_owned(),
-            ));
-    }
-    streams
-}
-
-/// Every RecordRejected as (subject, reason, event id).
-fn rejections(db: &ScratchDatabase) -> Vec<(String, String, String)> {
-    binary(db, &["events", "tail", "--limit", "1000000"])
-        .lines()
-        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
-        .filter(|event| event["type"] == "RecordRejected")
-        .map(|event| {
-            (
-                event["payload"]["subject"].as_str().unwrap().to_owned(),
-                event["payload"]["reason"].as_str().unwrap().to_owned(),
-                event["event_id"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
+use pipeline::{TestBus, binary, log, migrated, rejections, write_capture};
 
 fn sample() -> String {
     format!(
@@ -207,39 +81,6 @@ async fn the_pipeline_records_what_a_direct_import_records_and_a_replay_adds_not
     bus.run(&piped, &["process", "--until-idle"]);
     assert_eq!(log(&piped), expected, "a replay appends nothing");
     bus.delete().await;
-}
-
-fn write_capture(lines: &[String]) -> (tempdir::Dir, String) {
-    let dir = tempdir::Dir::new();
-    let path = dir.path().join("capture.jsonl");
-    std::fs::write(&path, lines.join("\n")).unwrap();
-    let url = format!("file://{}", path.display());
-    (dir, url)
-}
-
-mod tempdir {
-    use super::*;
-
-    /// A directory removed on drop.
-    pub struct Dir(PathBuf);
-
-    impl Dir {
-        pub fn new() -> Self {
-            let path = std::env::temp_dir().join(format!("openmeet-ingest-{}", Uuid::new_v4()));
-            std::fs::create_dir_all(&path).unwrap();
-            Dir(path)
-        }
-
-        pub fn path(&self) -> &Path {
-            &self.0
-        }
-    }
-
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
 }
 
 #[tokio::test]

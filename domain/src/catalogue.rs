@@ -27,10 +27,10 @@ use crate::publishing::{
 use crate::rejection::RecordRejected;
 use crate::series::{RecurrenceChanged, SeriesCreated, SeriesEdited};
 use crate::series_detection::SeriesProposed;
-use crate::skips::ProjectionEventSkipped;
 use crate::series_detection::review::{
     SeriesProposalAccepted, SeriesProposalAdjusted, SeriesProposalRejected,
 };
+use crate::skips::ProjectionEventSkipped;
 use crate::sync::{
     AttendanceSyncRequested, ConflictResolved, OccurrencePublished, RsvpPublishFailed,
     RsvpPublishRequested, RsvpPublished, SelfPublishedEchoMatched,

@@ -263,7 +263,9 @@ impl IdentityCommand {
             IdentityCommand::StoreCredentials { kind, .. } => check("kind", kind),
             IdentityCommand::RequireLogin { reason } => check("reason", reason),
             IdentityCommand::ChangeHandle(handle) => check("handle", handle),
-            IdentityCommand::ChangeDisplayName(name) => check_optional("display_name", name.as_deref()),
+            IdentityCommand::ChangeDisplayName(name) => {
+                check_optional("display_name", name.as_deref())
+            }
             IdentityCommand::ChangeAccountStatus { status, .. } => {
                 check_optional("status", status.as_deref())
             }

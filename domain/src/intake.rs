@@ -221,10 +221,7 @@ pub fn parse(raw: &str, source_position: &str) -> Parsed {
                 .or(identity.time.map(str::to_owned))
                 .unwrap_or_else(|| message.time_us.to_string());
             return delivery(
-                EventId(derived_uuid(
-                    "identity",
-                    &format!("{did}/{version}"),
-                )),
+                EventId(derived_uuid("identity", &format!("{did}/{version}"))),
                 Change::Identity {
                     handle: identity.handle,
                 },
@@ -239,10 +236,7 @@ pub fn parse(raw: &str, source_position: &str) -> Parsed {
             }
             let version = account.seq.unwrap_or(message.time_us);
             return delivery(
-                EventId(derived_uuid(
-                    "account",
-                    &format!("{did}/{version}"),
-                )),
+                EventId(derived_uuid("account", &format!("{did}/{version}"))),
                 Change::Account {
                     active: account.active,
                     status: account.status,
@@ -259,7 +253,8 @@ pub fn parse(raw: &str, source_position: &str) -> Parsed {
         return rejected(source_position, reason);
     }
     let uri = format!("at://{did}/{collection}/{rkey}");
-    let key = EventId::for_record_version(did, collection, rkey, commit.cid.as_deref().unwrap_or(rev));
+    let key =
+        EventId::for_record_version(did, collection, rkey, commit.cid.as_deref().unwrap_or(rev));
     let version = match &*commit.operation {
         "create" | "update" => {
             let (Some(record), Some(cid)) = (commit.record, commit.cid.as_deref()) else {
@@ -337,7 +332,9 @@ pub fn shown(value: &str) -> String {
 /// An identifier as is when it is one (an NSID or a lower-case word),
 /// [`shown`] otherwise: ignored messages are counted by their reason.
 fn named(value: &str) -> String {
-    if formats::is_nsid(value) || (!value.is_empty() && value.bytes().all(|b| b.is_ascii_lowercase())) {
+    if formats::is_nsid(value)
+        || (!value.is_empty() && value.bytes().all(|b| b.is_ascii_lowercase()))
+    {
         value.to_owned()
     } else {
         shown(value)
@@ -529,11 +526,22 @@ mod tests {
         );
         assert_eq!(
             parsed.key,
-            EventId::for_record_version("did:plc:org", EVENT_COLLECTION, "3ev", "bafyreigyny66xrsw4dsmltdguv4lcehcopbtlwopkssza2vdwltugb6s54")
+            EventId::for_record_version(
+                "did:plc:org",
+                EVENT_COLLECTION,
+                "3ev",
+                "bafyreigyny66xrsw4dsmltdguv4lcehcopbtlwopkssza2vdwltugb6s54"
+            )
         );
         match parsed.change {
             Change::EventVersion { uri, cid, record } => {
-                assert_eq!((uri.as_str(), cid.as_str()), (EVENT_URI, "bafyreigyny66xrsw4dsmltdguv4lcehcopbtlwopkssza2vdwltugb6s54"));
+                assert_eq!(
+                    (uri.as_str(), cid.as_str()),
+                    (
+                        EVENT_URI,
+                        "bafyreigyny66xrsw4dsmltdguv4lcehcopbtlwopkssza2vdwltugb6s54"
+                    )
+                );
                 assert!(record.contains("Rust Meetup"));
             }
             other => panic!("expected a version, got {other:?}"),
@@ -667,18 +675,56 @@ mod tests {
     #[test]
     fn identifiers_that_break_the_atproto_syntax_are_rejected_naming_field_and_value() {
         let cases = [
-            (r#""did":"did:plc:org""#, r#""did":"did:PLC:org""#, "line 1", r#"did "did:PLC:org" is not a valid DID"#),
-            (r#""did":"did:plc:org""#, r#""did":"not a did""#, "line 1", r#"did "not a did" is not a valid DID"#),
-            (r#""rkey":"3ev""#, r#""rkey":"..""#, "line 1", r#"rkey ".." is not a valid record key"#),
-            (r#""rkey":"3ev""#, r#""rkey":"a/b""#, "line 1", r#"rkey "a/b" is not a valid record key"#),
-            (r#""rev":"3mptbypluud2a""#, r#""rev":"yesterday""#, "line 1", r#"rev "yesterday" is not a valid TID"#),
-            (r#""time_us":1764000000000000"#, r#""time_us":-5"#, "line 1", "time_us -5 is negative"),
-            (r#""cid":"bafyreigyny66xrsw4dsmltdguv4lcehcopbtlwopkssza2vdwltugb6s54""#, r#""cid":"bafy-not""#, EVENT_URI, r#"cid "bafy-not" is not a valid CID"#),
+            (
+                r#""did":"did:plc:org""#,
+                r#""did":"did:PLC:org""#,
+                "line 1",
+                r#"did "did:PLC:org" is not a valid DID"#,
+            ),
+            (
+                r#""did":"did:plc:org""#,
+                r#""did":"not a did""#,
+                "line 1",
+                r#"did "not a did" is not a valid DID"#,
+            ),
+            (
+                r#""rkey":"3ev""#,
+                r#""rkey":"..""#,
+                "line 1",
+                r#"rkey ".." is not a valid record key"#,
+            ),
+            (
+                r#""rkey":"3ev""#,
+                r#""rkey":"a/b""#,
+                "line 1",
+                r#"rkey "a/b" is not a valid record key"#,
+            ),
+            (
+                r#""rev":"3mptbypluud2a""#,
+                r#""rev":"yesterday""#,
+                "line 1",
+                r#"rev "yesterday" is not a valid TID"#,
+            ),
+            (
+                r#""time_us":1764000000000000"#,
+                r#""time_us":-5"#,
+                "line 1",
+                "time_us -5 is negative",
+            ),
+            (
+                r#""cid":"bafyreigyny66xrsw4dsmltdguv4lcehcopbtlwopkssza2vdwltugb6s54""#,
+                r#""cid":"bafy-not""#,
+                EVENT_URI,
+                r#"cid "bafy-not" is not a valid CID"#,
+            ),
         ];
         for (from, to, subject, why) in cases {
             let raw = CREATE.replace(from, to);
             assert_ne!(raw, CREATE, "{from}");
-            assert_eq!(reason(parse(&raw, "line 1")), (subject.to_owned(), why.to_owned()));
+            assert_eq!(
+                reason(parse(&raw, "line 1")),
+                (subject.to_owned(), why.to_owned())
+            );
         }
     }
 
@@ -687,7 +733,10 @@ mod tests {
         let raw = CREATE.replace("1764000000000000", "\"soon\"");
         let (subject, why) = reason(parse(&raw, "line 3"));
         assert_eq!(subject, "line 3");
-        assert!(why.starts_with("not a Jetstream message: invalid type: string"), "{why}");
+        assert!(
+            why.starts_with("not a Jetstream message: invalid type: string"),
+            "{why}"
+        );
     }
 
     #[test]
@@ -717,7 +766,10 @@ mod tests {
             r#"identity/handle "not a handle" is not a valid handle"#
         );
         let negative = r#"{"did":"did:plc:a","time_us":7,"kind":"identity","identity":{"did":"did:plc:a","seq":-1}}"#;
-        assert_eq!(reason(parse(negative, "l")).1, "identity/seq -1 is negative");
+        assert_eq!(
+            reason(parse(negative, "l")).1,
+            "identity/seq -1 is negative"
+        );
         let account = r#"{"did":"did:plc:a","time_us":8,"kind":"account","account":{"active":false,"seq":13,"status":"gone\u0000"}}"#;
         assert_eq!(
             reason(parse(account, "l")).1,
@@ -734,7 +786,10 @@ mod tests {
         let Parsed::Ignored(why) = parse(&raw, "l") else {
             panic!("not ignored")
         };
-        assert_eq!(why, format!("{:?}… messages are not synced", "Z".repeat(64)));
+        assert_eq!(
+            why,
+            format!("{:?}… messages are not synced", "Z".repeat(64))
+        );
     }
 
     #[test]

@@ -10,8 +10,8 @@ use tokio::sync::mpsc;
 
 use crate::backoff::Backoff;
 use crate::bus::{Bus, BusError};
-use crate::metrics::IngestMetrics;
 use crate::lines::LineCounts;
+use crate::metrics::IngestMetrics;
 use crate::source::{Item, Source, SourceError};
 
 /// Publishes awaited together; more only queue in NATS's client buffer.

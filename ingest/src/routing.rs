@@ -241,10 +241,26 @@ mod tests {
         let line = r#"{"did":"did:plc:a","time_us":17,"kind":"commit","commit":{"rev":"3mptbypluud2a","operation":"delete","collection":"community.lexicon.calendar.event","rkey":"k"}}"#;
         assert!(route_jetstream(line, None).is_ok());
         for (from, to, why) in [
-            (r#""time_us":17"#, r#""time_us":-17"#, "time_us -17 is negative"),
-            (r#""did":"did:plc:a""#, r#""did":"did:plc:a\r\nX: y""#, r#"did "did:plc:a\r\nX: y" is not a valid DID"#),
-            (r#""rkey":"k""#, r#""rkey":"k k""#, r#"rkey "k k" is not a valid record key"#),
-            (r#""rev":"3mptbypluud2a""#, r#""rev":"3r""#, r#"rev "3r" is not a valid TID"#),
+            (
+                r#""time_us":17"#,
+                r#""time_us":-17"#,
+                "time_us -17 is negative",
+            ),
+            (
+                r#""did":"did:plc:a""#,
+                r#""did":"did:plc:a\r\nX: y""#,
+                r#"did "did:plc:a\r\nX: y" is not a valid DID"#,
+            ),
+            (
+                r#""rkey":"k""#,
+                r#""rkey":"k k""#,
+                r#"rkey "k k" is not a valid record key"#,
+            ),
+            (
+                r#""rev":"3mptbypluud2a""#,
+                r#""rev":"3r""#,
+                r#"rev "3r" is not a valid TID"#,
+            ),
         ] {
             assert_eq!(
                 route_jetstream(&line.replace(from, to), None),

@@ -25,7 +25,10 @@ pub struct Failure {
     pub failed_at: DateTime<Utc>,
 }
 
-fn database(projection: Projection, operation: &'static str) -> impl Fn(sqlx::Error) -> ProjectionError {
+fn database(
+    projection: Projection,
+    operation: &'static str,
+) -> impl Fn(sqlx::Error) -> ProjectionError {
     move |source| ProjectionError::Database {
         projection,
         operation,

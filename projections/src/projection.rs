@@ -208,8 +208,14 @@ impl Projection {
         events: &[RecordedEvent],
         checkpoint: Option<GlobalPosition>,
     ) -> Result<(), ProjectionError> {
-        self.apply_skipping(conn, schema, events, checkpoint, &ProjectionSkips::default())
-            .await
+        self.apply_skipping(
+            conn,
+            schema,
+            events,
+            checkpoint,
+            &ProjectionSkips::default(),
+        )
+        .await
     }
 
     /// [`Projection::apply`], passing over the events `skips` names for this

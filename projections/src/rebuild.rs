@@ -377,7 +377,9 @@ async fn fold_in_memory(
                 scope.spawn(move || {
                     decoded
                         .iter()
-                        .filter(|(recorded, _)| !crate::skips::passes_over(skips, projection, recorded))
+                        .filter(|(recorded, _)| {
+                            !crate::skips::passes_over(skips, projection, recorded)
+                        })
                         .for_each(|pair| table.apply(pair))
                 });
             }
@@ -472,9 +474,7 @@ async fn copy_until(
             } else {
                 decoded
                     .iter()
-                    .filter(|(recorded, _)| {
-                        !crate::skips::passes_over(skips, projection, recorded)
-                    })
+                    .filter(|(recorded, _)| !crate::skips::passes_over(skips, projection, recorded))
                     .cloned()
                     .collect()
             };

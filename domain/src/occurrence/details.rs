@@ -160,7 +160,11 @@ impl EventDetails {
             return Err(UnstorableText { field });
         }
         // An unknown place is JSON text: its NUL is an escape.
-        match self.places.iter().position(|place| matches!(place, Place::Other(json) if text::json_escapes_nul(json))) {
+        match self
+            .places
+            .iter()
+            .position(|place| matches!(place, Place::Other(json) if text::json_escapes_nul(json)))
+        {
             Some(n) => Err(UnstorableText {
                 field: format!("details/places/{n}"),
             }),

@@ -246,7 +246,9 @@ impl ReadModel for Occurrences {
         event: &DomainEvent,
     ) -> Option<OccurrenceRow> {
         let mut row = match event {
-            DomainEvent::EventImported(e) => imported(row, *id, &e.uri, &e.cid, &e.record, recorded)?,
+            DomainEvent::EventImported(e) => {
+                imported(row, *id, &e.uri, &e.cid, &e.record, recorded)?
+            }
             DomainEvent::EventChangedExternally(e) => match row {
                 // OpenMeet's content stays until the process manager decides.
                 Some(row) if row.origin == "openmeet" || row.state == "cancelled" => {
