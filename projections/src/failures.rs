@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::GlobalPosition;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 use crate::projection::{Projection, ProjectionError};
 
@@ -73,10 +73,10 @@ pub async fn record(pool: &PgPool, error: &ProjectionError) -> Result<(), Projec
 }
 
 /// Forgets the failure of `projection`: it moved on.
-pub async fn clear(pool: &PgPool, projection: Projection) -> Result<(), ProjectionError> {
+pub async fn clear(conn: &mut PgConnection, projection: Projection) -> Result<(), ProjectionError> {
     sqlx::query("DELETE FROM projections.failures WHERE projection = $1")
         .bind(projection.name())
-        .execute(pool)
+        .execute(conn)
         .await
         .map_err(database(projection, "clearing where it stopped"))?;
     Ok(())

@@ -76,7 +76,7 @@ async fn follow(store: &PgEventStore, projection: Projection) -> Result<(), Proj
         }
         // Whatever stopped a runner before is behind this one now.
         if std::mem::take(&mut stopped_before) {
-            failures::clear(&pool, projection).await?;
+            failures::clear(&mut conn, projection).await?;
         }
     }
     Ok(())
