@@ -424,3 +424,52 @@ async fn a_hostile_corpus_through_the_bus_leaves_every_valid_record_once_and_acc
     assert_verified(&db);
     bus.delete().await;
 }
+
+#[tokio::test]
+async fn the_consumer_refuses_a_bus_that_cannot_carry_the_largest_message() {
+    let dir = pipeline::tempdir::Dir::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = dir.path().join("small.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:{port}\nmax_payload: 16384\njetstream {{ store_dir: {:?} }}\n",
+            dir.path().join("js")
+        ),
+    )
+    .unwrap();
+    let mut server = std::process::Command::new("nats-server")
+        .arg("-c")
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("nats-server runs (scripts/setup.sh installs it)");
+    let url = format!("nats://127.0.0.1:{port}");
+    for _ in 0..50 {
+        if async_nats::connect(&url).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_capture, source) = write_bytes(b"");
+    let db = migrated().await;
+    let output = TestBus::new()
+        .command(&db, &["consume", &source])
+        .env("NATS_URL", &url)
+        .output()
+        .unwrap();
+    server.kill().ok();
+    server.wait().ok();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("accepts messages of at most 16384 bytes")
+            && stderr.contains("raise the server's max_payload"),
+        "{stderr}"
+    );
+}

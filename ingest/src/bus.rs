@@ -11,8 +11,10 @@ use std::time::Duration;
 use async_nats::HeaderMap;
 use async_nats::jetstream::{self, Context, stream};
 use bytes::Bytes;
+use sha2::{Digest, Sha256};
 use thiserror::Error;
 
+use crate::lines::{HEAD_BYTES, MAX_LINE_BYTES};
 use crate::routing::Routed;
 
 /// Header naming the source kind of a message (`jetstream`, `firehose`, `file`).
@@ -40,6 +42,7 @@ pub struct BusConfig {
 pub struct Bus {
     js: Context,
     config: BusConfig,
+    max_payload: usize,
 }
 
 /// A bus failure; all of them are worth retrying.
@@ -85,6 +88,7 @@ impl Bus {
         let client = async_nats::connect(&config.url)
             .await
             .map_err(|err| fail("connect")(&err))?;
+        let max_payload = client.server_info().max_payload;
         let js = jetstream::new(client);
         let root = &config.root;
         js.get_or_create_stream(stream::Config {
@@ -110,7 +114,16 @@ impl Bus {
         })
         .await
         .map_err(|err| fail("create the dead-letter stream")(&err))?;
-        Ok(Bus { js, config })
+        Ok(Bus {
+            js,
+            config,
+            max_payload,
+        })
+    }
+
+    /// The largest message the server accepts, in bytes (its `max_payload`).
+    pub fn max_payload(&self) -> usize {
+        self.max_payload
     }
 
     /// The configuration it was opened with.
@@ -170,6 +183,18 @@ impl Bus {
         reason: &str,
         payload: Vec<u8>,
     ) -> Result<(), BusError> {
+        // A dead letter is never larger than a message: past that it keeps
+        // the first bytes and says what the rest was.
+        let (reason, payload) = if payload.len() > MAX_LINE_BYTES {
+            let reason = format!(
+                "{reason} ({} bytes, sha256 {:x}; its first {HEAD_BYTES} bytes kept)",
+                payload.len(),
+                Sha256::digest(&payload)
+            );
+            (reason, payload[..HEAD_BYTES].to_vec())
+        } else {
+            (reason.to_owned(), payload)
+        };
         let mut headers = HeaderMap::new();
         headers.insert("Nats-Msg-Id", msg_id);
         // Header values are one line.

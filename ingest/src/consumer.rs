@@ -4,16 +4,20 @@
 use std::collections::VecDeque;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use domain::intake::MAX_RECORD_BYTES;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use tokio::sync::mpsc;
 
 use crate::backoff::Backoff;
 use crate::bus::{Bus, BusError};
-use crate::lines::LineCounts;
+use crate::lines::{LineCounts, MAX_LINE_BYTES};
 use crate::metrics::IngestMetrics;
 use crate::source::{Item, Source, SourceError};
 
+/// Room for the subject and the headers of a message (message id, source,
+/// cursor) beside its payload.
+const HEADER_ALLOWANCE: usize = 4 * 1024;
 /// Publishes awaited together; more only queue in NATS's client buffer.
 const PUBLISH_WINDOW: usize = 256;
 
@@ -68,6 +72,17 @@ pub async fn consume(
     metrics: &IngestMetrics,
 ) -> Result<ConsumeReport, SourceError> {
     let kind = source.kind();
+    // Headers and the subject ride in the same frame as the payload.
+    if bus.max_payload() < MAX_LINE_BYTES + HEADER_ALLOWANCE {
+        return Err(SourceError::stopped(
+            kind,
+            format!(
+                "the NATS server at {} accepts messages of at most {} bytes, but a message may hold up to {MAX_LINE_BYTES} bytes (a {MAX_RECORD_BYTES}-byte record in its envelope) and {HEADER_ALLOWANCE} bytes of headers: raise the server's max_payload",
+                bus.config().url,
+                bus.max_payload()
+            ),
+        ));
+    }
     let started_after = match start_cursor(bus, &source, options.cursor).await {
         Ok(cursor) => cursor,
         Err(err) => {

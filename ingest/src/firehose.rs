@@ -232,6 +232,7 @@ impl Sorted {
                 reason,
                 payload: payload(),
             }),
+            Err(Unrouted::Oversized(letter)) => self.dead.push(letter),
         }
     }
 

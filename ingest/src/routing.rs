@@ -6,7 +6,10 @@ use std::borrow::Cow;
 
 use domain::intake::{EVENT_COLLECTION, check_commit, check_message, is_wanted};
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 use thiserror::Error;
+
+use crate::lines::{HEAD_BYTES, MAX_LINE_BYTES};
 
 /// A message bound for the bus.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,6 +47,11 @@ pub enum Unrouted {
     /// Input that is not a readable message; it becomes a dead letter.
     #[error("malformed: {0}")]
     Malformed(String),
+    /// A message over the size limit: it becomes this dead letter, which
+    /// holds a reference to it (its id, size and digest) and its first
+    /// bytes, never a payload the bus would refuse.
+    #[error("oversized: {}", .0.reason)]
+    Oversized(DeadLetter),
 }
 
 #[derive(Deserialize)]
@@ -174,13 +182,30 @@ fn route(
             )
         }
     };
+    let payload = payload();
+    if payload.len() > MAX_LINE_BYTES {
+        return Err(Unrouted::Oversized(oversized(&msg_id, &payload)));
+    }
     Ok(Routed {
         subject,
         msg_id,
         cursor: cursor.unwrap_or(head.time_us),
         time_us: head.time_us,
-        payload: payload(),
+        payload,
     })
+}
+
+/// The dead letter standing for an oversized message.
+fn oversized(msg_id: &str, payload: &str) -> DeadLetter {
+    let kept = &payload.as_bytes()[..HEAD_BYTES];
+    DeadLetter {
+        reason: format!(
+            "message {msg_id} of {} bytes exceeds the {MAX_LINE_BYTES}-byte limit (sha256 {:x}; its first {HEAD_BYTES} bytes kept)",
+            payload.len(),
+            Sha256::digest(payload.as_bytes())
+        ),
+        payload: kept.to_vec(),
+    }
 }
 
 #[cfg(test)]
@@ -234,6 +259,26 @@ mod tests {
             route_jetstream("{\"did\":", None),
             Err(Unrouted::Malformed(reason)) if reason.starts_with("not a Jetstream message")
         ));
+    }
+
+    #[test]
+    fn a_message_over_the_limit_becomes_a_reference_never_a_payload() {
+        let record = serde_json::json!({"name": "x".repeat(2 << 20)});
+        let value = serde_json::json!({"did": "did:plc:a", "time_us": 1, "kind": "commit", "commit": {
+            "rev": "3mptbypluud2a", "operation": "create", "collection": EVENT_COLLECTION,
+            "rkey": "big", "record": record, "cid": "bafy"}});
+        let Err(Unrouted::Oversized(letter)) = route_value(&value, None) else {
+            panic!("an oversized message was routed");
+        };
+        assert_eq!(letter.payload.len(), HEAD_BYTES);
+        let size = value.to_string().len();
+        assert!(
+            letter.reason.starts_with(&format!(
+                "message did:plc:a/{EVENT_COLLECTION}/big/3mptbypluud2a of {size} bytes exceeds the {MAX_LINE_BYTES}-byte limit (sha256 "
+            )),
+            "{}",
+            letter.reason
+        );
     }
 
     #[test]

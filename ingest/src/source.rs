@@ -172,6 +172,10 @@ fn items_of_line(line: &str, cursor: Option<i64>) -> Item {
                 payload: line.as_bytes().to_vec(),
             },
         },
+        Err(Unrouted::Oversized(letter)) => Item::Dead {
+            cursor: cursor.unwrap_or(0),
+            letter,
+        },
     }
 }
 

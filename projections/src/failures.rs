@@ -25,17 +25,6 @@ pub struct Failure {
     pub failed_at: DateTime<Utc>,
 }
 
-fn database(
-    projection: Projection,
-    operation: &'static str,
-) -> impl Fn(sqlx::Error) -> ProjectionError {
-    move |source| ProjectionError::Database {
-        projection,
-        operation,
-        source,
-    }
-}
-
 /// Records (or refreshes) that `error` stopped its projection on an event;
 /// errors that name no event record nothing.
 pub async fn record(pool: &PgPool, error: &ProjectionError) -> Result<(), ProjectionError> {
@@ -68,7 +57,7 @@ pub async fn record(pool: &PgPool, error: &ProjectionError) -> Result<(), Projec
     .bind(reason)
     .execute(pool)
     .await
-    .map_err(database(*projection, "recording where it stopped"))?;
+    .map_err(projection.database("recording where it stopped"))?;
     Ok(())
 }
 
@@ -78,7 +67,7 @@ pub async fn clear(conn: &mut PgConnection, projection: Projection) -> Result<()
         .bind(projection.name())
         .execute(conn)
         .await
-        .map_err(database(projection, "clearing where it stopped"))?;
+        .map_err(projection.database("clearing where it stopped"))?;
     Ok(())
 }
 

@@ -178,7 +178,11 @@ impl Projection {
         }
     }
 
-    fn database(self, operation: &'static str) -> impl Fn(sqlx::Error) -> ProjectionError {
+    /// Names a database failure of this projection while doing `operation`.
+    pub(crate) fn database(
+        self,
+        operation: &'static str,
+    ) -> impl Fn(sqlx::Error) -> ProjectionError {
         move |source| ProjectionError::Database {
             projection: self,
             operation,

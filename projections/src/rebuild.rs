@@ -68,11 +68,7 @@ fn database(
     projection: Projection,
     operation: &'static str,
 ) -> impl Fn(sqlx::Error) -> ProjectionError {
-    move |source| ProjectionError::Database {
-        projection,
-        operation,
-        source,
-    }
+    projection.database(operation)
 }
 
 /// Rebuilds `projections` from position 0. With `verify`, compares each copy

@@ -81,4 +81,3 @@ pub fn through_the_read_model(raw: &str) -> Result<(), String> {
         _ => Ok(()),
     }
 }
-
