@@ -1,13 +1,14 @@
-//! Keeps projections current: each follows the global log on its own and
-//! stops alone, with an error naming the event, when it cannot go on.
+//! Keeps projections current: each follows the global log on its own and,
+//! when it cannot go on, stops alone at the event, says where, and tries
+//! again.
+
+use std::time::Duration;
 
 use domain::GlobalPosition;
 use futures::StreamExt;
 use sqlx::PgPool;
 use store::{EventStore, PgEventStore};
 use tokio::task::JoinSet;
-
-use std::time::Duration;
 
 use crate::failures;
 use crate::projection::{LIVE_SCHEMA, Projection, ProjectionError};
