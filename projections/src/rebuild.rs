@@ -454,6 +454,7 @@ async fn copy_until(
     page: usize,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<GlobalPosition, ProjectionError> {
+    let decoding = Decoding::of(copies, skips);
     let mut position = from;
     while position < until {
         let events = store
@@ -461,7 +462,7 @@ async fn copy_until(
             .await?;
         let Some(last) = events.last() else { break };
         let last = last.global_position;
-        let decoded = Decoding::of(copies, skips).decode(&events)?;
+        let decoded = decoding.decode(&events)?;
         try_join_all(copies.iter_mut().map(|(projection, conn)| {
             let projection = *projection;
             let side = side_schema(projection);
