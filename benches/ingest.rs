@@ -311,7 +311,7 @@ async fn end_to_end(lines: &[String]) {
     let incoming: Vec<Incoming> = lines
         .iter()
         .zip(&positions)
-        .map(|(raw, position)| Incoming { raw, position })
+        .map(|(raw, position)| Incoming::message(raw, position))
         .collect();
     let start = Instant::now();
     for batch in incoming.chunks(BATCH) {

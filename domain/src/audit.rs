@@ -123,7 +123,7 @@ mod tests {
         Actor, EncodedPayload, EventId, EventMetadata, GlobalPosition, Origin, StreamId,
         StreamVersion,
     };
-    use crate::rejection::RecordRejected;
+    use crate::rejection::{Input, RecordRejected};
     use crate::time::Timestamp;
 
     fn recorded(payload: EncodedPayload) -> RecordedEvent {
@@ -145,11 +145,7 @@ mod tests {
 
     #[test]
     fn a_decodable_event_shows_its_payload_fields() {
-        let event = DomainEvent::from(RecordRejected {
-            subject: "s".into(),
-            reason: "r".into(),
-            raw: "{}".into(),
-        });
+        let event = DomainEvent::from(RecordRejected::new("s", "r", Input::Whole(b"{}")));
         let (line, error) = audit_json(&recorded(event.encode()));
         assert_eq!(error, None);
         assert_eq!(line["position"], 17);
@@ -202,11 +198,11 @@ mod tests {
 
     #[test]
     fn a_rejection_is_explained_and_a_plain_fact_is_not() {
-        let rejected = DomainEvent::from(RecordRejected {
-            subject: "at://did:plc:x/community.lexicon.calendar.rsvp/1".into(),
-            reason: "status \"maybe\" is not a known RSVP status".into(),
-            raw: "{}".into(),
-        });
+        let rejected = DomainEvent::from(RecordRejected::new(
+            "at://did:plc:x/community.lexicon.calendar.rsvp/1",
+            "status \"maybe\" is not a known RSVP status",
+            Input::Whole(b"{}"),
+        ));
         assert_eq!(
             explain(&rejected).as_deref(),
             Some(

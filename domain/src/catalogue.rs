@@ -24,7 +24,7 @@ use crate::publishing::{
     BlueskySettingsChanged, OccurrencePublishFailed, OccurrencePublishRequested,
     OccurrenceUnpublished, OwnerAssigned,
 };
-use crate::rejection::RecordRejected;
+use crate::rejection::{RecordRejected, RecordRejectedV1};
 use crate::series::{RecurrenceChanged, SeriesCreated, SeriesEdited};
 use crate::series_detection::SeriesProposed;
 use crate::series_detection::review::{
@@ -103,8 +103,11 @@ fn encode_exact<T: Serialize>(
     }
 }
 
+/// `Name = version` for each event; an event whose payload changed also
+/// names its older versions and their payload structs, `{ 1 => NameV1 }`,
+/// each upcast to the current one by its `From`.
 macro_rules! catalogue {
-    ($($name:ident = $version:literal),+ $(,)?) => {
+    ($($name:ident = $version:literal $({ $($old:literal => $old_payload:ty),+ })?),+ $(,)?) => {
         /// Every domain event this system records, at its current schema version.
         #[derive(Clone, Debug, PartialEq, Eq)]
         pub enum DomainEvent {
@@ -117,7 +120,9 @@ macro_rules! catalogue {
         impl DomainEvent {
             /// Every `(event type, schema version)` pair ever released; each
             /// has a golden file that must keep decoding.
-            pub const RELEASED: &'static [(&'static str, u16)] = &[$((stringify!($name), $version)),+];
+            pub const RELEASED: &'static [(&'static str, u16)] = &[
+                $($($((stringify!($name), $old),)+)? (stringify!($name), $version),)+
+            ];
 
             /// The catalogue name of this event.
             pub fn event_type(&self) -> &'static str {
@@ -145,6 +150,8 @@ macro_rules! catalogue {
                 match payload.event_type.as_str() {
                     $(stringify!($name) => match payload.schema_version {
                         $version => decode_exact(payload).map(Self::$name),
+                        $($($old => decode_exact::<$old_payload>(payload)
+                            .map(|old| Self::$name(old.into())),)+)?
                         other => Err(DecodeError::UnknownSchemaVersion {
                             event_type: payload.event_type.clone(),
                             schema_version: other,
@@ -188,7 +195,7 @@ catalogue! {
     ShadowAccountCreated = 1,
     AccountRegistered = 1,
     HandleChanged = 1,
-    RecordRejected = 1,
+    RecordRejected = 2 { 1 => RecordRejectedV1 },
     RsvpWithdrawn = 1,
     RsvpParked = 1,
     AccountStatusChanged = 1,

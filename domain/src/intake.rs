@@ -18,7 +18,7 @@ use crate::attendance::AttendanceStatus;
 use crate::envelope::{
     Actor, CorrelationId, EventId, EventMetadata, Origin, StreamId, derived_uuid,
 };
-use crate::rejection::{RecordRejected, rejection_stream};
+use crate::rejection::{Input, RecordRejected, rejection_stream};
 use crate::text;
 use crate::time::Timestamp;
 
@@ -469,29 +469,26 @@ impl Delivery {
     }
 }
 
-/// The event recording that `raw` was rejected, in the stream of rejections
-/// from `source`. Its id derives from the input, so rejecting the same
-/// input twice records it once.
-pub fn rejection(source: &str, subject: &str, reason: &str, raw: &str) -> Intake {
-    let event_id = EventId(derived_uuid(
-        "record-rejected",
-        &format!("{subject}\n{raw}"),
-    ));
+/// The event recording that `input` was rejected, in the stream of
+/// rejections from `source`. Its id derives from the input (from its digest
+/// when only part of it is known), so rejecting the same input twice
+/// records it once.
+pub fn rejection(source: &str, subject: &str, reason: &str, input: Input) -> Intake {
+    let event = RecordRejected::new(subject, reason, input);
+    let identity = match input {
+        Input::Whole(_) => format!("{subject}\n{}", input.text()),
+        Input::Part { sha256, .. } => format!("{subject}\nsha256:{sha256}"),
+    };
     Intake {
         stream: rejection_stream(source),
         metadata: EventMetadata {
-            event_id,
+            event_id: EventId(derived_uuid("record-rejected", &identity)),
             causation_id: None,
             correlation_id: None,
             origin: Origin::Bluesky,
             actor: Actor::system("intake"),
         },
-        event: RecordRejected {
-            subject: subject.to_owned(),
-            reason: reason.to_owned(),
-            raw: raw.to_owned(),
-        }
-        .into(),
+        event: event.into(),
     }
 }
 

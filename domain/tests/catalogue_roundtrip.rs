@@ -108,12 +108,16 @@ fn domain_event() -> impl Strategy<Value = DomainEvent> {
                 }
                 .into()
             ),
-        (text, text, text).prop_map(|(subject, reason, raw)| RecordRejected {
-            subject,
-            reason,
-            raw
-        }
-        .into()),
+        (text, text, text, any::<u64>(), text).prop_map(|(subject, reason, raw, size, sha256)| {
+            RecordRejected {
+                subject,
+                reason,
+                raw,
+                size,
+                sha256,
+            }
+            .into()
+        }),
     ]
 }
 

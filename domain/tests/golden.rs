@@ -24,7 +24,7 @@ use domain::publishing::{
     OccurrenceUnpublished, Owned, OwnerAssigned, PublishAction,
 };
 use domain::recurrence::Recurrence;
-use domain::rejection::RecordRejected;
+use domain::rejection::{Input, RecordRejected};
 use domain::series::{RecurrenceChanged, SeriesCreated, SeriesEdited, SeriesId};
 use domain::series_detection::review::{
     SeriesProposalAccepted, SeriesProposalAdjusted, SeriesProposalRejected,
@@ -165,11 +165,22 @@ fn expected(event_type: &str, schema_version: u16) -> DomainEvent {
             display_name: Some("Gölden Ünicode 🎉".into()),
         }
         .into(),
-        ("RecordRejected", 1) => RecordRejected {
-            subject: URI.into(),
-            reason: "startsAt is not a datetime: \"tomorrow\"".into(),
-            raw: r#"{"startsAt":"tomorrow"}"#.into(),
-        }
+        // Version 1 kept the input whole; it upcasts to its size and digest.
+        ("RecordRejected", 1) => RecordRejected::new(
+            URI,
+            "startsAt is not a datetime: \"tomorrow\"",
+            Input::Whole(br#"{"startsAt":"tomorrow"}"#),
+        )
+        .into(),
+        ("RecordRejected", 2) => RecordRejected::new(
+            "capture.jsonl:7",
+            "line 7 of 2000000 bytes exceeds the 81920-byte limit",
+            Input::Part {
+                head: "{\"did\":\"did:plc:gölden\",".as_bytes(),
+                size: 2_000_000,
+                sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+            },
+        )
         .into(),
         ("RsvpWithdrawn", 1) => RsvpWithdrawn {
             occurrence_id: OccurrenceId::for_record(URI),

@@ -22,6 +22,7 @@ use domain::external_ref::{ExternalRefLinked, LocalRef, external_ref_stream, lin
 use domain::identity::{Identity, IdentityCommand, UserId, identity_stream};
 use domain::intake::{Change, Delivery, Intake, Parsed, parse, rejection};
 use domain::occurrence::{Occurrence, OccurrenceCommand, OccurrenceId};
+use domain::rejection::Input;
 use std::ops::Range;
 
 use domain::{DomainEvent, EventId, EventMetadata, Origin, StreamId};
@@ -65,6 +66,48 @@ pub struct Incoming<'a> {
     /// Names it in rejections and errors (such as `FIREHOSE:42` or
     /// `file.jsonl:7`).
     pub position: &'a str,
+    /// Set when the source could not pass the input on as a message at all
+    /// (not UTF-8, too long, not a message): it is recorded as rejected.
+    pub refused: Option<Refused<'a>>,
+}
+
+/// Input a source refused, as the consumer put it on the bus.
+#[derive(Clone, Copy, Debug)]
+pub struct Refused<'a> {
+    /// Where the source held it (a file's path and line, a cursor).
+    pub subject: &'a str,
+    /// Why it is no message.
+    pub reason: &'a str,
+    /// What is known of it.
+    pub input: Input<'a>,
+}
+
+impl<'a> Incoming<'a> {
+    /// A message read at `position`.
+    pub fn message(raw: &'a str, position: &'a str) -> Self {
+        Self {
+            raw,
+            position,
+            refused: None,
+        }
+    }
+
+    fn parse(&self) -> Parsed {
+        match self.refused {
+            Some(refused) => Parsed::Rejected {
+                subject: refused.subject.to_owned(),
+                reason: refused.reason.to_owned(),
+            },
+            None => parse(self.raw, self.position),
+        }
+    }
+
+    fn input(&self) -> Input<'a> {
+        match self.refused {
+            Some(refused) => refused.input,
+            None => Input::Whole(self.raw.as_bytes()),
+        }
+    }
 }
 
 /// A failure that may pass: retry the messages later, do not acknowledge
@@ -101,21 +144,21 @@ impl<S: EventStore> Applier<S> {
 
     /// Applies one message.
     pub async fn apply(&self, raw: &str, position: &str) -> Result<Outcome, TransientError> {
-        self.apply_alone(Incoming { raw, position }).await
+        self.apply_alone(Incoming::message(raw, position)).await
     }
 
     /// Records that input which is no message at all (a line that is not
-    /// UTF-8, or too long to read) was rejected, with what is kept of it.
+    /// UTF-8, or too long to read) was rejected, with what is known of it.
     /// `position` names the input in errors.
     pub async fn reject(
         &self,
         position: &str,
         subject: &str,
         reason: &str,
-        raw: &str,
+        input: Input<'_>,
     ) -> Result<Outcome, TransientError> {
         let mut session = Session::new(&self.store);
-        let outcome = reject(&mut session, subject, reason, raw);
+        let outcome = reject(&mut session, subject, reason, input);
         match session.commit().await {
             Ok(_) => Ok(outcome),
             // A rejection's id derives from the input: this one was
@@ -138,7 +181,7 @@ impl<S: EventStore> Applier<S> {
         if let [message] = messages {
             return Ok(vec![self.apply_alone(*message).await?]);
         }
-        let parsed: Vec<Parsed> = messages.iter().map(|m| parse(m.raw, m.position)).collect();
+        let parsed: Vec<Parsed> = messages.iter().map(Incoming::parse).collect();
         if let Ok(outcomes) = self.settle(messages, &parsed).await? {
             return Ok(outcomes);
         }
@@ -151,7 +194,7 @@ impl<S: EventStore> Applier<S> {
     }
 
     async fn apply_alone(&self, message: Incoming<'_>) -> Result<Outcome, TransientError> {
-        let parsed = [parse(message.raw, message.position)];
+        let parsed = [message.parse()];
         let reason = match self.settle(&[message], &parsed).await? {
             Ok(mut outcomes) => return Ok(outcomes.remove(0)),
             Err(Unsettled::KeptChanging) => {
@@ -160,7 +203,7 @@ impl<S: EventStore> Applier<S> {
             Err(Unsettled::Refused(reason)) => reason,
         };
         let subject = subject_of(&parsed[0], message);
-        self.reject(message.position, &subject, &reason, message.raw)
+        self.reject(message.position, &subject, &reason, message.input())
             .await
     }
 
@@ -191,7 +234,7 @@ impl<S: EventStore> Applier<S> {
         messages: &[Incoming<'_>],
         after: Carried,
     ) -> Result<Decided, TransientError> {
-        let parsed: Vec<Parsed> = messages.iter().map(|m| parse(m.raw, m.position)).collect();
+        let parsed: Vec<Parsed> = messages.iter().map(Incoming::parse).collect();
         let mut session = Session::carrying(&self.store, after);
         let (outcomes, owned) = decide_all(&mut session, messages, &parsed).await?;
         let (parts, carried) = session.finish();
@@ -292,7 +335,7 @@ async fn apply_parsed<S: EventStore>(
     let delivery = match parsed {
         Parsed::Ignored(reason) => return Ok(Outcome::Ignored(reason.clone())),
         Parsed::Rejected { subject, reason } => {
-            return Ok(reject(session, subject, reason, message.raw));
+            return Ok(reject(session, subject, reason, message.input()));
         }
         Parsed::Delivery(delivery) => delivery,
     };
@@ -307,7 +350,7 @@ async fn apply_parsed<S: EventStore>(
                 session,
                 &subject_of(parsed, message),
                 &reason,
-                message.raw,
+                message.input(),
             ))
         }
     }
@@ -317,13 +360,13 @@ fn reject<S: EventStore>(
     session: &mut Session<'_, S>,
     subject: &str,
     reason: &str,
-    raw: &str,
+    input: Input<'_>,
 ) -> Outcome {
     let Intake {
         stream,
         metadata,
         event,
-    } = rejection("firehose", subject, reason, raw);
+    } = rejection("firehose", subject, reason, input);
     session.stage_blind(stream, vec![(metadata, event)]);
     Outcome::Rejected {
         subject: subject.to_owned(),

@@ -1,7 +1,9 @@
 //! The NATS JetStream bus between the consumer and the processor.
 //!
-//! One stream holds `{root}.event.*`, `{root}.rsvp.*`, `{root}.identity`
-//! and `{root}.account`; a second holds the dead letters `{root}.dlq.>`.
+//! One stream holds `{root}.event.*`, `{root}.rsvp.*`, `{root}.identity`,
+//! `{root}.account`, and `{root}.source.refused` for input a source could
+//! not pass on as a message (the processor records it as rejected, in bus
+//! order); a second holds the dead letters `{root}.dlq.>`.
 //! The root is `firehose` in production; tests pick their own so that they
 //! can run side by side. The bus is a buffer, not the source of truth: the
 //! event store's derived ids absorb whatever it delivers twice.
@@ -9,20 +11,30 @@
 use std::time::Duration;
 
 use async_nats::HeaderMap;
-use async_nats::jetstream::{self, Context, stream};
+use async_nats::jetstream::context::{PublishError, PublishErrorKind};
+use async_nats::jetstream::{self, Context, ErrorCode, stream};
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use crate::lines::{HEAD_BYTES, MAX_LINE_BYTES};
-use crate::routing::Routed;
+use crate::routing::{Cut, DeadLetter, Routed};
 
 /// Header naming the source kind of a message (`jetstream`, `firehose`, `file`).
 pub const SOURCE_HEADER: &str = "Openmeet-Source";
 /// Header carrying the source's cursor for a message.
 pub const CURSOR_HEADER: &str = "Openmeet-Cursor";
-/// Header carrying why a message is a dead letter.
+/// Header carrying why a message is a dead letter or was refused.
 pub const REASON_HEADER: &str = "Openmeet-Reason";
+/// Header naming where a refused input was held (a file's path and line).
+pub const POSITION_HEADER: &str = "Openmeet-Position";
+/// Header carrying the size of an input cut to its first bytes.
+pub const SIZE_HEADER: &str = "Openmeet-Size";
+/// Header carrying the SHA-256 of an input cut to its first bytes.
+pub const SHA256_HEADER: &str = "Openmeet-Sha256";
+/// The subject, below the root, of input a source refused.
+pub const REFUSED_SUBJECT: &str = "source.refused";
+/// The longest header value written; a longer reason is cut.
+const MAX_HEADER_VALUE: usize = 1024;
 /// How long JetStream remembers message ids to drop duplicates.
 const DUPLICATE_WINDOW: Duration = Duration::from_secs(10 * 60);
 
@@ -45,13 +57,14 @@ pub struct Bus {
     max_payload: usize,
 }
 
-/// A bus failure; all of them are worth retrying.
+/// A bus failure: worth retrying, unless it is permanent.
 #[derive(Debug, Error)]
 #[error("NATS bus ({url}): {what}: {reason}")]
 pub struct BusError {
     url: String,
     what: &'static str,
     reason: String,
+    permanent: bool,
 }
 
 /// The newest message on the bus, for resuming a source.
@@ -70,7 +83,14 @@ impl BusError {
             url: url.to_owned(),
             what,
             reason: err.to_string(),
+            permanent: false,
         }
+    }
+
+    /// Whether the bus refused this message for good (too large for it,
+    /// say): sending it again cannot succeed.
+    pub fn is_permanent(&self) -> bool {
+        self.permanent
     }
 }
 
@@ -79,11 +99,7 @@ impl Bus {
     pub async fn connect(config: BusConfig) -> Result<Bus, BusError> {
         let fail = |what| {
             let url = config.url.clone();
-            move |err: &dyn std::fmt::Display| BusError {
-                url,
-                what,
-                reason: err.to_string(),
-            }
+            move |err: &dyn std::fmt::Display| BusError::new(&url, what, err)
         };
         let client = async_nats::connect(&config.url)
             .await
@@ -91,20 +107,37 @@ impl Bus {
         let max_payload = client.server_info().max_payload;
         let js = jetstream::new(client);
         let root = &config.root;
-        js.get_or_create_stream(stream::Config {
-            name: config.stream.clone(),
-            subjects: vec![
-                format!("{root}.event.*"),
-                format!("{root}.rsvp.*"),
-                format!("{root}.identity"),
-                format!("{root}.account"),
-            ],
-            duplicate_window: DUPLICATE_WINDOW,
-            storage: stream::StorageType::File,
-            ..Default::default()
-        })
-        .await
-        .map_err(|err| fail("create the firehose stream")(&err))?;
+        let subjects = vec![
+            format!("{root}.event.*"),
+            format!("{root}.rsvp.*"),
+            format!("{root}.identity"),
+            format!("{root}.account"),
+            format!("{root}.{REFUSED_SUBJECT}"),
+        ];
+        let mut firehose = js
+            .get_or_create_stream(stream::Config {
+                name: config.stream.clone(),
+                subjects: subjects.clone(),
+                duplicate_window: DUPLICATE_WINDOW,
+                storage: stream::StorageType::File,
+                ..Default::default()
+            })
+            .await
+            .map_err(|err| fail("create the firehose stream")(&err))?;
+        // A stream made by an older build lacks newer subjects; its other
+        // settings (an operator's limits) are kept.
+        let mut existing = firehose
+            .info()
+            .await
+            .map_err(|err| fail("read the firehose stream")(&err))?
+            .config
+            .clone();
+        if subjects.iter().any(|s| !existing.subjects.contains(s)) {
+            existing.subjects = subjects;
+            js.update_stream(existing)
+                .await
+                .map_err(|err| fail("add subjects to the firehose stream")(&err))?;
+        }
         js.get_or_create_stream(stream::Config {
             name: format!("{}_DLQ", config.stream),
             subjects: vec![format!("{root}.dlq.>")],
@@ -137,11 +170,7 @@ impl Bus {
     }
 
     fn error(&self, what: &'static str, err: impl std::fmt::Display) -> BusError {
-        BusError {
-            url: self.config.url.clone(),
-            what,
-            reason: err.to_string(),
-        }
+        BusError::new(&self.config.url, what, &err)
     }
 
     /// Publishes a routed message; the returned future resolves when the
@@ -150,65 +179,91 @@ impl Bus {
     pub async fn publish(
         &self,
         source: &str,
-        message: Routed,
+        message: &Routed,
     ) -> Result<impl Future<Output = Result<bool, BusError>> + use<>, BusError> {
         let mut headers = HeaderMap::new();
         headers.insert("Nats-Msg-Id", message.msg_id.as_str());
         headers.insert(SOURCE_HEADER, source);
         headers.insert(CURSOR_HEADER, message.cursor.to_string().as_str());
-        let subject = format!("{}.{}", self.config.root, message.subject);
+        self.send(
+            format!("{}.{}", self.config.root, message.subject),
+            headers,
+            Bytes::from(message.payload.clone()),
+        )
+        .await
+    }
+
+    /// Puts input that `source` could not pass on as a message on the bus,
+    /// in order with the messages, for the processor to record as
+    /// rejected. `position` names where the source held it; `cursor` is
+    /// the source's cursor there, so a resume passes over it.
+    pub async fn refuse(
+        &self,
+        source: &str,
+        cursor: i64,
+        position: &str,
+        letter: &DeadLetter,
+    ) -> Result<impl Future<Output = Result<bool, BusError>> + use<>, BusError> {
+        let mut headers = letter_headers(letter);
+        let digest = match &letter.cut {
+            Some(cut) => cut.sha256.clone(),
+            None => format!("{:x}", Sha256::digest(&letter.payload)),
+        };
+        headers.insert(
+            "Nats-Msg-Id",
+            format!("{source}/{cursor}/refused/{}", &digest[..16]).as_str(),
+        );
+        headers.insert(SOURCE_HEADER, source);
+        headers.insert(CURSOR_HEADER, cursor.to_string().as_str());
+        headers.insert(POSITION_HEADER, header_value(position).as_str());
+        self.send(
+            format!("{}.{REFUSED_SUBJECT}", self.config.root),
+            headers,
+            Bytes::from(letter.payload.clone()),
+        )
+        .await
+    }
+
+    async fn send(
+        &self,
+        subject: String,
+        headers: HeaderMap,
+        payload: Bytes,
+    ) -> Result<impl Future<Output = Result<bool, BusError>> + use<>, BusError> {
         let pending = self
             .js
-            .publish_with_headers(subject, headers, Bytes::from(message.payload))
+            .publish_with_headers(subject, headers, payload)
             .await
-            .map_err(|err| self.error("publish", err))?;
+            .map_err(|err| publish_error(&self.config.url, "publish", err))?;
         let url = self.config.url.clone();
         Ok(async move {
             pending
                 .await
                 .map(|ack| ack.duplicate)
-                .map_err(|err| BusError {
-                    url,
-                    what: "publish acknowledgement",
-                    reason: err.to_string(),
-                })
+                .map_err(|err| publish_error(&url, "publish acknowledgement", err))
         })
     }
 
-    /// Publishes a dead letter under `{root}.dlq.{kind}` with its reason.
+    /// Publishes a dead letter under `{root}.dlq.{kind}` with its reason,
+    /// and for a cut one the size and digest of the whole input.
     pub async fn dead_letter(
         &self,
         kind: &str,
         msg_id: &str,
-        reason: &str,
-        payload: Vec<u8>,
+        letter: &DeadLetter,
     ) -> Result<(), BusError> {
-        // A dead letter is never larger than a message: past that it keeps
-        // the first bytes and says what the rest was.
-        let (reason, payload) = if payload.len() > MAX_LINE_BYTES {
-            let reason = format!(
-                "{reason} ({} bytes, sha256 {:x}; its first {HEAD_BYTES} bytes kept)",
-                payload.len(),
-                Sha256::digest(&payload)
-            );
-            (reason, payload[..HEAD_BYTES].to_vec())
-        } else {
-            (reason.to_owned(), payload)
-        };
-        let mut headers = HeaderMap::new();
+        let mut headers = letter_headers(letter);
         headers.insert("Nats-Msg-Id", msg_id);
-        // Header values are one line.
-        headers.insert(REASON_HEADER, reason.replace(['\r', '\n'], " ").as_str());
         self.js
             .publish_with_headers(
                 format!("{}.dlq.{kind}", self.config.root),
                 headers,
-                Bytes::from(payload),
+                Bytes::from(letter.payload.clone()),
             )
             .await
-            .map_err(|err| self.error("publish a dead letter", err))?
+            .map_err(|err| publish_error(&self.config.url, "publish a dead letter", err))?
             .await
-            .map_err(|err| self.error("dead letter acknowledgement", err))?;
+            .map_err(|err| publish_error(&self.config.url, "dead letter acknowledgement", err))?;
         Ok(())
     }
 
@@ -258,4 +313,64 @@ impl Bus {
         }
         Ok(())
     }
+}
+
+/// The reason of a dead letter or refusal, and what a cut one was.
+fn letter_headers(letter: &DeadLetter) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(REASON_HEADER, header_value(&letter.reason).as_str());
+    if let Some(Cut { size, sha256 }) = &letter.cut {
+        headers.insert(SIZE_HEADER, size.to_string().as_str());
+        headers.insert(SHA256_HEADER, sha256.as_str());
+    }
+    headers
+}
+
+/// What a header can carry of `text`: one line, cut at a character.
+fn header_value(text: &str) -> String {
+    let mut end = text.len().min(MAX_HEADER_VALUE);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].replace(['\r', '\n'], " ")
+}
+
+/// A refused publish, permanent when no retry can succeed: the message is
+/// larger than the server or the stream accepts, or its subject is not one.
+fn publish_error(url: &str, what: &'static str, err: PublishError) -> BusError {
+    let source = std::error::Error::source(&err);
+    let permanent = match err.kind() {
+        PublishErrorKind::MaxPayloadExceeded => true,
+        PublishErrorKind::Other => source.is_some_and(|source| {
+            source.is::<async_nats::subject::SubjectError>()
+                || source
+                    .downcast_ref::<jetstream::Error>()
+                    .is_some_and(|err| {
+                        err.error_code() == ErrorCode::STREAM_MESSAGE_EXCEEDS_MAXIMUM
+                    })
+        }),
+        _ => false,
+    };
+    BusError {
+        permanent,
+        ..BusError::new(url, what, &err)
+    }
+}
+
+/// The refusal a processor reads off a `{root}.source.refused` message:
+/// where the input was, why it was refused, and what a cut one was.
+pub fn refusal_of(headers: Option<&HeaderMap>) -> Option<(String, String, Option<Cut>)> {
+    let header = |name| {
+        headers
+            .and_then(|headers| headers.get(name))
+            .map(|value| value.as_str().to_owned())
+    };
+    let cut = match (header(SIZE_HEADER), header(SHA256_HEADER)) {
+        (Some(size), Some(sha256)) => Some(Cut {
+            size: size.parse().ok()?,
+            sha256,
+        }),
+        _ => None,
+    };
+    Some((header(POSITION_HEADER)?, header(REASON_HEADER)?, cut))
 }

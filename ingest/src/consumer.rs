@@ -13,6 +13,7 @@ use crate::backoff::Backoff;
 use crate::bus::{Bus, BusError};
 use crate::lines::{LineCounts, MAX_LINE_BYTES};
 use crate::metrics::IngestMetrics;
+use crate::routing::{DeadLetter, Routed};
 use crate::source::{Item, Source, SourceError};
 
 /// Room for the subject and the headers of a message (message id, source,
@@ -20,6 +21,9 @@ use crate::source::{Item, Source, SourceError};
 const HEADER_ALLOWANCE: usize = 4 * 1024;
 /// Publishes awaited together; more only queue in NATS's client buffer.
 const PUBLISH_WINDOW: usize = 256;
+/// Transient failures to store one message before the consumer gives up
+/// (about 25 s of retries).
+const PUBLISH_ATTEMPTS: u32 = 8;
 
 /// How to consume.
 #[derive(Clone, Debug)]
@@ -41,8 +45,9 @@ pub struct ConsumeReport {
     pub duplicates: u64,
     /// Messages filtered out.
     pub filtered: u64,
-    /// Dead letters.
-    pub dead_letters: u64,
+    /// Inputs refused as messages (by the source or the bus), put on the
+    /// bus to be recorded as rejected.
+    pub refused: u64,
     /// For a file of lines: what became of every line.
     pub lines: Option<LineCounts>,
 }
@@ -94,97 +99,231 @@ pub async fn consume(
         started_after,
         ..Default::default()
     };
+    let sender = Sender { bus, kind };
     let (tx, mut rx) = mpsc::channel(options.buffer.max(1));
-    let reader = tokio::spawn(source.run(started_after, tx));
-    let mut pending: VecDeque<BoxFuture<'static, Result<bool, BusError>>> = VecDeque::new();
+    let reader = tokio::spawn(source.clone().run(started_after, tx));
+    let mut pending: VecDeque<Pending> = VecDeque::new();
     while let Some(item) = rx.recv().await {
         metrics.buffered.set(rx.len() as i64);
-        match item {
+        let outgoing = match item {
             Item::Routed(routed) => {
-                metrics.received.inc();
                 let lag = now_micros().saturating_sub(routed.time_us) / 1_000_000;
                 metrics.lag_seconds.set(lag);
-                let ack = retry("publish", || bus.publish(kind, routed.clone())).await;
-                pending.push_back(ack.boxed());
-                if pending.len() >= PUBLISH_WINDOW {
-                    settle(&mut pending, 1, &mut report, metrics).await;
-                }
+                Outgoing::Message(routed)
             }
             Item::Dead { cursor, letter } => {
-                metrics.received.inc();
-                metrics.dead_letters.with_label_values(&["source"]).inc();
-                report.dead_letters += 1;
-                tracing::warn!(cursor, reason = %letter.reason, "source input sent to the dead-letter subject");
-                let msg_id = format!(
-                    "{kind}/{cursor}/{}",
-                    letter.reason.len() + letter.payload.len()
-                );
-                retry("dead letter", || {
-                    bus.dead_letter("source", &msg_id, &letter.reason, letter.payload.clone())
-                })
-                .await;
+                tracing::warn!(cursor, reason = %letter.reason, "source input refused; it goes on the bus to be recorded as rejected");
+                Outgoing::Refusal {
+                    cursor,
+                    position: source.position(cursor),
+                    letter,
+                }
             }
-            Item::Reconnecting => metrics.reconnects.inc(),
-            Item::Lines(counts) => report.lines = Some(counts),
+            Item::Reconnecting => {
+                metrics.reconnects.inc();
+                continue;
+            }
+            Item::Lines(counts) => {
+                report.lines = Some(counts);
+                continue;
+            }
             Item::Filtered(count) => {
                 metrics.received.inc_by(count);
                 metrics.filtered.inc_by(count);
                 report.filtered += count;
+                continue;
             }
+        };
+        metrics.received.inc();
+        pending.push_back(sender.start(outgoing, &mut Attempts::default()).await?);
+        if pending.len() >= PUBLISH_WINDOW {
+            sender.settle(&mut pending, 1, &mut report, metrics).await?;
         }
     }
     let remaining = pending.len();
-    settle(&mut pending, remaining, &mut report, metrics).await;
+    sender
+        .settle(&mut pending, remaining, &mut report, metrics)
+        .await?;
     match reader.await {
         Ok(result) => result.map(|()| report),
         Err(err) => Err(SourceError::stopped(kind, err.to_string())),
     }
 }
 
-async fn settle(
-    pending: &mut VecDeque<BoxFuture<'static, Result<bool, BusError>>>,
-    count: usize,
-    report: &mut ConsumeReport,
-    metrics: &IngestMetrics,
-) {
-    for _ in 0..count {
-        let Some(ack) = pending.pop_front() else {
-            return;
-        };
-        match ack.await {
-            Ok(true) => {
-                report.duplicates += 1;
-                metrics.duplicates.inc();
-            }
-            Ok(false) => {
-                report.published += 1;
-                metrics.published.inc();
-            }
-            // A lost acknowledgement may or may not have been stored; the
-            // message id makes a republish safe, and the source resumes from
-            // the bus on restart.
-            Err(err) => tracing::error!(error = %err, "a publish was not acknowledged"),
+/// What goes on the bus, kept until the bus stored it so that it can be
+/// sent again.
+enum Outgoing {
+    /// A routed message.
+    Message(Routed),
+    /// Input the source, or the bus, refused as a message: it goes on the
+    /// bus to be recorded as rejected.
+    Refusal {
+        cursor: i64,
+        position: String,
+        letter: DeadLetter,
+    },
+}
+
+impl Outgoing {
+    /// What it is, in logs.
+    fn about(&self) -> &str {
+        match self {
+            Outgoing::Message(routed) => &routed.about,
+            Outgoing::Refusal { position, .. } => position,
+        }
+    }
+
+    /// What to send instead when the bus refused this for good: a message
+    /// becomes a refusal naming it; a refusal keeps only its first bytes.
+    /// `None` when nothing smaller is left to send.
+    fn instead(self, err: &BusError) -> Option<Outgoing> {
+        match self {
+            Outgoing::Message(routed) => Some(Outgoing::Refusal {
+                cursor: routed.cursor,
+                letter: DeadLetter::new(
+                    format!("the bus refused {}: {err}", routed.about),
+                    routed.payload.into_bytes(),
+                ),
+                position: routed.about,
+            }),
+            Outgoing::Refusal {
+                cursor,
+                position,
+                letter,
+            } => letter.head_only().map(|letter| Outgoing::Refusal {
+                cursor,
+                position,
+                letter,
+            }),
         }
     }
 }
 
-/// Retries a bus operation with backoff until it succeeds: whatever feeds
-/// it waits meanwhile, so nothing is taken that cannot be passed on.
-pub(crate) async fn retry<T, F, Fut>(what: &str, mut op: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, BusError>>,
-{
-    let mut backoff = Backoff::RETRY;
-    loop {
-        match op().await {
-            Ok(value) => return value,
-            Err(err) => {
-                let delay = backoff.next_delay();
-                tracing::warn!(error = %err, retry_in = ?delay, "{what} failed");
-                tokio::time::sleep(delay).await;
+/// An outgoing message whose acknowledgement is awaited.
+struct Pending {
+    outgoing: Outgoing,
+    ack: BoxFuture<'static, Result<bool, BusError>>,
+}
+
+/// The transient failures met sending one message.
+#[derive(Default)]
+struct Attempts {
+    failed: u32,
+    backoff: Option<Backoff>,
+}
+
+/// Sends to the bus for one source.
+struct Sender<'a> {
+    bus: &'a Bus,
+    kind: &'static str,
+}
+
+impl Sender<'_> {
+    /// Sends `outgoing` and returns its acknowledgement to await.
+    async fn start(
+        &self,
+        mut outgoing: Outgoing,
+        attempts: &mut Attempts,
+    ) -> Result<Pending, SourceError> {
+        loop {
+            let sent = match &outgoing {
+                Outgoing::Message(routed) => self
+                    .bus
+                    .publish(self.kind, routed)
+                    .await
+                    .map(FutureExt::boxed),
+                Outgoing::Refusal {
+                    cursor,
+                    position,
+                    letter,
+                } => self
+                    .bus
+                    .refuse(self.kind, *cursor, position, letter)
+                    .await
+                    .map(FutureExt::boxed),
+            };
+            match sent {
+                Ok(ack) => return Ok(Pending { outgoing, ack }),
+                Err(err) => outgoing = self.after(err, outgoing, attempts).await?,
             }
         }
+    }
+
+    /// What to send after the bus refused `outgoing`: something smaller for
+    /// a permanent refusal, the same again after a pause for a transient
+    /// one, and an error once the transient ones outlast the bound.
+    async fn after(
+        &self,
+        err: BusError,
+        outgoing: Outgoing,
+        attempts: &mut Attempts,
+    ) -> Result<Outgoing, SourceError> {
+        let about = outgoing.about().to_owned();
+        if err.is_permanent() {
+            tracing::warn!(%about, error = %err, "the bus refused it for good; it goes on the bus as a refusal");
+            return outgoing.instead(&err).ok_or_else(|| {
+                SourceError::stopped(
+                    self.kind,
+                    format!("the bus refused even the first bytes of {about}: {err}"),
+                )
+            });
+        }
+        attempts.failed += 1;
+        if attempts.failed >= PUBLISH_ATTEMPTS {
+            return Err(SourceError::stopped(
+                self.kind,
+                format!(
+                    "the bus failed {PUBLISH_ATTEMPTS} times to store {about}, last with: {err}; nothing after it was read, and a restart resumes from the newest message the bus holds"
+                ),
+            ));
+        }
+        let delay = attempts.backoff.get_or_insert(Backoff::RETRY).next_delay();
+        tracing::warn!(%about, attempt = attempts.failed, error = %err, retry_in = ?delay, "publish failed; sending it again");
+        tokio::time::sleep(delay).await;
+        Ok(outgoing)
+    }
+
+    /// Waits for the first `count` acknowledgements, sending again what
+    /// the bus did not store.
+    async fn settle(
+        &self,
+        pending: &mut VecDeque<Pending>,
+        count: usize,
+        report: &mut ConsumeReport,
+        metrics: &IngestMetrics,
+    ) -> Result<(), SourceError> {
+        for _ in 0..count {
+            let Some(Pending {
+                mut outgoing,
+                mut ack,
+            }) = pending.pop_front()
+            else {
+                return Ok(());
+            };
+            let mut attempts = Attempts::default();
+            let duplicate = loop {
+                match ack.await {
+                    Ok(duplicate) => break duplicate,
+                    // A lost acknowledgement may or may not have been
+                    // stored; the message id makes sending it again safe.
+                    Err(err) => {
+                        let next = self.after(err, outgoing, &mut attempts).await?;
+                        Pending { outgoing, ack } = self.start(next, &mut attempts).await?;
+                    }
+                }
+            };
+            if duplicate {
+                report.duplicates += 1;
+                metrics.duplicates.inc();
+            } else if let Outgoing::Refusal { .. } = outgoing {
+                report.refused += 1;
+                metrics.refused.inc();
+            } else {
+                report.published += 1;
+                metrics.published.inc();
+            }
+        }
+        Ok(())
     }
 }
 

@@ -228,10 +228,7 @@ impl Sorted {
         match routing {
             Ok(message) => self.routed.push(message),
             Err(Unrouted::Filtered(what)) => self.filtered.push(what),
-            Err(Unrouted::Malformed(reason)) => self.dead.push(DeadLetter {
-                reason,
-                payload: payload(),
-            }),
+            Err(Unrouted::Malformed(reason)) => self.dead.push(DeadLetter::new(reason, payload())),
             Err(Unrouted::Oversized(letter)) => self.dead.push(letter),
         }
     }
@@ -294,10 +291,10 @@ fn decode_commit(body: CommitBody) -> Result<Frame, FrameError> {
                     commit.cid = Some(cid.to_string());
                 }
                 Err(reason) => {
-                    sorted.dead.push(DeadLetter {
-                        reason: format!("at://{}/{}: {reason}", body.repo, op.path),
-                        payload: serde_json::to_vec(&commit).unwrap_or_default(),
-                    });
+                    sorted.dead.push(DeadLetter::new(
+                        format!("at://{}/{}: {reason}", body.repo, op.path),
+                        serde_json::to_vec(&commit).unwrap_or_default(),
+                    ));
                     continue;
                 }
             }
@@ -311,13 +308,13 @@ fn decode_commit(body: CommitBody) -> Result<Frame, FrameError> {
         let mut text = match serde_json::to_string(&line) {
             Ok(text) => text,
             Err(err) => {
-                sorted.dead.push(DeadLetter {
-                    reason: format!(
+                sorted.dead.push(DeadLetter::new(
+                    format!(
                         "at://{}/{}: not writable as JSON: {err}",
                         body.repo, op.path
                     ),
-                    payload: vec![],
-                });
+                    vec![],
+                ));
                 continue;
             }
         };

@@ -8,7 +8,10 @@ use std::fmt;
 use std::io;
 
 use domain::intake::MAX_RECORD_BYTES;
+use sha2::{Digest, Sha256};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
+
+use crate::routing::{Cut, DeadLetter};
 
 /// The longest line read whole: a message is its record (at most
 /// [`MAX_RECORD_BYTES`]) in an envelope of identifiers, each bounded by its
@@ -47,6 +50,8 @@ pub enum Line {
         number: u64,
         /// Its length in bytes.
         size: u64,
+        /// Its SHA-256, as hex.
+        sha256: String,
         /// Its first [`HEAD_BYTES`] bytes.
         head: Vec<u8>,
     },
@@ -65,19 +70,29 @@ impl Line {
 }
 
 impl Line {
-    /// Why the line is no message, and what is kept of it; `None` for a
+    /// Why the line is no message, with what is kept of it; `None` for a
     /// line of text or an empty one.
-    pub fn broken(&self) -> Option<(String, &[u8])> {
+    pub fn broken(&self) -> Option<DeadLetter> {
         match self {
             Line::Text { .. } | Line::Empty { .. } => None,
-            Line::Undecodable { reason, bytes, .. } => Some((reason.clone(), bytes)),
-            Line::Oversized { number, size, head } => Some((
-                format!(
-                    "line {number} of {size} bytes exceeds the {MAX_LINE_BYTES}-byte limit (its first {} bytes kept)",
-                    head.len()
-                ),
+            Line::Undecodable { reason, bytes, .. } => {
+                Some(DeadLetter::new(reason.clone(), bytes.clone()))
+            }
+            Line::Oversized {
+                number,
+                size,
+                sha256,
                 head,
-            )),
+            } => Some(DeadLetter {
+                reason: format!(
+                    "line {number} of {size} bytes exceeds the {MAX_LINE_BYTES}-byte limit"
+                ),
+                payload: head.clone(),
+                cut: Some(Cut {
+                    size: *size,
+                    sha256: sha256.clone(),
+                }),
+            }),
         }
     }
 }
@@ -108,6 +123,9 @@ impl<R: AsyncBufRead + Unpin> Lines<R> {
     pub async fn next_line(&mut self) -> io::Result<Option<Line>> {
         let mut kept = Vec::new();
         let mut size = 0u64;
+        // Only a line past the limit needs its digest: begun once it passes
+        // it, over what is held and then the rest as it streams by.
+        let mut digest: Option<Sha256> = None;
         let mut read_any = false;
         loop {
             let available = self.reader.fill_buf().await?;
@@ -122,7 +140,13 @@ impl<R: AsyncBufRead + Unpin> Lines<R> {
             let chunk = &available[..newline.unwrap_or(available.len())];
             size += chunk.len() as u64;
             let room = (MAX_LINE_BYTES + 1).saturating_sub(kept.len());
-            kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            let (held, past) = chunk.split_at(chunk.len().min(room));
+            kept.extend_from_slice(held);
+            if !past.is_empty() {
+                digest
+                    .get_or_insert_with(|| Sha256::new_with_prefix(&kept))
+                    .update(past);
+            }
             let used = newline.map_or(available.len(), |at| at + 1);
             self.reader.consume(used);
             self.consumed += used as u64;
@@ -133,10 +157,15 @@ impl<R: AsyncBufRead + Unpin> Lines<R> {
         self.number += 1;
         let number = self.number;
         if size > MAX_LINE_BYTES as u64 {
+            let sha256 = match digest {
+                Some(digest) => format!("{:x}", digest.finalize()),
+                None => format!("{:x}", Sha256::digest(&kept)),
+            };
             kept.truncate(HEAD_BYTES);
             return Ok(Some(Line::Oversized {
                 number,
                 size,
+                sha256,
                 head: kept,
             }));
         }
@@ -251,22 +280,26 @@ mod tests {
     }
 
     #[test]
-    fn a_line_past_the_limit_is_measured_and_not_held() {
-        let mut file = vec![b'x'; MAX_LINE_BYTES + 10];
-        file.extend_from_slice(b"\nok\n");
+    fn a_line_past_the_limit_is_measured_and_digested_and_not_held() {
+        let long = |size: usize| -> Vec<u8> { (0..size).map(|i| b'a' + (i % 26) as u8).collect() };
+        let (first, second) = (long(MAX_LINE_BYTES + 10), long(MAX_LINE_BYTES + 1));
+        let file = [&first[..], b"\n", &second[..], b"\nok\n"].concat();
         let lines = block_on(all(&file));
+        for (number, line) in [(1, &first), (2, &second)] {
+            assert_eq!(
+                lines[number - 1],
+                Line::Oversized {
+                    number: number as u64,
+                    size: line.len() as u64,
+                    sha256: format!("{:x}", Sha256::digest(line)),
+                    head: line[..HEAD_BYTES].to_vec()
+                }
+            );
+        }
         assert_eq!(
-            lines[0],
-            Line::Oversized {
-                number: 1,
-                size: MAX_LINE_BYTES as u64 + 10,
-                head: vec![b'x'; HEAD_BYTES]
-            }
-        );
-        assert_eq!(
-            lines[1],
+            lines[2],
             Line::Text {
-                number: 2,
+                number: 3,
                 text: "ok".into()
             }
         );

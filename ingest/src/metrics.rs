@@ -13,6 +13,9 @@ pub struct IngestMetrics {
     pub duplicates: IntCounter,
     /// Messages filtered out (other collections or kinds).
     pub filtered: IntCounter,
+    /// Inputs a source could not pass on as messages, put on the bus to be
+    /// recorded as rejected.
+    pub refused: IntCounter,
     /// Messages sent to the dead-letter subjects, by kind.
     pub dead_letters: IntCounterVec,
     /// Seconds between the source's clock on the newest message and now.
@@ -77,6 +80,11 @@ impl IngestMetrics {
                 registry,
                 "ingest_messages_filtered_total",
                 "Messages filtered out before the bus",
+            )?,
+            refused: counter(
+                registry,
+                "ingest_inputs_refused_total",
+                "Inputs a source could not pass on as messages (not UTF-8, too large, unreadable), put on the bus to be recorded as rejected",
             )?,
             dead_letters: counter_vec(
                 registry,

@@ -23,10 +23,11 @@ use futures::StreamExt;
 use store::EventStore;
 use tracing::Instrument;
 
-use crate::apply::{Applier, Incoming, Outcome, Writing};
+use crate::apply::{Applier, Incoming, Outcome, Refused, Writing};
 use crate::backoff::Backoff;
-use crate::bus::{Bus, BusError};
+use crate::bus::{Bus, BusError, REFUSED_SUBJECT, refusal_of};
 use crate::metrics::IngestMetrics;
+use crate::routing::DeadLetter;
 use crate::tally::Tally;
 
 /// How long a fetch waits for a batch to fill: a processor that keeps up
@@ -138,6 +139,14 @@ struct Fetched {
     messages: Vec<Message>,
     positions: Vec<String>,
     raws: Vec<String>,
+    /// For each message, the refusal it carries, if it is one.
+    refusals: Vec<Option<Refusal>>,
+}
+
+/// A refusal read off a `{root}.source.refused` message.
+struct Refusal {
+    position: String,
+    letter: DeadLetter,
 }
 
 impl Fetched {
@@ -150,7 +159,9 @@ impl Fetched {
             messages: vec![],
             positions: vec![],
             raws: vec![],
+            refusals: vec![],
         };
+        let refused_subject = format!("{}.{REFUSED_SUBJECT}", bus.config().root);
         while let Some(message) = batch.next().await {
             let message = message.map_err(|err| fail("receive", &err))?;
             let sequence = message
@@ -163,6 +174,25 @@ impl Fetched {
             fetched
                 .raws
                 .push(String::from_utf8_lossy(&message.payload).into_owned());
+            let refusal = (message.subject.as_str() == refused_subject).then(|| {
+                let (position, reason, cut) =
+                    refusal_of(message.headers.as_ref()).unwrap_or_else(|| {
+                        (
+                            format!("{}:{sequence}", bus.config().stream),
+                            "refused by the source, for a reason its headers do not say".into(),
+                            None,
+                        )
+                    });
+                Refusal {
+                    position,
+                    letter: DeadLetter {
+                        reason,
+                        payload: message.payload.to_vec(),
+                        cut,
+                    },
+                }
+            });
+            fetched.refusals.push(refusal);
             fetched.messages.push(message);
         }
         Ok((!fetched.messages.is_empty()).then_some(fetched))
@@ -172,7 +202,15 @@ impl Fetched {
         self.raws
             .iter()
             .zip(&self.positions)
-            .map(|(raw, position)| Incoming { raw, position })
+            .zip(&self.refusals)
+            .map(|((raw, position), refusal)| Incoming {
+                refused: refusal.as_ref().map(|refusal| Refused {
+                    subject: &refusal.position,
+                    reason: &refusal.letter.reason,
+                    input: refusal.letter.input(),
+                }),
+                ..Incoming::message(raw, position)
+            })
             .collect()
     }
 
@@ -238,13 +276,15 @@ impl<S: EventStore> Run<'_, S> {
 
     /// Counts a batch's outcomes, sends its dead letters, and acknowledges it.
     async fn finish(&mut self, fetched: &Fetched, outcomes: Vec<Outcome>) -> Result<(), BusError> {
-        for ((message, position), outcome) in fetched
+        for (((message, position), refusal), outcome) in fetched
             .messages
             .iter()
             .zip(&fetched.positions)
+            .zip(&fetched.refusals)
             .zip(&outcomes)
         {
-            count(self.bus, message, position, outcome, self.metrics).await;
+            let letter = refusal.as_ref().map(|refusal| &refusal.letter);
+            count(self.bus, message, position, letter, outcome, self.metrics).await;
             self.tally.count(outcome);
         }
         if let Some(last) = fetched.messages.last() {
@@ -312,10 +352,13 @@ async fn open_consumer(
     Ok(consumer)
 }
 
+/// Counts what became of a message; a rejected one goes to the
+/// dead-letter subject, a refusal as the consumer sent it.
 async fn count(
     bus: &Bus,
     message: &Message,
     position: &str,
+    refusal: Option<&DeadLetter>,
     outcome: &Outcome,
     metrics: &IngestMetrics,
 ) {
@@ -346,10 +389,36 @@ async fn count(
                 .to_owned();
             metrics.dead_letters.with_label_values(&[&kind]).inc();
             tracing::warn!(%position, %subject, %reason, "rejected; recorded and sent to the dead-letter subject");
-            crate::consumer::retry("dead letter", || {
-                bus.dead_letter(&kind, position, reason, message.payload.to_vec())
-            })
-            .await;
+            let letter = match refusal {
+                Some(letter) => letter.clone(),
+                None => DeadLetter::new(reason.clone(), message.payload.to_vec()),
+            };
+            dead_letter(bus, &kind, position, letter).await;
+        }
+    }
+}
+
+/// Sends a dead letter, waiting out transient failures (the batch stays
+/// unacknowledged meanwhile); one the bus refuses for good is sent again
+/// with only its first bytes.
+async fn dead_letter(bus: &Bus, kind: &str, position: &str, mut letter: DeadLetter) {
+    let mut backoff = Backoff::RETRY;
+    loop {
+        let Err(err) = bus.dead_letter(kind, position, &letter).await else {
+            return;
+        };
+        if err.is_permanent() {
+            match letter.head_only() {
+                Some(head) => letter = head,
+                None => {
+                    tracing::error!(%position, error = %err, "the bus refused even the first bytes of a dead letter; its rejection is recorded");
+                    return;
+                }
+            }
+        } else {
+            let delay = backoff.next_delay();
+            tracing::warn!(%position, error = %err, retry_in = ?delay, "dead letter failed");
+            tokio::time::sleep(delay).await;
         }
     }
 }

@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 
 use domain::intake::{EVENT_COLLECTION, check_commit, check_message, is_wanted};
+use domain::rejection::Input;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
@@ -19,6 +20,9 @@ pub struct Routed {
     /// JetStream's deduplication id: `did/collection/rkey/rev` for records,
     /// `did/kind/seq` for identity and account messages.
     pub msg_id: String,
+    /// What it is about, to name it in logs and rejections: the record's
+    /// AT-URI, or the DID of an identity or account message.
+    pub about: String,
     /// The source's own cursor for this message (Jetstream `time_us`, or
     /// the firehose `seq`).
     pub cursor: i64,
@@ -34,8 +38,71 @@ pub struct Routed {
 pub struct DeadLetter {
     /// Why it cannot be routed.
     pub reason: String,
-    /// The input as received.
+    /// The input as received, or only its first [`HEAD_BYTES`] when it is
+    /// larger than any message ([`MAX_LINE_BYTES`]).
     pub payload: Vec<u8>,
+    /// For a payload cut to its first bytes: what the whole input was.
+    pub cut: Option<Cut>,
+}
+
+/// The size and digest of an input of which only the first bytes are kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cut {
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its SHA-256, as 64 hex digits.
+    pub sha256: String,
+}
+
+impl DeadLetter {
+    /// The dead letter of `input`: all of it, or past [`MAX_LINE_BYTES`]
+    /// its first bytes with its size and digest, so that a dead letter is
+    /// never larger than a message.
+    pub fn new(reason: impl Into<String>, mut input: Vec<u8>) -> Self {
+        let cut = (input.len() > MAX_LINE_BYTES).then(|| {
+            let cut = Cut {
+                size: input.len() as u64,
+                sha256: format!("{:x}", Sha256::digest(&input)),
+            };
+            input.truncate(HEAD_BYTES);
+            cut
+        });
+        Self {
+            reason: reason.into(),
+            payload: input,
+            cut,
+        }
+    }
+
+    /// The same letter with only the first [`HEAD_BYTES`] of its input
+    /// (and what the whole was), for a bus that refused it whole; `None`
+    /// when it holds no more than that already.
+    pub fn head_only(self) -> Option<DeadLetter> {
+        if self.payload.len() <= HEAD_BYTES {
+            return None;
+        }
+        let cut = self.cut.unwrap_or_else(|| Cut {
+            size: self.payload.len() as u64,
+            sha256: format!("{:x}", Sha256::digest(&self.payload)),
+        });
+        Some(DeadLetter {
+            reason: self.reason,
+            payload: self.payload[..HEAD_BYTES].to_vec(),
+            cut: Some(cut),
+        })
+    }
+
+    /// What is known of the input, for its `RecordRejected`.
+    pub fn input(&self) -> Input<'_> {
+        match &self.cut {
+            None => Input::Whole(&self.payload),
+            Some(cut) => Input::Part {
+                head: &self.payload,
+                size: cut.size,
+                sha256: &cut.sha256,
+            },
+        }
+    }
 }
 
 /// Why a message does not go to the bus.
@@ -141,7 +208,7 @@ fn route(
     // The identifiers become the message id header and the cursor: the
     // same syntax rules as intake, before anything reaches the bus.
     check_message(&head.did, head.time_us).map_err(Unrouted::Malformed)?;
-    let (subject, msg_id) = match (&*head.kind, &head.commit) {
+    let (subject, msg_id, about) = match (&*head.kind, &head.commit) {
         ("commit", Some(commit)) => {
             check_commit(&commit.rkey, &commit.rev).map_err(Unrouted::Malformed)?;
             let subject = match (commit.collection == EVENT_COLLECTION, &*commit.operation) {
@@ -163,6 +230,7 @@ fn route(
                     "{}/{}/{}/{}",
                     head.did, commit.collection, commit.rkey, commit.rev
                 ),
+                format!("at://{}/{}/{}", head.did, commit.collection, commit.rkey),
             )
         }
         ("commit", None) => {
@@ -179,16 +247,18 @@ fn route(
             (
                 subject,
                 format!("{}/{kind}/{}", head.did, seq.unwrap_or(head.time_us)),
+                head.did.clone().into_owned(),
             )
         }
     };
     let payload = payload();
     if payload.len() > MAX_LINE_BYTES {
-        return Err(Unrouted::Oversized(oversized(&msg_id, &payload)));
+        return Err(Unrouted::Oversized(oversized(&msg_id, payload)));
     }
     Ok(Routed {
         subject,
         msg_id,
+        about,
         cursor: cursor.unwrap_or(head.time_us),
         time_us: head.time_us,
         payload,
@@ -196,16 +266,12 @@ fn route(
 }
 
 /// The dead letter standing for an oversized message.
-fn oversized(msg_id: &str, payload: &str) -> DeadLetter {
-    let kept = &payload.as_bytes()[..HEAD_BYTES];
-    DeadLetter {
-        reason: format!(
-            "message {msg_id} of {} bytes exceeds the {MAX_LINE_BYTES}-byte limit (sha256 {:x}; its first {HEAD_BYTES} bytes kept)",
-            payload.len(),
-            Sha256::digest(payload.as_bytes())
-        ),
-        payload: kept.to_vec(),
-    }
+fn oversized(msg_id: &str, payload: String) -> DeadLetter {
+    let reason = format!(
+        "message {msg_id} of {} bytes exceeds the {MAX_LINE_BYTES}-byte limit",
+        payload.len()
+    );
+    DeadLetter::new(reason, payload.into_bytes())
 }
 
 #[cfg(test)]
@@ -271,13 +337,20 @@ mod tests {
             panic!("an oversized message was routed");
         };
         assert_eq!(letter.payload.len(), HEAD_BYTES);
-        let size = value.to_string().len();
-        assert!(
-            letter.reason.starts_with(&format!(
-                "message did:plc:a/{EVENT_COLLECTION}/big/3mptbypluud2a of {size} bytes exceeds the {MAX_LINE_BYTES}-byte limit (sha256 "
-            )),
-            "{}",
-            letter.reason
+        let line = value.to_string();
+        assert_eq!(
+            letter.reason,
+            format!(
+                "message did:plc:a/{EVENT_COLLECTION}/big/3mptbypluud2a of {} bytes exceeds the {MAX_LINE_BYTES}-byte limit",
+                line.len()
+            )
+        );
+        assert_eq!(
+            letter.cut,
+            Some(Cut {
+                size: line.len() as u64,
+                sha256: format!("{:x}", Sha256::digest(line.as_bytes()))
+            })
         );
     }
 

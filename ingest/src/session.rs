@@ -253,7 +253,7 @@ fn decoded(event: &RecordedEvent) -> Result<DomainEvent, StoreError> {
 
 #[cfg(test)]
 mod tests {
-    use domain::rejection::RecordRejected;
+    use domain::rejection::{Input, RecordRejected};
     use domain::{Actor, Origin};
     use store::testkit::ScratchDatabase;
 
@@ -267,11 +267,7 @@ mod tests {
             origin: Origin::Bluesky,
             actor: Actor::system("test"),
         };
-        let event = RecordRejected {
-            subject: label.to_owned(),
-            reason: "test".into(),
-            raw: String::new(),
-        };
+        let event = RecordRejected::new(label, "test", Input::Whole(b""));
         (metadata, event.into())
     }
 

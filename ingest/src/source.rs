@@ -106,6 +106,8 @@ impl Source {
                 let path = parsed
                     .to_file_path()
                     .map_err(|()| bad("not a local file path"))?;
+                // Named as `import-jetstream` names it, in rejections.
+                let path = std::fs::canonicalize(&path).unwrap_or(path);
                 Ok(if path.extension().is_some_and(|ext| ext == "jsonl") {
                     Source::JsonLines(path)
                 } else {
@@ -131,6 +133,18 @@ impl Source {
             Source::Firehose(_) => "firehose",
             Source::JsonLines(_) => "file-jsonl",
             Source::Frames(_) => "file-frames",
+        }
+    }
+
+    /// Names the input at `cursor`, in rejections of what the source held
+    /// there: a file's path and line (as `import-jetstream` names it), or
+    /// the stream's cursor.
+    pub fn position(&self, cursor: i64) -> String {
+        match self {
+            Source::JsonLines(path) => format!("{}:{cursor}", path.display()),
+            Source::Frames(path) => format!("{}:frame {cursor}", path.display()),
+            Source::Jetstream(url) => format!("{url} at cursor {cursor}"),
+            Source::Firehose(url) => format!("{url} at seq {cursor}"),
         }
     }
 
@@ -167,10 +181,7 @@ fn items_of_line(line: &str, cursor: Option<i64>) -> Item {
         Err(Unrouted::Filtered(_)) => Item::Filtered(1),
         Err(Unrouted::Malformed(reason)) => Item::Dead {
             cursor: cursor.unwrap_or(0),
-            letter: DeadLetter {
-                reason,
-                payload: line.as_bytes().to_vec(),
-            },
+            letter: DeadLetter::new(reason, line.as_bytes().to_vec()),
         },
         Err(Unrouted::Oversized(letter)) => Item::Dead {
             cursor: cursor.unwrap_or(0),
@@ -207,10 +218,7 @@ fn items_of_frame(bytes: &[u8], position: i64) -> Vec<Item> {
         }
         Err(err) => vec![Item::Dead {
             cursor: position,
-            letter: DeadLetter {
-                reason: err.to_string(),
-                payload: bytes.to_vec(),
-            },
+            letter: DeadLetter::new(err.to_string(), bytes.to_vec()),
         }],
     }
 }
@@ -254,13 +262,10 @@ async fn replay_lines(
         }
         let item = if let Line::Text { text, .. } = &line {
             items_of_line(text, Some(number))
-        } else if let Some((reason, kept)) = line.broken() {
+        } else if let Some(letter) = line.broken() {
             Item::Dead {
                 cursor: number,
-                letter: DeadLetter {
-                    reason,
-                    payload: kept.to_vec(),
-                },
+                letter,
             }
         } else {
             continue;

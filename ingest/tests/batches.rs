@@ -83,7 +83,7 @@ async fn in_batches(lines: &[String], size: usize) -> (Vec<Outcome>, Vec<(String
     let incoming: Vec<Incoming> = lines
         .iter()
         .zip(&positions)
-        .map(|(raw, position)| Incoming { raw, position })
+        .map(|(raw, position)| Incoming::message(raw, position))
         .collect();
     let mut outcomes = vec![];
     for batch in incoming.chunks(size) {
@@ -138,14 +138,8 @@ async fn a_refused_message_leaves_only_its_rejection_and_the_batch_goes_on() {
         ),
     ];
     let incoming = [
-        Incoming {
-            raw: &lines[0],
-            position: "m:0",
-        },
-        Incoming {
-            raw: &lines[1],
-            position: "m:1",
-        },
+        Incoming::message(&lines[0], "m:0"),
+        Incoming::message(&lines[1], "m:1"),
     ];
     let outcomes = applier.apply_batch(&incoming).await.unwrap();
     assert_eq!(
@@ -225,7 +219,12 @@ async fn a_message_rejected_before_in_other_words_is_not_retried_forever() {
     let store = db.store(2).await;
     let line = commit("did:plc:reworded", 1, "delete", EVENT, "never", None);
     let subject = format!("at://did:plc:reworded/{EVENT}/never");
-    let earlier = domain::intake::rejection("firehose", &subject, "an older wording", &line);
+    let earlier = domain::intake::rejection(
+        "firehose",
+        &subject,
+        "an older wording",
+        domain::rejection::Input::Whole(line.as_bytes()),
+    );
     let stored = domain::NewEvent {
         metadata: earlier.metadata,
         payload: earlier.event.encode(),

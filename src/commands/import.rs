@@ -25,7 +25,12 @@ pub struct ImportArgs {
 
 /// Imports every line of the file and prints what happened.
 pub async fn run(database_url: &str, args: ImportArgs) -> anyhow::Result<ExitCode> {
-    let name = args.file.display().to_string();
+    // Rejections name the file by its full path, as `ingest consume` does,
+    // so that both paths record the same rejection of the same line.
+    let name = std::fs::canonicalize(&args.file)
+        .unwrap_or_else(|_| args.file.clone())
+        .display()
+        .to_string();
     let file = tokio::fs::File::open(&args.file)
         .await
         .with_context(|| format!("cannot read {name}"))?;
@@ -48,10 +53,9 @@ pub async fn run(database_url: &str, args: ImportArgs) -> anyhow::Result<ExitCod
         let span = tracing::info_span!("message", %source);
         let outcome = if let Line::Text { text, .. } = &line {
             applier.apply(text, &source).instrument(span).await?
-        } else if let Some((reason, kept)) = line.broken() {
-            let raw = String::from_utf8_lossy(kept);
+        } else if let Some(letter) = line.broken() {
             applier
-                .reject(&source, &source, &reason, &raw)
+                .reject(&source, &source, &letter.reason, letter.input())
                 .instrument(span)
                 .await?
         } else {

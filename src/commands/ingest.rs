@@ -104,7 +104,7 @@ pub async fn run(
             let kind = source.kind();
             let report = consume(&bus, source, ConsumeOptions { cursor, buffer }, &metrics).await?;
             println!(
-                "consumed {kind} source{}: {} published, {} already on the bus, {} filtered, {} dead letters",
+                "consumed {kind} source{}: {} published, {} already on the bus, {} filtered, {} refused (recorded as rejected by the processor)",
                 report
                     .started_after
                     .map(|c| format!(" after cursor {c}"))
@@ -112,7 +112,7 @@ pub async fn run(
                 report.published,
                 report.duplicates,
                 report.filtered,
-                report.dead_letters,
+                report.refused,
             );
             if let Some(lines) = &report.lines {
                 println!("  {lines}");
