@@ -322,6 +322,47 @@ fn rsvp(user: u128, status: AttendanceStatus, changed_at: &str) -> DomainEvent {
 }
 
 #[tokio::test]
+async fn a_guest_answering_one_event_from_two_records_keeps_both_uris() {
+    let (store, _db) = fresh().await;
+    let from_record = |rkey: &str, status, changed_at| {
+        let DomainEvent::RsvpChanged(mut changed) = rsvp(1, status, changed_at) else {
+            unreachable!()
+        };
+        changed.rsvp_uri = Some(format!(
+            "at://did:plc:u1/community.lexicon.calendar.rsvp/{rkey}"
+        ));
+        DomainEvent::from(changed)
+    };
+    append(
+        &store,
+        vec![
+            from_record(
+                "early",
+                AttendanceStatus::Interested,
+                "2026-11-24T11:00:00Z",
+            ),
+            from_record("later", AttendanceStatus::Attending, "2026-11-24T12:00:00Z"),
+        ],
+    )
+    .await;
+    project(&store, 2).await;
+    let refs: Vec<(String, Uuid)> = sqlx::query_as(
+        "SELECT uri, local_id FROM read.external_refs WHERE kind = 'rsvp' ORDER BY uri",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(refs.len(), 2, "{refs:?}");
+    assert!(refs[0].0.ends_with("/early") && refs[1].0.ends_with("/later"));
+    assert_eq!(refs[0].1, refs[1].1, "both stand for the one attendance");
+    let status: String = sqlx::query_scalar("SELECT status FROM read.attendees")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(status, "attending");
+}
+
+#[tokio::test]
 async fn an_attendee_appears_once_with_the_latest_answer_whatever_the_order() {
     let (store, _db) = fresh().await;
     append(
