@@ -196,11 +196,11 @@ impl Bus {
     /// Puts input that `source` could not pass on as a message on the bus,
     /// in order with the messages, for the processor to record as
     /// rejected. `position` names where the source held it; `cursor` is
-    /// the source's cursor there, so a resume passes over it.
+    /// the source's cursor there (if it has one), so a resume passes over it.
     pub async fn refuse(
         &self,
         source: &str,
-        cursor: i64,
+        cursor: Option<i64>,
         position: &str,
         letter: &DeadLetter,
     ) -> Result<impl Future<Output = Result<bool, BusError>> + use<>, BusError> {
@@ -211,10 +211,12 @@ impl Bus {
         };
         headers.insert(
             "Nats-Msg-Id",
-            format!("{source}/{cursor}/refused/{}", &digest[..16]).as_str(),
+            format!("{source}/{position}/refused/{}", &digest[..16]).as_str(),
         );
         headers.insert(SOURCE_HEADER, source);
-        headers.insert(CURSOR_HEADER, cursor.to_string().as_str());
+        if let Some(cursor) = cursor {
+            headers.insert(CURSOR_HEADER, cursor.to_string().as_str());
+        }
         headers.insert(POSITION_HEADER, header_value(position).as_str());
         self.send(
             format!("{}.{REFUSED_SUBJECT}", self.config.root),

@@ -101,7 +101,8 @@ pub async fn consume(
     };
     let sender = Sender { bus, kind };
     let (tx, mut rx) = mpsc::channel(options.buffer.max(1));
-    let reader = tokio::spawn(source.clone().run(started_after, tx));
+    let reader = tokio::spawn(source.run(started_after, tx));
+    let mut last_cursor = started_after;
     let mut pending: VecDeque<Pending> = VecDeque::new();
     while let Some(item) = rx.recv().await {
         metrics.buffered.set(rx.len() as i64);
@@ -109,13 +110,20 @@ pub async fn consume(
             Item::Routed(routed) => {
                 let lag = now_micros().saturating_sub(routed.time_us) / 1_000_000;
                 metrics.lag_seconds.set(lag);
+                last_cursor = Some(routed.cursor);
                 Outgoing::Message(routed)
             }
-            Item::Dead { cursor, letter } => {
-                tracing::warn!(cursor, reason = %letter.reason, "source input refused; it goes on the bus to be recorded as rejected");
+            Item::Dead {
+                cursor,
+                position,
+                letter,
+            } => {
+                tracing::warn!(%position, reason = %letter.reason, "source input refused; it goes on the bus to be recorded as rejected");
                 Outgoing::Refusal {
-                    cursor,
-                    position: source.position(cursor),
+                    // Input without a cursor of its own stands where the
+                    // source was, so that a resume from it loses nothing.
+                    cursor: cursor.or(last_cursor),
+                    position,
                     letter,
                 }
             }
@@ -158,7 +166,7 @@ enum Outgoing {
     /// Input the source, or the bus, refused as a message: it goes on the
     /// bus to be recorded as rejected.
     Refusal {
-        cursor: i64,
+        cursor: Option<i64>,
         position: String,
         letter: DeadLetter,
     },
@@ -179,7 +187,7 @@ impl Outgoing {
     fn instead(self, err: &BusError) -> Option<Outgoing> {
         match self {
             Outgoing::Message(routed) => Some(Outgoing::Refusal {
-                cursor: routed.cursor,
+                cursor: Some(routed.cursor),
                 letter: DeadLetter::new(
                     format!("the bus refused {}: {err}", routed.about),
                     routed.payload.into_bytes(),

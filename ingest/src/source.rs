@@ -62,8 +62,13 @@ pub enum Item {
     Routed(Routed),
     /// Input that cannot be routed.
     Dead {
-        /// The source's cursor where it was found.
-        cursor: i64,
+        /// The source's cursor for it, when it has one of its own (a line's
+        /// number, a frame's `seq`).
+        cursor: Option<i64>,
+        /// Names where the source held it, in its rejection: a file's path
+        /// and line (as `import-jetstream` names it), or the stream and the
+        /// last cursor before it.
+        position: String,
         /// The input and why.
         letter: DeadLetter,
     },
@@ -136,18 +141,6 @@ impl Source {
         }
     }
 
-    /// Names the input at `cursor`, in rejections of what the source held
-    /// there: a file's path and line (as `import-jetstream` names it), or
-    /// the stream's cursor.
-    pub fn position(&self, cursor: i64) -> String {
-        match self {
-            Source::JsonLines(path) => format!("{}:{cursor}", path.display()),
-            Source::Frames(path) => format!("{}:frame {cursor}", path.display()),
-            Source::Jetstream(url) => format!("{url} at cursor {cursor}"),
-            Source::Firehose(url) => format!("{url} at seq {cursor}"),
-        }
-    }
-
     /// Where to resume after `last`, the cursor of the newest message on
     /// the bus from this kind of source.
     pub fn resume_after(&self, last: i64) -> i64 {
@@ -175,22 +168,24 @@ impl Source {
     }
 }
 
-fn items_of_line(line: &str, cursor: Option<i64>) -> Item {
-    match route_jetstream(line, cursor) {
-        Ok(routed) => Item::Routed(routed),
-        Err(Unrouted::Filtered(_)) => Item::Filtered(1),
-        Err(Unrouted::Malformed(reason)) => Item::Dead {
-            cursor: cursor.unwrap_or(0),
-            letter: DeadLetter::new(reason, line.as_bytes().to_vec()),
-        },
-        Err(Unrouted::Oversized(letter)) => Item::Dead {
-            cursor: cursor.unwrap_or(0),
-            letter,
-        },
+/// What a line becomes; `cursor` is its own cursor, if the source gives
+/// it one (a file's line number), `position` names it.
+fn items_of_line(line: &str, cursor: Option<i64>, position: impl FnOnce() -> String) -> Item {
+    let letter = match route_jetstream(line, cursor) {
+        Ok(routed) => return Item::Routed(routed),
+        Err(Unrouted::Filtered(_)) => return Item::Filtered(1),
+        Err(Unrouted::Malformed(reason)) => DeadLetter::new(reason, line.as_bytes().to_vec()),
+        Err(Unrouted::Oversized(letter)) => letter,
+    };
+    Item::Dead {
+        cursor,
+        position: position(),
+        letter,
     }
 }
 
-fn items_of_frame(bytes: &[u8], position: i64) -> Vec<Item> {
+/// What a frame becomes; `position` names it.
+fn items_of_frame(bytes: &[u8], position: impl FnOnce() -> String) -> Vec<Item> {
     match decode_frame(bytes) {
         Ok(Frame::Messages {
             routed,
@@ -199,10 +194,14 @@ fn items_of_frame(bytes: &[u8], position: i64) -> Vec<Item> {
             seq,
         }) => {
             let mut items: Vec<Item> = routed.into_iter().map(Item::Routed).collect();
-            items.extend(dead.into_iter().map(|letter| Item::Dead {
-                cursor: seq,
-                letter,
-            }));
+            if !dead.is_empty() {
+                let position = format!("{} (seq {seq})", position());
+                items.extend(dead.into_iter().map(|letter| Item::Dead {
+                    cursor: Some(seq),
+                    position: position.clone(),
+                    letter,
+                }));
+            }
             if !filtered.is_empty() {
                 items.push(Item::Filtered(filtered.len() as u64));
             }
@@ -217,7 +216,8 @@ fn items_of_frame(bytes: &[u8], position: i64) -> Vec<Item> {
             vec![]
         }
         Err(err) => vec![Item::Dead {
-            cursor: position,
+            cursor: None,
+            position: position(),
             letter: DeadLetter::new(err.to_string(), bytes.to_vec()),
         }],
     }
@@ -261,10 +261,13 @@ async fn replay_lines(
             continue;
         }
         let item = if let Line::Text { text, .. } = &line {
-            items_of_line(text, Some(number))
+            items_of_line(text, Some(number), || {
+                format!("{}:{number}", path.display())
+            })
         } else if let Some(letter) = line.broken() {
             Item::Dead {
-                cursor: number,
+                cursor: Some(number),
+                position: format!("{}:{number}", path.display()),
                 letter,
             }
         } else {
@@ -293,13 +296,14 @@ async fn replay_frames(
         crate::capture::read_frame(&mut input).map_err(|err| file_error(&path, err))?
     {
         position += 1;
-        let items: Vec<Item> = items_of_frame(&frame, position)
-            .into_iter()
-            .filter(|item| match (item, after) {
-                (Item::Routed(routed), Some(after)) => routed.cursor > after,
-                _ => true,
-            })
-            .collect();
+        let items: Vec<Item> =
+            items_of_frame(&frame, || format!("{}:frame {position}", path.display()))
+                .into_iter()
+                .filter(|item| match (item, after) {
+                    (Item::Routed(routed), Some(after)) => routed.cursor > after,
+                    _ => true,
+                })
+                .collect();
         if !send_all(&tx, items).await {
             break;
         }
@@ -344,9 +348,15 @@ async fn live(url: Url, firehose: bool, mut cursor: Option<i64>, tx: mpsc::Sende
             Ok((mut socket, _)) => {
                 tracing::info!(url = %target, "connected to the source");
                 while let Some(message) = socket.next().await {
+                    let position = || match cursor {
+                        Some(cursor) => format!("{url} after cursor {cursor}"),
+                        None => format!("{url} before its first message"),
+                    };
                     let items = match message {
-                        Ok(Message::Text(text)) => vec![items_of_line(text.as_str(), None)],
-                        Ok(Message::Binary(bytes)) => items_of_frame(&bytes, cursor.unwrap_or(0)),
+                        Ok(Message::Text(text)) => {
+                            vec![items_of_line(text.as_str(), None, position)]
+                        }
+                        Ok(Message::Binary(bytes)) => items_of_frame(&bytes, position),
                         Ok(Message::Ping(payload)) => {
                             let _ = socket.send(Message::Pong(payload)).await;
                             continue;
