@@ -132,3 +132,65 @@ mod hash_chain {
         assert_eq!(walk(&store).await, (200, vec![]));
     }
 }
+
+mod paging {
+    use domain::{GlobalPosition, StreamId};
+    use futures::StreamExt;
+    use store::postgres::PAGE_BYTES;
+    use store::testkit::conformance::probe;
+    use store::{EventStore, ExpectedVersion};
+
+    use super::fresh_store;
+
+    #[tokio::test]
+    async fn a_page_of_the_log_stops_at_its_byte_budget_and_the_next_goes_on() {
+        let (store, _database) = fresh_store().await;
+        let big = |label: &str| {
+            let mut event = probe(label);
+            event.payload.bytes = vec![b'x'; PAGE_BYTES as usize * 3 / 8];
+            event
+        };
+        let events: Vec<_> = ["a", "b", "c", "d", "e"].into_iter().map(big).collect();
+        store
+            .append(&StreamId::new("big", 1), ExpectedVersion::NoStream, events)
+            .await
+            .unwrap();
+        let positions = |page: &[domain::RecordedEvent]| -> Vec<u64> {
+            page.iter().map(|e| e.global_position.0).collect()
+        };
+        let first = store.read_all(GlobalPosition(0), 100).await.unwrap();
+        assert_eq!(positions(&first), [1, 2, 3]);
+        let rest = store.read_all(GlobalPosition(3), 100).await.unwrap();
+        assert_eq!(positions(&rest), [4, 5]);
+        let hashed = store.read_all_hashed(GlobalPosition(0), 100).await.unwrap();
+        assert_eq!(hashed.len(), 3);
+        assert!(hashed.iter().all(|(_, hash)| hash.is_some()));
+        let all: Vec<u64> = store
+            .subscribe(GlobalPosition(0))
+            .take(5)
+            .map(|event| event.unwrap().global_position.0)
+            .collect()
+            .await;
+        assert_eq!(all, [1, 2, 3, 4, 5]);
+    }
+
+    #[tokio::test]
+    async fn an_event_larger_than_the_budget_still_comes_alone() {
+        let (store, _database) = fresh_store().await;
+        let mut huge = probe("huge");
+        huge.payload.bytes = vec![b'y'; PAGE_BYTES as usize + 1];
+        store
+            .append(
+                &StreamId::new("huge", 1),
+                ExpectedVersion::NoStream,
+                vec![huge, probe("small")],
+            )
+            .await
+            .unwrap();
+        let page = store.read_all(GlobalPosition(0), 100).await.unwrap();
+        assert_eq!(page.len(), 1);
+        assert_eq!(page[0].payload.bytes.len(), PAGE_BYTES as usize + 1);
+        let next = store.read_all(GlobalPosition(1), 100).await.unwrap();
+        assert_eq!(next.len(), 1);
+    }
+}

@@ -183,7 +183,10 @@ pub trait EventStore: Clone + Send + Sync + 'static {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send;
 
-    /// Up to `limit` events of the global log after position `after`, in order.
+    /// Up to `limit` events of the global log after position `after`, in
+    /// order. An adapter may return fewer to bound a page's size (never
+    /// none while events remain): read on from the last one until a page
+    /// is empty.
     fn read_all(
         &self,
         after: GlobalPosition,

@@ -173,6 +173,7 @@ pub(crate) async fn read_all_hashed(
     let rows = sqlx::query(READ_ALL_HASHED)
         .bind(to_i64(after.0))
         .bind(to_i64(limit as u64))
+        .bind(super::PAGE_BYTES)
         .fetch_all(pool)
         .await
         .map_err(classify("reading the log with its hashes"))?;

@@ -186,6 +186,11 @@ impl EventStore for PgEventStore {
     }
 }
 
+/// How many payload bytes one read of the global log brings at most (past
+/// its first event): every fold pages through the log, several at once, and
+/// a stretch of huge events must not multiply into their memory.
+pub const PAGE_BYTES: i64 = 8 * 1024 * 1024;
+
 async fn read_all(
     pool: &PgPool,
     after: GlobalPosition,
@@ -194,6 +199,7 @@ async fn read_all(
     let rows = sqlx::query(rows::READ_ALL)
         .bind(to_i64(after.0))
         .bind(to_i64(limit as u64))
+        .bind(PAGE_BYTES)
         .fetch_all(pool)
         .await
         .map_err(classify("reading the global log"))?;

@@ -21,8 +21,17 @@ macro_rules! select_events {
     };
 }
 
-pub(crate) const READ_ALL: &str =
-    select_events!("WHERE global_position > $1 ORDER BY global_position LIMIT $2");
+/// A page of the global log: up to `$2` events after `$1`, cut once the
+/// payloads before an event reach `$3` bytes (the first event always
+/// comes). `octet_length` reads a TOASTed payload's size without
+/// fetching it, and a payload is fetched only for the events kept.
+pub(crate) const READ_ALL: &str = concat!(
+    "SELECT global_position, stream_id, stream_version, event_id, event_type, schema_version, ",
+    "payload, recorded_at, causation_id, correlation_id, origin, actor FROM (",
+    "SELECT *, sum(octet_length(payload)) OVER (ORDER BY global_position) - octet_length(payload) AS before ",
+    "FROM (SELECT * FROM eventstore.events WHERE global_position > $1 ORDER BY global_position LIMIT $2) page",
+    ") sized WHERE before < $3 ORDER BY global_position"
+);
 
 // Events are indexed by the stream's compact key, not its name: a stream is
 // found through `eventstore.streams` first.
@@ -39,12 +48,15 @@ pub(crate) const READ_STREAMS: &str = select_events!(
 /// The log with each event's chain hash (`NULL` when none is stored). The
 /// bound on the hashes too lets the merge join start there: without it,
 /// every page scanned the hashes from position 1 (quadratic over a walk).
+/// A page of the global log with each event's chain hash, cut as
+/// [`READ_ALL`] cuts its pages.
 pub(crate) const READ_ALL_HASHED: &str = concat!(
     "SELECT e.global_position, e.stream_id, e.stream_version, e.event_id, e.event_type, e.schema_version, ",
-    "e.payload, e.recorded_at, e.causation_id, e.correlation_id, e.origin, e.actor, h.hash ",
-    "FROM eventstore.events e LEFT JOIN eventstore.event_hashes h ",
-    "ON h.global_position = e.global_position AND h.global_position > $1 ",
-    "WHERE e.global_position > $1 ORDER BY e.global_position LIMIT $2"
+    "e.payload, e.recorded_at, e.causation_id, e.correlation_id, e.origin, e.actor, h.hash FROM (",
+    "SELECT *, sum(octet_length(payload)) OVER (ORDER BY global_position) - octet_length(payload) AS before ",
+    "FROM (SELECT * FROM eventstore.events WHERE global_position > $1 ORDER BY global_position LIMIT $2) page",
+    ") e LEFT JOIN eventstore.event_hashes h ON h.global_position = e.global_position AND h.global_position > $1 ",
+    "WHERE e.before < $3 ORDER BY e.global_position"
 );
 
 pub(crate) const BY_EVENT_IDS: &str =
