@@ -14,8 +14,10 @@ mod proposed;
 pub mod review;
 pub mod rules;
 pub mod signals;
+pub mod zones;
 
 pub use proposed::{ProposalId, SeriesProposed};
+pub use zones::ZoneSource;
 
 use std::collections::BTreeMap;
 
@@ -23,7 +25,7 @@ use chrono::{NaiveDateTime, TimeZone, Timelike};
 use serde::{Deserialize, Serialize};
 
 use crate::occurrence::{Place, details_of};
-use crate::recurrence::{Recurrence, time_zone};
+use crate::recurrence::Recurrence;
 use crate::time::Timestamp;
 
 /// An imported standalone event, as detection reads it.
@@ -123,9 +125,20 @@ pub struct Explanation {
     pub skipped: Vec<String>,
     /// Members off the rule (moved occurrences).
     pub moved: Vec<String>,
+    /// The IANA zone whose wall time the rule repeats in.
+    pub zone: String,
+    /// What the zone rests on; a zone guessed from the times alone lowers
+    /// the confidence by [`GUESSED_ZONE_PENALTY`].
+    pub zone_source: ZoneSource,
+    /// Evidence the members carry that could not be used (a zone that is
+    /// no IANA zone, a location that is no coordinate).
+    pub ignored: Vec<String>,
     /// Each member against the next one, signal by signal.
     pub pairs: Vec<PairScore>,
 }
+
+/// What a zone inferred from the times alone takes off the confidence.
+pub const GUESSED_ZONE_PENALTY: f64 = 0.05;
 
 /// How alike two consecutive members are, with each signal's part.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -178,7 +191,7 @@ pub fn detect_for(
 ) -> Vec<Proposal> {
     let mut proposals = vec![];
     for group in groups(events, config) {
-        if group.len() < config.min_members {
+        if group.members.len() < config.min_members {
             continue;
         }
         if let Some(proposal) = propose(organizer, &group, config) {
@@ -192,36 +205,25 @@ pub fn detect_for(
 struct Placed<'a> {
     event: &'a Candidate,
     series_name: String,
-    zone: chrono_tz::Tz,
     local: NaiveDateTime,
 }
 
-fn groups<'a>(events: Vec<&'a Candidate>, config: &DetectionConfig) -> Vec<Vec<Placed<'a>>> {
+/// A group of events, in one zone's wall time.
+struct Group<'a> {
+    members: Vec<Placed<'a>>,
+    zone: zones::Inferred,
+}
+
+fn groups<'a>(events: Vec<&'a Candidate>, config: &DetectionConfig) -> Vec<Group<'a>> {
     // One bucket per series name, then names alike enough merged.
-    let mut by_name: BTreeMap<String, Vec<Placed>> = BTreeMap::new();
+    let mut by_name: BTreeMap<String, Vec<&Candidate>> = BTreeMap::new();
     for event in events {
-        let zone = event
-            .time_zone
-            .as_deref()
-            .and_then(|name| time_zone(name).ok())
-            .unwrap_or(chrono_tz::UTC);
-        let local = event
-            .starts_at
-            .to_datetime()
-            .with_timezone(&zone)
-            .naive_local();
-        let series_name = names::series_name(&event.name);
         by_name
-            .entry(series_name.clone())
+            .entry(names::series_name(&event.name))
             .or_default()
-            .push(Placed {
-                event,
-                series_name,
-                zone,
-                local,
-            });
+            .push(event);
     }
-    let mut merged: Vec<(String, Vec<Placed>)> = vec![];
+    let mut merged: Vec<(String, Vec<&Candidate>)> = vec![];
     for (name, members) in by_name {
         if name.is_empty() {
             continue;
@@ -234,9 +236,23 @@ fn groups<'a>(events: Vec<&'a Candidate>, config: &DetectionConfig) -> Vec<Vec<P
             None => merged.push((name, members)),
         }
     }
-    // Within a name, series at different times of day stay apart.
+    // Within a name, in the zone its events keep, series at different
+    // times of day stay apart.
     let mut groups = vec![];
-    for (_, mut members) in merged {
+    for (_, events) in merged {
+        let zone = zones::infer(&events);
+        let mut members: Vec<Placed> = events
+            .into_iter()
+            .map(|event| Placed {
+                event,
+                series_name: names::series_name(&event.name),
+                local: event
+                    .starts_at
+                    .to_datetime()
+                    .with_timezone(&zone.zone)
+                    .naive_local(),
+            })
+            .collect();
         members.sort_by_key(|m| (minutes(m.local), m.local));
         let mut group: Vec<Placed> = vec![];
         for member in members {
@@ -244,19 +260,27 @@ fn groups<'a>(events: Vec<&'a Candidate>, config: &DetectionConfig) -> Vec<Vec<P
                 minutes(member.local) - minutes(last.local) > config.time_of_day_spread
             });
             if far {
-                groups.push(std::mem::take(&mut group));
+                groups.push(Group {
+                    members: std::mem::take(&mut group),
+                    zone: zone.clone(),
+                });
             }
             group.push(member);
         }
-        groups.push(group);
+        groups.push(Group {
+            members: group,
+            zone,
+        });
     }
     for group in &mut groups {
-        group.sort_by(|a, b| {
+        group.members.sort_by(|a, b| {
             a.local
                 .cmp(&b.local)
                 .then_with(|| a.event.uri.cmp(&b.event.uri))
         });
-        group.dedup_by(|a, b| a.local == b.local && a.event.uri == b.event.uri);
+        group
+            .members
+            .dedup_by(|a, b| a.local == b.local && a.event.uri == b.event.uri);
     }
     groups
 }
@@ -265,8 +289,8 @@ fn minutes(at: NaiveDateTime) -> u32 {
     at.hour() * 60 + at.minute()
 }
 
-fn propose(organizer: &str, group: &[Placed], config: &DetectionConfig) -> Option<Proposal> {
-    let zone = group[0].zone;
+fn propose(organizer: &str, found: &Group, config: &DetectionConfig) -> Option<Proposal> {
+    let (group, zone) = (&found.members[..], found.zone.zone);
     let times: Vec<NaiveDateTime> = group.iter().map(|m| m.local).collect();
     let mut distinct = times.clone();
     distinct.dedup();
@@ -312,12 +336,14 @@ fn propose(organizer: &str, group: &[Placed], config: &DetectionConfig) -> Optio
     let location = signals::location_similarity(group.iter().map(|m| m.event.places.as_slice()));
     let description =
         signals::description_similarity(group.iter().map(|m| m.event.description.as_deref()));
-    let confidence = round(signals::confidence(
-        name_similarity,
-        timing,
-        location,
-        description,
-    ));
+    let guessed = if found.zone.source == ZoneSource::Times {
+        GUESSED_ZONE_PENALTY
+    } else {
+        0.0
+    };
+    let confidence = round(
+        signals::confidence(name_similarity, timing, location, description) - guessed,
+    );
     if confidence < config.min_confidence {
         return None;
     }
@@ -343,6 +369,9 @@ fn propose(organizer: &str, group: &[Placed], config: &DetectionConfig) -> Optio
                 .iter()
                 .map(|n| group[*n].event.uri.clone())
                 .collect(),
+            zone: zone.name().to_owned(),
+            zone_source: found.zone.source,
+            ignored: found.zone.ignored.clone(),
             pairs: pair_scores(group, &fit.moved, config),
         },
     })

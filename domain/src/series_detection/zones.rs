@@ -1,0 +1,347 @@
+//! The time zone a group of events keeps its wall time in. Records on the
+//! network give their times in UTC and rarely name a zone, but a series
+//! repeats in local wall time: a weekly 18:30 in New York is 22:30Z in
+//! summer and 23:30Z in winter, and a Monday evening in Los Angeles is a
+//! Tuesday in UTC. The zone is inferred from what the members carry,
+//! strongest evidence first:
+//! 1. a zone the record names (its `timezone`, an OpenMeet event's zone);
+//! 2. where it happens: coordinates (zone boundaries shipped by `tzf-rs`),
+//!    or an address in a country that keeps one zone;
+//! 3. the zone, among those with distinct daylight-saving rules, in which
+//!    the members' times of day repeat best across the changes in their
+//!    span (a guess: it lowers the confidence);
+//! 4. UTC, when nothing tells.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use chrono::{NaiveDateTime, Timelike};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use super::Candidate;
+use crate::occurrence::Place;
+use crate::recurrence::time_zone;
+
+/// What the zone of a proposal rests on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ZoneSource {
+    /// A zone the members name.
+    Record,
+    /// Where the members take place.
+    Location,
+    /// The zone in which the members' times of day repeat; a guess.
+    Times,
+    /// Nothing tells: UTC.
+    Unknown,
+}
+
+/// The zone of a group and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Inferred {
+    /// The zone.
+    pub zone: Tz,
+    /// What it rests on.
+    pub source: ZoneSource,
+    /// Evidence that was there but could not be used, in words.
+    pub ignored: Vec<String>,
+}
+
+/// Zones whose daylight-saving rules, with their offsets, tell them apart:
+/// one for each rule that a time of day can reveal. Ordered so that among
+/// zones that fit equally, the more populous calendar regions come first.
+const DISTINCT_RULES: [&str; 24] = [
+    "Europe/Berlin",
+    "Europe/London",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "America/Phoenix",
+    "America/Anchorage",
+    "Pacific/Honolulu",
+    "America/Sao_Paulo",
+    "America/Santiago",
+    "America/Halifax",
+    "America/St_Johns",
+    "Europe/Helsinki",
+    "Europe/Moscow",
+    "Asia/Jerusalem",
+    "Asia/Kolkata",
+    "Asia/Shanghai",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "Australia/Adelaide",
+    "Australia/Brisbane",
+    "Australia/Perth",
+    "Pacific/Auckland",
+];
+
+/// Countries that keep one zone (ISO 3166 code → IANA zone), from the
+/// IANA database's `zone1970.tab`. No maintained crate maps a country to
+/// its zones; a country with several (US, CA, AU, BR, MX, RU, …) is not
+/// here and is left to the other evidence.
+const ONE_ZONE_COUNTRIES: [(&str, &str); 40] = [
+    ("AT", "Europe/Vienna"),
+    ("BE", "Europe/Brussels"),
+    ("BG", "Europe/Sofia"),
+    ("CH", "Europe/Zurich"),
+    ("CN", "Asia/Shanghai"),
+    ("CZ", "Europe/Prague"),
+    ("DE", "Europe/Berlin"),
+    ("DK", "Europe/Copenhagen"),
+    ("EE", "Europe/Tallinn"),
+    ("FI", "Europe/Helsinki"),
+    ("FR", "Europe/Paris"),
+    ("GB", "Europe/London"),
+    ("GR", "Europe/Athens"),
+    ("HR", "Europe/Zagreb"),
+    ("HU", "Europe/Budapest"),
+    ("IE", "Europe/Dublin"),
+    ("IL", "Asia/Jerusalem"),
+    ("IN", "Asia/Kolkata"),
+    ("IS", "Atlantic/Reykjavik"),
+    ("IT", "Europe/Rome"),
+    ("JP", "Asia/Tokyo"),
+    ("KR", "Asia/Seoul"),
+    ("LT", "Europe/Vilnius"),
+    ("LU", "Europe/Luxembourg"),
+    ("LV", "Europe/Riga"),
+    ("NG", "Africa/Lagos"),
+    ("NL", "Europe/Amsterdam"),
+    ("NO", "Europe/Oslo"),
+    ("PH", "Asia/Manila"),
+    ("PL", "Europe/Warsaw"),
+    ("RO", "Europe/Bucharest"),
+    ("RS", "Europe/Belgrade"),
+    ("SE", "Europe/Stockholm"),
+    ("SG", "Asia/Singapore"),
+    ("SI", "Europe/Ljubljana"),
+    ("SK", "Europe/Bratislava"),
+    ("TW", "Asia/Taipei"),
+    ("UA", "Europe/Kyiv"),
+    ("UY", "America/Montevideo"),
+    ("ZA", "Africa/Johannesburg"),
+];
+
+static FINDER: LazyLock<tzf_rs::DefaultFinder> = LazyLock::new(tzf_rs::DefaultFinder::new);
+
+/// The zone `members` keep their wall time in.
+pub fn infer(members: &[&Candidate]) -> Inferred {
+    let mut ignored = vec![];
+    let named = members.iter().filter_map(|m| {
+        let name = m.time_zone.as_deref()?;
+        match time_zone(name) {
+            Ok(zone) => Some(zone),
+            Err(_) => {
+                ignored.push(format!("{}: time zone {name:?} is not an IANA zone", m.uri));
+                None
+            }
+        }
+    });
+    if let Some(zone) = most_common(named.collect()) {
+        return Inferred {
+            zone,
+            source: ZoneSource::Record,
+            ignored,
+        };
+    }
+    let located: Vec<Tz> = members
+        .iter()
+        .flat_map(|m| m.places.iter().map(move |place| (m, place)))
+        .filter_map(|(m, place)| match zone_of_place(place) {
+            Ok(zone) => zone,
+            Err(why) => {
+                ignored.push(format!("{}: {why}", m.uri));
+                None
+            }
+        })
+        .collect();
+    if let Some(zone) = most_common(located) {
+        return Inferred {
+            zone,
+            source: ZoneSource::Location,
+            ignored,
+        };
+    }
+    let (zone, source) = match zone_of_times(members) {
+        Some(zone) => (zone, ZoneSource::Times),
+        None => (chrono_tz::UTC, ZoneSource::Unknown),
+    };
+    Inferred {
+        zone,
+        source,
+        ignored,
+    }
+}
+
+/// The zone of a place, `None` when it says none; an error names a
+/// coordinate that is no coordinate.
+fn zone_of_place(place: &Place) -> Result<Option<Tz>, String> {
+    let coordinates = match place {
+        Place::Geo {
+            latitude,
+            longitude,
+            ..
+        } => Some((latitude.as_str(), longitude.as_str())),
+        Place::Foursquare {
+            latitude: Some(latitude),
+            longitude: Some(longitude),
+            ..
+        } => Some((latitude.as_str(), longitude.as_str())),
+        Place::Address { country, .. } => {
+            let code = country.trim().to_ascii_uppercase();
+            return Ok(ONE_ZONE_COUNTRIES
+                .iter()
+                .find(|(c, _)| *c == code)
+                .and_then(|(_, zone)| zone.parse().ok()));
+        }
+        _ => None,
+    };
+    let Some((latitude, longitude)) = coordinates else {
+        return Ok(None);
+    };
+    let degrees = |text: &str, limit: f64| {
+        text.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|value| value.is_finite() && value.abs() <= limit)
+    };
+    let (Some(lat), Some(lng)) = (degrees(latitude, 90.0), degrees(longitude, 180.0)) else {
+        return Err(format!(
+            "location ({latitude:?}, {longitude:?}) is not a coordinate"
+        ));
+    };
+    Ok(FINDER.get_tz_name(lng, lat).parse().ok())
+}
+
+/// The zone in which the members' times of day repeat best, when one does
+/// better than UTC: their times change at daylight-saving dates only in
+/// the zone they were planned in.
+fn zone_of_times(members: &[&Candidate]) -> Option<Tz> {
+    let spread = |zone: Tz| {
+        let mut times: Vec<u32> = members
+            .iter()
+            .map(|m| minute_of_day(m.starts_at.to_datetime().with_timezone(&zone).naive_local()))
+            .collect();
+        times.sort_unstable();
+        times.dedup();
+        times.len()
+    };
+    let in_utc = spread(chrono_tz::UTC);
+    DISTINCT_RULES
+        .iter()
+        .filter_map(|name| name.parse::<Tz>().ok())
+        .map(|zone| (spread(zone), zone))
+        .filter(|(times, _)| *times < in_utc)
+        .min_by_key(|(times, _)| *times)
+        .map(|(_, zone)| zone)
+}
+
+fn minute_of_day(at: NaiveDateTime) -> u32 {
+    at.hour() * 60 + at.minute()
+}
+
+/// The zone named most often; of zones named equally often, the first.
+fn most_common(zones: Vec<Tz>) -> Option<Tz> {
+    let mut counts: BTreeMap<&str, (usize, Tz)> = BTreeMap::new();
+    for zone in &zones {
+        counts.entry(zone.name()).or_insert((0, *zone)).0 += 1;
+    }
+    let top = counts.values().map(|(n, _)| *n).max()?;
+    zones
+        .into_iter()
+        .find(|zone| counts.get(zone.name()).is_some_and(|(n, _)| *n == top))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::Timestamp;
+
+    fn at(text: &str) -> Timestamp {
+        Timestamp::parse_rfc3339(text).unwrap()
+    }
+
+    fn event(n: usize, starts_at: &str, places: Vec<Place>) -> Candidate {
+        Candidate {
+            uri: format!("at://did:plc:o/community.lexicon.calendar.event/{n}"),
+            name: "Meetup".into(),
+            starts_at: at(starts_at),
+            time_zone: None,
+            description: None,
+            places,
+        }
+    }
+
+    fn geo(latitude: &str, longitude: &str) -> Place {
+        Place::Geo {
+            latitude: latitude.into(),
+            longitude: longitude.into(),
+            altitude: None,
+            name: None,
+        }
+    }
+
+    #[test]
+    fn coordinates_name_their_zone() {
+        let members = [event(1, "2026-03-02T23:30:00Z", vec![geo("40.7128", "-74.0060")])];
+        let refs: Vec<&Candidate> = members.iter().collect();
+        let inferred = infer(&refs);
+        assert_eq!(inferred.zone, chrono_tz::America::New_York);
+        assert_eq!(inferred.source, ZoneSource::Location);
+    }
+
+    #[test]
+    fn a_weekly_time_that_moves_by_an_hour_at_the_us_change_is_new_york_time() {
+        // 18:30 in New York: 23:30Z before 8 March 2026, 22:30Z after.
+        let members = [
+            event(1, "2026-02-24T23:30:00Z", vec![]),
+            event(2, "2026-03-03T23:30:00Z", vec![]),
+            event(3, "2026-03-10T22:30:00Z", vec![]),
+            event(4, "2026-03-17T22:30:00Z", vec![]),
+        ];
+        let refs: Vec<&Candidate> = members.iter().collect();
+        let inferred = infer(&refs);
+        assert_eq!(inferred.zone, chrono_tz::America::New_York);
+        assert_eq!(inferred.source, ZoneSource::Times);
+    }
+
+    #[test]
+    fn constant_utc_times_and_no_other_evidence_stay_in_utc() {
+        let members = [
+            event(1, "2026-06-02T18:00:00Z", vec![]),
+            event(2, "2026-06-09T18:00:00Z", vec![]),
+        ];
+        let refs: Vec<&Candidate> = members.iter().collect();
+        assert_eq!(infer(&refs).source, ZoneSource::Unknown);
+    }
+
+    #[test]
+    fn a_coordinate_that_is_none_is_ignored_and_said() {
+        let members = [event(1, "2026-06-02T18:00:00Z", vec![geo("north", "east")])];
+        let refs: Vec<&Candidate> = members.iter().collect();
+        let inferred = infer(&refs);
+        assert_eq!(inferred.source, ZoneSource::Unknown);
+        assert_eq!(
+            inferred.ignored,
+            ["at://did:plc:o/community.lexicon.calendar.event/1: location (\"north\", \"east\") is not a coordinate"]
+        );
+    }
+
+    #[test]
+    fn an_address_in_a_one_zone_country_names_it() {
+        let address = Place::Address {
+            country: "de".into(),
+            postal_code: None,
+            region: None,
+            locality: Some("Potsdam".into()),
+            street: None,
+            name: None,
+        };
+        let members = [event(1, "2026-06-02T18:00:00Z", vec![address])];
+        let refs: Vec<&Candidate> = members.iter().collect();
+        assert_eq!(infer(&refs).zone, chrono_tz::Europe::Berlin);
+    }
+}
