@@ -21,7 +21,7 @@ pub use zones::ZoneSource;
 
 use std::collections::BTreeMap;
 
-use chrono::{NaiveDateTime, TimeZone, Timelike};
+use chrono::{Datelike, NaiveDateTime, TimeZone, Timelike};
 use serde::{Deserialize, Serialize};
 
 use crate::occurrence::{Place, details_of};
@@ -194,11 +194,42 @@ pub fn detect_for(
         if group.members.len() < config.min_members {
             continue;
         }
-        if let Some(proposal) = propose(organizer, &group, config) {
-            proposals.push(proposal);
+        match propose(organizer, &group, config) {
+            Some(proposal) => proposals.push(proposal),
+            // One name at one time of day on several weekdays with no rule
+            // for all of them: a series per weekday (a class on Thursdays
+            // and another on Fridays, a Monday series followed by a
+            // Thursday one).
+            None => proposals.extend(
+                by_weekday(group)
+                    .iter()
+                    .filter(|part| part.members.len() >= config.min_members)
+                    .filter_map(|part| propose(organizer, part, config)),
+            ),
         }
     }
     proposals
+}
+
+/// A group split by the local weekday of its members.
+fn by_weekday(group: Group) -> Vec<Group> {
+    let mut parts: BTreeMap<u32, Vec<Placed>> = BTreeMap::new();
+    for member in group.members {
+        parts
+            .entry(member.local.weekday().num_days_from_monday())
+            .or_default()
+            .push(member);
+    }
+    if parts.len() < 2 {
+        return vec![];
+    }
+    parts
+        .into_values()
+        .map(|members| Group {
+            members,
+            zone: group.zone.clone(),
+        })
+        .collect()
 }
 
 /// An event with its series name and wall time.
@@ -341,9 +372,8 @@ fn propose(organizer: &str, found: &Group, config: &DetectionConfig) -> Option<P
     } else {
         0.0
     };
-    let confidence = round(
-        signals::confidence(name_similarity, timing, location, description) - guessed,
-    );
+    let confidence =
+        round(signals::confidence(name_similarity, timing, location, description) - guessed);
     if confidence < config.min_confidence {
         return None;
     }

@@ -286,7 +286,11 @@ mod tests {
 
     #[test]
     fn coordinates_name_their_zone() {
-        let members = [event(1, "2026-03-02T23:30:00Z", vec![geo("40.7128", "-74.0060")])];
+        let members = [event(
+            1,
+            "2026-03-02T23:30:00Z",
+            vec![geo("40.7128", "-74.0060")],
+        )];
         let refs: Vec<&Candidate> = members.iter().collect();
         let inferred = infer(&refs);
         assert_eq!(inferred.zone, chrono_tz::America::New_York);
@@ -326,7 +330,9 @@ mod tests {
         assert_eq!(inferred.source, ZoneSource::Unknown);
         assert_eq!(
             inferred.ignored,
-            ["at://did:plc:o/community.lexicon.calendar.event/1: location (\"north\", \"east\") is not a coordinate"]
+            [
+                "at://did:plc:o/community.lexicon.calendar.event/1: location (\"north\", \"east\") is not a coordinate"
+            ]
         );
     }
 

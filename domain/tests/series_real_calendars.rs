@@ -1,0 +1,119 @@
+//! Series detection on a real calendar: the machBar makerspace's Google
+//! Calendar export (Potsdam, 2018–2019), expanded into 519 standalone
+//! records with UTC times and no zone, as a Bluesky client would publish
+//! each occurrence, labelled by their source UIDs (13 series). The data is
+//! reference data beside the project (`../shared/real-calendars/`, or
+//! `OPENMEET_REAL_CALENDARS`), not part of it: where it is absent the test
+//! says so and checks nothing.
+//!
+//! Same-name events the source entered one by one
+//! (`candidate_series_from_separate_one_offs`, unlabelled) count neither
+//! way.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use domain::series_detection::{Candidate, DetectionConfig, detect};
+use serde_json::Value;
+
+fn data() -> Option<Value> {
+    let dir = std::env::var_os("OPENMEET_REAL_CALENDARS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/real-calendars")
+        });
+    let path = dir.join("machbar-expanded.json");
+    let text = std::fs::read_to_string(&path).ok()?;
+    Some(serde_json::from_str(&text).expect("machbar-expanded.json is JSON"))
+}
+
+fn pairs<'a>(
+    groups: impl Iterator<Item = Vec<&'a str>>,
+    neutral: &BTreeSet<&str>,
+) -> BTreeSet<(&'a str, &'a str)> {
+    let mut pairs = BTreeSet::new();
+    for group in groups {
+        let group: Vec<&str> = group
+            .into_iter()
+            .filter(|uri| !neutral.contains(uri))
+            .collect();
+        for (n, a) in group.iter().enumerate() {
+            for b in &group[n + 1..] {
+                pairs.insert((*a.min(b), *a.max(b)));
+            }
+        }
+    }
+    pairs
+}
+
+fn strings(value: &Value) -> Vec<&str> {
+    value
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect()
+}
+
+#[test]
+fn detection_on_a_real_calendar_published_as_utc_only_records() {
+    let Some(data) = data() else {
+        println!(
+            "skipped: ../shared/real-calendars/machbar-expanded.json is not here (set OPENMEET_REAL_CALENDARS)"
+        );
+        return;
+    };
+    let candidates: Vec<Candidate> = data["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| {
+            // The expansion wrote no `createdAt`, which the lexicon requires
+            // and every client writes.
+            let mut record = event.clone();
+            record["createdAt"] = record["startsAt"].clone();
+            Candidate::from_record(event["uri"].as_str().unwrap(), &record.to_string()).unwrap()
+        })
+        .collect();
+    assert!(candidates.iter().all(|c| c.time_zone.is_none()));
+    let neutral: BTreeSet<&str> = data["candidate_series_from_separate_one_offs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|series| strings(&series["uris"]))
+        .collect();
+    let proposals = detect(&candidates, &DetectionConfig::default());
+    let found = pairs(
+        proposals
+            .iter()
+            .map(|p| p.uris.iter().map(String::as_str).collect()),
+        &neutral,
+    );
+    let labelled = data["series_by_uid_root"].as_array().unwrap();
+    let wanted = pairs(labelled.iter().map(|s| strings(&s["uris"])), &neutral);
+    let true_pos = found.intersection(&wanted).count();
+    let precision = true_pos as f64 / found.len().max(1) as f64;
+    let recall = true_pos as f64 / wanted.len().max(1) as f64;
+    let f1 = 2.0 * precision * recall / (precision + recall).max(f64::EPSILON);
+    let berlin = proposals
+        .iter()
+        .filter(|p| p.explanation.zone == "Europe/Berlin")
+        .count();
+    println!(
+        "series detection on the machBar calendar ({} records, {} labelled series): {} proposals, {berlin} in Europe/Berlin; pairwise precision {precision:.3}, recall {recall:.3}, F1 {f1:.3}",
+        candidates.len(),
+        labelled.len(),
+        proposals.len()
+    );
+    for proposal in &proposals {
+        println!(
+            "  {} × {:?}: {} ({})",
+            proposal.uris.len(),
+            proposal.explanation.series_name,
+            proposal.explanation.pattern,
+            proposal.confidence
+        );
+    }
+    assert_eq!(berlin, proposals.len(), "every address is in Germany");
+    assert!(f1 >= 0.8, "F1 {f1:.3} on the real calendar");
+}
