@@ -22,6 +22,7 @@ fn meetup(rkey: &str, name: &str, day: u32, hour: u32, description: Option<&str>
                 .to_utc(),
         ),
         time_zone: Some("Europe/Berlin".into()),
+        utc_offset: None,
         description: description.map(Into::into),
         places: vec![],
     }

@@ -24,6 +24,7 @@ fn candidate(uri: String, name: String, local: chrono::NaiveDateTime, zone: &str
             tz.from_local_datetime(&local).earliest().unwrap().to_utc(),
         ),
         time_zone: Some(zone.to_owned()),
+        utc_offset: None,
         description: None,
         places: vec![],
     }

@@ -37,8 +37,11 @@ pub struct Candidate {
     pub name: String,
     /// When it starts.
     pub starts_at: Timestamp,
-    /// Its IANA time zone; UTC when the record names none.
+    /// The IANA time zone the record names, if any.
     pub time_zone: Option<String>,
+    /// The UTC offset its `startsAt` was written with, in seconds east;
+    /// `None` for UTC (`Z`), which most clients write whatever the zone.
+    pub utc_offset: Option<i32>,
     /// Its description, when it has one.
     pub description: Option<String>,
     /// Where it takes place.
@@ -58,10 +61,22 @@ impl Candidate {
             name: details.name,
             starts_at,
             time_zone: details.time_zone,
+            utc_offset: written_offset(record),
             description: details.description,
             places: details.places,
         })
     }
+}
+
+/// The offset `startsAt` is written with, when it is not UTC.
+fn written_offset(record: &str) -> Option<i32> {
+    let value: serde_json::Value = serde_json::from_str(record).ok()?;
+    let text = value.get("startsAt")?.as_str()?;
+    let offset = chrono::DateTime::parse_from_rfc3339(text)
+        .ok()?
+        .offset()
+        .local_minus_utc();
+    (offset != 0).then_some(offset)
 }
 
 /// How eager detection is.

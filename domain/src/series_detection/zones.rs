@@ -4,7 +4,8 @@
 //! summer and 23:30Z in winter, and a Monday evening in Los Angeles is a
 //! Tuesday in UTC. The zone is inferred from what the members carry,
 //! strongest evidence first:
-//! 1. a zone the record names (its `timezone`, an OpenMeet event's zone);
+//! 1. a zone the record names (its `timezone`, an OpenMeet event's zone),
+//!    or the zone whose offsets are those `startsAt` was written with;
 //! 2. where it happens: coordinates (zone boundaries shipped by `tzf-rs`),
 //!    or an address in a country that keeps one zone;
 //! 3. the zone, among those with distinct daylight-saving rules, in which
@@ -15,7 +16,7 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use chrono::{NaiveDateTime, Timelike};
+use chrono::{NaiveDateTime, Offset, Timelike};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +30,9 @@ use crate::recurrence::time_zone;
 pub enum ZoneSource {
     /// A zone the members name.
     Record,
+    /// The zone whose UTC offsets are those the members' start times were
+    /// written with.
+    Offset,
     /// Where the members take place.
     Location,
     /// The zone in which the members' times of day repeat; a guess.
@@ -147,6 +151,13 @@ pub fn infer(members: &[&Candidate]) -> Inferred {
             ignored,
         };
     }
+    if let Some(zone) = zone_of_offsets(members) {
+        return Inferred {
+            zone,
+            source: ZoneSource::Offset,
+            ignored,
+        };
+    }
     let located: Vec<Tz> = members
         .iter()
         .flat_map(|m| m.places.iter().map(move |place| (m, place)))
@@ -216,6 +227,32 @@ fn zone_of_place(place: &Place) -> Result<Option<Tz>, String> {
     Ok(FINDER.get_tz_name(lng, lat).parse().ok())
 }
 
+/// The first zone whose offset at each member's start is the one the
+/// member was written with, when some were written with one.
+fn zone_of_offsets(members: &[&Candidate]) -> Option<Tz> {
+    let written: Vec<(&Candidate, i32)> = members
+        .iter()
+        .filter_map(|m| Some((*m, m.utc_offset?)))
+        .collect();
+    if written.is_empty() {
+        return None;
+    }
+    DISTINCT_RULES
+        .iter()
+        .filter_map(|name| name.parse::<Tz>().ok())
+        .find(|zone| {
+            written.iter().all(|(m, offset)| {
+                m.starts_at
+                    .to_datetime()
+                    .with_timezone(zone)
+                    .offset()
+                    .fix()
+                    .local_minus_utc()
+                    == *offset
+            })
+        })
+}
+
 /// The zone in which the members' times of day repeat best, when one does
 /// better than UTC: their times change at daylight-saving dates only in
 /// the zone they were planned in.
@@ -270,6 +307,7 @@ mod tests {
             name: "Meetup".into(),
             starts_at: at(starts_at),
             time_zone: None,
+            utc_offset: None,
             description: None,
             places,
         }
@@ -313,6 +351,19 @@ mod tests {
     }
 
     #[test]
+    fn offsets_written_in_start_times_name_the_zone_they_fit() {
+        let mut winter = event(1, "2026-02-24T23:30:00Z", vec![]);
+        winter.utc_offset = Some(-5 * 3600);
+        let mut summer = event(2, "2026-03-10T22:30:00Z", vec![]);
+        summer.utc_offset = Some(-4 * 3600);
+        let inferred = infer(&[&winter, &summer]);
+        assert_eq!(
+            (inferred.zone, inferred.source),
+            (chrono_tz::America::New_York, ZoneSource::Offset)
+        );
+    }
+
+    #[test]
     fn constant_utc_times_and_no_other_evidence_stay_in_utc() {
         let members = [
             event(1, "2026-06-02T18:00:00Z", vec![]),
@@ -320,6 +371,20 @@ mod tests {
         ];
         let refs: Vec<&Candidate> = members.iter().collect();
         assert_eq!(infer(&refs).source, ZoneSource::Unknown);
+    }
+
+    #[test]
+    fn a_zone_that_is_no_zone_is_ignored_and_said() {
+        let mut member = event(1, "2026-06-02T18:00:00Z", vec![]);
+        member.time_zone = Some("Mars/Olympus_Mons".into());
+        let inferred = infer(&[&member]);
+        assert_eq!(inferred.source, ZoneSource::Unknown);
+        assert_eq!(
+            inferred.ignored,
+            [
+                "at://did:plc:o/community.lexicon.calendar.event/1: time zone \"Mars/Olympus_Mons\" is not an IANA zone"
+            ]
+        );
     }
 
     #[test]
