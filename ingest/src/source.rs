@@ -281,34 +281,39 @@ async fn replay_lines(
     Ok(())
 }
 
-/// Replays frames; a frame's cursor is its firehose `seq`.
+/// Replays frames; a frame's cursor is its firehose `seq`. The file is
+/// read a frame at a time on a blocking thread, so memory stays flat in
+/// its size, and the channel's bound holds the reading back.
 async fn replay_frames(
     path: PathBuf,
     after: Option<i64>,
     tx: mpsc::Sender<Item>,
 ) -> Result<(), SourceError> {
-    let bytes = tokio::fs::read(&path)
-        .await
-        .map_err(|err| file_error(&path, err))?;
-    let mut input = &bytes[..];
-    let mut position = 0i64;
-    while let Some(frame) =
-        crate::capture::read_frame(&mut input).map_err(|err| file_error(&path, err))?
-    {
-        position += 1;
-        let items: Vec<Item> =
-            items_of_frame(&frame, || format!("{}:frame {position}", path.display()))
+    let reading = tokio::task::spawn_blocking(move || {
+        let file = std::fs::File::open(&path).map_err(|err| file_error(&path, err))?;
+        let mut input = std::io::BufReader::new(file);
+        let mut position = 0i64;
+        while let Some(frame) =
+            crate::capture::read_frame(&mut input).map_err(|err| file_error(&path, err))?
+        {
+            position += 1;
+            let items = items_of_frame(&frame, || format!("{}:frame {position}", path.display()))
                 .into_iter()
                 .filter(|item| match (item, after) {
                     (Item::Routed(routed), Some(after)) => routed.cursor > after,
                     _ => true,
-                })
-                .collect();
-        if !send_all(&tx, items).await {
-            break;
+                });
+            for item in items {
+                if tx.blocking_send(item).is_err() {
+                    return Ok(());
+                }
+            }
         }
-    }
-    Ok(())
+        Ok(())
+    });
+    reading
+        .await
+        .map_err(|err| SourceError::stopped("file-frames", err.to_string()))?
 }
 
 fn with_cursor(url: &Url, firehose: bool, cursor: Option<i64>) -> Url {

@@ -249,6 +249,18 @@ mod tests {
     }
 
     #[test]
+    fn the_rule_people_use_wins_over_one_that_fits_most_dates() {
+        // Every four weeks fits the last three second Thursdays, with the
+        // first one moved; the monthly rule fits all four.
+        let times: Vec<_> = ["2026-01-08", "2026-02-12", "2026-03-12", "2026-04-09"]
+            .map(at)
+            .to_vec();
+        let fit = fit(&times).unwrap();
+        assert_eq!(fit.rule, "FREQ=MONTHLY;BYDAY=2TH");
+        assert!(fit.moved.is_empty() && fit.skipped.is_empty());
+    }
+
+    #[test]
     fn a_moved_occurrence_is_kept_off_the_rule() {
         let times: Vec<_> = [
             "2026-12-01",
