@@ -103,6 +103,19 @@ async fn an_organizer_sees_their_proposals_with_the_explanation_and_no_one_elses
             .contains("RRULE:FREQ=WEEKLY")
     );
     assert_eq!(proposal["explanation"]["series_name"], "rust meetup");
+    let zone = proposal["explanation"]["zone"].as_str().unwrap();
+    assert!(
+        proposal["rrule"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("DTSTART;TZID={zone}:")),
+        "{proposal}"
+    );
+    assert!(
+        ["record", "offset", "location", "times", "unknown"]
+            .contains(&proposal["explanation"]["zone_source"].as_str().unwrap()),
+        "{proposal}"
+    );
     assert!(
         proposal["explanation"]["pattern"]
             .as_str()

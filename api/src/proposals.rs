@@ -40,7 +40,10 @@ pub struct ProposalView {
     /// From 0 to 1.
     pub confidence: f64,
     /// Why: the shared name, name similarity, pattern, timing, location and
-    /// description similarity, skipped dates and moved members.
+    /// description similarity, skipped dates and moved members, the zone
+    /// the rule repeats in (`zone`), what it rests on (`zone_source`:
+    /// `record`, `offset`, `location`, `times`, `unknown`; null for
+    /// proposals recorded before it was kept) and the evidence `ignored`.
     #[schema(value_type = Object)]
     pub explanation: serde_json::Value,
     /// `proposed`, `accepted` or `rejected`.

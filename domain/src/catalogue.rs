@@ -26,10 +26,10 @@ use crate::publishing::{
 };
 use crate::rejection::{RecordRejected, RecordRejectedV1};
 use crate::series::{RecurrenceChanged, SeriesCreated, SeriesEdited};
-use crate::series_detection::SeriesProposed;
 use crate::series_detection::review::{
     SeriesProposalAccepted, SeriesProposalAdjusted, SeriesProposalRejected,
 };
+use crate::series_detection::{SeriesProposed, SeriesProposedV1};
 use crate::skips::ProjectionEventSkipped;
 use crate::sync::{
     AttendanceSyncRequested, ConflictResolved, OccurrencePublished, RsvpPublishFailed,
@@ -203,7 +203,7 @@ catalogue! {
     OccurrencePublished = 1,
     SelfPublishedEchoMatched = 1,
     ConflictResolved = 1,
-    SeriesProposed = 1,
+    SeriesProposed = 2 { 1 => SeriesProposedV1 },
     ShadowClaimed = 1,
     DisplayNameChanged = 1,
     PersonalDataErased = 1,

@@ -376,24 +376,38 @@ fn expected(event_type: &str, schema_version: u16) -> DomainEvent {
             resolved: FieldValue::Attendance(AttendanceStatus::Declined),
         }
         .into(),
+        // Version 1 did not say its zone's source; the zone is its rule's.
         ("SeriesProposed", 1) => SeriesProposed {
-            proposal_id: ProposalId(Uuid::from_u128(0x9e0)),
-            version: 3,
-            organizer: "did:plc:golden".into(),
-            uris: vec![URI.into(), format!("{URI}2")],
-            rrule: "DTSTART;TZID=Europe/Berlin:20261201T190000\nRRULE:FREQ=WEEKLY;BYDAY=TU\nEXDATE;TZID=Europe/Berlin:20261222T190000".into(),
-            confidence: 913,
-            series_name: "rust meetup".into(),
-            name_similarity: 1000,
-            pattern: "weekly on Tuesday at 19:00".into(),
-            timing: 855,
-            location_similarity: Some(750),
-            description_similarity: None,
-            skipped: vec!["2026-12-22".into()],
-            moved: vec![],
+            zone: "Europe/Berlin".into(),
+            zone_source: None,
+            ignored: vec![],
+            ..golden_proposal()
         }
         .into(),
+        ("SeriesProposed", 2) => golden_proposal().into(),
         other => panic!("no golden value for {other:?}: add one for every released version"),
+    }
+}
+
+fn golden_proposal() -> SeriesProposed {
+    SeriesProposed {
+        proposal_id: ProposalId(Uuid::from_u128(0x9e0)),
+        version: 3,
+        organizer: "did:plc:golden".into(),
+        uris: vec![URI.into(), format!("{URI}2")],
+        rrule: "DTSTART;TZID=Europe/Berlin:20261201T190000\nRRULE:FREQ=WEEKLY;BYDAY=TU\nEXDATE;TZID=Europe/Berlin:20261222T190000".into(),
+        confidence: 913,
+        series_name: "rust meetup".into(),
+        name_similarity: 1000,
+        pattern: "weekly on Tuesday at 19:00".into(),
+        timing: 855,
+        location_similarity: Some(750),
+        description_similarity: None,
+        skipped: vec!["2026-12-22".into()],
+        moved: vec![],
+        zone: "Europe/Berlin".into(),
+        zone_source: Some("location".into()),
+        ignored: vec!["at://did:plc:golden/x: location (\"north\", \"east\") is not a coordinate".into()],
     }
 }
 

@@ -36,7 +36,7 @@ fn thousandths(score: f64) -> u16 {
 }
 
 /// Detection proposed that these imported events are one series, or
-/// changed what it proposed. Schema version 1.
+/// changed what it proposed. Schema version 2.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeriesProposed {
     /// The proposal.
@@ -69,6 +69,78 @@ pub struct SeriesProposed {
     pub skipped: Vec<String>,
     /// Members off the rule.
     pub moved: Vec<String>,
+    /// The IANA zone whose wall time the rule repeats in.
+    pub zone: String,
+    /// What the zone rests on (`record`, `offset`, `location`, `times`,
+    /// `unknown`); `None` for proposals recorded before version 2.
+    pub zone_source: Option<String>,
+    /// Evidence the members carry that could not be used.
+    pub ignored: Vec<String>,
+}
+
+/// Schema version 1 of [`SeriesProposed`], which did not say its zone's
+/// source.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeriesProposedV1 {
+    /// The proposal.
+    pub proposal_id: ProposalId,
+    /// Its version.
+    pub version: u32,
+    /// The organizer's DID.
+    pub organizer: String,
+    /// The member events.
+    pub uris: Vec<String>,
+    /// The rule.
+    pub rrule: String,
+    /// Confidence, in thousandths.
+    pub confidence: u16,
+    /// The shared name.
+    pub series_name: String,
+    /// Name similarity, in thousandths.
+    pub name_similarity: u16,
+    /// The pattern, in words.
+    pub pattern: String,
+    /// Timing, in thousandths.
+    pub timing: u16,
+    /// Location similarity, in thousandths.
+    pub location_similarity: Option<u16>,
+    /// Description similarity, in thousandths.
+    pub description_similarity: Option<u16>,
+    /// Skipped dates.
+    pub skipped: Vec<String>,
+    /// Moved members.
+    pub moved: Vec<String>,
+}
+
+impl From<SeriesProposedV1> for SeriesProposed {
+    fn from(v1: SeriesProposedV1) -> Self {
+        // The rule always named its zone; only its source is unknown.
+        let zone = v1
+            .rrule
+            .strip_prefix("DTSTART;TZID=")
+            .and_then(|rest| rest.split_once(':'))
+            .map_or("UTC", |(zone, _)| zone)
+            .to_owned();
+        SeriesProposed {
+            proposal_id: v1.proposal_id,
+            version: v1.version,
+            organizer: v1.organizer,
+            uris: v1.uris,
+            rrule: v1.rrule,
+            confidence: v1.confidence,
+            series_name: v1.series_name,
+            name_similarity: v1.name_similarity,
+            pattern: v1.pattern,
+            timing: v1.timing,
+            location_similarity: v1.location_similarity,
+            description_similarity: v1.description_similarity,
+            skipped: v1.skipped,
+            moved: v1.moved,
+            zone,
+            zone_source: None,
+            ignored: vec![],
+        }
+    }
 }
 
 impl SeriesProposed {
@@ -90,6 +162,9 @@ impl SeriesProposed {
             description_similarity: explanation.description_similarity.map(thousandths),
             skipped: explanation.skipped.clone(),
             moved: explanation.moved.clone(),
+            zone: explanation.zone.clone(),
+            zone_source: Some(explanation.zone_source.name().to_owned()),
+            ignored: explanation.ignored.clone(),
         }
     }
 

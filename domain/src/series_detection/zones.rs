@@ -41,6 +41,19 @@ pub enum ZoneSource {
     Unknown,
 }
 
+impl ZoneSource {
+    /// Its name, as proposals record and show it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ZoneSource::Record => "record",
+            ZoneSource::Offset => "offset",
+            ZoneSource::Location => "location",
+            ZoneSource::Times => "times",
+            ZoneSource::Unknown => "unknown",
+        }
+    }
+}
+
 /// The zone of a group and why.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Inferred {
