@@ -414,6 +414,29 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_zone_name_or_coordinate_text_infers_a_zone_without_panicking(
+            zone in proptest::option::of(".{0,40}"),
+            latitude in "[-+0-9.eE]{0,12}|.{0,12}",
+            longitude in "[-+0-9.eE]{0,12}|.{0,12}",
+            seconds in 0i64..4_000_000_000,
+        ) {
+            let mut member = event(1, "2026-01-01T00:00:00Z", vec![geo(&latitude, &longitude)]);
+            member.starts_at = Timestamp::from_unix_micros(seconds * 1_000_000);
+            member.time_zone = zone;
+            let named = member.time_zone.as_deref().and_then(|name| time_zone(name).ok());
+            let inferred = infer(&[&member]);
+            match named {
+                Some(zone) => proptest::prop_assert_eq!(
+                    (inferred.zone, inferred.source),
+                    (zone, ZoneSource::Record)
+                ),
+                None => proptest::prop_assert_ne!(inferred.source, ZoneSource::Record),
+            }
+        }
+    }
+
     #[test]
     fn an_address_in_a_one_zone_country_names_it() {
         let address = Place::Address {
