@@ -205,7 +205,10 @@ pub fn detect_for(
     config: &DetectionConfig,
 ) -> Vec<Proposal> {
     let mut proposals = vec![];
-    for group in groups(events, config) {
+    let parts = groups(events, config)
+        .into_iter()
+        .flat_map(|group| split_at_cadence_change(group, config));
+    for group in parts {
         if group.members.len() < config.min_members {
             continue;
         }
@@ -224,6 +227,46 @@ pub fn detect_for(
         }
     }
     proposals
+}
+
+/// What a second series costs against the dates one rule leaves
+/// unexplained, in the units of [`rules::Fit::cost`].
+const SECOND_SERIES_COST: usize = 3;
+
+/// A group whose cadence changes at some member (every two weeks, then
+/// weekly, under one name: a series ended and another began) as the two
+/// series; otherwise the group. Only a change of rule splits it: a break
+/// in one rule (a summer off) stays skipped dates of one series.
+fn split_at_cadence_change<'a>(group: Group<'a>, config: &DetectionConfig) -> Vec<Group<'a>> {
+    let times: Vec<NaiveDateTime> = group.members.iter().map(|m| m.local).collect();
+    let Some(whole) = rules::fit(&times) else {
+        return vec![group];
+    };
+    if whole.skipped.len() < config.min_members || times.len() < 2 * config.min_members {
+        return vec![group];
+    }
+    let best = (config.min_members..=times.len() - config.min_members)
+        .filter_map(|at| {
+            let (before, after) = (rules::fit(&times[..at])?, rules::fit(&times[at..])?);
+            let cost = before.cost() + after.cost() + SECOND_SERIES_COST;
+            (before.rule != after.rule && cost < whole.cost()).then_some((cost, at))
+        })
+        .min();
+    let Some((_, at)) = best else {
+        return vec![group];
+    };
+    let mut before = group.members;
+    let after = before.split_off(at);
+    vec![
+        Group {
+            members: before,
+            zone: group.zone.clone(),
+        },
+        Group {
+            members: after,
+            zone: group.zone,
+        },
+    ]
 }
 
 /// A group split by the local weekday of its members.
@@ -498,4 +541,55 @@ fn round(value: f64) -> f64 {
 pub fn organizer_of(uri: &str) -> &str {
     let rest = uri.strip_prefix("at://").unwrap_or(uri);
     rest.split('/').next().unwrap_or(rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn weekly_from(start: &str, weeks: &[i64]) -> Vec<Candidate> {
+        let start = Timestamp::parse_rfc3339(start).unwrap().to_datetime();
+        weeks
+            .iter()
+            .map(|week| Candidate {
+                uri: format!("at://did:plc:o/community.lexicon.calendar.event/w{week}"),
+                name: "Chaostreff".into(),
+                starts_at: Timestamp::from_datetime(start + chrono::Duration::weeks(*week)),
+                time_zone: Some("UTC".into()),
+                utc_offset: None,
+                description: None,
+                places: vec![],
+            })
+            .collect()
+    }
+
+    fn rules_of(candidates: &[Candidate]) -> Vec<(usize, String)> {
+        let mut found: Vec<(usize, String)> = detect(candidates, &DetectionConfig::default())
+            .into_iter()
+            .map(|p| (p.uris.len(), p.explanation.pattern))
+            .collect();
+        found.sort();
+        found
+    }
+
+    #[test]
+    fn a_name_that_goes_from_every_two_weeks_to_weekly_is_two_series() {
+        let weeks: Vec<i64> = (0..8).map(|n| 2 * n).chain(16..24).collect();
+        assert_eq!(
+            rules_of(&weekly_from("2026-01-07T18:00:00Z", &weeks)),
+            [
+                (8, "every 2 weeks on Wednesday".to_owned()),
+                (8, "weekly on Wednesday".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_weekly_series_with_a_summer_off_stays_one() {
+        let weeks: Vec<i64> = (0..10).chain(16..26).collect();
+        assert_eq!(
+            rules_of(&weekly_from("2026-04-01T16:00:00Z", &weeks)),
+            [(20, "weekly on Wednesday".to_owned())]
+        );
+    }
 }

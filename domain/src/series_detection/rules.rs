@@ -24,6 +24,12 @@ pub struct Fit {
 }
 
 impl Fit {
+    /// What the rule leaves unexplained: a moved event costs two, a
+    /// skipped date one. Of rules that fit, the cheapest is chosen.
+    pub fn cost(&self) -> usize {
+        2 * self.moved.len() + self.skipped.len()
+    }
+
     /// How well the rule explains the group, from 0 to 1.
     pub fn timing(&self) -> f64 {
         let misses = self.skipped.len() + self.moved.len();
@@ -50,7 +56,7 @@ pub fn fit(times: &[NaiveDateTime]) -> Option<Fit> {
             let Some(candidate) = try_shape(times, *anchor, last, shape) else {
                 continue;
             };
-            let cost = 2 * candidate.moved.len() + candidate.skipped.len();
+            let cost = candidate.cost();
             if best.as_ref().is_none_or(|(best_cost, _)| cost < *best_cost) {
                 best = Some((cost, candidate));
             }
