@@ -5,6 +5,7 @@ mod commands;
 
 use std::process::ExitCode;
 
+use clap::builder::BoolishValueParser;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
@@ -22,7 +23,7 @@ struct Cli {
     database_url: String,
 
     /// Log as JSON lines instead of text.
-    #[arg(long, env = "LOG_JSON", global = true)]
+    #[arg(long, env = "LOG_JSON", global = true, value_parser = BoolishValueParser::new())]
     log_json: bool,
 
     #[command(subcommand)]

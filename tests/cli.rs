@@ -152,3 +152,41 @@ fn every_calendar_record_in_the_sample_is_lexicon_valid() {
     }
     assert_eq!(checked, 10);
 }
+
+#[tokio::test]
+async fn boolean_flags_from_the_environment_take_the_usual_spellings() {
+    let db = ScratchDatabase::create().await;
+    let migrate = |value: &str| {
+        Command::new(env!("CARGO_BIN_EXE_openmeet-sync"))
+            .arg("migrate")
+            .env("DATABASE_URL", db.url())
+            .env("LOG_JSON", value)
+            .env("RUST_LOG", "info")
+            .output()
+            .expect("the binary runs")
+    };
+    for value in ["1", "yes", "on", "true"] {
+        let output = migrate(value);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "LOG_JSON={value}: {stderr}");
+        let first = stderr.lines().next().unwrap_or_default();
+        assert!(
+            serde_json::from_str::<serde_json::Value>(first).is_ok(),
+            "LOG_JSON={value} logs JSON: {first}"
+        );
+    }
+    for value in ["0", "no", "off", "false"] {
+        let output = migrate(value);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "LOG_JSON={value}: {stderr}");
+        assert!(
+            !stderr.trim_start().starts_with('{'),
+            "LOG_JSON={value} logs text: {stderr}"
+        );
+    }
+    let output = migrate("maybe");
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("invalid value 'maybe' for '--log-json'")
+    );
+}

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use clap::builder::BoolishValueParser;
 use clap::{Args, Subcommand};
 use publish::enrich::Enricher;
 use publish::occurrences::{OccurrencePublisher, Scheduler};
@@ -72,7 +73,7 @@ pub struct AuthArgs {
     #[arg(long, env = "PUBLISH_TICK_SECS", default_value_t = 30)]
     publish_tick_secs: u64,
     /// Do not resolve handles and display names of new shadow accounts.
-    #[arg(long, env = "NO_IDENTITY_ENRICHMENT")]
+    #[arg(long, env = "NO_IDENTITY_ENRICHMENT", value_parser = BoolishValueParser::new())]
     no_identity_enrichment: bool,
     /// The public https URL of this server, for a confidential OAuth client
     /// (its metadata at {url}/oauth/client-metadata.json). Without it, OAuth
