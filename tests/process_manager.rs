@@ -874,3 +874,104 @@ async fn an_answer_to_a_record_we_published_goes_to_our_occurrence() {
             .unwrap();
     assert_eq!(rows, [(id.0, "attending".to_owned())]);
 }
+
+/// A log whose series proposals were made by earlier rules of detection,
+/// which this build decides otherwise: recorded by hand as the process
+/// manager wrote version 1 of `SeriesProposed`.
+async fn proposed_by_earlier_rules(store: &PgEventStore, detector_of_record: Option<u16>) {
+    for (n, day) in ["2026-12-01", "2026-12-08", "2026-12-15"]
+        .iter()
+        .enumerate()
+    {
+        let record = event_record(
+            &format!("Rust Meetup #{}", 12 + n),
+            json!({"startsAt": format!("{day}T18:00:00Z")}),
+        );
+        let line = commit(
+            ORGANIZER,
+            1_000 + n as i64,
+            "create",
+            EVENT,
+            &format!("3le{n}"),
+            Some(record),
+        );
+        deliver(store, &line).await;
+    }
+    let v1 = domain::series_detection::SeriesProposedV1 {
+        proposal_id: domain::series_detection::ProposalId(Uuid::from_u128(0xe1)),
+        version: 1,
+        organizer: ORGANIZER.into(),
+        uris: vec![format!("at://{ORGANIZER}/{EVENT}/3le0")],
+        rrule: "DTSTART;TZID=UTC:20261201T180000\nRRULE:FREQ=WEEKLY;BYDAY=TU".into(),
+        confidence: 1000,
+        series_name: "rust meetup".into(),
+        name_similarity: 1000,
+        pattern: "weekly on Tuesday".into(),
+        timing: 1000,
+        location_similarity: None,
+        description_similarity: None,
+        skipped: vec![],
+        moved: vec![],
+    };
+    let payload = match detector_of_record {
+        None => domain::EncodedPayload {
+            event_type: "SeriesProposed".into(),
+            schema_version: 1,
+            bytes: postcard::to_stdvec(&v1).unwrap(),
+        },
+        Some(detector) => DomainEvent::from(domain::series_detection::SeriesProposed {
+            detector,
+            ..v1.into()
+        })
+        .encode(),
+    };
+    let head = store.head().await.unwrap();
+    store
+        .append(
+            &StreamId::new("proposal", Uuid::from_u128(0xe1)),
+            ExpectedVersion::NoStream,
+            vec![NewEvent {
+                metadata: EventMetadata {
+                    event_id: EventId(Uuid::from_u128(0xe2)),
+                    causation_id: None,
+                    correlation_id: None,
+                    origin: Origin::Bluesky,
+                    actor: Actor::system(domain::sync::ACTOR),
+                },
+                payload,
+            }],
+        )
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO process.checkpoints (name, position) VALUES ($1, $2)")
+        .bind(projections::process::CHECKPOINT)
+        .bind(head.0 as i64 + 1)
+        .execute(store.pool())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn proposals_made_by_earlier_rules_of_detection_are_not_compared_and_said_so() {
+    let (store, _db) = fresh().await;
+    proposed_by_earlier_rules(&store, None).await;
+    let report = verify(&store, &|_, _| {}).await.unwrap();
+    assert_eq!(report.findings, vec![]);
+    assert_eq!(report.proposals_by_earlier_rules, Some((1, 1)));
+}
+
+#[tokio::test]
+async fn a_proposal_of_this_build_s_rules_that_the_replay_would_not_make_is_a_finding() {
+    let (store, _db) = fresh().await;
+    proposed_by_earlier_rules(&store, Some(domain::series_detection::DETECTOR_VERSION)).await;
+    let report = verify(&store, &|_, _| {}).await.unwrap();
+    assert_eq!(report.proposals_by_earlier_rules, None);
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|finding| matches!(finding, Finding::Unexpected { event_type, .. } if event_type == "SeriesProposed")),
+        "{:#?}",
+        report.findings
+    );
+}

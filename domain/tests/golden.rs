@@ -381,6 +381,7 @@ fn expected(event_type: &str, schema_version: u16) -> DomainEvent {
             zone: "Europe/Berlin".into(),
             zone_source: None,
             ignored: vec![],
+            detector: 1,
             ..golden_proposal()
         }
         .into(),
@@ -408,6 +409,7 @@ fn golden_proposal() -> SeriesProposed {
         zone: "Europe/Berlin".into(),
         zone_source: Some("location".into()),
         ignored: vec!["at://did:plc:golden/x: location (\"north\", \"east\") is not a coordinate".into()],
+        detector: 2,
     }
 }
 

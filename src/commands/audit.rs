@@ -75,6 +75,9 @@ pub async fn run(database_url: &str, command: AuditCommand) -> anyhow::Result<Ex
                         "decisions_matched": report.decisions_matched,
                         "checkpoint": report.checkpoint.0,
                         "not_yet_carried_out": report.not_yet_carried_out,
+                        "proposals_by_earlier_rules": report.proposals_by_earlier_rules.map(|(version, count)| {
+                            json!({"detector": version, "not_compared": count})
+                        }),
                         "chain_tip": report.chain_tip,
                         "findings": findings,
                     })
@@ -82,6 +85,12 @@ pub async fn run(database_url: &str, command: AuditCommand) -> anyhow::Result<Ex
             } else {
                 for finding in &report.findings {
                     println!("{finding}");
+                }
+                if let Some((version, count)) = report.proposals_by_earlier_rules {
+                    println!(
+                        "series proposals made by detection rules version {version} (this build: {}): {count} recorded not compared, as this build decides them by its own rules",
+                        domain::series_detection::DETECTOR_VERSION
+                    );
                 }
                 println!(
                     "{} events replayed, hash chain checked; {} recorded decisions match the replay; \

@@ -16,7 +16,7 @@ pub mod rules;
 pub mod signals;
 pub mod zones;
 
-pub use proposed::{ProposalId, SeriesProposed, SeriesProposedV1};
+pub use proposed::{DETECTOR_VERSION, ProposalId, SeriesProposed, SeriesProposedV1};
 pub use zones::ZoneSource;
 
 use std::collections::BTreeMap;

@@ -28,6 +28,13 @@ impl ProposalId {
     }
 }
 
+/// The version of detection's rules. Raised whenever the same events may
+/// be proposed differently (version 2: zones inferred, series split by
+/// weekday and by a change of rule). A proposal records the version that
+/// made it, so that `audit verify` replays only what this build would
+/// decide alike, and says how many were decided by earlier rules.
+pub const DETECTOR_VERSION: u16 = 2;
+
 /// Thousandths, the precision detection rounds its scores to; payloads
 /// hold no floats, so a replayed proposal equals the recorded one bit for
 /// bit.
@@ -76,6 +83,9 @@ pub struct SeriesProposed {
     pub zone_source: Option<String>,
     /// Evidence the members carry that could not be used.
     pub ignored: Vec<String>,
+    /// The version of detection's rules that made it
+    /// ([`DETECTOR_VERSION`]; 1 for proposals recorded before version 2).
+    pub detector: u16,
 }
 
 /// Schema version 1 of [`SeriesProposed`], which did not say its zone's
@@ -139,6 +149,7 @@ impl From<SeriesProposedV1> for SeriesProposed {
             zone,
             zone_source: None,
             ignored: vec![],
+            detector: 1,
         }
     }
 }
@@ -165,6 +176,7 @@ impl SeriesProposed {
             zone: explanation.zone.clone(),
             zone_source: Some(explanation.zone_source.name().to_owned()),
             ignored: explanation.ignored.clone(),
+            detector: DETECTOR_VERSION,
         }
     }
 

@@ -61,6 +61,7 @@ fn row_of(proposed: &SeriesProposed, last_position: i64) -> ProposalRow {
             "zone": proposed.zone,
             "zone_source": proposed.zone_source,
             "ignored": proposed.ignored,
+            "detector": proposed.detector,
         }),
         status: "proposed".into(),
         series_id: None,
