@@ -158,7 +158,7 @@ fn cursor_of(event: &EventView) -> String {
 
 /// Trims rows fetched with one extra (`limit + 1`) to the page, and names
 /// the cursor of the next page when that extra row shows there is one.
-fn page<T>(
+pub(crate) fn page<T>(
     mut items: Vec<T>,
     limit: i64,
     cursor: impl Fn(&T) -> String,
@@ -169,7 +169,7 @@ fn page<T>(
     (items, next_cursor)
 }
 
-fn limit(requested: Option<i64>) -> Result<i64, ApiError> {
+pub(crate) fn limit(requested: Option<i64>) -> Result<i64, ApiError> {
     match requested.unwrap_or(DEFAULT_LIMIT) {
         n @ 1..=MAX_LIMIT => Ok(n),
         n => Err(ApiError::BadRequest(format!(

@@ -16,6 +16,7 @@ mod health;
 mod intake;
 mod proposals;
 mod refs;
+mod rejections;
 mod series;
 mod sharing;
 mod users;
@@ -107,6 +108,7 @@ impl AppState {
         proposals::accept,
         proposals::adjust,
         proposals::reject,
+        rejections::list_rejections,
     ),
     components(schemas(
         events::EventView,
@@ -116,6 +118,8 @@ impl AppState {
         series::SeriesView,
         users::UserView,
         refs::ExternalRefView,
+        rejections::RejectionView,
+        rejections::RejectionPage,
         health::HealthView,
         health::ProjectionLag,
         health::StoppedProjection,
@@ -174,6 +178,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/series-proposals/{id}/adjust", post(proposals::adjust))
         .route("/api/series-proposals/{id}/reject", post(proposals::reject))
         .route("/api/external-refs", get(refs::get_external_ref))
+        .route("/api/rejections", get(rejections::list_rejections))
         .route(
             "/api/auth/bluesky/app-password",
             post(auth::login::app_password),

@@ -82,6 +82,8 @@ pub enum Action<'a> {
     ListAllProposals,
     /// Hand firehose messages to the processor over HTTP.
     ProcessFirehose,
+    /// Read what intake rejected (the records may hold anyone's data).
+    ReadRejections,
 }
 
 /// Why an action is refused.
@@ -177,7 +179,7 @@ pub fn authorize(caller: &Caller, action: Action<'_>) -> Result<(), Denied> {
                 Err(Denied::NotOwner)
             }
         }
-        Action::ListAllProposals | Action::ProcessFirehose => {
+        Action::ListAllProposals | Action::ProcessFirehose | Action::ReadRejections => {
             if caller.admin {
                 Ok(())
             } else {

@@ -262,6 +262,18 @@ fn the_policy_table() {
             Ok(()),
         ),
         (
+            "read the rejections",
+            as_alice(),
+            Action::ReadRejections,
+            Err(Denied::AdminOnly),
+        ),
+        (
+            "admin reads the rejections",
+            admin(),
+            Action::ReadRejections,
+            Ok(()),
+        ),
+        (
             "a shadow edits its own import",
             shadow_alice(),
             Action::Edit(imported(alice())),
