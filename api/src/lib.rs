@@ -88,6 +88,7 @@ impl AppState {
         events::list_attendees,
         series::get_series,
         users::get_user,
+        users::list_users,
         refs::get_external_ref,
         health::health,
         intake::process_event,
@@ -117,6 +118,7 @@ impl AppState {
         events::AttendeePage,
         series::SeriesView,
         users::UserView,
+        users::UserPage,
         refs::ExternalRefView,
         rejections::RejectionView,
         rejections::RejectionPage,
@@ -172,6 +174,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/events/{slug}/attendees", get(events::list_attendees))
         .route("/api/series/{slug}", get(series::get_series))
+        .route("/api/users", get(users::list_users))
         .route("/api/users/{did}", get(users::get_user))
         .route("/api/series-proposals", get(proposals::list_proposals))
         .route("/api/series-proposals/{id}/accept", post(proposals::accept))

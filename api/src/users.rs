@@ -1,15 +1,16 @@
-//! `/api/users/{did}`: a full or shadow account.
+//! `/api/users`: full and shadow accounts, every status included (a
+//! deactivated account is found here, not only in the table).
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use chrono::{DateTime, Utc};
 use projections::Projection;
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::consistency::wait_for;
-use crate::events::After;
+use crate::events::{After, limit, page};
 use crate::{ApiError, AppState};
 
 /// A user.
@@ -51,4 +52,55 @@ pub async fn get_user(
     .await?
     .map(Json)
     .ok_or_else(|| ApiError::NotFound(format!("no user {did:?}")))
+}
+
+/// A page of users, by DID.
+#[derive(Serialize, ToSchema)]
+pub struct UserPage {
+    /// The users.
+    pub items: Vec<UserView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// Filters and paging of `GET /api/users`.
+#[derive(Deserialize, IntoParams)]
+pub struct ListUsers {
+    /// Only accounts in this status (`active`, `deactivated`, `takendown`,
+    /// `deleted`, …).
+    status: Option<String>,
+    /// Only shadow accounts (`true`) or only full ones (`false`).
+    shadow: Option<bool>,
+    /// At most this many (1 to 500, default 50).
+    limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Wait until the read model has applied this global position.
+    after: Option<u64>,
+}
+
+/// Every account, whatever its status, by DID.
+#[utoipa::path(get, path = "/api/users", params(ListUsers),
+    responses((status = 200, body = UserPage), (status = 400, body = crate::error::ErrorBody)))]
+pub async fn list_users(
+    State(state): State<AppState>,
+    Query(query): Query<ListUsers>,
+) -> Result<Json<UserPage>, ApiError> {
+    wait_for(&state, query.after, &[Projection::Users]).await?;
+    let limit = limit(query.limit)?;
+    let rows: Vec<UserView> = sqlx::query_as(
+        "SELECT id, bluesky_did, bluesky_handle, bluesky_token_expiry, display_name, is_shadow_account, \
+         account_status FROM read.users \
+         WHERE ($1::text IS NULL OR account_status = $1) AND ($2::bool IS NULL OR is_shadow_account = $2) \
+         AND ($3::text IS NULL OR bluesky_did > $3) \
+         ORDER BY bluesky_did LIMIT $4",
+    )
+    .bind(&query.status)
+    .bind(query.shadow)
+    .bind(&query.cursor)
+    .bind(limit + 1)
+    .fetch_all(state.store.pool())
+    .await?;
+    let (items, next_cursor) = page(rows, limit, |user| user.bluesky_did.clone());
+    Ok(Json(UserPage { items, next_cursor }))
 }
