@@ -205,25 +205,27 @@ pub fn detect_for(
     config: &DetectionConfig,
 ) -> Vec<Proposal> {
     let mut proposals = vec![];
-    let parts = groups(events, config)
-        .into_iter()
-        .flat_map(|group| split_at_cadence_change(group, config));
-    for group in parts {
+    for group in groups(events, config) {
         if group.members.len() < config.min_members {
             continue;
         }
-        match propose(organizer, &group, config) {
-            Some(proposal) => proposals.push(proposal),
-            // One name at one time of day on several weekdays with no rule
-            // for all of them: a series per weekday (a class on Thursdays
-            // and another on Fridays, a Monday series followed by a
-            // Thursday one).
-            None => proposals.extend(
-                by_weekday(group)
-                    .iter()
-                    .filter(|part| part.members.len() >= config.min_members)
-                    .filter_map(|part| propose(organizer, part, config)),
-            ),
+        let fit = rules::fit(&group.times());
+        for (part, fit) in split_at_cadence_change(group, fit, config) {
+            match propose(organizer, &part, fit, config) {
+                Some(proposal) => proposals.push(proposal),
+                // One name at one time of day on several weekdays with no
+                // rule for all of them: a series per weekday (a class on
+                // Thursdays and another on Fridays, a Monday series
+                // followed by a Thursday one).
+                None => proposals.extend(
+                    by_weekday(part)
+                        .iter()
+                        .filter(|day| day.members.len() >= config.min_members)
+                        .filter_map(|day| {
+                            propose(organizer, day, rules::fit(&day.times()), config)
+                        }),
+                ),
+            }
         }
     }
     proposals
@@ -235,37 +237,48 @@ const SECOND_SERIES_COST: usize = 3;
 
 /// A group whose cadence changes at some member (every two weeks, then
 /// weekly, under one name: a series ended and another began) as the two
-/// series; otherwise the group. Only a change of rule splits it: a break
-/// in one rule (a summer off) stays skipped dates of one series.
-fn split_at_cadence_change<'a>(group: Group<'a>, config: &DetectionConfig) -> Vec<Group<'a>> {
-    let times: Vec<NaiveDateTime> = group.members.iter().map(|m| m.local).collect();
-    let Some(whole) = rules::fit(&times) else {
-        return vec![group];
+/// series, each with its rule; otherwise the group with `whole`, the rule
+/// fitted to all of it. Only a change of rule splits it: a break in one
+/// rule (a summer off) stays skipped dates of one series.
+fn split_at_cadence_change<'a>(
+    group: Group<'a>,
+    whole: Option<rules::Fit>,
+    config: &DetectionConfig,
+) -> Vec<(Group<'a>, Option<rules::Fit>)> {
+    let Some(whole) = whole else {
+        return vec![(group, None)];
     };
+    let times = group.times();
     if whole.skipped.len() < config.min_members || times.len() < 2 * config.min_members {
-        return vec![group];
+        return vec![(group, Some(whole))];
     }
     let best = (config.min_members..=times.len() - config.min_members)
         .filter_map(|at| {
             let (before, after) = (rules::fit(&times[..at])?, rules::fit(&times[at..])?);
             let cost = before.cost() + after.cost() + SECOND_SERIES_COST;
-            (before.rule != after.rule && cost < whole.cost()).then_some((cost, at))
+            (before.rule != after.rule && cost < whole.cost()).then_some((cost, at, before, after))
         })
-        .min();
-    let Some((_, at)) = best else {
-        return vec![group];
+        .min_by_key(|(cost, at, ..)| (*cost, *at));
+    let Some((_, at, first, second)) = best else {
+        return vec![(group, Some(whole))];
     };
     let mut before = group.members;
     let after = before.split_off(at);
     vec![
-        Group {
-            members: before,
-            zone: group.zone.clone(),
-        },
-        Group {
-            members: after,
-            zone: group.zone,
-        },
+        (
+            Group {
+                members: before,
+                zone: group.zone.clone(),
+            },
+            Some(first),
+        ),
+        (
+            Group {
+                members: after,
+                zone: group.zone,
+            },
+            Some(second),
+        ),
     ]
 }
 
@@ -301,6 +314,13 @@ struct Placed<'a> {
 struct Group<'a> {
     members: Vec<Placed<'a>>,
     zone: zones::Inferred,
+}
+
+impl Group<'_> {
+    /// The members' wall times, in order.
+    fn times(&self) -> Vec<NaiveDateTime> {
+        self.members.iter().map(|m| m.local).collect()
+    }
 }
 
 fn groups<'a>(events: Vec<&'a Candidate>, config: &DetectionConfig) -> Vec<Group<'a>> {
@@ -378,16 +398,22 @@ fn minutes(at: NaiveDateTime) -> u32 {
     at.hour() * 60 + at.minute()
 }
 
-fn propose(organizer: &str, found: &Group, config: &DetectionConfig) -> Option<Proposal> {
+/// The proposal `found` makes with `fit`, its members' rule.
+fn propose(
+    organizer: &str,
+    found: &Group,
+    fit: Option<rules::Fit>,
+    config: &DetectionConfig,
+) -> Option<Proposal> {
     let (group, zone) = (&found.members[..], found.zone.zone);
-    let times: Vec<NaiveDateTime> = group.iter().map(|m| m.local).collect();
+    let times = found.times();
     let mut distinct = times.clone();
     distinct.dedup();
     if distinct.len() != times.len() {
         // Two events at one time are not two occurrences of one series.
         return None;
     }
-    let fit = rules::fit(&times)?;
+    let fit = fit?;
     let instant = |local: NaiveDateTime| {
         zone.from_local_datetime(&local)
             .earliest()

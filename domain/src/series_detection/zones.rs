@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use chrono::{NaiveDateTime, Offset, Timelike};
-use chrono_tz::Tz;
+use chrono_tz::{Africa, America, Asia, Atlantic, Australia, Europe, Pacific, Tz};
 use serde::{Deserialize, Serialize};
 
 use super::Candidate;
@@ -68,78 +68,78 @@ pub struct Inferred {
 /// Zones whose daylight-saving rules, with their offsets, tell them apart:
 /// one for each rule that a time of day can reveal. Ordered so that among
 /// zones that fit equally, the more populous calendar regions come first.
-const DISTINCT_RULES: [&str; 24] = [
-    "Europe/Berlin",
-    "Europe/London",
-    "America/New_York",
-    "America/Chicago",
-    "America/Denver",
-    "America/Los_Angeles",
-    "America/Phoenix",
-    "America/Anchorage",
-    "Pacific/Honolulu",
-    "America/Sao_Paulo",
-    "America/Santiago",
-    "America/Halifax",
-    "America/St_Johns",
-    "Europe/Helsinki",
-    "Europe/Moscow",
-    "Asia/Jerusalem",
-    "Asia/Kolkata",
-    "Asia/Shanghai",
-    "Asia/Tokyo",
-    "Australia/Sydney",
-    "Australia/Adelaide",
-    "Australia/Brisbane",
-    "Australia/Perth",
-    "Pacific/Auckland",
+const DISTINCT_RULES: [Tz; 24] = [
+    Europe::Berlin,
+    Europe::London,
+    America::New_York,
+    America::Chicago,
+    America::Denver,
+    America::Los_Angeles,
+    America::Phoenix,
+    America::Anchorage,
+    Pacific::Honolulu,
+    America::Sao_Paulo,
+    America::Santiago,
+    America::Halifax,
+    America::St_Johns,
+    Europe::Helsinki,
+    Europe::Moscow,
+    Asia::Jerusalem,
+    Asia::Kolkata,
+    Asia::Shanghai,
+    Asia::Tokyo,
+    Australia::Sydney,
+    Australia::Adelaide,
+    Australia::Brisbane,
+    Australia::Perth,
+    Pacific::Auckland,
 ];
 
 /// Countries that keep one zone (ISO 3166 code → IANA zone), from the
 /// IANA database's `zone1970.tab`. No maintained crate maps a country to
 /// its zones; a country with several (US, CA, AU, BR, MX, RU, …) is not
 /// here and is left to the other evidence.
-const ONE_ZONE_COUNTRIES: [(&str, &str); 40] = [
-    ("AT", "Europe/Vienna"),
-    ("BE", "Europe/Brussels"),
-    ("BG", "Europe/Sofia"),
-    ("CH", "Europe/Zurich"),
-    ("CN", "Asia/Shanghai"),
-    ("CZ", "Europe/Prague"),
-    ("DE", "Europe/Berlin"),
-    ("DK", "Europe/Copenhagen"),
-    ("EE", "Europe/Tallinn"),
-    ("FI", "Europe/Helsinki"),
-    ("FR", "Europe/Paris"),
-    ("GB", "Europe/London"),
-    ("GR", "Europe/Athens"),
-    ("HR", "Europe/Zagreb"),
-    ("HU", "Europe/Budapest"),
-    ("IE", "Europe/Dublin"),
-    ("IL", "Asia/Jerusalem"),
-    ("IN", "Asia/Kolkata"),
-    ("IS", "Atlantic/Reykjavik"),
-    ("IT", "Europe/Rome"),
-    ("JP", "Asia/Tokyo"),
-    ("KR", "Asia/Seoul"),
-    ("LT", "Europe/Vilnius"),
-    ("LU", "Europe/Luxembourg"),
-    ("LV", "Europe/Riga"),
-    ("NG", "Africa/Lagos"),
-    ("NL", "Europe/Amsterdam"),
-    ("NO", "Europe/Oslo"),
-    ("PH", "Asia/Manila"),
-    ("PL", "Europe/Warsaw"),
-    ("RO", "Europe/Bucharest"),
-    ("RS", "Europe/Belgrade"),
-    ("SE", "Europe/Stockholm"),
-    ("SG", "Asia/Singapore"),
-    ("SI", "Europe/Ljubljana"),
-    ("SK", "Europe/Bratislava"),
-    ("TW", "Asia/Taipei"),
-    ("UA", "Europe/Kyiv"),
-    ("UY", "America/Montevideo"),
-    ("ZA", "Africa/Johannesburg"),
+const ONE_ZONE_COUNTRIES: [(&str, Tz); 40] = [
+    ("AT", Europe::Vienna),
+    ("BE", Europe::Brussels),
+    ("BG", Europe::Sofia),
+    ("CH", Europe::Zurich),
+    ("CN", Asia::Shanghai),
+    ("CZ", Europe::Prague),
+    ("DE", Europe::Berlin),
+    ("DK", Europe::Copenhagen),
+    ("EE", Europe::Tallinn),
+    ("FI", Europe::Helsinki),
+    ("FR", Europe::Paris),
+    ("GB", Europe::London),
+    ("GR", Europe::Athens),
+    ("HR", Europe::Zagreb),
+    ("HU", Europe::Budapest),
+    ("IE", Europe::Dublin),
+    ("IL", Asia::Jerusalem),
+    ("IN", Asia::Kolkata),
+    ("IS", Atlantic::Reykjavik),
+    ("IT", Europe::Rome),
+    ("JP", Asia::Tokyo),
+    ("KR", Asia::Seoul),
+    ("LT", Europe::Vilnius),
+    ("LU", Europe::Luxembourg),
+    ("LV", Europe::Riga),
+    ("NG", Africa::Lagos),
+    ("NL", Europe::Amsterdam),
+    ("NO", Europe::Oslo),
+    ("PH", Asia::Manila),
+    ("PL", Europe::Warsaw),
+    ("RO", Europe::Bucharest),
+    ("RS", Europe::Belgrade),
+    ("SE", Europe::Stockholm),
+    ("SG", Asia::Singapore),
+    ("SI", Europe::Ljubljana),
+    ("SK", Europe::Bratislava),
+    ("TW", Asia::Taipei),
+    ("UA", Europe::Kyiv),
+    ("UY", America::Montevideo),
+    ("ZA", Africa::Johannesburg),
 ];
 
 static FINDER: LazyLock<tzf_rs::DefaultFinder> = LazyLock::new(tzf_rs::DefaultFinder::new);
@@ -219,7 +219,7 @@ fn zone_of_place(place: &Place) -> Result<Option<Tz>, String> {
             return Ok(ONE_ZONE_COUNTRIES
                 .iter()
                 .find(|(c, _)| *c == code)
-                .and_then(|(_, zone)| zone.parse().ok()));
+                .map(|(_, zone)| *zone));
         }
         _ => None,
     };
@@ -250,20 +250,17 @@ fn zone_of_offsets(members: &[&Candidate]) -> Option<Tz> {
     if written.is_empty() {
         return None;
     }
-    DISTINCT_RULES
-        .iter()
-        .filter_map(|name| name.parse::<Tz>().ok())
-        .find(|zone| {
-            written.iter().all(|(m, offset)| {
-                m.starts_at
-                    .to_datetime()
-                    .with_timezone(zone)
-                    .offset()
-                    .fix()
-                    .local_minus_utc()
-                    == *offset
-            })
+    DISTINCT_RULES.into_iter().find(|zone| {
+        written.iter().all(|(m, offset)| {
+            m.starts_at
+                .to_datetime()
+                .with_timezone(zone)
+                .offset()
+                .fix()
+                .local_minus_utc()
+                == *offset
         })
+    })
 }
 
 /// The zone in which the members' times of day repeat best, when one does
@@ -281,8 +278,7 @@ fn zone_of_times(members: &[&Candidate]) -> Option<Tz> {
     };
     let in_utc = spread(chrono_tz::UTC);
     DISTINCT_RULES
-        .iter()
-        .filter_map(|name| name.parse::<Tz>().ok())
+        .into_iter()
         .map(|zone| (spread(zone), zone))
         .filter(|(times, _)| *times < in_utc)
         .min_by_key(|(times, _)| *times)
