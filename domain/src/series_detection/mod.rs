@@ -68,11 +68,16 @@ impl Candidate {
     }
 }
 
-/// The offset `startsAt` is written with, when it is not UTC.
+/// The offset `startsAt` is written with, when it is not UTC. Only that
+/// field is read: the rest of the record is skipped, not built as a tree.
 fn written_offset(record: &str) -> Option<i32> {
-    let value: serde_json::Value = serde_json::from_str(record).ok()?;
-    let text = value.get("startsAt")?.as_str()?;
-    let offset = chrono::DateTime::parse_from_rfc3339(text)
+    #[derive(Deserialize)]
+    struct Start<'a> {
+        #[serde(rename = "startsAt", borrow)]
+        starts_at: Option<std::borrow::Cow<'a, str>>,
+    }
+    let start: Start = serde_json::from_str(record).ok()?;
+    let offset = chrono::DateTime::parse_from_rfc3339(&start.starts_at?)
         .ok()?
         .offset()
         .local_minus_utc();
