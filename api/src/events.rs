@@ -158,11 +158,11 @@ fn cursor_of(event: &EventView) -> String {
 
 /// Trims rows fetched with one extra (`limit + 1`) to the page, and names
 /// the cursor of the next page when that extra row shows there is one.
-pub(crate) fn page<T>(
+pub(crate) fn page<T, C>(
     mut items: Vec<T>,
     limit: i64,
-    cursor: impl Fn(&T) -> String,
-) -> (Vec<T>, Option<String>) {
+    cursor: impl Fn(&T) -> C,
+) -> (Vec<T>, Option<C>) {
     let more = items.len() as i64 > limit;
     items.truncate(limit as usize);
     let next_cursor = if more { items.last().map(cursor) } else { None };

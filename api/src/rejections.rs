@@ -79,13 +79,8 @@ pub async fn list_rejections(
             ApiError::Unavailable("the event store could not be read".into())
         })?;
     let views: Vec<RejectionView> = events.iter().map(view).collect();
-    let (items, last) = page(views, limit, |view| view.version.to_string());
-    Ok(Json(RejectionPage {
-        next_from: last
-            .and_then(|version| version.parse::<u64>().ok())
-            .map(|version| version + 1),
-        items,
-    }))
+    let (items, next_from) = page(views, limit, |view| view.version + 1);
+    Ok(Json(RejectionPage { items, next_from }))
 }
 
 /// A stored rejection as the API shows it; one this build cannot decode

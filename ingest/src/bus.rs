@@ -14,7 +14,7 @@ use async_nats::HeaderMap;
 use async_nats::jetstream::context::{PublishError, PublishErrorKind};
 use async_nats::jetstream::{self, Context, ErrorCode, stream};
 use bytes::Bytes;
-use sha2::{Digest, Sha256};
+
 use thiserror::Error;
 
 use crate::routing::{Cut, DeadLetter, Routed};
@@ -207,7 +207,7 @@ impl Bus {
         let mut headers = letter_headers(letter);
         let digest = match &letter.cut {
             Some(cut) => cut.sha256.clone(),
-            None => format!("{:x}", Sha256::digest(&letter.payload)),
+            None => Cut::of(&letter.payload).sha256,
         };
         headers.insert(
             "Nats-Msg-Id",

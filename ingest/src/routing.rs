@@ -54,16 +54,23 @@ pub struct Cut {
     pub sha256: String,
 }
 
+impl Cut {
+    /// The size and digest of `input`.
+    pub fn of(input: &[u8]) -> Self {
+        Self {
+            size: input.len() as u64,
+            sha256: format!("{:x}", Sha256::digest(input)),
+        }
+    }
+}
+
 impl DeadLetter {
     /// The dead letter of `input`: all of it, or past [`MAX_LINE_BYTES`]
     /// its first bytes with its size and digest, so that a dead letter is
     /// never larger than a message.
     pub fn new(reason: impl Into<String>, mut input: Vec<u8>) -> Self {
         let cut = (input.len() > MAX_LINE_BYTES).then(|| {
-            let cut = Cut {
-                size: input.len() as u64,
-                sha256: format!("{:x}", Sha256::digest(&input)),
-            };
+            let cut = Cut::of(&input);
             input.truncate(HEAD_BYTES);
             cut
         });
@@ -81,10 +88,7 @@ impl DeadLetter {
         if self.payload.len() <= HEAD_BYTES {
             return None;
         }
-        let cut = self.cut.unwrap_or_else(|| Cut {
-            size: self.payload.len() as u64,
-            sha256: format!("{:x}", Sha256::digest(&self.payload)),
-        });
+        let cut = self.cut.unwrap_or_else(|| Cut::of(&self.payload));
         Some(DeadLetter {
             reason: self.reason,
             payload: self.payload[..HEAD_BYTES].to_vec(),

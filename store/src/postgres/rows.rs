@@ -21,16 +21,24 @@ macro_rules! select_events {
     };
 }
 
-/// A page of the global log: up to `$2` events after `$1`, cut once the
-/// payloads before an event reach `$3` bytes (the first event always
-/// comes). `octet_length` reads a TOASTed payload's size without
-/// fetching it, and a payload is fetched only for the events kept.
+/// A page of the global log: up to `$2` events after `$1`, each with the
+/// payload bytes `before` it. Cut where `before` reaches `$3` (the first
+/// event always comes). `octet_length` reads a TOASTed payload's size
+/// without fetching it, and a payload is fetched only for the events kept.
+macro_rules! sized_page {
+    () => {
+        concat!(
+            "(SELECT *, sum(octet_length(payload)) OVER (ORDER BY global_position) - octet_length(payload) AS before ",
+            "FROM (SELECT * FROM eventstore.events WHERE global_position > $1 ORDER BY global_position LIMIT $2) page)"
+        )
+    };
+}
+
 pub(crate) const READ_ALL: &str = concat!(
     "SELECT global_position, stream_id, stream_version, event_id, event_type, schema_version, ",
-    "payload, recorded_at, causation_id, correlation_id, origin, actor FROM (",
-    "SELECT *, sum(octet_length(payload)) OVER (ORDER BY global_position) - octet_length(payload) AS before ",
-    "FROM (SELECT * FROM eventstore.events WHERE global_position > $1 ORDER BY global_position LIMIT $2) page",
-    ") sized WHERE before < $3 ORDER BY global_position"
+    "payload, recorded_at, causation_id, correlation_id, origin, actor FROM ",
+    sized_page!(),
+    " sized WHERE before < $3 ORDER BY global_position"
 );
 
 // Events are indexed by the stream's compact key, not its name: a stream is
@@ -52,10 +60,9 @@ pub(crate) const READ_STREAMS: &str = select_events!(
 /// [`READ_ALL`] cuts its pages.
 pub(crate) const READ_ALL_HASHED: &str = concat!(
     "SELECT e.global_position, e.stream_id, e.stream_version, e.event_id, e.event_type, e.schema_version, ",
-    "e.payload, e.recorded_at, e.causation_id, e.correlation_id, e.origin, e.actor, h.hash FROM (",
-    "SELECT *, sum(octet_length(payload)) OVER (ORDER BY global_position) - octet_length(payload) AS before ",
-    "FROM (SELECT * FROM eventstore.events WHERE global_position > $1 ORDER BY global_position LIMIT $2) page",
-    ") e LEFT JOIN eventstore.event_hashes h ON h.global_position = e.global_position AND h.global_position > $1 ",
+    "e.payload, e.recorded_at, e.causation_id, e.correlation_id, e.origin, e.actor, h.hash FROM ",
+    sized_page!(),
+    " e LEFT JOIN eventstore.event_hashes h ON h.global_position = e.global_position AND h.global_position > $1 ",
     "WHERE e.before < $3 ORDER BY e.global_position"
 );
 
