@@ -79,11 +79,7 @@ fn corpus(organizers: usize) -> Corpus {
         expected: BTreeMap::new(),
         kinds: BTreeMap::new(),
     };
-    let mut time = 1_764_000_000_000_000i64;
-    let mut tick = || {
-        time += 1_000;
-        time
-    };
+    let mut tick = capture::clock();
     for o in 0..organizers {
         let org = format!("did:plc:org{o}");
         for e in 0..3 {

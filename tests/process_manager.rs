@@ -695,11 +695,12 @@ async fn the_audit_commands_tell_the_history_and_fail_on_a_changed_decision() {
     );
 }
 
-#[tokio::test]
-async fn weekly_imports_become_one_proposal_whose_versions_follow_the_group() {
-    let (store, _db) = fresh().await;
-    let tuesdays = ["2026-12-01", "2026-12-08", "2026-12-15", "2026-12-22"];
-    for (n, day) in tuesdays.iter().enumerate().take(3) {
+/// Three weekly Tuesday meetups of the organizer, record keys `{prefix}0..2`.
+async fn deliver_weekly_meetups(store: &PgEventStore, prefix: &str) {
+    for (n, day) in ["2026-12-01", "2026-12-08", "2026-12-15"]
+        .iter()
+        .enumerate()
+    {
         let record = event_record(
             &format!("Rust Meetup #{}", 12 + n),
             json!({"startsAt": format!("{day}T18:00:00Z")}),
@@ -709,11 +710,17 @@ async fn weekly_imports_become_one_proposal_whose_versions_follow_the_group() {
             1_000 + n as i64,
             "create",
             EVENT,
-            &format!("3lw{n}"),
+            &format!("{prefix}{n}"),
             Some(record),
         );
-        deliver(&store, &line).await;
+        deliver(store, &line).await;
     }
+}
+
+#[tokio::test]
+async fn weekly_imports_become_one_proposal_whose_versions_follow_the_group() {
+    let (store, _db) = fresh().await;
+    deliver_weekly_meetups(&store, "3lw").await;
     reconcile(&store).await;
     read_models(&store).await;
     let proposals = || async {
@@ -879,24 +886,7 @@ async fn an_answer_to_a_record_we_published_goes_to_our_occurrence() {
 /// which this build decides otherwise: recorded by hand as the process
 /// manager wrote version 1 of `SeriesProposed`.
 async fn proposed_by_earlier_rules(store: &PgEventStore, detector_of_record: Option<u16>) {
-    for (n, day) in ["2026-12-01", "2026-12-08", "2026-12-15"]
-        .iter()
-        .enumerate()
-    {
-        let record = event_record(
-            &format!("Rust Meetup #{}", 12 + n),
-            json!({"startsAt": format!("{day}T18:00:00Z")}),
-        );
-        let line = commit(
-            ORGANIZER,
-            1_000 + n as i64,
-            "create",
-            EVENT,
-            &format!("3le{n}"),
-            Some(record),
-        );
-        deliver(store, &line).await;
-    }
+    deliver_weekly_meetups(store, "3le").await;
     let v1 = domain::series_detection::SeriesProposedV1 {
         proposal_id: domain::series_detection::ProposalId(Uuid::from_u128(0xe1)),
         version: 1,

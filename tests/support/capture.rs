@@ -67,16 +67,22 @@ pub fn rsvp_record(subject: &str, status: &str) -> Value {
     })
 }
 
+/// A source clock: each call a millisecond later than the last, in Unix
+/// microseconds from late 2025.
+pub fn clock() -> impl FnMut() -> i64 {
+    let mut time = 1_764_000_000_000_000i64;
+    move || {
+        time += 1_000;
+        time
+    }
+}
+
 /// A capture of `organizers` accounts with four events each: one updated,
 /// one deleted (and an answer withdrawn), one answered before it exists;
 /// three guests answer each.
 pub fn busy_capture(organizers: usize) -> Vec<String> {
     let mut lines = vec![];
-    let mut time = 1_764_000_000_000_000i64;
-    let mut tick = || {
-        time += 1_000;
-        time
-    };
+    let mut tick = clock();
     for o in 0..organizers {
         let org = format!("did:plc:org{o}");
         for e in 0..4 {
