@@ -239,17 +239,13 @@ impl Replay {
                 .get_or_insert((proposed.detector, 0));
             *earliest = (*earliest).min(proposed.detector);
         }
-        let uncompared = |pending: Option<&Pending>| {
-            report.proposals_by_earlier_rules.is_some()
-                && (matches!(event, DomainEvent::SeriesProposed(_))
-                    || pending.is_some_and(|pending| pending.proposal))
-        };
-        if is_decision(recorded) && uncompared(self.pending.get(&recorded.metadata.event_id)) {
+        let decision = is_decision(recorded);
+        if let (true, DomainEvent::SeriesProposed(_), Some((_, uncompared))) =
+            (decision, &event, &mut report.proposals_by_earlier_rules)
+        {
             self.pending.remove(&recorded.metadata.event_id);
-            if let Some((_, count)) = &mut report.proposals_by_earlier_rules {
-                *count += 1;
-            }
-        } else if is_decision(recorded) {
+            *uncompared += 1;
+        } else if decision {
             let id = recorded.metadata.event_id;
             match self.pending.remove(&id) {
                 Some(pending)
