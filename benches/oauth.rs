@@ -65,11 +65,7 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(30);
     let pds = pds::Pds::start();
-    let resolver = Resolver::new(&ResolverConfig {
-        plc_url: pds.plc.clone(),
-        handle_resolver_url: pds.url.clone(),
-        timeout: Duration::from_secs(5),
-    });
+    let resolver = Resolver::new(&ResolverConfig::local(&pds.plc, &pds.url));
     let redis =
         redis::aio::ConnectionManager::new(redis::Client::open("redis://127.0.0.1:6379").unwrap())
             .await

@@ -2,8 +2,6 @@
 //! PDS (accounts created there, logins through it), the real Postgres and
 //! the real Redis.
 
-use std::time::Duration;
-
 use axum::http::StatusCode;
 use domain::identity::UserId;
 use ingest::apply::{Applier, Outcome};
@@ -33,11 +31,7 @@ async fn session_of(world: &World, account: &Account) -> (String, Value) {
 }
 
 fn resolver(pds: &Pds) -> Resolver {
-    Resolver::new(&ResolverConfig {
-        plc_url: pds.plc.clone(),
-        handle_resolver_url: pds.url.clone(),
-        timeout: Duration::from_secs(5),
-    })
+    Resolver::new(&ResolverConfig::local(&pds.plc, &pds.url))
 }
 
 #[tokio::test]

@@ -24,11 +24,7 @@ use pds::Pds;
 use world::{KEY, World};
 
 fn resolver(pds: &Pds) -> Resolver {
-    Resolver::new(&ResolverConfig {
-        plc_url: pds.plc.clone(),
-        handle_resolver_url: pds.url.clone(),
-        timeout: Duration::from_secs(5),
-    })
+    Resolver::new(&ResolverConfig::local(&pds.plc, &pds.url))
 }
 
 /// A world with `name` logged in; its user id and keeper.

@@ -12,8 +12,8 @@ use domain::identity::UserId;
 use publish::oauth::SCOPE;
 use publish::occurrences::{OccurrencePublisher, Scheduler};
 use publish::{
-    CredentialStore, OAuth, OAuthClient, OAuthError, RepoClient, Resolver, ResolverConfig,
-    SessionError, SessionKeeper, SessionKind, StoredSession,
+    CredentialStore, OAuth, OAuthClient, OAuthError, Reach, RepoClient, ResolveError, Resolver,
+    ResolverConfig, SessionError, SessionKeeper, SessionKind, StoredSession,
 };
 use redis::AsyncCommands;
 use serde_json::{Value, json};
@@ -38,11 +38,7 @@ use world::{KEY, LOOPBACK, World};
 const EVENT: &str = "community.lexicon.calendar.event";
 
 fn resolver(pds: &Pds) -> Resolver {
-    Resolver::new(&ResolverConfig {
-        plc_url: pds.plc.clone(),
-        handle_resolver_url: pds.url.clone(),
-        timeout: Duration::from_secs(5),
-    })
+    Resolver::new(&ResolverConfig::local(&pds.plc, &pds.url))
 }
 
 fn credentials(world: &World) -> CredentialStore {
@@ -143,6 +139,7 @@ async fn against_the_real_pds_and_redis() {
     callbacks_that_must_be_refused_leave_no_session(&pds).await;
     a_code_is_exchanged_once(&pds).await;
     the_tokens_of_another_did_are_refused(&pds).await;
+    a_pds_at_a_private_address_is_refused_on_the_network(&pds).await;
 }
 
 #[tokio::test]
@@ -568,5 +565,36 @@ async fn the_tokens_of_another_did_are_refused(pds: &Pds) {
     )
     .await;
     assert_eq!(sessions_left(&world).await, (0, 0));
+    world.clean().await;
+}
+
+/// The test PDS listens on loopback: configured for the network, the DID
+/// document that names it is believed, but the PDS is never called.
+async fn a_pds_at_a_private_address_is_refused_on_the_network(pds: &Pds) {
+    let world = World::new(resolver(pds)).await;
+    let account = pds.create_account("private", "hunter22").await;
+    let network = Resolver::new(&ResolverConfig {
+        reach: Reach::PublicOnly,
+        ..ResolverConfig::local(&pds.plc, &pds.url)
+    });
+    let oauth = OAuth::new(
+        OAuthClient::loopback(LOOPBACK).unwrap(),
+        network,
+        credentials(&world),
+    );
+    match oauth.begin(&account.handle).await {
+        Err(OAuthError::Resolve(ResolveError::Refused {
+            identifier,
+            refused,
+        })) => {
+            assert_eq!(identifier, account.did);
+            // The test PDS names itself by `localhost` in its DID documents.
+            assert_eq!(refused.url, pds.url.replace("127.0.0.1", "localhost"));
+            let reason = &refused.reason;
+            assert!(reason.starts_with("localhost resolves to "), "{reason}");
+            assert!(reason.ends_with(", not a public address"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
     world.clean().await;
 }

@@ -6,7 +6,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Duration;
 
 use axum::http::StatusCode;
 use domain::identity::UserId;
@@ -40,12 +39,7 @@ fn at(text: &str) -> Timestamp {
 #[tokio::test]
 async fn a_shared_series_is_published_one_occurrence_at_a_time() {
     let pds = pds::Pds::start();
-    let mut world = World::new(Resolver::new(&ResolverConfig {
-        plc_url: pds.plc.clone(),
-        handle_resolver_url: pds.url.clone(),
-        timeout: Duration::from_secs(5),
-    }))
-    .await;
+    let mut world = World::new(Resolver::new(&ResolverConfig::local(&pds.plc, &pds.url))).await;
     let owner = pds.create_account("owner", "owner-app-password").await;
     let (_, login) = world.log_in(&owner.handle, &owner.password).await;
     let token = login["token"].as_str().unwrap().to_owned();

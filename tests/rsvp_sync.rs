@@ -3,8 +3,6 @@
 //! the event's URI and CID, a change rewrites the same record, and the
 //! record is valid for the reference validator.
 
-use std::time::Duration;
-
 use axum::http::StatusCode;
 use domain::identity::UserId;
 use publish::rsvps::{RSVP, RsvpPublisher};
@@ -31,12 +29,7 @@ const EVENT: &str = "community.lexicon.calendar.event";
 #[tokio::test]
 async fn an_openmeet_answer_becomes_one_rsvp_record_in_the_attendees_repository() {
     let pds = Pds::start();
-    let mut world = World::new(Resolver::new(&ResolverConfig {
-        plc_url: pds.plc.clone(),
-        handle_resolver_url: pds.url.clone(),
-        timeout: Duration::from_secs(5),
-    }))
-    .await;
+    let mut world = World::new(Resolver::new(&ResolverConfig::local(&pds.plc, &pds.url))).await;
     let organizer = pds.create_account("host", "host-app-password").await;
     let record = json!({"$type": EVENT, "name": "Rust Meetup", "createdAt": "2026-12-01T10:00:00Z",
         "startsAt": "2026-12-08T18:00:00Z"});

@@ -10,6 +10,7 @@
 
 mod checkpoint;
 pub mod credentials;
+pub mod egress;
 pub mod enrich;
 mod jwt;
 pub mod login;
@@ -22,6 +23,7 @@ pub mod rsvps;
 pub mod sessions;
 
 pub use credentials::{CredentialError, CredentialStore, OauthBinding, SessionKind, StoredSession};
+pub use egress::{Reach, Refused};
 pub use login::{LoginError, log_in_with_app_password};
 pub use oauth::{Callback, ClientKey, OAuth, OAuthClient, OAuthError};
 pub use profile::display_name;

@@ -12,6 +12,8 @@ use atrium_identity::handle::{AppViewHandleResolver, AppViewHandleResolverConfig
 use atrium_xrpc_client::reqwest::{ReqwestClient, ReqwestClientBuilder};
 use thiserror::Error;
 
+use crate::egress::{self, Reach, Refused};
+
 /// Where identities are resolved.
 #[derive(Clone, Debug)]
 pub struct ResolverConfig {
@@ -22,15 +24,30 @@ pub struct ResolverConfig {
     pub handle_resolver_url: String,
     /// The longest any one lookup may take.
     pub timeout: Duration,
+    /// Which addresses lookups, logins and publishing may call.
+    pub reach: Reach,
 }
 
 impl ResolverConfig {
-    /// The public network's services, with a 5 s timeout.
+    /// The public network's services, with a 5 s timeout, calling public
+    /// addresses only.
     pub fn network() -> Self {
         Self {
             plc_url: "https://plc.directory".into(),
             handle_resolver_url: "https://public.api.bsky.app".into(),
             timeout: Duration::from_secs(5),
+            reach: Reach::PublicOnly,
+        }
+    }
+
+    /// Services on this machine or a private network (a test PDS and its
+    /// PLC directory), with a 5 s timeout, calling any address.
+    pub fn local(plc_url: &str, handle_resolver_url: &str) -> Self {
+        Self {
+            plc_url: plc_url.to_owned(),
+            handle_resolver_url: handle_resolver_url.to_owned(),
+            timeout: Duration::from_secs(5),
+            reach: Reach::Anywhere,
         }
     }
 }
@@ -64,6 +81,15 @@ pub enum ResolveError {
     /// The DID document names no PDS.
     #[error("{0}: the DID document names no AtprotoPersonalDataServer")]
     NoPds(String),
+    /// The DID, or the PDS its document names, is an address we may not
+    /// call.
+    #[error("{identifier}: {refused}")]
+    Refused {
+        /// What was looked up.
+        identifier: String,
+        /// The refused URL and why.
+        refused: Refused,
+    },
     /// The handle's DID document does not claim the handle back.
     #[error("{handle} resolves to {did}, whose DID document does not claim {handle}")]
     HandleNotClaimed {
@@ -80,15 +106,17 @@ pub struct Resolver {
     dids: Arc<CommonDidResolver<ReqwestClient>>,
     handles: Arc<AppViewHandleResolver<ReqwestClient>>,
     http: reqwest::Client,
+    reach: Reach,
 }
 
 impl Resolver {
     /// A resolver over `config`'s services.
     pub fn new(config: &ResolverConfig) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .build()
-            .unwrap_or_default();
+        let trusted = [&config.plc_url, &config.handle_resolver_url]
+            .into_iter()
+            .filter_map(|url| egress::host_name(url))
+            .collect();
+        let http = egress::client(config.timeout, config.reach, trusted);
         let client =
             |url: &str| Arc::new(ReqwestClientBuilder::new(url).client(http.clone()).build());
         Self {
@@ -101,12 +129,19 @@ impl Resolver {
                 http_client: client(&config.handle_resolver_url),
             })),
             http,
+            reach: config.reach,
         }
     }
 
-    /// The HTTP client lookups share (with the configured timeout).
+    /// The HTTP client lookups share (with the configured timeout and
+    /// reach): every outbound call of the server goes through it.
     pub fn http(&self) -> &reqwest::Client {
         &self.http
+    }
+
+    /// Which addresses the HTTP client may call.
+    pub fn reach(&self) -> Reach {
+        self.reach
     }
 
     /// The DID behind `identifier` (a DID or a handle) and its PDS. A handle
@@ -136,6 +171,19 @@ impl Resolver {
     }
 
     async fn did(&self, did: &Did) -> Result<Resolved, ResolveError> {
+        let refused = |refused| ResolveError::Refused {
+            identifier: did.as_str().to_owned(),
+            refused,
+        };
+        // did:web:HOST[:PATH...], a port in HOST written as %3A.
+        if let Some(rest) = did.as_str().strip_prefix("did:web:") {
+            let host = rest.split(':').next().unwrap_or_default();
+            let host = host.replace("%3A", ":").replace("%3a", ":");
+            self.reach
+                .check_resolved(&format!("https://{host}/.well-known/did.json"))
+                .await
+                .map_err(refused)?;
+        }
         let document = self
             .dids
             .resolve(did)
@@ -144,6 +192,7 @@ impl Resolver {
         let pds = document
             .get_pds_endpoint()
             .ok_or_else(|| ResolveError::NoPds(did.as_str().to_owned()))?;
+        self.reach.check_resolved(&pds).await.map_err(refused)?;
         let claimed = document
             .also_known_as
             .iter()

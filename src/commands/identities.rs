@@ -14,7 +14,7 @@ use clap::{Args, Subcommand};
 use publish::enrich::Enricher;
 use publish::occurrences::{OccurrencePublisher, Scheduler};
 use publish::rsvps::RsvpPublisher;
-use publish::{ClientKey, CredentialStore, OAuth, OAuthClient, Resolver, ResolverConfig};
+use publish::{ClientKey, CredentialStore, OAuth, OAuthClient, Reach, Resolver, ResolverConfig};
 
 /// Where identities resolve.
 #[derive(Args, Clone)]
@@ -32,6 +32,11 @@ pub struct ResolverArgs {
     /// The longest one identity lookup may take, in seconds.
     #[arg(long, env = "RESOLVE_TIMEOUT_SECS", default_value_t = 5)]
     resolve_timeout_secs: u64,
+    /// Let lookups, logins and publishing call loopback and private
+    /// addresses (a PDS on this machine or a private network). Off, a DID
+    /// document naming such an address is refused.
+    #[arg(long, env = "ALLOW_PRIVATE_ADDRESSES", value_parser = BoolishValueParser::new())]
+    allow_private_addresses: bool,
 }
 
 impl ResolverArgs {
@@ -41,6 +46,11 @@ impl ResolverArgs {
             plc_url: self.plc_url.clone(),
             handle_resolver_url: self.handle_resolver_url.clone(),
             timeout: Duration::from_secs(self.resolve_timeout_secs),
+            reach: if self.allow_private_addresses {
+                Reach::Anywhere
+            } else {
+                Reach::PublicOnly
+            },
         })
     }
 }

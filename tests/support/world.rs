@@ -345,9 +345,8 @@ impl World {
 #[allow(dead_code)]
 pub fn offline_resolver() -> Resolver {
     Resolver::new(&publish::ResolverConfig {
-        plc_url: "http://127.0.0.1:9".into(),
-        handle_resolver_url: "http://127.0.0.1:9".into(),
         timeout: Duration::from_secs(1),
+        ..publish::ResolverConfig::local("http://127.0.0.1:9", "http://127.0.0.1:9")
     })
 }
 

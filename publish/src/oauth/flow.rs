@@ -99,7 +99,7 @@ impl OAuth {
     /// A conversation with `issuer` (its metadata read now), proving
     /// possession of `key`.
     async fn server(&self, issuer: &str, key: &Key) -> Result<AuthServer<'_>, OAuthError> {
-        let metadata = server_metadata(self.http(), issuer).await?;
+        let metadata = server_metadata(self.http(), self.resolver.reach(), issuer).await?;
         AuthServer::new(metadata, &self.client, key, self.http().clone())
     }
 
@@ -110,7 +110,7 @@ impl OAuth {
     pub async fn begin(&self, identifier: &str) -> Result<String, OAuthError> {
         let resolved = self.resolver.resolve(identifier).await?;
         tracing::Span::current().record("did", resolved.did.as_str());
-        let issuer = issuer_of(self.http(), &resolved.pds).await?;
+        let issuer = issuer_of(self.http(), self.resolver.reach(), &resolved.pds).await?;
         let key = dpop_key();
         let server = self.server(&issuer, &key).await?;
         let algs = &server.metadata.dpop_signing_alg_values_supported;
@@ -231,7 +231,7 @@ impl OAuth {
         issuer: &str,
     ) -> Result<(String, Option<String>), OAuthError> {
         let resolved = self.resolver.resolve(did).await?;
-        let authority = issuer_of(self.http(), &resolved.pds).await?;
+        let authority = issuer_of(self.http(), self.resolver.reach(), &resolved.pds).await?;
         if authority != issuer {
             return Err(OAuthError::NotAuthoritative {
                 did: did.to_owned(),

@@ -16,7 +16,12 @@ use url::Url;
 
 use super::OAuthError;
 use super::client::OAuthClient;
+use crate::egress::{Reach, error_chain};
 use crate::repo::Transport;
+
+/// The largest metadata document read: real ones are a few kilobytes, and
+/// whoever wrote the DID document chose the server that answers.
+pub(crate) const MAX_METADATA_BYTES: usize = 64 * 1024;
 
 /// What we use of an authorization server's metadata (RFC 8414).
 #[derive(Clone, Debug, Deserialize)]
@@ -38,6 +43,7 @@ struct ProtectedResource {
 
 async fn get_json<T: serde::de::DeserializeOwned>(
     http: &reqwest::Client,
+    reach: Reach,
     url: &str,
 ) -> Result<T, OAuthError> {
     let failed = |reason: String| OAuthError::Discovery {
@@ -48,27 +54,48 @@ async fn get_json<T: serde::de::DeserializeOwned>(
         endpoint: "metadata",
         reason: format!("{url}: {reason}"),
     };
-    let response = http
+    reach
+        .check_resolved(url)
+        .await
+        .map_err(|refused| failed(refused.reason))?;
+    let mut response = http
         .get(url)
         .send()
         .await
-        .map_err(|err| unavailable(err.to_string()))?;
+        .map_err(|err| unavailable(error_chain(&err)))?;
     if response.status().is_server_error() {
         return Err(unavailable(format!("answered {}", response.status())));
     }
     if !response.status().is_success() {
         return Err(failed(format!("answered {}", response.status())));
     }
-    response.json().await.map_err(|err| failed(err.to_string()))
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|err| unavailable(error_chain(&err)))?
+    {
+        if body.len() + chunk.len() > MAX_METADATA_BYTES {
+            return Err(failed(format!(
+                "its answer is larger than {MAX_METADATA_BYTES} bytes"
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body).map_err(|err| failed(err.to_string()))
 }
 
 /// The authorization server that `pds` names for itself.
-pub(crate) async fn issuer_of(http: &reqwest::Client, pds: &str) -> Result<String, OAuthError> {
+pub(crate) async fn issuer_of(
+    http: &reqwest::Client,
+    reach: Reach,
+    pds: &str,
+) -> Result<String, OAuthError> {
     let url = format!(
         "{}/.well-known/oauth-protected-resource",
         pds.trim_end_matches('/')
     );
-    let resource: ProtectedResource = get_json(http, &url).await?;
+    let resource: ProtectedResource = get_json(http, reach, &url).await?;
     resource
         .authorization_servers
         .into_iter()
@@ -79,21 +106,38 @@ pub(crate) async fn issuer_of(http: &reqwest::Client, pds: &str) -> Result<Strin
         })
 }
 
-/// The metadata of `issuer`, which must name itself as `issuer`.
+/// The metadata of `issuer`, which must name itself as `issuer`, and whose
+/// endpoints must be addresses `reach` allows.
 pub(crate) async fn server_metadata(
     http: &reqwest::Client,
+    reach: Reach,
     issuer: &str,
 ) -> Result<ServerMetadata, OAuthError> {
     let url = format!(
         "{}/.well-known/oauth-authorization-server",
         issuer.trim_end_matches('/')
     );
-    let metadata: ServerMetadata = get_json(http, &url).await?;
+    let metadata: ServerMetadata = get_json(http, reach, &url).await?;
     if metadata.issuer != issuer {
         return Err(OAuthError::Discovery {
             url,
             reason: format!("it calls itself {}", metadata.issuer),
         });
+    }
+    let endpoints = [
+        Some(&metadata.authorization_endpoint),
+        Some(&metadata.token_endpoint),
+        metadata.pushed_authorization_request_endpoint.as_ref(),
+        metadata.revocation_endpoint.as_ref(),
+    ];
+    for endpoint in endpoints.into_iter().flatten() {
+        reach
+            .check_resolved(endpoint)
+            .await
+            .map_err(|refused| OAuthError::Discovery {
+                url: url.clone(),
+                reason: refused.to_string(),
+            })?;
     }
     Ok(metadata)
 }
@@ -290,5 +334,49 @@ impl<'a> AuthServer<'a> {
         )
         .await
         .map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::egress::{self, tests::answering};
+
+    #[tokio::test]
+    async fn metadata_larger_than_the_cap_is_refused() {
+        let body = format!(
+            r#"{{"authorization_servers":["{}"]}}"#,
+            "x".repeat(MAX_METADATA_BYTES)
+        );
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let pds = answering(&answer).await;
+        let http = egress::client(Duration::from_secs(5), Reach::Anywhere, Vec::new());
+        match issuer_of(&http, Reach::Anywhere, &pds).await {
+            Err(OAuthError::Discovery { url, reason }) => {
+                assert_eq!(url, format!("{pds}/.well-known/oauth-protected-resource"));
+                assert_eq!(
+                    reason,
+                    format!("its answer is larger than {MAX_METADATA_BYTES} bytes")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pds_at_a_private_address_is_not_asked_on_the_network() {
+        let pds = answering("HTTP/1.1 500 Oops\r\ncontent-length: 0\r\n\r\n").await;
+        let http = egress::client(Duration::from_secs(5), Reach::PublicOnly, Vec::new());
+        match issuer_of(&http, Reach::PublicOnly, &pds).await {
+            Err(OAuthError::Discovery { reason, .. }) => {
+                assert_eq!(reason, "127.0.0.1 is not a public address");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }
