@@ -65,7 +65,8 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(30);
     let pds = pds::Pds::start();
-    let resolver = Resolver::new(&ResolverConfig::local(&pds.plc, &pds.url));
+    let resolver =
+        Resolver::new(&ResolverConfig::local(&pds.plc, &pds.url)).expect("a guarded client");
     let redis =
         redis::aio::ConnectionManager::new(redis::Client::open("redis://127.0.0.1:6379").unwrap())
             .await
@@ -104,7 +105,7 @@ async fn main() {
             .unwrap();
     }
 
-    let http = reqwest::Client::new();
+    let http = resolver.http().clone();
     let mut fresh_client = Vec::new();
     for n in 0..rounds {
         let repo = RepoClient::for_session(http.clone(), &session).unwrap();

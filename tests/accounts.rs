@@ -31,7 +31,47 @@ async fn session_of(world: &World, account: &Account) -> (String, Value) {
 }
 
 fn resolver(pds: &Pds) -> Resolver {
-    Resolver::new(&ResolverConfig::local(&pds.plc, &pds.url))
+    Resolver::new(&ResolverConfig::local(&pds.plc, &pds.url)).unwrap()
+}
+
+/// What the PDS answers a refresh with `refresh_jwt`.
+async fn refresh(pds: &Pds, refresh_jwt: &str) -> StatusCode {
+    let status = reqwest::Client::new()
+        .post(format!(
+            "{}/xrpc/com.atproto.server.refreshSession",
+            pds.url
+        ))
+        .bearer_auth(refresh_jwt)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    StatusCode::from_u16(status.as_u16()).unwrap()
+}
+
+/// An app-password login: its status, `Retry-After` and body.
+async fn log_in_raw(
+    world: &World,
+    identifier: &str,
+    password: &str,
+) -> (StatusCode, Option<u64>, Value) {
+    use tower::ServiceExt;
+    let request = axum::http::Request::post("/api/auth/bluesky/app-password")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(
+            json!({"identifier": identifier, "password": password}).to_string(),
+        ))
+        .unwrap();
+    let response = world.app.clone().oneshot(request).await.unwrap();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|value| value.to_str().unwrap().parse().unwrap());
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, retry_after, serde_json::from_slice(&body).unwrap())
 }
 
 #[tokio::test]
@@ -40,6 +80,60 @@ async fn against_the_real_pds() {
     a_login_claims_the_shadow_of_its_did_and_everything_stays_attached(&pds).await;
     a_user_cannot_act_as_another_did(&pds).await;
     a_new_account_with_a_shadows_handle_gets_nothing_of_the_shadow(&pds).await;
+    a_handle_that_failed_too_often_waits_out_its_window(&pds).await;
+}
+
+async fn a_handle_that_failed_too_often_waits_out_its_window(pds: &Pds) {
+    use domain::login_limits::{Count, handle};
+    let world = World::new(resolver(pds)).await;
+    let carol = pds.create_account("carol", "carol-app-password").await;
+    let dave = pds.create_account("dave", "dave-app-password").await;
+    for attempt in 1..=5 {
+        let (status, body) = world.log_in(&carol.handle, "not-her-password").await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "attempt {attempt}: {body}"
+        );
+    }
+    let (status, retry_after, body) =
+        log_in_raw(&world, &carol.handle.to_uppercase(), &carol.password).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited")),
+        "even the right password waits: {body}"
+    );
+    let retry_after = retry_after.expect("a Retry-After header");
+    assert!((800..=900).contains(&retry_after), "{retry_after}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("failed logins for {}", carol.handle)),
+        "{body}"
+    );
+    let (status, body) = world.log_in(&dave.handle, &dave.password).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "another account from the same address: {body}"
+    );
+
+    let counter = format!(
+        "{}{}",
+        world.prefix,
+        handle(&carol.handle).key(Count::Failures)
+    );
+    let _: () = redis::cmd("PEXPIRE")
+        .arg(&counter)
+        .arg(200)
+        .query_async(&mut world.redis.clone())
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (status, body) = world.log_in(&carol.handle, &carol.password).await;
+    assert_eq!(status, StatusCode::OK, "after the window: {body}");
+    world.clean().await;
 }
 
 async fn a_login_claims_the_shadow_of_its_did_and_everything_stays_attached(pds: &Pds) {
@@ -151,7 +245,17 @@ async fn a_login_claims_the_shadow_of_its_did_and_everything_stays_attached(pds:
         "{body}"
     );
 
+    let credentials = CredentialStore::new(world.redis.clone(), KEY, &world.prefix).unwrap();
+    let first = credentials
+        .get(UserId(Uuid::parse_str(&shadow_id).unwrap()))
+        .await
+        .unwrap()
+        .unwrap();
     let (again_token, again) = session_of(&world, &alice).await;
+    assert!(
+        refresh(pds, &first.refresh_jwt).await.is_client_error(),
+        "a new login ends the Bluesky session it replaces"
+    );
     assert_eq!(
         (
             again["claimed_shadow"].as_bool(),
@@ -238,16 +342,7 @@ async fn a_login_claims_the_shadow_of_its_did_and_everything_stays_attached(pds:
             .is_none(),
         "logging out forgets the Bluesky session"
     );
-    let refreshed = reqwest::Client::new()
-        .post(format!(
-            "{}/xrpc/com.atproto.server.refreshSession",
-            pds.url
-        ))
-        .bearer_auth(&session.refresh_jwt)
-        .send()
-        .await
-        .unwrap()
-        .status();
+    let refreshed = refresh(pds, &session.refresh_jwt).await;
     assert!(
         refreshed.is_client_error(),
         "and ends it on the PDS ({refreshed})"

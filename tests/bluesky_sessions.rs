@@ -21,10 +21,10 @@ mod pds;
 mod world;
 
 use pds::Pds;
-use world::{KEY, World};
+use world::{KEY, World, local_http};
 
 fn resolver(pds: &Pds) -> Resolver {
-    Resolver::new(&ResolverConfig::local(&pds.plc, &pds.url))
+    Resolver::new(&ResolverConfig::local(&pds.plc, &pds.url)).unwrap()
 }
 
 /// A world with `name` logged in; its user id and keeper.
@@ -38,11 +38,7 @@ async fn logged_in(
     assert_eq!(status, StatusCode::OK, "{login}");
     let user = UserId(Uuid::parse_str(login["user_id"].as_str().unwrap()).unwrap());
     let credentials = CredentialStore::new(world.redis.clone(), KEY, &world.prefix).unwrap();
-    let keeper = SessionKeeper::new(
-        credentials.clone(),
-        world.store.clone(),
-        reqwest::Client::new(),
-    );
+    let keeper = SessionKeeper::new(credentials.clone(), world.store.clone(), local_http());
     (world, account, user, keeper, credentials)
 }
 
@@ -91,7 +87,7 @@ async fn a_session_about_to_expire_is_refreshed_once_for_concurrent_callers(pds:
     assert_ne!(tokens[0], old);
     let session = credentials.get(user).await.unwrap().unwrap();
     let repo = RepoClient::new(
-        reqwest::Client::new(),
+        local_http(),
         &session.pds,
         &account.did,
         &session.access_jwt,
@@ -111,16 +107,11 @@ async fn a_session_about_to_expire_is_refreshed_once_for_concurrent_callers(pds:
             let record = record.clone();
             let did = account.did.clone();
             async move {
-                RepoClient::new(
-                    reqwest::Client::new(),
-                    &session.pds,
-                    &did,
-                    &session.access_jwt,
-                )
-                .get("community.lexicon.calendar.event", "3mrefreshed22")
-                .await
-                .map(|(written, _)| written)
-                .map(|written| (written, record))
+                RepoClient::new(local_http(), &session.pds, &did, &session.access_jwt)
+                    .get("community.lexicon.calendar.event", "3mrefreshed22")
+                    .await
+                    .map(|(written, _)| written)
+                    .map(|written| (written, record))
             }
         })
         .await
@@ -153,7 +144,7 @@ async fn an_expired_token_answer_is_refreshed_once_and_the_call_retried(pds: &Pd
     let probe = json!({"$type": "community.lexicon.calendar.event", "name": "Probe",
         "createdAt": "2026-12-01T10:00:00Z"});
     let direct = RepoClient::new(
-        reqwest::Client::new(),
+        local_http(),
         &session.pds,
         &account.did,
         &session.access_jwt,
@@ -178,19 +169,14 @@ async fn an_expired_token_answer_is_refreshed_once_and_the_call_retried(pds: &Pd
             calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let (did, record) = (account.did.clone(), record.clone());
             async move {
-                RepoClient::new(
-                    reqwest::Client::new(),
-                    &session.pds,
-                    &did,
-                    &session.access_jwt,
-                )
-                .put(
-                    "community.lexicon.calendar.event",
-                    "3mretried2222",
-                    &record,
-                    None,
-                )
-                .await
+                RepoClient::new(local_http(), &session.pds, &did, &session.access_jwt)
+                    .put(
+                        "community.lexicon.calendar.event",
+                        "3mretried2222",
+                        &record,
+                        None,
+                    )
+                    .await
             }
         })
         .await
@@ -279,7 +265,7 @@ async fn a_session_lost_with_a_redis_restart_asks_for_a_new_login(pds: &Pds) {
     own.put(user, &session, chrono::Utc::now(), 3600)
         .await
         .unwrap();
-    let keeper = SessionKeeper::new(own.clone(), world.store.clone(), reqwest::Client::new());
+    let keeper = SessionKeeper::new(own.clone(), world.store.clone(), local_http());
     assert!(
         keeper
             .current(user, &account.did, chrono::Utc::now())

@@ -33,12 +33,12 @@ mod world;
 
 use browser::Browser;
 use pds::{Account, Pds};
-use world::{KEY, LOOPBACK, World};
+use world::{KEY, LOOPBACK, World, local_http};
 
 const EVENT: &str = "community.lexicon.calendar.event";
 
 fn resolver(pds: &Pds) -> Resolver {
-    Resolver::new(&ResolverConfig::local(&pds.plc, &pds.url))
+    Resolver::new(&ResolverConfig::local(&pds.plc, &pds.url)).unwrap()
 }
 
 fn credentials(world: &World) -> CredentialStore {
@@ -54,12 +54,8 @@ fn oauth(world: &World, pds: &Pds) -> OAuth {
 }
 
 fn keeper(world: &World, pds: &Pds) -> SessionKeeper {
-    SessionKeeper::new(
-        credentials(world),
-        world.store.clone(),
-        reqwest::Client::new(),
-    )
-    .with_oauth(oauth(world, pds))
+    SessionKeeper::new(credentials(world), world.store.clone(), local_http())
+        .with_oauth(oauth(world, pds))
 }
 
 /// Starts a login of `handle` through the API: the authorization URL it
@@ -207,13 +203,10 @@ async fn the_whole_flow_claims_the_shadow_and_publishes_with_dpop(pds: &Pds) {
         .tick()
         .await
         .unwrap();
-    let mut publisher = OccurrencePublisher::start(
-        world.store.clone(),
-        keeper(&world, pds),
-        reqwest::Client::new(),
-    )
-    .await
-    .unwrap();
+    let mut publisher =
+        OccurrencePublisher::start(world.store.clone(), keeper(&world, pds), local_http())
+            .await
+            .unwrap();
     assert_eq!(publisher.run_until_idle().await.unwrap(), 1);
     let listed = pds.list_records(&account.did, EVENT).await;
     assert_eq!(
@@ -230,7 +223,7 @@ async fn the_whole_flow_claims_the_shadow_and_publishes_with_dpop(pds: &Pds) {
     // The scope covers calendar events and RSVPs, nothing else.
     let post = json!({"$type": "app.bsky.feed.post", "text": "not ours to write",
         "createdAt": "2026-12-01T10:00:00.000Z"});
-    let outside = RepoClient::for_session(reqwest::Client::new(), &stored)
+    let outside = RepoClient::for_session(local_http(), &stored)
         .unwrap()
         .put("app.bsky.feed.post", "3kpost000000a", &post, None)
         .await;
@@ -264,7 +257,7 @@ async fn put_event(
 ) -> Result<String, SessionError> {
     keeper
         .with_session(user, did, |session| async move {
-            RepoClient::for_session(reqwest::Client::new(), &session)?
+            RepoClient::for_session(local_http(), &session)?
                 .put(EVENT, rkey, &event("Published with OAuth"), None)
                 .await
         })
@@ -334,7 +327,7 @@ async fn an_invalid_token_answer_is_refreshed_and_the_call_retried(pds: &Pds) {
         .put(user, &broken, chrono::Utc::now(), 3600)
         .await
         .unwrap();
-    let direct = RepoClient::for_session(reqwest::Client::new(), &broken)
+    let direct = RepoClient::for_session(local_http(), &broken)
         .unwrap()
         .put(EVENT, "3kinvalid000a", &event("x"), None)
         .await;
@@ -363,7 +356,7 @@ async fn logout_revokes_the_session_at_the_server(pds: &Pds) {
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     assert_eq!(sessions_left(&world).await, (0, 0));
 
-    let at_pds = RepoClient::for_session(reqwest::Client::new(), &before)
+    let at_pds = RepoClient::for_session(local_http(), &before)
         .unwrap()
         .put(EVENT, "3klogout0000a", &event("after logout"), None)
         .await;
@@ -576,7 +569,8 @@ async fn a_pds_at_a_private_address_is_refused_on_the_network(pds: &Pds) {
     let network = Resolver::new(&ResolverConfig {
         reach: Reach::PublicOnly,
         ..ResolverConfig::local(&pds.plc, &pds.url)
-    });
+    })
+    .unwrap();
     let oauth = OAuth::new(
         OAuthClient::loopback(LOOPBACK).unwrap(),
         network,

@@ -16,6 +16,16 @@ mod pds;
 
 const EVENT: &str = "community.lexicon.calendar.event";
 
+/// The guarded client, allowed to call the test PDS on loopback.
+fn local_http() -> publish::GuardedClient {
+    publish::GuardedClient::new(
+        std::time::Duration::from_secs(5),
+        publish::Reach::Anywhere,
+        Vec::new(),
+    )
+    .unwrap()
+}
+
 fn meetup(name: &str) -> Value {
     json!({
         "$type": EVENT,
@@ -32,12 +42,7 @@ fn meetup(name: &str) -> Value {
 async fn records_are_written_under_their_chosen_key_and_refusals_are_typed() {
     let pds = pds::Pds::start();
     let owner = pds.create_account("pub", "publisher-app-pass").await;
-    let repo = RepoClient::new(
-        reqwest::Client::new(),
-        &pds.url,
-        &owner.did,
-        &owner.access_jwt,
-    );
+    let repo = RepoClient::new(local_http(), &pds.url, &owner.did, &owner.access_jwt);
     let key = record_key(
         Timestamp::from_unix_micros(1_764_000_000_000_000),
         "occurrence-1",
@@ -104,7 +109,7 @@ async fn records_are_written_under_their_chosen_key_and_refusals_are_typed() {
         .await,
         Err(PublishError::InvalidRecord(_))
     ));
-    let forged = RepoClient::new(reqwest::Client::new(), &pds.url, &owner.did, "forged");
+    let forged = RepoClient::new(local_http(), &pds.url, &owner.did, "forged");
     assert!(matches!(
         forged.put(EVENT, &key, &meetup("x"), None).await,
         Err(PublishError::Unauthorized(_))

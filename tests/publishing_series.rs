@@ -30,7 +30,7 @@ mod pds;
 #[allow(dead_code)]
 mod world;
 
-use world::{KEY, World, details};
+use world::{KEY, World, details, local_http};
 
 fn at(text: &str) -> Timestamp {
     Timestamp::parse_rfc3339(text).unwrap()
@@ -39,7 +39,8 @@ fn at(text: &str) -> Timestamp {
 #[tokio::test]
 async fn a_shared_series_is_published_one_occurrence_at_a_time() {
     let pds = pds::Pds::start();
-    let mut world = World::new(Resolver::new(&ResolverConfig::local(&pds.plc, &pds.url))).await;
+    let mut world =
+        World::new(Resolver::new(&ResolverConfig::local(&pds.plc, &pds.url)).unwrap()).await;
     let owner = pds.create_account("owner", "owner-app-password").await;
     let (_, login) = world.log_in(&owner.handle, &owner.password).await;
     let token = login["token"].as_str().unwrap().to_owned();
@@ -101,12 +102,11 @@ async fn a_shared_series_is_published_one_occurrence_at_a_time() {
     let keeper = SessionKeeper::new(
         CredentialStore::new(world.redis.clone(), KEY, &world.prefix).unwrap(),
         world.store.clone(),
-        reqwest::Client::new(),
+        local_http(),
     );
-    let mut publisher =
-        OccurrencePublisher::start(world.store.clone(), keeper, reqwest::Client::new())
-            .await
-            .unwrap();
+    let mut publisher = OccurrencePublisher::start(world.store.clone(), keeper, local_http())
+        .await
+        .unwrap();
     let mut step = async || {
         scheduler.tick().await.unwrap();
         publisher.run_until_idle().await.unwrap()

@@ -22,14 +22,15 @@ mod pds;
 mod world;
 
 use pds::Pds;
-use world::{KEY, World};
+use world::{KEY, World, local_http};
 
 const EVENT: &str = "community.lexicon.calendar.event";
 
 #[tokio::test]
 async fn an_openmeet_answer_becomes_one_rsvp_record_in_the_attendees_repository() {
     let pds = Pds::start();
-    let mut world = World::new(Resolver::new(&ResolverConfig::local(&pds.plc, &pds.url))).await;
+    let mut world =
+        World::new(Resolver::new(&ResolverConfig::local(&pds.plc, &pds.url)).unwrap()).await;
     let organizer = pds.create_account("host", "host-app-password").await;
     let record = json!({"$type": EVENT, "name": "Rust Meetup", "createdAt": "2026-12-01T10:00:00Z",
         "startsAt": "2026-12-08T18:00:00Z"});
@@ -55,7 +56,7 @@ async fn an_openmeet_answer_becomes_one_rsvp_record_in_the_attendees_repository(
     let keeper = SessionKeeper::new(
         CredentialStore::new(world.redis.clone(), KEY, &world.prefix).unwrap(),
         world.store.clone(),
-        reqwest::Client::new(),
+        local_http(),
     );
 
     let answer = |status: &'static str| {
@@ -71,10 +72,9 @@ async fn an_openmeet_answer_becomes_one_rsvp_record_in_the_attendees_repository(
                 .await;
             assert_eq!(code, StatusCode::OK, "{body}");
             world.reconcile().await;
-            let mut publisher =
-                RsvpPublisher::start(world.store.clone(), keeper, reqwest::Client::new())
-                    .await
-                    .unwrap();
+            let mut publisher = RsvpPublisher::start(world.store.clone(), keeper, local_http())
+                .await
+                .unwrap();
             publisher.run_until_idle().await.unwrap()
         }
     };
@@ -146,10 +146,9 @@ async fn an_openmeet_answer_becomes_one_rsvp_record_in_the_attendees_repository(
         .await;
     assert_eq!(code, StatusCode::ACCEPTED, "{body}");
     world.reconcile().await;
-    let mut publisher =
-        RsvpPublisher::start(world.store.clone(), keeper.clone(), reqwest::Client::new())
-            .await
-            .unwrap();
+    let mut publisher = RsvpPublisher::start(world.store.clone(), keeper.clone(), local_http())
+        .await
+        .unwrap();
     assert_eq!(publisher.run_until_idle().await.unwrap(), 1);
     let restored = pds.list_records(&attendee.did, RSVP).await;
     assert_eq!(

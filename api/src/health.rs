@@ -199,6 +199,8 @@ pub async fn health(State(state): State<AppState>) -> Result<Json<HealthView>, A
 }
 
 /// Prometheus text exposition: request durations and projection lag.
+#[utoipa::path(get, path = "/metrics",
+    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String)))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     // Refresh the lag gauge; a failure here must not hide the other metrics.
     if let Err(err) = current_lag(&state).await {

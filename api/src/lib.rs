@@ -6,9 +6,11 @@
 #![warn(missing_docs)]
 
 mod attendance;
+pub mod audience;
 pub mod auth;
 mod commands;
 mod consistency;
+mod document;
 mod editing;
 mod error;
 mod events;
@@ -29,6 +31,7 @@ use store::PgEventStore;
 use utoipa::OpenApi;
 
 pub use auth::Auth;
+use document::Conventions;
 pub use error::ApiError;
 pub use intake::{FirehoseIntake, Intake, ProcessView};
 
@@ -91,6 +94,8 @@ impl AppState {
         users::list_users,
         refs::get_external_ref,
         health::health,
+        health::metrics,
+        openapi_document,
         intake::process_event,
         intake::process_rsvp,
         auth::login::app_password,
@@ -143,13 +148,21 @@ impl AppState {
         proposals::ProposalView,
         proposals::Adjustment,
         proposals::AnswerView,
-    ))
+    )),
+    modifiers(&Conventions)
 )]
 struct ApiDoc;
 
 /// The OpenAPI document of this API.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
+}
+
+/// This document, as JSON.
+#[utoipa::path(get, path = "/api/openapi.json",
+    responses((status = 200, description = "the OpenAPI document of this API", content_type = "application/json", body = Object)))]
+async fn openapi_document() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(openapi())
 }
 
 /// Every route.
@@ -196,10 +209,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/auth/session", get(auth::login::whoami))
         .route("/api/bluesky/events/process", post(intake::process_event))
         .route("/api/bluesky/rsvps/process", post(intake::process_rsvp))
-        .route("/api/openapi.json", get(|| async { axum::Json(openapi()) }))
+        .route("/api/openapi.json", get(openapi_document))
         .route("/health", get(health::health))
         .route("/metrics", get(health::metrics))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .layer(axum::middleware::from_fn(audience::enforce))
+        .layer(axum::middleware::from_fn(error::json_errors))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             health::observe,

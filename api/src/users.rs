@@ -1,14 +1,20 @@
 //! `/api/users`: full and shadow accounts, every status included (a
-//! deactivated account is found here, not only in the table).
+//! deactivated account is found here, not only in the table). What the
+//! network publishes of an account (DID, handle, display name, status,
+//! shadow or not) is anyone's to read, one account at a time; its local id
+//! and when its Bluesky session expires are for the account itself and
+//! administrators; the list of every account is for administrators.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use chrono::{DateTime, Utc};
+use domain::access::Action;
 use projections::Projection;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::auth::Authenticated;
 use crate::consistency::wait_for;
 use crate::events::{After, limit, page};
 use crate::{ApiError, AppState};
@@ -16,13 +22,16 @@ use crate::{ApiError, AppState};
 /// A user.
 #[derive(Serialize, ToSchema, sqlx::FromRow)]
 pub struct UserView {
-    /// Local id.
-    pub id: Uuid,
+    /// Local id; only for the account itself and administrators.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<Uuid>,
     /// Bluesky DID.
     pub bluesky_did: String,
     /// Bluesky handle.
     pub bluesky_handle: Option<String>,
-    /// When the stored Bluesky session expires.
+    /// When the stored Bluesky session expires; only for the account itself
+    /// and administrators, and absent when no session is kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bluesky_token_expiry: Option<DateTime<Utc>>,
     /// Display name.
     pub display_name: Option<String>,
@@ -33,16 +42,25 @@ pub struct UserView {
     pub account_status: String,
 }
 
-/// One user by DID.
+/// One user by DID: what the network publishes of it to anyone, and its
+/// local id and token expiry to the account itself and administrators.
 #[utoipa::path(get, path = "/api/users/{did}", params(("did" = String, Path), After),
-    responses((status = 200, body = UserView), (status = 404, body = crate::error::ErrorBody)))]
+    security((), ("session" = [])),
+    responses((status = 200, body = UserView), (status = 404, body = crate::error::ErrorBody),
+        (status = 401, body = crate::error::ErrorBody, description = "an Authorization header whose session is unknown or expired")))]
 pub async fn get_user(
     State(state): State<AppState>,
+    caller: Option<Authenticated>,
     Path(did): Path<String>,
     Query(query): Query<After>,
 ) -> Result<Json<UserView>, ApiError> {
     wait_for(&state, query.after, &[Projection::Users]).await?;
-    sqlx::query_as(
+    let private = caller.is_some_and(|caller| {
+        caller
+            .may(Action::ReadAccountPrivate { did: did.as_str() })
+            .is_ok()
+    });
+    let user: UserView = sqlx::query_as(
         "SELECT id, bluesky_did, bluesky_handle, bluesky_token_expiry, display_name, is_shadow_account, \
          account_status \
          FROM read.users WHERE bluesky_did = $1",
@@ -50,8 +68,16 @@ pub async fn get_user(
     .bind(&did)
     .fetch_optional(state.store.pool())
     .await?
-    .map(Json)
-    .ok_or_else(|| ApiError::NotFound(format!("no user {did:?}")))
+    .ok_or_else(|| ApiError::NotFound(format!("no user {did:?}")))?;
+    Ok(Json(if private {
+        user
+    } else {
+        UserView {
+            id: None,
+            bluesky_token_expiry: None,
+            ..user
+        }
+    }))
 }
 
 /// A page of users, by DID.
@@ -79,13 +105,15 @@ pub struct ListUsers {
     after: Option<u64>,
 }
 
-/// Every account, whatever its status, by DID.
+/// Every account, whatever its status, by DID; administrators only.
 #[utoipa::path(get, path = "/api/users", params(ListUsers),
     responses((status = 200, body = UserPage), (status = 400, body = crate::error::ErrorBody)))]
 pub async fn list_users(
     State(state): State<AppState>,
+    caller: Authenticated,
     Query(query): Query<ListUsers>,
 ) -> Result<Json<UserPage>, ApiError> {
+    caller.may(Action::ListAccounts)?;
     wait_for(&state, query.after, &[Projection::Users]).await?;
     let limit = limit(query.limit)?;
     let rows: Vec<UserView> = sqlx::query_as(

@@ -84,6 +84,14 @@ pub enum Action<'a> {
     ProcessFirehose,
     /// Read what intake rejected (the records may hold anyone's data).
     ReadRejections,
+    /// Page through every account, deactivated and deleted ones included.
+    ListAccounts,
+    /// Read what only an account and the operators know of it (its local id,
+    /// when its Bluesky session expires), beside what the network publishes.
+    ReadAccountPrivate {
+        /// The account's DID.
+        did: &'a str,
+    },
 }
 
 /// Why an action is refused.
@@ -110,6 +118,9 @@ pub enum Denied {
     /// The event is hidden with its owner's account.
     #[error("the event is not visible")]
     Hidden,
+    /// Only the account itself and administrators may see this.
+    #[error("only the account itself and administrators may see this")]
+    NotYourAccount,
     /// Only administrators may do this.
     #[error("only administrators may do this")]
     AdminOnly,
@@ -172,6 +183,13 @@ pub fn authorize(caller: &Caller, action: Action<'_>) -> Result<(), Denied> {
                 Err(Denied::NotYourDid(did.to_owned()))
             }
         }
+        Action::ReadAccountPrivate { did } => {
+            if did == caller.did || caller.admin {
+                Ok(())
+            } else {
+                Err(Denied::NotYourAccount)
+            }
+        }
         Action::ReviewProposal { organizer } => {
             if organizer == caller.did || caller.admin {
                 Ok(())
@@ -179,7 +197,10 @@ pub fn authorize(caller: &Caller, action: Action<'_>) -> Result<(), Denied> {
                 Err(Denied::NotOwner)
             }
         }
-        Action::ListAllProposals | Action::ProcessFirehose | Action::ReadRejections => {
+        Action::ListAllProposals
+        | Action::ProcessFirehose
+        | Action::ReadRejections
+        | Action::ListAccounts => {
             if caller.admin {
                 Ok(())
             } else {

@@ -17,6 +17,7 @@ pub mod envelope;
 pub mod external_ref;
 pub mod identity;
 pub mod intake;
+pub mod login_limits;
 pub mod occurrence;
 pub mod publishing;
 pub mod record_key;

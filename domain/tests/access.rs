@@ -274,6 +274,36 @@ fn the_policy_table() {
             Ok(()),
         ),
         (
+            "list every account",
+            as_alice(),
+            Action::ListAccounts,
+            Err(Denied::AdminOnly),
+        ),
+        (
+            "admin lists every account",
+            admin(),
+            Action::ListAccounts,
+            Ok(()),
+        ),
+        (
+            "read one's own account's private fields",
+            as_alice(),
+            Action::ReadAccountPrivate { did: ALICE_DID },
+            Ok(()),
+        ),
+        (
+            "read another account's private fields",
+            as_alice(),
+            Action::ReadAccountPrivate { did: BOB_DID },
+            Err(Denied::NotYourAccount),
+        ),
+        (
+            "admin reads any account's private fields",
+            admin(),
+            Action::ReadAccountPrivate { did: BOB_DID },
+            Ok(()),
+        ),
+        (
             "a shadow edits its own import",
             shadow_alice(),
             Action::Edit(imported(alice())),

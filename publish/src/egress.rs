@@ -10,6 +10,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use atrium_api::xrpc::http;
+use atrium_api::xrpc::{HttpClient, XrpcClient};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::redirect;
 use thiserror::Error;
@@ -41,7 +43,7 @@ pub struct Refused {
 impl Reach {
     /// Whether `url` may be called: an http(s) URL whose host, when it is
     /// an IP address, is one this reach allows. Names are checked when they
-    /// resolve (see [`client`]).
+    /// resolve (see [`GuardedClient`]).
     pub fn check(self, url: &str) -> Result<(), Refused> {
         let refused = |reason: String| Refused {
             url: url.to_owned(),
@@ -110,28 +112,137 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         || first == 0x0064)
 }
 
-/// The HTTP client of every outbound call: `timeout` per request, at most
-/// [`MAX_REDIRECTS`] redirects, each checked, and with
-/// [`Reach::PublicOnly`] names that resolve to public addresses only, but
-/// for the `trusted` host names (the services the operator configured).
-pub fn client(timeout: Duration, reach: Reach, trusted: Vec<String>) -> reqwest::Client {
-    let redirects = redirect::Policy::custom(move |attempt| {
-        if attempt.previous().len() >= MAX_REDIRECTS {
-            return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
+/// The guarded client could not be built: start-up stops here rather than
+/// call anywhere unguarded.
+#[derive(Debug, Error)]
+#[error("the guarded HTTP client of outbound calls cannot be built: {0}")]
+pub struct BuildError(String);
+
+/// The one HTTP client of every call to an address a stranger may have
+/// written: a PDS, an authorization server, a DID document, a handle
+/// resolver. Its own type, so that no bare `reqwest::Client` can be handed
+/// where it belongs. Each request waits at most its timeout and follows at
+/// most [`MAX_REDIRECTS`] redirects, each checked; with
+/// [`Reach::PublicOnly`] an IP address written in a URL is checked before
+/// the request is made, and a name is checked when it resolves (at every
+/// connection), but for the `trusted` hosts (the services the operator
+/// configured).
+#[derive(Clone, Debug)]
+pub struct GuardedClient {
+    http: reqwest::Client,
+    reach: Reach,
+    trusted: Arc<[String]>,
+}
+
+impl GuardedClient {
+    /// A client waiting at most `timeout` per request, calling what `reach`
+    /// allows and the `trusted` hosts (names or IP addresses).
+    pub fn new(timeout: Duration, reach: Reach, trusted: Vec<String>) -> Result<Self, BuildError> {
+        let redirects = redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= MAX_REDIRECTS {
+                return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
+            }
+            match reach.check(attempt.url().as_str()) {
+                Ok(()) => attempt.follow(),
+                Err(refused) => attempt.error(refused),
+            }
+        });
+        let builder = reqwest::Client::builder()
+            .timeout(timeout)
+            .redirect(redirects);
+        let builder = match reach {
+            Reach::PublicOnly => builder.dns_resolver(Arc::new(PublicNames {
+                trusted: trusted.clone(),
+            })),
+            Reach::Anywhere => builder,
+        };
+        let http = builder
+            .build()
+            .map_err(|err| BuildError(error_chain(&err)))?;
+        Ok(Self {
+            http,
+            reach,
+            trusted: trusted.into(),
+        })
+    }
+
+    /// Which addresses this client may call.
+    pub fn reach(&self) -> Reach {
+        self.reach
+    }
+
+    /// Whether `url` may be called: a trusted host, or an http(s) URL whose
+    /// host, when it is an IP address, is one the reach allows.
+    pub fn check(&self, url: &str) -> Result<(), Refused> {
+        match host_name(url) {
+            Some(host) if self.trusted.contains(&host) => Ok(()),
+            _ => self.reach.check(url),
         }
-        match reach.check(attempt.url().as_str()) {
-            Ok(()) => attempt.follow(),
-            Err(refused) => attempt.error(refused),
+    }
+
+    /// A request to `url`, once `url` may be called.
+    pub(crate) fn request(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+    ) -> Result<reqwest::RequestBuilder, Refused> {
+        self.check(url)?;
+        Ok(self.http.request(method, url))
+    }
+
+    /// Sends `request`, once its URL may be called.
+    pub(crate) async fn execute(
+        &self,
+        request: reqwest::Request,
+    ) -> Result<reqwest::Response, Box<dyn std::error::Error + Send + Sync + 'static>> {
+        self.check(request.url().as_str())?;
+        Ok(self.http.execute(request).await?)
+    }
+}
+
+impl HttpClient for GuardedClient {
+    async fn send_http(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Vec<u8>>, Box<dyn std::error::Error + Send + Sync + 'static>> {
+        let response = self.execute(request.try_into()?).await?;
+        let mut builder = http::Response::builder().status(response.status());
+        for (name, value) in response.headers() {
+            builder = builder.header(name, value);
         }
-    });
-    let builder = reqwest::Client::builder()
-        .timeout(timeout)
-        .redirect(redirects);
-    let builder = match reach {
-        Reach::PublicOnly => builder.dns_resolver(Arc::new(PublicNames { trusted })),
-        Reach::Anywhere => builder,
-    };
-    builder.build().unwrap_or_default()
+        Ok(builder.body(response.bytes().await?.to_vec())?)
+    }
+}
+
+/// XRPC calls to one service with no session: a login, a public record.
+pub(crate) struct Unauthenticated {
+    http: GuardedClient,
+    base: String,
+}
+
+impl Unauthenticated {
+    /// Calls to `base` through `http`.
+    pub(crate) fn new(http: &GuardedClient, base: &str) -> Self {
+        Self {
+            http: http.clone(),
+            base: base.trim_end_matches('/').to_owned(),
+        }
+    }
+}
+
+impl HttpClient for Unauthenticated {
+    async fn send_http(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Vec<u8>>, Box<dyn std::error::Error + Send + Sync + 'static>> {
+        self.http.send_http(request).await
+    }
+}
+
+impl XrpcClient for Unauthenticated {
+    fn base_uri(&self) -> String {
+        self.base.clone()
+    }
 }
 
 impl Reach {
@@ -214,12 +325,10 @@ impl Resolve for PublicNames {
     }
 }
 
-/// The host name of `url`, when it has one.
+/// The host of `url` (a name, or an IP address as the URL writes it), when
+/// it has one.
 pub(crate) fn host_name(url: &str) -> Option<String> {
-    match Url::parse(url).ok()?.host()? {
-        Host::Domain(name) => Some(name.to_owned()),
-        Host::Ipv4(_) | Host::Ipv6(_) => None,
-    }
+    Url::parse(url).ok()?.host_str().map(str::to_owned)
 }
 
 #[cfg(test)]
@@ -244,25 +353,72 @@ pub(crate) mod tests {
         url
     }
 
+    /// A guarded client with a 5 s timeout and no trusted host.
+    pub(crate) fn guarded(reach: Reach) -> GuardedClient {
+        GuardedClient::new(Duration::from_secs(5), reach, Vec::new()).unwrap()
+    }
+
+    /// URLs of a loopback, a private, a link-local and an IPv6-mapped
+    /// loopback address, each with `path`.
+    pub(crate) fn strangers_addresses(path: &str) -> [String; 4] {
+        [
+            "http://127.0.0.1:9",
+            "http://10.0.0.1",
+            "http://169.254.169.254",
+            "http://[::ffff:127.0.0.1]:9",
+        ]
+        .map(|base| format!("{base}{path}"))
+    }
+
     const OK: &str = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok";
 
     #[tokio::test]
     async fn a_name_that_resolves_to_loopback_is_refused_on_the_network() {
         let url = answering(OK).await.replace("127.0.0.1", "localhost");
-        let timeout = Duration::from_secs(5);
-        let err = client(timeout, Reach::PublicOnly, Vec::new())
-            .get(&url)
+        let err = guarded(Reach::PublicOnly)
+            .request(reqwest::Method::GET, &url)
+            .unwrap()
             .send()
             .await
             .unwrap_err();
         let chain = error_chain(&err);
         assert!(chain.contains("localhost resolves to "), "{chain}");
         assert!(chain.ends_with(", not a public address"), "{chain}");
-        let answer = client(timeout, Reach::Anywhere, Vec::new())
-            .get(&url)
+        let answer = guarded(Reach::Anywhere)
+            .request(reqwest::Method::GET, &url)
+            .unwrap()
             .send()
             .await;
         assert_eq!(answer.unwrap().text().await.unwrap(), "ok");
+    }
+
+    #[tokio::test]
+    async fn every_request_to_an_address_written_as_a_private_ip_is_refused_before_it_is_made() {
+        let public = guarded(Reach::PublicOnly);
+        for url in strangers_addresses("/xrpc/com.atproto.server.describeServer") {
+            let refused = public.request(reqwest::Method::GET, &url).unwrap_err();
+            assert!(
+                refused.reason.ends_with("is not a public address"),
+                "{refused}"
+            );
+            let request = http::Request::get(&url).body(Vec::new()).unwrap();
+            let err = public.send_http(request).await.unwrap_err();
+            assert!(err.to_string().contains("is not a public address"), "{err}");
+        }
+        let url = answering(OK).await;
+        let request = http::Request::get(&url).body(Vec::new()).unwrap();
+        let answer = guarded(Reach::Anywhere).send_http(request).await.unwrap();
+        assert_eq!(answer.body(), b"ok");
+    }
+
+    #[tokio::test]
+    async fn a_trusted_host_is_called_even_on_a_private_address() {
+        let url = answering(OK).await;
+        let host = host_name(&url).unwrap();
+        let client =
+            GuardedClient::new(Duration::from_secs(5), Reach::PublicOnly, vec![host]).unwrap();
+        let request = http::Request::get(&url).body(Vec::new()).unwrap();
+        assert_eq!(client.send_http(request).await.unwrap().body(), b"ok");
     }
 
     #[tokio::test]
@@ -271,8 +427,9 @@ pub(crate) mod tests {
             "HTTP/1.1 302 Found\r\nlocation: {url}/again\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
         )
         .await;
-        let err = client(Duration::from_secs(5), Reach::Anywhere, Vec::new())
-            .get(&url)
+        let err = guarded(Reach::Anywhere)
+            .request(reqwest::Method::GET, &url)
+            .unwrap()
             .send()
             .await
             .unwrap_err();

@@ -23,7 +23,7 @@ pub mod rsvps;
 pub mod sessions;
 
 pub use credentials::{CredentialError, CredentialStore, OauthBinding, SessionKind, StoredSession};
-pub use egress::{Reach, Refused};
+pub use egress::{BuildError, GuardedClient, Reach, Refused};
 pub use login::{LoginError, log_in_with_app_password};
 pub use oauth::{Callback, ClientKey, OAuth, OAuthClient, OAuthError};
 pub use profile::display_name;

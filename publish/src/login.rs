@@ -3,10 +3,10 @@
 //! created there for that DID. A successful login therefore proves that the
 //! person holds the DID, which is what claiming a shadow account rests on.
 
+use crate::egress::Unauthenticated;
 use atrium_api::client::AtpServiceClient;
 use atrium_api::com::atproto::server::create_session;
 use atrium_api::xrpc::error::{Error as XrpcError, XrpcErrorKind};
-use atrium_xrpc_client::reqwest::ReqwestClientBuilder;
 use thiserror::Error;
 
 use crate::credentials::{SessionKind, StoredSession};
@@ -69,11 +69,7 @@ pub async fn log_in_with_app_password(
 ) -> Result<StoredSession, LoginError> {
     let resolved = resolver.resolve(identifier).await?;
     tracing::Span::current().record("did", resolved.did.as_str());
-    let client = AtpServiceClient::new(
-        ReqwestClientBuilder::new(&resolved.pds)
-            .client(resolver.http().clone())
-            .build(),
-    );
+    let client = AtpServiceClient::new(Unauthenticated::new(resolver.http(), &resolved.pds));
     let input = create_session::InputData {
         allow_takendown: None,
         auth_factor_token: None,

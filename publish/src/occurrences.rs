@@ -29,6 +29,7 @@ use store::{EventStore, ExpectedVersion, PgEventStore, StreamAppend};
 use thiserror::Error;
 
 use crate::checkpoint::{Cursor, Step};
+use crate::egress::GuardedClient;
 use crate::repo::{PublishError, RepoClient, Retries, Written};
 use crate::sessions::{SessionError, SessionKeeper};
 
@@ -147,7 +148,7 @@ pub struct OccurrencePublisher {
 struct PublishOccurrences {
     store: PgEventStore,
     keeper: SessionKeeper,
-    http: reqwest::Client,
+    http: GuardedClient,
     retries: Retries,
 }
 
@@ -156,7 +157,7 @@ impl OccurrencePublisher {
     pub async fn start(
         store: PgEventStore,
         keeper: SessionKeeper,
-        http: reqwest::Client,
+        http: GuardedClient,
     ) -> Result<Self, OccurrencePublishError> {
         Ok(Self {
             cursor: Cursor::open(store.clone(), CHECKPOINT).await?,

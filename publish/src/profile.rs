@@ -4,8 +4,8 @@
 
 use atrium_api::client::AtpServiceClient;
 use atrium_api::com::atproto::repo::get_record;
-use atrium_xrpc_client::reqwest::ReqwestClientBuilder;
 
+use crate::egress::Unauthenticated;
 use crate::resolve::Resolver;
 
 /// The collection of profile records.
@@ -15,11 +15,7 @@ const PROFILE: &str = "app.bsky.actor.profile";
 /// profile, no display name, or the PDS does not answer in time.
 #[tracing::instrument(skip(resolver))]
 pub async fn display_name(resolver: &Resolver, did: &str, pds: &str) -> Option<String> {
-    let client = AtpServiceClient::new(
-        ReqwestClientBuilder::new(pds)
-            .client(resolver.http().clone())
-            .build(),
-    );
+    let client = AtpServiceClient::new(Unauthenticated::new(resolver.http(), pds));
     let params = get_record::ParametersData {
         cid: None,
         collection: PROFILE.parse().ok()?,

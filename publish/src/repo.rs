@@ -18,6 +18,7 @@ use chrono::{DateTime, Utc};
 use thiserror::Error;
 
 use crate::credentials::StoredSession;
+use crate::egress::GuardedClient;
 
 /// Why a repository call failed.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
@@ -72,12 +73,12 @@ pub struct Written {
 /// error keeps no headers).
 #[derive(Clone)]
 pub(crate) struct Transport {
-    http: reqwest::Client,
+    http: GuardedClient,
     rate_reset: Arc<Mutex<Option<i64>>>,
 }
 
 impl Transport {
-    pub(crate) fn new(http: reqwest::Client) -> Self {
+    pub(crate) fn new(http: GuardedClient) -> Self {
         Self {
             http,
             rate_reset: Arc::new(Mutex::new(None)),
@@ -90,8 +91,8 @@ impl HttpClient for Transport {
         &self,
         request: Request<Vec<u8>>,
     ) -> Result<Response<Vec<u8>>, Box<dyn std::error::Error + Send + Sync + 'static>> {
-        let response = self.http.execute(request.try_into()?).await?;
-        if response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        let response = self.http.send_http(request).await?;
+        if response.status().as_u16() == 429 {
             let reset = response
                 .headers()
                 .get("ratelimit-reset")
@@ -99,11 +100,7 @@ impl HttpClient for Transport {
                 .and_then(|value| value.parse().ok());
             *self.rate_reset.lock().unwrap_or_else(|e| e.into_inner()) = reset;
         }
-        let mut builder = Response::builder().status(response.status());
-        for (name, value) in response.headers() {
-            builder = builder.header(name, value);
-        }
-        Ok(builder.body(response.bytes().await?.to_vec())?)
+        Ok(response)
     }
 }
 
@@ -157,7 +154,7 @@ pub(crate) struct Xrpc {
 
 impl Xrpc {
     /// A client of `base` sending `token` as its bearer.
-    pub(crate) fn new(http: reqwest::Client, base: &str, token: &str) -> Self {
+    pub(crate) fn new(http: GuardedClient, base: &str, token: &str) -> Self {
         Self::with(
             Transport::new(http),
             base,
@@ -251,7 +248,7 @@ fn parsed<T: std::str::FromStr>(what: &str, text: &str) -> Result<T, PublishErro
 
 impl RepoClient {
     /// The repository of `did` on `pds`, acting with `access_jwt`.
-    pub fn new(http: reqwest::Client, pds: &str, did: &str, access_jwt: &str) -> Self {
+    pub fn new(http: GuardedClient, pds: &str, did: &str, access_jwt: &str) -> Self {
         Self {
             did: did.to_owned(),
             xrpc: Xrpc::new(http, pds, access_jwt),
@@ -260,10 +257,7 @@ impl RepoClient {
 
     /// The repository of the session's DID on its PDS, acting with the
     /// session's access token (DPoP-bound for an OAuth session).
-    pub fn for_session(
-        http: reqwest::Client,
-        session: &StoredSession,
-    ) -> Result<Self, PublishError> {
+    pub fn for_session(http: GuardedClient, session: &StoredSession) -> Result<Self, PublishError> {
         let transport = Transport::new(http);
         let credential = match &session.oauth {
             Some(binding) => Credential::Dpop {
@@ -441,11 +435,34 @@ mod tests {
 
     fn client() -> RepoClient {
         RepoClient::new(
-            reqwest::Client::new(),
+            crate::egress::tests::guarded(crate::Reach::Anywhere),
             "http://127.0.0.1:9",
             "did:plc:someone",
             "token",
         )
+    }
+
+    #[tokio::test]
+    async fn a_repository_on_a_private_address_is_written_only_when_private_addresses_are_allowed()
+    {
+        use crate::egress::tests::{guarded, strangers_addresses};
+        let record = serde_json::json!({"$type": "community.lexicon.calendar.rsvp"});
+        for pds in strangers_addresses("") {
+            // Allowed, only a loopback address is tried: it answers at once.
+            let allowed = pds.contains("127.0.0.1").then_some(crate::Reach::Anywhere);
+            for reach in std::iter::once(crate::Reach::PublicOnly).chain(allowed) {
+                let repo = RepoClient::new(guarded(reach), &pds, "did:plc:someone", "token");
+                let err = repo
+                    .put("community.lexicon.calendar.rsvp", "3rsvp", &record, None)
+                    .await
+                    .unwrap_err();
+                assert_eq!(
+                    err.to_string().contains("is not a public address"),
+                    reach == crate::Reach::PublicOnly,
+                    "{pds} {reach:?}: {err}"
+                );
+            }
+        }
     }
 
     fn answer(status: u16, error: Option<&str>) -> XrpcError<put_record::Error> {

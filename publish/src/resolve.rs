@@ -9,10 +9,9 @@ use atrium_api::types::string::{AtIdentifier, Did};
 use atrium_common::resolver::Resolver as _;
 use atrium_identity::did::{CommonDidResolver, CommonDidResolverConfig};
 use atrium_identity::handle::{AppViewHandleResolver, AppViewHandleResolverConfig};
-use atrium_xrpc_client::reqwest::{ReqwestClient, ReqwestClientBuilder};
 use thiserror::Error;
 
-use crate::egress::{self, Reach, Refused};
+use crate::egress::{self, BuildError, GuardedClient, Reach, Refused};
 
 /// Where identities are resolved.
 #[derive(Clone, Debug)]
@@ -103,45 +102,42 @@ pub enum ResolveError {
 /// Resolves handles and DIDs.
 #[derive(Clone)]
 pub struct Resolver {
-    dids: Arc<CommonDidResolver<ReqwestClient>>,
-    handles: Arc<AppViewHandleResolver<ReqwestClient>>,
-    http: reqwest::Client,
-    reach: Reach,
+    dids: Arc<CommonDidResolver<GuardedClient>>,
+    handles: Arc<AppViewHandleResolver<GuardedClient>>,
+    http: GuardedClient,
 }
 
 impl Resolver {
-    /// A resolver over `config`'s services.
-    pub fn new(config: &ResolverConfig) -> Self {
+    /// A resolver over `config`'s services; an error when the guarded
+    /// client cannot be built.
+    pub fn new(config: &ResolverConfig) -> Result<Self, BuildError> {
         let trusted = [&config.plc_url, &config.handle_resolver_url]
             .into_iter()
             .filter_map(|url| egress::host_name(url))
             .collect();
-        let http = egress::client(config.timeout, config.reach, trusted);
-        let client =
-            |url: &str| Arc::new(ReqwestClientBuilder::new(url).client(http.clone()).build());
-        Self {
+        let http = GuardedClient::new(config.timeout, config.reach, trusted)?;
+        Ok(Self {
             dids: Arc::new(CommonDidResolver::new(CommonDidResolverConfig {
                 plc_directory_url: config.plc_url.clone(),
-                http_client: client(&config.plc_url),
+                http_client: Arc::new(http.clone()),
             })),
             handles: Arc::new(AppViewHandleResolver::new(AppViewHandleResolverConfig {
                 service_url: config.handle_resolver_url.clone(),
-                http_client: client(&config.handle_resolver_url),
+                http_client: Arc::new(http.clone()),
             })),
             http,
-            reach: config.reach,
-        }
+        })
     }
 
-    /// The HTTP client lookups share (with the configured timeout and
-    /// reach): every outbound call of the server goes through it.
-    pub fn http(&self) -> &reqwest::Client {
+    /// The guarded HTTP client lookups share (with the configured timeout
+    /// and reach): every outbound call of the server goes through it.
+    pub fn http(&self) -> &GuardedClient {
         &self.http
     }
 
     /// Which addresses the HTTP client may call.
     pub fn reach(&self) -> Reach {
-        self.reach
+        self.http.reach()
     }
 
     /// The DID behind `identifier` (a DID or a handle) and its PDS. A handle
@@ -179,7 +175,7 @@ impl Resolver {
         if let Some(rest) = did.as_str().strip_prefix("did:web:") {
             let host = rest.split(':').next().unwrap_or_default();
             let host = host.replace("%3A", ":").replace("%3a", ":");
-            self.reach
+            self.reach()
                 .check_resolved(&format!("https://{host}/.well-known/did.json"))
                 .await
                 .map_err(refused)?;
@@ -192,7 +188,7 @@ impl Resolver {
         let pds = document
             .get_pds_endpoint()
             .ok_or_else(|| ResolveError::NoPds(did.as_str().to_owned()))?;
-        self.reach.check_resolved(&pds).await.map_err(refused)?;
+        self.reach().check_resolved(&pds).await.map_err(refused)?;
         let claimed = document
             .also_known_as
             .iter()

@@ -16,6 +16,7 @@ use store::{EventStore, ExpectedVersion, PgEventStore, StreamAppend};
 use thiserror::Error;
 
 use crate::checkpoint::{Cursor, Step};
+use crate::egress::GuardedClient;
 use crate::repo::{PublishError, RepoClient, Retries, Written};
 use crate::sessions::{SessionError, SessionKeeper};
 
@@ -56,7 +57,7 @@ pub struct RsvpPublisher {
 struct PublishRsvps {
     store: PgEventStore,
     keeper: SessionKeeper,
-    http: reqwest::Client,
+    http: GuardedClient,
     retries: Retries,
 }
 
@@ -65,7 +66,7 @@ impl RsvpPublisher {
     pub async fn start(
         store: PgEventStore,
         keeper: SessionKeeper,
-        http: reqwest::Client,
+        http: GuardedClient,
     ) -> Result<Self, RsvpPublisherError> {
         Ok(Self {
             cursor: Cursor::open(store.clone(), CHECKPOINT).await?,

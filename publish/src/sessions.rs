@@ -13,6 +13,8 @@ use domain::{Actor, EventId, EventMetadata, Origin, Timestamp};
 use store::PgEventStore;
 use store::decide::{DecideError, decide_and_append};
 use thiserror::Error;
+
+use crate::egress::GuardedClient;
 use uuid::Uuid;
 
 use crate::credentials::{CredentialError, CredentialStore, StoredSession};
@@ -52,7 +54,7 @@ pub enum SessionError {
 pub struct SessionKeeper {
     credentials: CredentialStore,
     store: PgEventStore,
-    http: reqwest::Client,
+    http: GuardedClient,
     /// Refresh when the access token has less than this left.
     pub refresh_margin: chrono::Duration,
     /// How long a refresh may hold the lock.
@@ -64,7 +66,7 @@ pub struct SessionKeeper {
 impl SessionKeeper {
     /// A keeper over `credentials`, recording what happens to sessions in
     /// `store`.
-    pub fn new(credentials: CredentialStore, store: PgEventStore, http: reqwest::Client) -> Self {
+    pub fn new(credentials: CredentialStore, store: PgEventStore, http: GuardedClient) -> Self {
         Self {
             credentials,
             store,
@@ -83,12 +85,32 @@ impl SessionKeeper {
         }
     }
 
-    /// Stores a new session of `user` (from a login) and records it.
+    /// Stores the session of a new login of `user` and records it. The
+    /// session it replaces is ended at its server: two logins leave one
+    /// live Bluesky session, not two. When that server cannot be told now,
+    /// the old tokens are still forgotten here and expire on their own.
     pub async fn store_new(
         &self,
         user: UserId,
         session: &StoredSession,
     ) -> Result<(), SessionError> {
+        let replaced = self.credentials.get(user).await.ok().flatten();
+        self.store(user, session).await?;
+        if let Some(old) = replaced.filter(|old| old.refresh_jwt != session.refresh_jwt) {
+            match self.revoke(user, &old).await {
+                Ok(()) => {
+                    tracing::info!(%user, did = %old.did, "the Bluesky session this login replaces is ended")
+                }
+                Err(err) => tracing::warn!(%user, did = %old.did, error = %err,
+                    "the Bluesky session this login replaces could not be ended at its server; its tokens are forgotten here"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores `session` of `user` (a login's or a refresh's) and records it.
+    /// A refresh continues the session it replaces, so nothing is revoked.
+    async fn store(&self, user: UserId, session: &StoredSession) -> Result<(), SessionError> {
         self.credentials
             .put(user, session, Utc::now(), FALLBACK_TTL)
             .await
@@ -252,7 +274,7 @@ impl SessionKeeper {
             ..session.clone()
         };
         tracing::info!("Bluesky session refreshed");
-        self.store_new(user, &fresh).await?;
+        self.store(user, &fresh).await?;
         Ok(fresh)
     }
 
@@ -270,7 +292,7 @@ impl SessionKeeper {
         match oauth.refresh(session).await {
             Ok(fresh) => {
                 tracing::info!("Bluesky OAuth session refreshed");
-                self.store_new(user, &fresh).await?;
+                self.store(user, &fresh).await?;
                 Ok(fresh)
             }
             Err(err) if err.ends_session() => self.dead(user, &session.did, &err.to_string()).await,
@@ -287,19 +309,9 @@ impl SessionKeeper {
         // A session that does not decrypt cannot be revoked; it is only
         // forgotten.
         let stored = self.credentials.get(user).await.ok().flatten();
-        let revoked = match (&stored, &self.oauth) {
-            (None, _) => Ok(()),
-            (Some(session), _) if session.oauth.is_none() => {
-                self.delete_app_password_session(user, session).await
-            }
-            (Some(session), Some(oauth)) => oauth
-                .revoke(session)
-                .await
-                .map_err(|err| unavailable(user, err)),
-            (Some(_), None) => Err(SessionError::Unavailable {
-                user,
-                reason: "this process has no OAuth client to revoke OAuth sessions with".into(),
-            }),
+        let revoked = match &stored {
+            Some(session) => self.revoke(user, session).await,
+            None => Ok(()),
         };
         self.credentials
             .delete(user)
@@ -316,6 +328,22 @@ impl SessionKeeper {
             .await?;
         }
         revoked
+    }
+
+    /// Ends `session` at its server: an OAuth session is revoked, an
+    /// app-password session deleted.
+    async fn revoke(&self, user: UserId, session: &StoredSession) -> Result<(), SessionError> {
+        match (&session.oauth, &self.oauth) {
+            (None, _) => self.delete_app_password_session(user, session).await,
+            (Some(_), Some(oauth)) => oauth
+                .revoke(session)
+                .await
+                .map_err(|err| unavailable(user, err)),
+            (Some(_), None) => Err(SessionError::Unavailable {
+                user,
+                reason: "this process has no OAuth client to revoke OAuth sessions with".into(),
+            }),
+        }
     }
 
     /// Ends an app-password session on its PDS (`deleteSession` with the

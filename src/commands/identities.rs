@@ -40,9 +40,10 @@ pub struct ResolverArgs {
 }
 
 impl ResolverArgs {
-    /// The resolver these settings describe.
-    pub fn resolver(&self) -> Resolver {
-        Resolver::new(&ResolverConfig {
+    /// The resolver these settings describe; an error, stopping start-up,
+    /// when its guarded HTTP client cannot be built.
+    pub fn resolver(&self) -> anyhow::Result<Resolver> {
+        Ok(Resolver::new(&ResolverConfig {
             plc_url: self.plc_url.clone(),
             handle_resolver_url: self.handle_resolver_url.clone(),
             timeout: Duration::from_secs(self.resolve_timeout_secs),
@@ -51,7 +52,7 @@ impl ResolverArgs {
             } else {
                 Reach::PublicOnly
             },
-        })
+        })?)
     }
 }
 
@@ -60,7 +61,7 @@ impl ResolverArgs {
 pub struct AuthArgs {
     #[command(flatten)]
     resolver: ResolverArgs,
-    /// Redis, for Bluesky credentials.
+    /// Redis, for Bluesky credentials and the login rate limits.
     #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
     redis_url: String,
     /// Put before every Redis key (to share one Redis between deployments).
@@ -94,6 +95,57 @@ pub struct AuthArgs {
     /// "kid" (`openmeet-sync auth oauth-key` makes one).
     #[arg(long, env = "OAUTH_CLIENT_KEY", hide_env_values = true)]
     oauth_client_key: Option<String>,
+    #[command(flatten)]
+    limits: LoginLimitArgs,
+}
+
+/// How many logins a caller may start and fail.
+#[derive(Args)]
+pub struct LoginLimitArgs {
+    /// Logins one address may start in a minute.
+    #[arg(long, env = "LOGIN_STARTS_PER_ADDRESS", default_value_t = 30)]
+    login_starts_per_address: u64,
+    /// Logins one handle or DID may start in a minute.
+    #[arg(long, env = "LOGIN_STARTS_PER_HANDLE", default_value_t = 10)]
+    login_starts_per_handle: u64,
+    /// Failed logins after which an address waits out a quarter of an hour.
+    #[arg(long, env = "LOGIN_FAILURES_PER_ADDRESS", default_value_t = 20)]
+    login_failures_per_address: u64,
+    /// Failed logins after which a handle or DID waits out a quarter of an
+    /// hour.
+    #[arg(long, env = "LOGIN_FAILURES_PER_HANDLE", default_value_t = 5)]
+    login_failures_per_handle: u64,
+    /// Count callers by the last `X-Forwarded-For` entry: only behind a
+    /// proxy that every client goes through (anyone else can write it).
+    #[arg(long, env = "TRUST_FORWARDED_FOR", value_parser = BoolishValueParser::new())]
+    trust_forwarded_for: bool,
+}
+
+impl LoginLimitArgs {
+    fn throttle(
+        &self,
+        redis: redis::aio::ConnectionManager,
+        prefix: &str,
+    ) -> api::auth::throttle::Throttle {
+        use domain::login_limits::{Limit, LoginLimits};
+        let defaults = LoginLimits::default();
+        let per = |attempts, like: Limit| Limit { attempts, ..like };
+        let limits = LoginLimits {
+            starts_per_address: per(self.login_starts_per_address, defaults.starts_per_address),
+            starts_per_handle: per(self.login_starts_per_handle, defaults.starts_per_handle),
+            failures_per_address: per(
+                self.login_failures_per_address,
+                defaults.failures_per_address,
+            ),
+            failures_per_handle: per(self.login_failures_per_handle, defaults.failures_per_handle),
+        };
+        let throttle = api::auth::throttle::Throttle::new(redis, prefix, limits);
+        if self.trust_forwarded_for {
+            throttle.trusting_forwarded_for()
+        } else {
+            throttle
+        }
+    }
 }
 
 impl AuthArgs {
@@ -124,16 +176,17 @@ impl AuthArgs {
 
     /// The API's login settings, for an API listening on `listen`.
     pub async fn auth(&self, listen: SocketAddr) -> anyhow::Result<api::Auth> {
+        let client = redis::Client::open(self.redis_url.as_str())
+            .with_context(|| format!("REDIS_URL {:?} is not a Redis URL", self.redis_url))?;
+        let redis = redis::aio::ConnectionManager::new(client)
+            .await
+            .with_context(|| format!("cannot connect to Redis at {}", self.redis_url))?;
         let credentials = match &self.credentials_key {
-            Some(key) => {
-                let client = redis::Client::open(self.redis_url.as_str()).with_context(|| {
-                    format!("REDIS_URL {:?} is not a Redis URL", self.redis_url)
-                })?;
-                let manager = redis::aio::ConnectionManager::new(client)
-                    .await
-                    .with_context(|| format!("cannot connect to Redis at {}", self.redis_url))?;
-                Some(CredentialStore::new(manager, key, &self.redis_key_prefix)?)
-            }
+            Some(key) => Some(CredentialStore::new(
+                redis.clone(),
+                key,
+                &self.redis_key_prefix,
+            )?),
             None => {
                 tracing::warn!(
                     "CREDENTIALS_KEY is not set: logins work, but no Bluesky credentials are kept for publishing"
@@ -141,7 +194,7 @@ impl AuthArgs {
                 None
             }
         };
-        let resolver = self.resolver.resolver();
+        let resolver = self.resolver.resolver()?;
         let oauth = match &credentials {
             Some(store) => Some(OAuth::new(
                 self.oauth_client(listen)?,
@@ -154,6 +207,7 @@ impl AuthArgs {
             resolver,
             credentials,
             oauth,
+            throttle: self.limits.throttle(redis, &self.redis_key_prefix),
             session_ttl: chrono::Duration::hours(self.session_ttl_hours),
             admins: Arc::new(
                 self.admin_dids
@@ -165,11 +219,11 @@ impl AuthArgs {
     }
 
     /// Runs the identity enricher in the background, unless turned off.
-    pub fn spawn_enricher(&self, store: store::PgEventStore) {
+    pub fn spawn_enricher(&self, store: store::PgEventStore) -> anyhow::Result<()> {
         if self.no_identity_enrichment {
-            return;
+            return Ok(());
         }
-        let resolver = self.resolver.resolver();
+        let resolver = self.resolver.resolver()?;
         tokio::spawn(async move {
             let outcome = match Enricher::start(store, resolver).await {
                 Ok(enricher) => enricher.follow().await,
@@ -179,6 +233,7 @@ impl AuthArgs {
                 tracing::error!(error = %err, "the identity enricher stopped");
             }
         });
+        Ok(())
     }
 }
 
@@ -269,7 +324,7 @@ pub async fn run(database_url: &str, command: IdentitiesCommand) -> anyhow::Resu
         until_idle,
     } = command;
     let store = super::connect(database_url).await?;
-    let mut enricher = Enricher::start(store, resolver.resolver())
+    let mut enricher = Enricher::start(store, resolver.resolver()?)
         .await
         .context("starting the identity enricher")?;
     if until_idle {

@@ -23,7 +23,7 @@ pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode
     let store = super::connect(database_url).await?;
     let mut projections = projections::runner::run_all(&store);
     super::reconcile::spawn(store.clone());
-    args.auth.spawn_enricher(store.clone());
+    args.auth.spawn_enricher(store.clone())?;
     let auth = args.auth.auth(args.listen).await?;
     super::identities::spawn_rsvp_publisher(store.clone(), &auth);
     args.auth.spawn_publishing(store.clone(), &auth);
@@ -38,6 +38,8 @@ pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode
             .with_intake(std::sync::Arc::new(intake))
             .with_auth(auth),
     );
+    // The peer's address counts logins (see api::auth::throttle).
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async {
         tokio::signal::ctrl_c().await.ok();
     });

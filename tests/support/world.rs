@@ -79,6 +79,11 @@ impl World {
             session_ttl: chrono::Duration::hours(1),
             admins: std::sync::Arc::new([ADMIN.to_owned()].into()),
             oauth: Some(oauth),
+            throttle: api::auth::throttle::Throttle::new(
+                redis.clone(),
+                &prefix,
+                domain::login_limits::LoginLimits::default(),
+            ),
         });
         World {
             app: api::router(state),
@@ -348,6 +353,7 @@ pub fn offline_resolver() -> Resolver {
         timeout: Duration::from_secs(1),
         ..publish::ResolverConfig::local("http://127.0.0.1:9", "http://127.0.0.1:9")
     })
+    .unwrap()
 }
 
 /// A session for `did` as an operator issues it (registers the DID).
@@ -357,4 +363,12 @@ pub async fn operator_token(world: &World, did: &str) -> String {
         .await
         .unwrap()
         .0
+}
+
+/// The guarded client of outbound calls, allowed to call this machine (the
+/// test PDS listens on loopback).
+#[allow(dead_code)]
+pub fn local_http() -> publish::GuardedClient {
+    publish::GuardedClient::new(Duration::from_secs(5), publish::Reach::Anywhere, Vec::new())
+        .unwrap()
 }

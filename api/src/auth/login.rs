@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::throttle::ClientAddress;
 use super::{Auth, Authenticated, sessions};
 use crate::commands::execute;
 use crate::{ApiError, AppState};
@@ -80,20 +81,37 @@ fn refused(err: LoginError) -> ApiError {
 }
 
 /// Logs in with a Bluesky handle or DID and an app password. Registers the
-/// DID's account on its first login, or claims its shadow account.
+/// DID's account on its first login, or claims its shadow account. Logins
+/// are rate-limited per address and per handle, started and failed (429
+/// with `Retry-After`).
 #[utoipa::path(post, path = "/api/auth/bluesky/app-password", request_body = AppPasswordLogin,
     responses((status = 200, body = SessionView), (status = 401, body = crate::error::ErrorBody),
-        (status = 403, body = crate::error::ErrorBody), (status = 503, body = crate::error::ErrorBody)))]
-#[tracing::instrument(skip_all, fields(identifier = %request.identifier))]
+        (status = 403, body = crate::error::ErrorBody),
+        (status = 429, body = crate::error::ErrorBody, headers(("Retry-After" = u64, description = "seconds to wait"))),
+        (status = 503, body = crate::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(identifier = %request.identifier, %address))]
 pub async fn app_password(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     Json(request): Json<AppPasswordLogin>,
 ) -> Result<Json<SessionView>, ApiError> {
     let auth = auth(&state)?;
+    auth.throttle.admit(address, &request.identifier).await?;
     let login =
         publish::log_in_with_app_password(&auth.resolver, &request.identifier, &request.password)
             .await
-            .map_err(refused)?;
+            .map_err(refused);
+    let login = match login {
+        Ok(login) => login,
+        Err(refusal) => {
+            if matches!(refusal, ApiError::Unauthorized(_)) {
+                auth.throttle
+                    .failed(address, Some(&request.identifier))
+                    .await;
+            }
+            return Err(refusal);
+        }
+    };
     Ok(Json(open_session(&state, auth, login).await?))
 }
 

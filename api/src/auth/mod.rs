@@ -7,11 +7,12 @@
 pub mod login;
 pub mod oauth;
 pub mod sessions;
+pub mod throttle;
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 use domain::Actor;
 use domain::access::{AccountKind, Action, Caller, authorize};
@@ -35,6 +36,8 @@ pub struct Auth {
     /// ATProto OAuth logins, when configured (they need the credential
     /// store: pending logins wait there).
     pub oauth: Option<OAuth>,
+    /// How many logins a caller may start and fail.
+    pub throttle: throttle::Throttle,
 }
 
 impl Auth {
@@ -131,6 +134,27 @@ impl FromRequestParts<AppState> for Authenticated {
             },
             token,
         })
+    }
+}
+
+/// A caller who may come without a session: none when the request carries
+/// no `Authorization`, refused (401) when it carries one that proves nothing.
+impl OptionalFromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, ApiError> {
+        if !parts
+            .headers
+            .contains_key(axum::http::header::AUTHORIZATION)
+        {
+            return Ok(None);
+        }
+        <Self as FromRequestParts<AppState>>::from_request_parts(parts, state)
+            .await
+            .map(Some)
     }
 }
 

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::login::{SessionView, auth, open_session};
+use super::throttle::ClientAddress;
 use crate::{ApiError, AppState};
 
 /// Who logs in.
@@ -53,24 +54,27 @@ fn refused(err: OAuthError) -> ApiError {
 }
 
 /// Starts an OAuth login: redirects (303) to the account's authorization
-/// server.
+/// server. Rate-limited like app-password logins, which it counts with.
 #[utoipa::path(get, path = "/api/auth/bluesky/login", params(LoginQuery),
     responses((status = 303, description = "to the authorization server"),
-        (status = 400, body = crate::error::ErrorBody), (status = 503, body = crate::error::ErrorBody)))]
-#[tracing::instrument(skip_all, fields(handle = %query.handle))]
+        (status = 400, body = crate::error::ErrorBody),
+        (status = 429, body = crate::error::ErrorBody, headers(("Retry-After" = u64, description = "seconds to wait"))),
+        (status = 503, body = crate::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(handle = %query.handle, %address))]
 pub async fn login(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     Query(query): Query<LoginQuery>,
 ) -> Result<Response, ApiError> {
-    let url = oauth(&state)?
-        .begin(query.handle.trim())
-        .await
-        .map_err(refused)?;
+    let oauth = oauth(&state)?;
+    auth(&state)?.throttle.admit(address, &query.handle).await?;
+    let url = oauth.begin(query.handle.trim()).await.map_err(refused)?;
     Ok((axum::http::StatusCode::SEE_OTHER, [(header::LOCATION, url)]).into_response())
 }
 
 /// Finishes an OAuth login: the OpenMeet session of the DID the server
-/// authenticated. A refused callback leaves no session anywhere.
+/// authenticated. A refused callback leaves no session anywhere, and
+/// counts as a failed login of the caller's address.
 #[utoipa::path(get, path = "/api/auth/bluesky/callback",
     params(
         ("code" = Option<String>, Query, description = "the authorization code"),
@@ -80,17 +84,30 @@ pub async fn login(
         ("error_description" = Option<String>, Query, description = "the error's explanation"),
     ),
     responses((status = 200, body = SessionView), (status = 400, body = crate::error::ErrorBody),
-        (status = 401, body = crate::error::ErrorBody), (status = 503, body = crate::error::ErrorBody)))]
-#[tracing::instrument(skip_all)]
+        (status = 401, body = crate::error::ErrorBody),
+        (status = 429, body = crate::error::ErrorBody, headers(("Retry-After" = u64, description = "seconds to wait"))),
+        (status = 503, body = crate::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(%address))]
 pub async fn callback(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     Query(callback): Query<Callback>,
 ) -> Result<Json<SessionView>, ApiError> {
-    let login = oauth(&state)?.complete(callback).await.map_err(|err| {
-        tracing::warn!(error = %err, "OAuth callback refused");
-        refused(err)
-    })?;
-    Ok(Json(open_session(&state, auth(&state)?, login).await?))
+    let oauth = oauth(&state)?;
+    let auth = auth(&state)?;
+    auth.throttle.check(address).await?;
+    let login = match oauth.complete(callback).await {
+        Ok(login) => login,
+        Err(err) => {
+            tracing::warn!(error = %err, "OAuth callback refused");
+            let refusal = refused(err);
+            if matches!(refusal, ApiError::BadRequest(_) | ApiError::Unauthorized(_)) {
+                auth.throttle.failed(address, None).await;
+            }
+            return Err(refusal);
+        }
+    };
+    Ok(Json(open_session(&state, auth, login).await?))
 }
 
 /// This client's metadata document (with its JWKS when it is a

@@ -20,6 +20,7 @@ use super::client::{OAuthClient, SCOPE};
 use super::keys::{dpop_key, random_token};
 use super::server::{AuthServer, TokenResponse, issuer_of, server_metadata};
 use crate::credentials::{CredentialStore, OauthBinding, SessionKind, StoredSession};
+use crate::egress::GuardedClient;
 use crate::resolve::Resolver;
 
 /// How long the server keeps a public client's session at most (the
@@ -92,14 +93,14 @@ impl OAuth {
         &self.client
     }
 
-    fn http(&self) -> &reqwest::Client {
+    fn http(&self) -> &GuardedClient {
         self.resolver.http()
     }
 
     /// A conversation with `issuer` (its metadata read now), proving
     /// possession of `key`.
     async fn server(&self, issuer: &str, key: &Key) -> Result<AuthServer<'_>, OAuthError> {
-        let metadata = server_metadata(self.http(), self.resolver.reach(), issuer).await?;
+        let metadata = server_metadata(self.http(), issuer).await?;
         AuthServer::new(metadata, &self.client, key, self.http().clone())
     }
 
@@ -110,7 +111,7 @@ impl OAuth {
     pub async fn begin(&self, identifier: &str) -> Result<String, OAuthError> {
         let resolved = self.resolver.resolve(identifier).await?;
         tracing::Span::current().record("did", resolved.did.as_str());
-        let issuer = issuer_of(self.http(), self.resolver.reach(), &resolved.pds).await?;
+        let issuer = issuer_of(self.http(), &resolved.pds).await?;
         let key = dpop_key();
         let server = self.server(&issuer, &key).await?;
         let algs = &server.metadata.dpop_signing_alg_values_supported;
@@ -231,7 +232,7 @@ impl OAuth {
         issuer: &str,
     ) -> Result<(String, Option<String>), OAuthError> {
         let resolved = self.resolver.resolve(did).await?;
-        let authority = issuer_of(self.http(), self.resolver.reach(), &resolved.pds).await?;
+        let authority = issuer_of(self.http(), &resolved.pds).await?;
         if authority != issuer {
             return Err(OAuthError::NotAuthoritative {
                 did: did.to_owned(),

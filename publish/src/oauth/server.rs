@@ -16,7 +16,7 @@ use url::Url;
 
 use super::OAuthError;
 use super::client::OAuthClient;
-use crate::egress::{Reach, error_chain};
+use crate::egress::{GuardedClient, error_chain};
 use crate::repo::Transport;
 
 /// The largest metadata document read: real ones are a few kilobytes, and
@@ -42,8 +42,7 @@ struct ProtectedResource {
 }
 
 async fn get_json<T: serde::de::DeserializeOwned>(
-    http: &reqwest::Client,
-    reach: Reach,
+    http: &GuardedClient,
     url: &str,
 ) -> Result<T, OAuthError> {
     let failed = |reason: String| OAuthError::Discovery {
@@ -54,12 +53,13 @@ async fn get_json<T: serde::de::DeserializeOwned>(
         endpoint: "metadata",
         reason: format!("{url}: {reason}"),
     };
-    reach
+    http.reach()
         .check_resolved(url)
         .await
         .map_err(|refused| failed(refused.reason))?;
     let mut response = http
-        .get(url)
+        .request(reqwest::Method::GET, url)
+        .map_err(|refused| failed(refused.reason))?
         .send()
         .await
         .map_err(|err| unavailable(error_chain(&err)))?;
@@ -86,16 +86,12 @@ async fn get_json<T: serde::de::DeserializeOwned>(
 }
 
 /// The authorization server that `pds` names for itself.
-pub(crate) async fn issuer_of(
-    http: &reqwest::Client,
-    reach: Reach,
-    pds: &str,
-) -> Result<String, OAuthError> {
+pub(crate) async fn issuer_of(http: &GuardedClient, pds: &str) -> Result<String, OAuthError> {
     let url = format!(
         "{}/.well-known/oauth-protected-resource",
         pds.trim_end_matches('/')
     );
-    let resource: ProtectedResource = get_json(http, reach, &url).await?;
+    let resource: ProtectedResource = get_json(http, &url).await?;
     resource
         .authorization_servers
         .into_iter()
@@ -107,17 +103,16 @@ pub(crate) async fn issuer_of(
 }
 
 /// The metadata of `issuer`, which must name itself as `issuer`, and whose
-/// endpoints must be addresses `reach` allows.
+/// endpoints must be addresses `http` may call.
 pub(crate) async fn server_metadata(
-    http: &reqwest::Client,
-    reach: Reach,
+    http: &GuardedClient,
     issuer: &str,
 ) -> Result<ServerMetadata, OAuthError> {
     let url = format!(
         "{}/.well-known/oauth-authorization-server",
         issuer.trim_end_matches('/')
     );
-    let metadata: ServerMetadata = get_json(http, reach, &url).await?;
+    let metadata: ServerMetadata = get_json(http, &url).await?;
     if metadata.issuer != issuer {
         return Err(OAuthError::Discovery {
             url,
@@ -131,7 +126,7 @@ pub(crate) async fn server_metadata(
         metadata.revocation_endpoint.as_ref(),
     ];
     for endpoint in endpoints.into_iter().flatten() {
-        reach
+        http.reach()
             .check_resolved(endpoint)
             .await
             .map_err(|refused| OAuthError::Discovery {
@@ -184,7 +179,7 @@ impl<'a> AuthServer<'a> {
         metadata: ServerMetadata,
         client: &'a OAuthClient,
         dpop_key: &Key,
-        http: reqwest::Client,
+        http: GuardedClient,
     ) -> Result<Self, OAuthError> {
         let dpop = dpop_client(dpop_key, Transport::new(http), true)?;
         Ok(Self {
@@ -339,10 +334,9 @@ impl<'a> AuthServer<'a> {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
-    use crate::egress::{self, tests::answering};
+    use crate::Reach;
+    use crate::egress::tests::{answering, guarded, strangers_addresses};
 
     #[tokio::test]
     async fn metadata_larger_than_the_cap_is_refused() {
@@ -355,8 +349,7 @@ mod tests {
             body.len()
         );
         let pds = answering(&answer).await;
-        let http = egress::client(Duration::from_secs(5), Reach::Anywhere, Vec::new());
-        match issuer_of(&http, Reach::Anywhere, &pds).await {
+        match issuer_of(&guarded(Reach::Anywhere), &pds).await {
             Err(OAuthError::Discovery { url, reason }) => {
                 assert_eq!(url, format!("{pds}/.well-known/oauth-protected-resource"));
                 assert_eq!(
@@ -369,14 +362,30 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_pds_at_a_private_address_is_not_asked_on_the_network() {
-        let pds = answering("HTTP/1.1 500 Oops\r\ncontent-length: 0\r\n\r\n").await;
-        let http = egress::client(Duration::from_secs(5), Reach::PublicOnly, Vec::new());
-        match issuer_of(&http, Reach::PublicOnly, &pds).await {
-            Err(OAuthError::Discovery { reason, .. }) => {
-                assert_eq!(reason, "127.0.0.1 is not a public address");
+    async fn a_pds_or_authorization_server_at_a_private_address_is_not_asked_on_the_network() {
+        let http = guarded(Reach::PublicOnly);
+        for address in strangers_addresses("") {
+            let host = address.trim_start_matches("http://");
+            let host = host
+                .rsplit_once(':')
+                .filter(|(_, port)| *port == "9")
+                .map_or(host, |(host, _)| host)
+                .trim_matches(['[', ']']);
+            for asked in [
+                issuer_of(&http, &address).await.map(|_| ()),
+                server_metadata(&http, &address).await.map(|_| ()),
+            ] {
+                match asked {
+                    Err(OAuthError::Discovery { reason, .. }) => {
+                        assert_eq!(
+                            reason,
+                            format!("{host} is not a public address"),
+                            "{address}"
+                        );
+                    }
+                    other => panic!("{address}: {other:?}"),
+                }
             }
-            other => panic!("{other:?}"),
         }
     }
 }

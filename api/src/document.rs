@@ -1,0 +1,119 @@
+//! What the OpenAPI document says of every operation alike, derived from
+//! the route table and the extractors rather than written per handler:
+//! who may call it (a bearer session, from [`crate::audience`]), and the
+//! refusals every handler of its kind can answer, each with the JSON error
+//! body.
+
+use axum::http::Method;
+use utoipa::Modify;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::request_body::RequestBody;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
+
+use crate::audience::{self, Audience};
+
+/// The name of the bearer session scheme in the document.
+const SESSION: &str = "session";
+
+/// Adds the security requirement and the common refusals to every
+/// operation.
+pub struct Conventions;
+
+impl Modify for Conventions {
+    fn modify(&self, openapi: &mut OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            SESSION,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API session token (a Bluesky login, or `openmeet-sync auth session`)",
+                    ))
+                    .build(),
+            ),
+        );
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                (Method::GET, &mut item.get),
+                (Method::POST, &mut item.post),
+                (Method::PUT, &mut item.put),
+                (Method::PATCH, &mut item.patch),
+                (Method::DELETE, &mut item.delete),
+            ];
+            for (method, operation) in operations {
+                if let Some(operation) = operation {
+                    describe(operation, audience::of(&method, path));
+                }
+            }
+        }
+    }
+}
+
+/// Adds what `operation`, answering `audience`, can refuse.
+fn describe(operation: &mut Operation, audience: Option<Audience>) {
+    if matches!(audience, Some(Audience::Session | Audience::Administrators)) {
+        operation.security = Some(vec![SecurityRequirement::new(
+            SESSION,
+            Vec::<String>::new(),
+        )]);
+        refuses(operation, "401", "no session, or an unknown or expired one");
+        refuses(
+            operation,
+            "403",
+            "the session's account may not do this (a shadow or inactive account, or not the owner or an administrator)",
+        );
+    }
+    if operation
+        .parameters
+        .as_ref()
+        .is_some_and(|parameters| !parameters.is_empty())
+    {
+        refuses(operation, "400", "a parameter is missing or does not parse");
+    }
+    if let Some(json) = operation.request_body.as_ref().map(takes_json) {
+        refuses(operation, "400", "the body does not parse");
+        refuses(operation, "413", "the body is larger than 2 MiB");
+        if json {
+            refuses(operation, "415", "the body is not sent as application/json");
+            refuses(
+                operation,
+                "422",
+                "the body is JSON, but not of the documented shape",
+            );
+        }
+    }
+    refuses(
+        operation,
+        "405",
+        "the path answers other methods (listed in Allow)",
+    );
+    refuses(operation, "500", "the server failed");
+}
+
+fn takes_json(body: &RequestBody) -> bool {
+    body.content.contains_key("application/json")
+}
+
+/// Documents `status` as a refusal with the error body, unless the
+/// operation documents it already.
+fn refuses(operation: &mut Operation, status: &str, description: &str) {
+    operation
+        .responses
+        .responses
+        .entry(status.to_owned())
+        .or_insert_with(|| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("ErrorBody")))
+                            .build(),
+                    )
+                    .build(),
+            )
+        });
+}
