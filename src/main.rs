@@ -48,8 +48,9 @@ enum Command {
     },
     /// Import Jetstream messages (JSON lines) from a file into the event store.
     ImportJetstream(commands::import::ImportArgs),
-    /// Keep every read model current until stopped (Ctrl-C).
-    Project,
+    /// Keep every read model current, and the process manager deciding,
+    /// until stopped (Ctrl-C).
+    Project(commands::background::SupervisionArgs),
     /// Run the process manager: match echoes of our writes, resolve conflicts.
     Reconcile(commands::reconcile::ReconcileArgs),
     /// Show the history of a record, DID or slug; verify the whole log.
@@ -102,7 +103,7 @@ async fn main() -> ExitCode {
         Command::Identities { command } => {
             commands::identities::run(&cli.database_url, command).await
         }
-        Command::Project => commands::project::run(&cli.database_url).await,
+        Command::Project(args) => commands::project::run(&cli.database_url, args).await,
         Command::Reconcile(args) => commands::reconcile::run(&cli.database_url, args).await,
         Command::Audit { command } => commands::audit::run(&cli.database_url, command).await,
         Command::Serve(args) => commands::serve::run(&cli.database_url, args).await,

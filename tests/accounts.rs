@@ -22,7 +22,7 @@ mod world;
 
 use capture::{EVENT, commit, event_record};
 use pds::{Account, Pds};
-use world::{KEY, World, offline_resolver};
+use world::{ADMIN, KEY, World, offline_resolver, operator_token};
 
 async fn session_of(world: &World, account: &Account) -> (String, Value) {
     let (status, body) = world.log_in(&account.handle, &account.password).await;
@@ -191,7 +191,12 @@ async fn a_login_claims_the_shadow_of_its_did_and_everything_stays_attached(pds:
     );
     world.project().await;
     let (_, user) = world
-        .call("GET", &format!("/api/users/{}", alice.did), None, None)
+        .call(
+            "GET",
+            &format!("/api/users/{}", alice.did),
+            Some(&operator_token(&world, ADMIN).await),
+            None,
+        )
         .await;
     assert_eq!(
         (user["id"].as_str(), user["is_shadow_account"].as_bool()),
@@ -279,7 +284,12 @@ async fn a_login_claims_the_shadow_of_its_did_and_everything_stays_attached(pds:
     );
     world.project().await;
     let (_, user) = world
-        .call("GET", &format!("/api/users/{}", alice.did), None, None)
+        .call(
+            "GET",
+            &format!("/api/users/{}", alice.did),
+            Some(&operator_token(&world, ADMIN).await),
+            None,
+        )
         .await;
     let expiry = user["bluesky_token_expiry"]
         .as_str()
@@ -684,7 +694,12 @@ async fn the_bluesky_rsvp_of_a_user_who_registered_first_is_attached_to_their_ac
     world.project().await;
     let slug = world.event_slug(&uri).await;
     let (_, user) = world
-        .call("GET", &format!("/api/users/{member}"), None, None)
+        .call(
+            "GET",
+            &format!("/api/users/{member}"),
+            Some(&operator_token(&world, ADMIN).await),
+            None,
+        )
         .await;
     let (_, attendees) = world
         .call("GET", &format!("/api/events/{slug}/attendees"), None, None)

@@ -21,7 +21,7 @@ mod pds;
 mod world;
 
 use pds::Pds;
-use world::{KEY, World, local_http};
+use world::{ADMIN, KEY, World, local_http, operator_token};
 
 fn resolver(pds: &Pds) -> Resolver {
     Resolver::new(&ResolverConfig::local(&pds.plc, &pds.url)).unwrap()
@@ -216,7 +216,12 @@ async fn a_revoked_session_asks_for_a_new_login(pds: &Pds) {
     );
     world.project().await;
     let (_, row) = world
-        .call("GET", &format!("/api/users/{}", account.did), None, None)
+        .call(
+            "GET",
+            &format!("/api/users/{}", account.did),
+            Some(&operator_token(&world, ADMIN).await),
+            None,
+        )
         .await;
     assert_eq!(row["bluesky_token_expiry"], serde_json::Value::Null);
     world.clean().await;

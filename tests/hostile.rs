@@ -19,6 +19,8 @@ mod capture;
 #[path = "support/pipeline.rs"]
 #[allow(dead_code)]
 mod pipeline;
+#[path = "support/supervised.rs"]
+mod supervised;
 
 use capture::{EVENT, RSVP, cid_of, commit, event_record, rev_at, rsvp_record};
 use pipeline::{TestBus, binary, migrated, rejections, write_bytes};
@@ -298,7 +300,7 @@ fn with_raw_name(line: Vec<u8>, raw: &str) -> Vec<u8> {
 /// them; a projection stuck on an event fails the test with its reason.
 async fn project(db: &ScratchDatabase) -> PgEventStore {
     let store = PgEventStore::connect(&db.url(), 16).await.unwrap();
-    let mut tasks = projections::runner::run_all(&store);
+    let (_, tasks) = supervised::projecting(&store);
     let head = store::EventStore::head(&store).await.unwrap();
     for _ in 0..600 {
         let lags = projections::runner::lag(store.pool(), head).await.unwrap();
@@ -309,7 +311,7 @@ async fn project(db: &ScratchDatabase) -> PgEventStore {
         assert!(stopped.is_empty(), "a projection stopped: {stopped:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    tasks.abort_all();
+    tasks.iter().for_each(|task| task.abort());
     let lags = projections::runner::lag(store.pool(), head).await.unwrap();
     assert!(lags.iter().all(|lag| lag.behind == 0), "{lags:?}");
     store

@@ -33,7 +33,7 @@ mod world;
 
 use browser::Browser;
 use pds::{Account, Pds};
-use world::{KEY, LOOPBACK, World, local_http};
+use world::{ADMIN, KEY, LOOPBACK, World, local_http, operator_token};
 
 const EVENT: &str = "community.lexicon.calendar.event";
 
@@ -163,7 +163,12 @@ async fn the_whole_flow_claims_the_shadow_and_publishes_with_dpop(pds: &Pds) {
         .await;
     world.project().await;
     let (_, shadow) = world
-        .call("GET", &format!("/api/users/{}", account.did), None, None)
+        .call(
+            "GET",
+            &format!("/api/users/{}", account.did),
+            Some(&operator_token(&world, ADMIN).await),
+            None,
+        )
         .await;
 
     let session = log_in(&world, &account).await;

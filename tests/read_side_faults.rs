@@ -3,37 +3,27 @@
 //! an event no build can decode stops the projections alone, shows on
 //! `/health`, and an operator's recorded skip lets them go on.
 
-use std::process::Command;
 use std::time::Duration;
 
 use axum::body::{Body, to_bytes};
 use axum::http::Request;
-use domain::envelope::{Actor, EventId, EventMetadata, Origin};
 use domain::occurrence::{EventChangedExternally, EventImported, OccurrenceId};
-use domain::{EncodedPayload, NewEvent, StreamId, Timestamp};
+use domain::{StreamId, Timestamp};
 use ingest::apply::Applier;
 use serde_json::Value;
 use store::testkit::ScratchDatabase;
-use store::{EventStore, ExpectedVersion, PgEventStore};
+use store::{EventStore, PgEventStore};
 use tower::ServiceExt;
+
+#[path = "support/faults.rs"]
+mod faults;
+#[path = "support/supervised.rs"]
+mod supervised;
+
+use faults::{binary, legacy};
 
 const VALID_URI: &str =
     "at://did:plc:samplerustberlin/community.lexicon.calendar.event/3mrust0aaa2k";
-
-fn binary(db: &ScratchDatabase, args: &[&str]) -> (bool, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_openmeet-sync"))
-        .args(args)
-        .env("DATABASE_URL", db.url())
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("the binary runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
-}
 
 async fn sample(store: &PgEventStore) {
     let text = std::fs::read_to_string(concat!(
@@ -45,32 +35,6 @@ async fn sample(store: &PgEventStore) {
     for (n, line) in text.lines().enumerate() {
         applier.apply(line, &format!("sample:{n}")).await.unwrap();
     }
-}
-
-/// Appends what an earlier build recorded, bypassing today's rules.
-async fn legacy(
-    store: &PgEventStore,
-    stream: StreamId,
-    label: &str,
-    payload: EncodedPayload,
-) -> u64 {
-    let metadata = EventMetadata {
-        event_id: EventId(domain::envelope::derived_uuid("legacy", label)),
-        causation_id: None,
-        correlation_id: None,
-        origin: Origin::Bluesky,
-        actor: Actor::system("an-earlier-build"),
-    };
-    store
-        .append(
-            &stream,
-            ExpectedVersion::Any,
-            vec![NewEvent { metadata, payload }],
-        )
-        .await
-        .unwrap()
-        .last_position
-        .0
 }
 
 /// Waits until every projection reaches the head, or gives up.
@@ -133,12 +97,12 @@ async fn a_record_with_a_nul_already_in_the_log_projects_and_rebuilds_without_st
     )
     .await;
 
-    let mut tasks = projections::runner::run_all(&store);
+    let (_, tasks) = supervised::projecting(&store);
     assert!(
         caught_up(&store).await,
         "the projections did not reach the head"
     );
-    tasks.abort_all();
+    tasks.iter().for_each(|task| task.abort());
     assert_eq!(health(&store).await["status"], "ok");
     let rows: Vec<(String, String, Option<Value>)> = sqlx::query_as(
         "SELECT name, state, external_data FROM read.occurrences WHERE external_id = $1 OR external_id = $2",
@@ -168,21 +132,16 @@ async fn a_record_with_a_nul_already_in_the_log_projects_and_rebuilds_without_st
 async fn an_event_no_build_decodes_stops_the_projections_until_an_operator_skips_it() {
     let db = ScratchDatabase::create().await;
     let store = db.store(16).await;
-    let garbage = EncodedPayload {
-        event_type: "EventImported".into(),
-        schema_version: 1,
-        bytes: vec![0xff; 3],
-    };
     let position = legacy(
         &store,
         StreamId::new("occurrence", "garbage"),
         "garbage",
-        garbage,
+        faults::garbage(),
     )
     .await;
     sample(&store).await;
 
-    let mut tasks = projections::runner::run_all(&store);
+    let (_, tasks) = supervised::projecting(&store);
     assert!(
         !caught_up(&store).await,
         "the projections went past an undecodable event"
@@ -250,7 +209,7 @@ async fn an_event_no_build_decodes_stops_the_projections_until_an_operator_skips
             break;
         }
     }
-    tasks.abort_all();
+    tasks.iter().for_each(|task| task.abort());
     assert!(healed, "the projections did not go on after the skip");
     assert_eq!(health(&store).await["status"], "ok");
     let names: i64 = sqlx::query_scalar("SELECT count(*) FROM read.occurrences")

@@ -1,9 +1,11 @@
-//! `/health` (projection lag against the head) and `/metrics` (Prometheus).
+//! `/health` (the background tasks, projection lag against the head) and
+//! `/metrics` (Prometheus).
 
 use std::time::Instant;
 
 use axum::Json;
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus::{Encoder, HistogramOpts, HistogramVec, IntGaugeVec, Opts, Registry, TextEncoder};
@@ -110,12 +112,47 @@ pub struct StoppedProjection {
     pub failed_at: String,
 }
 
-/// Health of the read side.
+/// The background tasks beside the API (projections, process manager,
+/// publishers, enricher), as their supervisor sees them.
+pub trait BackgroundTasks: Send + Sync {
+    /// Each task and where it stands.
+    fn states(&self) -> Vec<TaskView>;
+}
+
+/// One background task.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct TaskView {
+    /// Its name (a projection's, `process-manager`, `rsvp-publisher`, ...).
+    pub name: String,
+    /// `running`, `restarting` (failed; started again after a backoff) or
+    /// `stopped` (ended for good).
+    pub state: String,
+    /// Since when (RFC 3339): started, failing, or stopped.
+    pub since: String,
+    /// Failures in a row, while restarting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failures: Option<u32>,
+    /// What the last failure said, while restarting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// When it is next started (RFC 3339), while restarting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_at: Option<String>,
+    /// Why it stopped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+}
+
+/// Health of the process: its background tasks and the read side.
 #[derive(Serialize, ToSchema)]
 pub struct HealthView {
-    /// `ok`, or `degraded` while a projection is stopped on an event (the
-    /// API still serves; that read model is behind).
+    /// `ok`, or `degraded` (answered with 503) while a background task is
+    /// not running or a projection is stopped on an event (the API still
+    /// serves; what that task keeps is behind).
     pub status: String,
+    /// The background tasks of this process (none when it runs the API
+    /// alone).
+    pub tasks: Vec<TaskView>,
     /// The newest global position.
     pub head: u64,
     /// Each projection's lag.
@@ -164,9 +201,14 @@ async fn current_lag(
     Ok((head.0, lags, process_manager))
 }
 
-/// The head of the log and how far behind each projection is.
-#[utoipa::path(get, path = "/health", responses((status = 200, body = HealthView), (status = 500, body = crate::error::ErrorBody)))]
-pub async fn health(State(state): State<AppState>) -> Result<Json<HealthView>, ApiError> {
+/// The background tasks, the head of the log and how far behind each
+/// projection is; 503 while degraded.
+#[utoipa::path(get, path = "/health", responses((status = 200, body = HealthView),
+    (status = 503, body = HealthView, description = "degraded: a background task is not running, or a projection is stopped on an event"),
+    (status = 500, body = crate::error::ErrorBody)))]
+pub async fn health(
+    State(state): State<AppState>,
+) -> Result<(StatusCode, Json<HealthView>), ApiError> {
     let (head, lags, process_manager) = current_lag(&state).await?;
     let stopped: Vec<StoppedProjection> = projections::failures::current(state.store.pool())
         .await
@@ -189,13 +231,28 @@ pub async fn health(State(state): State<AppState>) -> Result<Json<HealthView>, A
             behind: lag.behind,
         })
         .collect();
-    Ok(Json(HealthView {
-        status: if stopped.is_empty() { "ok" } else { "degraded" }.into(),
-        head,
-        projections,
-        process_manager,
-        stopped,
-    }))
+    let tasks = state
+        .tasks
+        .as_ref()
+        .map(|tasks| tasks.states())
+        .unwrap_or_default();
+    let degraded = !stopped.is_empty() || tasks.iter().any(|task| task.state != "running");
+    let status = if degraded {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(HealthView {
+            status: if degraded { "degraded" } else { "ok" }.into(),
+            tasks,
+            head,
+            projections,
+            process_manager,
+            stopped,
+        }),
+    ))
 }
 
 /// Prometheus text exposition: request durations and projection lag.

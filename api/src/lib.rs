@@ -33,6 +33,7 @@ use utoipa::OpenApi;
 pub use auth::Auth;
 use document::Conventions;
 pub use error::ApiError;
+pub use health::{BackgroundTasks, TaskView};
 pub use intake::{FirehoseIntake, Intake, ProcessView};
 
 /// What every handler needs.
@@ -48,6 +49,8 @@ pub struct AppState {
     pub intake: Option<Intake>,
     /// Bluesky login and sessions, when configured.
     pub auth: Option<Auth>,
+    /// The background tasks beside the API, for `/health`.
+    pub tasks: Option<std::sync::Arc<dyn BackgroundTasks>>,
 }
 
 impl AppState {
@@ -59,6 +62,15 @@ impl AppState {
             metrics: health::Metrics::new(),
             intake: None,
             auth: None,
+            tasks: None,
+        }
+    }
+
+    /// The same state, reporting `tasks` on `/health`.
+    pub fn with_tasks(self, tasks: std::sync::Arc<dyn BackgroundTasks>) -> Self {
+        Self {
+            tasks: Some(tasks),
+            ..self
         }
     }
 
@@ -130,6 +142,7 @@ impl AppState {
         health::HealthView,
         health::ProjectionLag,
         health::StoppedProjection,
+        health::TaskView,
         error::ErrorBody,
         intake::ProcessView,
         auth::login::AppPasswordLogin,

@@ -3,10 +3,16 @@
 //! checkpoint (`process.checkpoints`) says how far decisions were carried
 //! out.
 //!
+//! An event that does not decode stops it there, unless an operator
+//! recorded a skip of that position for `process-manager`
+//! (`openmeet-sync skip-event`): then it passes over it, as `audit verify`'s
+//! replay does, so the decisions stay the same.
+//!
 //! A decision's event id derives from its cause, so a decision appended
 //! again after a crash (appended, checkpoint not yet moved) is recognised by
 //! the store as a repeat and written once.
 
+use domain::skips::ProjectionSkips;
 use domain::sync::{Command, ProcessManager};
 use domain::{DomainEvent, GlobalPosition, NewEvent, RecordedEvent};
 use futures::StreamExt;
@@ -53,6 +59,9 @@ pub enum ProcessError {
     /// Reading the log failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The operators' skips could not be read.
+    #[error("process manager: reading the operators' skips: {0}")]
+    Skips(String),
     /// The checkpoint could not be read or written.
     #[error("process manager: {operation} failed: {source}")]
     Database {
@@ -95,6 +104,24 @@ pub struct Runner {
     manager: ProcessManager,
     checkpoint: GlobalPosition,
     decisions: u64,
+    skips: ProjectionSkips,
+}
+
+/// `recorded` decoded, or `None` when it does not decode and the operators
+/// recorded a skip of its position for the process manager.
+fn decode_unless_skipped(
+    skips: &ProjectionSkips,
+    recorded: &RecordedEvent,
+) -> Result<Option<DomainEvent>, ProcessError> {
+    match decode(recorded) {
+        Ok(event) => Ok(Some(event)),
+        Err(err) if skips.is_skipped(CHECKPOINT, recorded.global_position.0) => {
+            tracing::warn!(position = %recorded.global_position, error = %err,
+                "the process manager passes over an event it cannot decode, by an operator's decision");
+            Ok(None)
+        }
+        Err(err) => Err(err),
+    }
 }
 
 impl Runner {
@@ -106,6 +133,9 @@ impl Runner {
         progress: &(dyn Fn(u64, u64) + Sync),
     ) -> Result<Runner, ProcessError> {
         let checkpoint = checkpoint(&store).await?;
+        let skips = crate::skips::load(&store)
+            .await
+            .map_err(|err| ProcessError::Skips(err.to_string()))?;
         let mut manager = ProcessManager::default();
         let mut after = GlobalPosition(0);
         while after < checkpoint {
@@ -114,7 +144,9 @@ impl Runner {
             let Some(last) = page.last() else { break };
             after = last.global_position;
             for recorded in &page {
-                manager = manager.handle(recorded, &decode(recorded)?).0;
+                if let Some(event) = decode_unless_skipped(&skips, recorded)? {
+                    manager = manager.handle(recorded, &event).0;
+                }
             }
             progress(after.0, checkpoint.0);
         }
@@ -124,6 +156,7 @@ impl Runner {
             manager,
             checkpoint,
             decisions: 0,
+            skips,
         })
     }
 
@@ -145,7 +178,9 @@ impl Runner {
         };
         let mut commands: Vec<Command> = Vec::new();
         for recorded in events {
-            let event = decode(recorded)?;
+            let Some(event) = decode_unless_skipped(&self.skips, recorded)? else {
+                continue;
+            };
             let _span = tracing::debug_span!("decide", position = %recorded.global_position,
                 event_type = %recorded.payload.event_type)
             .entered();

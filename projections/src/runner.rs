@@ -1,14 +1,11 @@
 //! Keeps projections current: each follows the global log on its own and,
-//! when it cannot go on, stops alone at the event, says where, and tries
-//! again.
-
-use std::time::Duration;
+//! when it cannot go on, stops alone at the event and says where. Whoever
+//! runs it (the supervisor of `serve` and `project`) starts it again.
 
 use domain::GlobalPosition;
 use futures::StreamExt;
 use sqlx::PgPool;
 use store::{EventStore, PgEventStore};
-use tokio::task::JoinSet;
 
 use crate::failures;
 use crate::projection::{LIVE_SCHEMA, Projection, ProjectionError};
@@ -16,37 +13,26 @@ use crate::projection::{LIVE_SCHEMA, Projection, ProjectionError};
 /// The most events applied in one transaction.
 const BATCH: usize = 2_000;
 
-/// The first wait after a projection stopped on an event.
-const FIRST_RETRY: Duration = Duration::from_secs(1);
-/// The longest wait between tries of a stopped projection.
-const LAST_RETRY: Duration = Duration::from_secs(60);
-
-/// Follows the log from the projection's checkpoint and applies every event,
-/// forever. An event it cannot apply stops it there (recorded in
-/// `projections.failures`, so `/health` says so); it tries again with
-/// growing waits, reading the operators' skips anew each time, so a skip
-/// recorded for that event lets it go on. Only a second runner of the same
-/// projection ends it.
+/// Follows the log from the projection's checkpoint and applies every
+/// event, until an event it cannot apply stops it there: where and why is
+/// recorded in `projections.failures`, so `/health` says so, and returned.
+/// Each start reads the operators' skips anew, so a skip recorded for that
+/// event lets the next start go on.
 pub async fn run(store: PgEventStore, projection: Projection) -> Result<(), ProjectionError> {
-    let mut wait = FIRST_RETRY;
-    loop {
-        let err = match follow(&store, projection).await {
-            Ok(()) => return Ok(()),
-            Err(err @ ProjectionError::ConcurrentRunner(_)) => return Err(err),
-            Err(err) => err,
-        };
+    let err = match follow(&store, projection).await {
+        Ok(()) => return Ok(()),
+        Err(err) => err,
+    };
+    if !matches!(err, ProjectionError::ConcurrentRunner(_)) {
         if let Err(unrecorded) = failures::record(store.pool(), &err).await {
             tracing::warn!(%projection, error = %unrecorded, "where the projection stopped could not be recorded");
         }
-        tracing::error!(
+        tracing::warn!(
             %projection,
-            error = %err,
-            retry_in = ?wait,
-            "projection stopped; the rest goes on. If the event can never apply: openmeet-sync skip-event --projection {projection} --position N --reason TEXT"
+            "the rest goes on. If the event can never apply: openmeet-sync skip-event --projection {projection} --position N --reason TEXT"
         );
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(LAST_RETRY);
     }
+    Err(err)
 }
 
 /// One try: from the checkpoint on, until an error.
@@ -81,23 +67,6 @@ async fn follow(store: &PgEventStore, projection: Projection) -> Result<(), Proj
         }
     }
     Ok(())
-}
-
-/// Runs every projection in its own task; one stopped on an event retries
-/// alone while the others go on.
-pub fn run_all(store: &PgEventStore) -> JoinSet<(Projection, Result<(), ProjectionError>)> {
-    let mut tasks = JoinSet::new();
-    for projection in Projection::ALL {
-        let store = store.clone();
-        tasks.spawn(async move {
-            let outcome = run(store, projection).await;
-            if let Err(err) = &outcome {
-                tracing::error!(%projection, error = %err, "projection stopped");
-            }
-            (projection, outcome)
-        });
-    }
-    tasks
 }
 
 /// Where a projection stands against the head of the log.

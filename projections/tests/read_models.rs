@@ -18,7 +18,7 @@ use domain::{
     StreamId, Timestamp,
 };
 use projections::projection::LIVE_SCHEMA;
-use projections::runner::{lag, run_all};
+use projections::runner::{lag, run};
 use projections::{Projection, ProjectionError};
 use sqlx::Row;
 use store::testkit::ScratchDatabase;
@@ -547,7 +547,10 @@ async fn a_second_runner_of_the_same_projection_is_refused() {
 #[tokio::test]
 async fn running_projections_follow_the_log_and_report_their_lag() {
     let (store, _db) = fresh().await;
-    let mut tasks = run_all(&store);
+    let mut tasks = tokio::task::JoinSet::new();
+    for projection in Projection::ALL {
+        tasks.spawn(run(store.clone(), projection));
+    }
     append(
         &store,
         (0..50)

@@ -11,8 +11,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::builder::BoolishValueParser;
 use clap::{Args, Subcommand};
+use followers::Supervisor;
 use publish::enrich::Enricher;
-use publish::occurrences::{OccurrencePublisher, Scheduler};
+use publish::occurrences::{OccurrencePublishError, OccurrencePublisher, Scheduler};
 use publish::rsvps::RsvpPublisher;
 use publish::{ClientKey, CredentialStore, OAuth, OAuthClient, Reach, Resolver, ResolverConfig};
 
@@ -218,53 +219,32 @@ impl AuthArgs {
         })
     }
 
-    /// Runs the identity enricher in the background, unless turned off.
-    pub fn spawn_enricher(&self, store: store::PgEventStore) -> anyhow::Result<()> {
+    /// Runs the identity enricher under `supervisor`, unless turned off.
+    pub fn spawn_enricher(
+        &self,
+        supervisor: &Supervisor,
+        store: store::PgEventStore,
+    ) -> anyhow::Result<()> {
         if self.no_identity_enrichment {
             return Ok(());
         }
         let resolver = self.resolver.resolver()?;
-        tokio::spawn(async move {
-            let outcome = match Enricher::start(store, resolver).await {
-                Ok(enricher) => enricher.follow().await,
-                Err(err) => Err(err),
-            };
-            if let Err(err) = outcome {
-                tracing::error!(error = %err, "the identity enricher stopped");
-            }
+        supervisor.spawn("identity-enricher", move || {
+            let (store, resolver) = (store.clone(), resolver.clone());
+            async move { Enricher::start(store, resolver).await?.follow().await }
         });
         Ok(())
     }
-}
 
-/// Publishes the RSVPs of OpenMeet users to their Bluesky repositories,
-/// when credentials are kept; restarted after a failure (Bluesky or Redis
-/// unavailable), from its checkpoint.
-pub fn spawn_rsvp_publisher(store: store::PgEventStore, auth: &api::Auth) {
-    let Some(keeper) = auth.keeper(&store) else {
-        return;
-    };
-    let http = auth.resolver.http().clone();
-    tokio::spawn(async move {
-        loop {
-            let outcome =
-                match RsvpPublisher::start(store.clone(), keeper.clone(), http.clone()).await {
-                    Ok(publisher) => publisher.follow().await,
-                    Err(err) => Err(err),
-                };
-            if let Err(err) = outcome {
-                tracing::error!(error = %err, "the RSVP publisher stopped; restarting in 10 s");
-            }
-            tokio::time::sleep(Duration::from_secs(10)).await;
-        }
-    });
-}
-
-impl AuthArgs {
     /// Runs the publishing scheduler (on the system clock) and the
-    /// occurrence publisher, when credentials are kept; each restarts after
-    /// a failure.
-    pub fn spawn_publishing(&self, store: store::PgEventStore, auth: &api::Auth) {
+    /// occurrence publisher under `supervisor`, when credentials are kept;
+    /// each looks at the log every publishing tick.
+    pub fn spawn_publishing(
+        &self,
+        supervisor: &Supervisor,
+        store: store::PgEventStore,
+        auth: &api::Auth,
+    ) {
         let Some(keeper) = auth.keeper(&store) else {
             return;
         };
@@ -274,34 +254,51 @@ impl AuthArgs {
         );
         let http = auth.resolver.http().clone();
         let scheduler_store = store.clone();
-        tokio::spawn(async move {
-            let clock = Arc::new(|| domain::Timestamp::from_datetime(chrono::Utc::now()));
-            let mut scheduler = Scheduler::new(scheduler_store, &site, clock);
-            let mut ticks = tokio::time::interval(every);
-            loop {
-                ticks.tick().await;
-                if let Err(err) = scheduler.tick().await {
-                    tracing::error!(error = %err, "the publishing scheduler failed; it tries again");
+        supervisor.spawn::<_, _, OccurrencePublishError>("publishing-scheduler", move || {
+            let (store, site) = (scheduler_store.clone(), site.clone());
+            async move {
+                let clock = Arc::new(|| domain::Timestamp::from_datetime(chrono::Utc::now()));
+                let mut scheduler = Scheduler::new(store, &site, clock);
+                let mut ticks = tokio::time::interval(every);
+                loop {
+                    ticks.tick().await;
+                    scheduler.tick().await?;
                 }
             }
         });
-        tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(every);
-            loop {
-                ticks.tick().await;
-                let outcome =
-                    match OccurrencePublisher::start(store.clone(), keeper.clone(), http.clone())
-                        .await
-                    {
-                        Ok(mut publisher) => publisher.run_until_idle().await.map(|_| ()),
-                        Err(err) => Err(err),
-                    };
-                if let Err(err) = outcome {
-                    tracing::error!(error = %err, "the occurrence publisher failed; it tries again");
+        supervisor.spawn::<_, _, OccurrencePublishError>("occurrence-publisher", move || {
+            let (store, keeper, http) = (store.clone(), keeper.clone(), http.clone());
+            async move {
+                let mut ticks = tokio::time::interval(every);
+                loop {
+                    ticks.tick().await;
+                    OccurrencePublisher::start(store.clone(), keeper.clone(), http.clone())
+                        .await?
+                        .run_until_idle()
+                        .await?;
                 }
             }
         });
     }
+}
+
+/// Publishes the RSVPs of OpenMeet users to their Bluesky repositories
+/// under `supervisor`, when credentials are kept; started again after a
+/// failure (Bluesky or Redis unavailable), from its checkpoint.
+pub fn spawn_rsvp_publisher(supervisor: &Supervisor, store: store::PgEventStore, auth: &api::Auth) {
+    let Some(keeper) = auth.keeper(&store) else {
+        return;
+    };
+    let http = auth.resolver.http().clone();
+    supervisor.spawn("rsvp-publisher", move || {
+        let (store, keeper, http) = (store.clone(), keeper.clone(), http.clone());
+        async move {
+            RsvpPublisher::start(store, keeper, http)
+                .await?
+                .follow()
+                .await
+        }
+    });
 }
 
 /// `identities` subcommands.

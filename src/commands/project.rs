@@ -3,32 +3,28 @@
 
 use std::process::ExitCode;
 
-/// Runs all projections until Ctrl-C; a projection that fails stops alone
-/// and is reported, the others go on.
-pub async fn run(database_url: &str) -> anyhow::Result<ExitCode> {
+/// Runs all projections and the process manager until Ctrl-C, each
+/// supervised: one that fails is logged and started again after a backoff,
+/// the others go on.
+pub async fn run(
+    database_url: &str,
+    args: super::background::SupervisionArgs,
+) -> anyhow::Result<ExitCode> {
     let store = super::connect(database_url).await?;
-    let mut tasks = projections::runner::run_all(&store);
-    let mut process_manager = super::reconcile::spawn(store);
-    let (mut failed, mut deciding) = (0, true);
-    loop {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {
-                tracing::info!("stopping projections");
-                return Ok(if failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS });
-            }
-            _ = &mut process_manager, if deciding => {
-                (failed, deciding) = (failed + 1, false);
-                eprintln!("the process manager stopped; the projections go on");
-            }
-            finished = tasks.join_next() => match finished {
-                Some(Ok((projection, Err(err)))) => {
-                    failed += 1;
-                    eprintln!("projection {projection} stopped: {err}");
-                }
-                Some(Ok((_, Ok(())))) => {}
-                Some(Err(err)) => anyhow::bail!("a projection task failed: {err}"),
-                None => return Ok(if failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }),
-            },
-        }
+    let supervisor = args.supervisor();
+    super::background::spawn_projections(&supervisor, &store);
+    super::background::spawn_process_manager(&supervisor, &store);
+    tokio::signal::ctrl_c().await.ok();
+    tracing::info!("stopping projections");
+    let failing: Vec<String> = supervisor
+        .states()
+        .into_iter()
+        .filter(|(_, state)| !state.is_running())
+        .map(|(name, _)| name)
+        .collect();
+    if failing.is_empty() {
+        return Ok(ExitCode::SUCCESS);
     }
+    eprintln!("not running when stopped: {}", failing.join(", "));
+    Ok(ExitCode::FAILURE)
 }

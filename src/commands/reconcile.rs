@@ -50,17 +50,3 @@ pub async fn run(database_url: &str, args: ReconcileArgs) -> anyhow::Result<Exit
     }
     Ok(ExitCode::SUCCESS)
 }
-
-/// Runs the process manager in the background, beside the projections of
-/// `project` and `serve`; an error is logged and ends the task.
-pub fn spawn(store: store::PgEventStore) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let outcome = match Runner::start(store, &|_, _| {}).await {
-            Ok(runner) => runner.follow().await,
-            Err(err) => Err(err),
-        };
-        if let Err(err) = outcome {
-            tracing::error!(error = %err, "the process manager stopped");
-        }
-    })
-}

@@ -1,6 +1,8 @@
 //! `openmeet-sync serve`: the read API, Bluesky login and the writes of
-//! logged-in users, the firehose process endpoints, and the projections,
-//! process manager and identity enricher that feed the reads.
+//! logged-in users, the firehose process endpoints, and the background
+//! tasks that feed the reads and publish (the projections, the process
+//! manager, the identity enricher, the publishers), each supervised and
+//! reported on `/health`.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -16,18 +18,22 @@ pub struct ServeArgs {
     listen: SocketAddr,
     #[command(flatten)]
     auth: super::identities::AuthArgs,
+    #[command(flatten)]
+    supervision: super::background::SupervisionArgs,
 }
 
 /// Serves the API and keeps every projection current until Ctrl-C.
 pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let store = super::connect(database_url).await?;
-    let mut projections = projections::runner::run_all(&store);
-    super::reconcile::spawn(store.clone());
-    args.auth.spawn_enricher(store.clone())?;
+    let supervisor = args.supervision.supervisor();
+    super::background::spawn_projections(&supervisor, &store);
+    super::background::spawn_process_manager(&supervisor, &store);
+    args.auth.spawn_enricher(&supervisor, store.clone())?;
     let auth = args.auth.auth(args.listen).await?;
-    super::identities::spawn_rsvp_publisher(store.clone(), &auth);
-    args.auth.spawn_publishing(store.clone(), &auth);
-    spawn_session_sweeper(store.clone());
+    super::identities::spawn_rsvp_publisher(&supervisor, store.clone(), &auth);
+    args.auth
+        .spawn_publishing(&supervisor, store.clone(), &auth);
+    super::background::spawn_session_sweeper(&supervisor, &store);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -36,38 +42,14 @@ pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode
     let app = api::router(
         api::AppState::new(store)
             .with_intake(std::sync::Arc::new(intake))
-            .with_auth(auth),
+            .with_auth(auth)
+            .with_tasks(super::background::for_health(&supervisor)),
     );
     // The peer's address counts logins (see api::auth::throttle).
     let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async {
         tokio::signal::ctrl_c().await.ok();
     });
-    // A projection that stops is reported (and shows on /health as lagging);
-    // the others and the API go on.
-    tokio::spawn(async move {
-        while let Some(finished) = projections.join_next().await {
-            if let Ok((projection, Err(err))) = finished {
-                tracing::error!(%projection, error = %err, "projection stopped; the API keeps serving");
-            }
-        }
-    });
     server.await.context("the API server failed")?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Removes expired API sessions every hour (a session is also refused and
-/// removed when it is met after its expiry).
-fn spawn_session_sweeper(store: store::PgEventStore) {
-    tokio::spawn(async move {
-        let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3600));
-        loop {
-            every_hour.tick().await;
-            match api::auth::sessions::sweep(store.pool()).await {
-                Ok(0) => {}
-                Ok(removed) => tracing::info!(removed, "expired API sessions removed"),
-                Err(err) => tracing::warn!(error = %err, "removing expired API sessions failed"),
-            }
-        }
-    });
 }

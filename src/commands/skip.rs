@@ -1,5 +1,6 @@
 //! `openmeet-sync skip-event`: an operator's recorded decision that one
-//! read model passes over one event it cannot apply, when no fix of the
+//! read model, or the process manager, passes over one event it cannot
+//! apply (the process manager: one it cannot decode), when no fix of the
 //! code can make it apply. The decision is an event of the log, so every
 //! runner and every rebuild skip the same position; the stopped runner
 //! reads it at its next try.
@@ -18,7 +19,7 @@ use store::decide::decide_and_append;
 /// Arguments of `skip-event`.
 #[derive(Args)]
 pub struct SkipArgs {
-    /// The read model that passes over the event.
+    /// The read model that passes over the event, or `process-manager`.
     #[arg(long)]
     projection: String,
     /// The global position of the event (as `/health` and the logs name it).
@@ -31,14 +32,18 @@ pub struct SkipArgs {
 
 /// Records the skip, after checking that the event exists.
 pub async fn run(database_url: &str, args: SkipArgs) -> anyhow::Result<ExitCode> {
-    let projection = Projection::parse(&args.projection).with_context(|| {
-        let known: Vec<&str> = Projection::ALL.iter().map(|p| p.name()).collect();
-        format!(
-            "unknown projection {:?}; known: {}",
-            args.projection,
-            known.join(", ")
-        )
-    })?;
+    let process_manager = projections::process::CHECKPOINT;
+    let projection = Projection::parse(&args.projection)
+        .map(Projection::name)
+        .or((args.projection == process_manager).then_some(process_manager))
+        .with_context(|| {
+            let known: Vec<&str> = Projection::ALL.iter().map(|p| p.name()).collect();
+            format!(
+                "unknown projection {:?}; known: {}, {process_manager}",
+                args.projection,
+                known.join(", ")
+            )
+        })?;
     let store = super::connect(database_url).await?;
     let event = store
         .read_all(GlobalPosition(args.position.saturating_sub(1)), 1)
@@ -47,7 +52,7 @@ pub async fn run(database_url: &str, args: SkipArgs) -> anyhow::Result<ExitCode>
         .find(|event| event.global_position.0 == args.position)
         .with_context(|| format!("the log holds no event at position {}", args.position))?;
     let command = SkipEvent {
-        projection: projection.name().into(),
+        projection: projection.into(),
         position: args.position,
         event_type: event.payload.event_type.clone(),
         reason: args.reason,
