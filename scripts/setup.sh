@@ -133,6 +133,21 @@ ensure_dateutil() {
     fi
 }
 
+# schemathesis, pinned, in a virtual environment of its own: the API
+# against its own OpenAPI document (scripts/api-check.sh).
+ensure_schemathesis() {
+    command -v python3 >/dev/null || install_packages python3
+    python3 -c 'import venv, ensurepip' 2>/dev/null || install_packages python3-venv
+    local version=4.32.5
+    local venv="${XDG_CACHE_HOME:-$HOME/.cache}/openmeet-sync/schemathesis-$version"
+    if [ ! -x "$venv/bin/st" ]; then
+        log "installing schemathesis $version into $venv"
+        rm -rf "$venv"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$version"
+    fi
+}
+
 # wrk: the HTTP load generator of the API benchmark (cargo bench --bench api).
 ensure_wrk() {
     command -v wrk >/dev/null || install_packages wrk
@@ -143,6 +158,7 @@ ensure_wrk
 ensure_lexicon_validator
 ensure_test_pds
 ensure_dateutil
+ensure_schemathesis
 ensure_postgres
 ensure_redis
 ensure_nats

@@ -16,3 +16,5 @@ cargo test --workspace --locked 2>&1 | tee "$log"
 # One closing line for the whole suite (cargo prints one per test binary).
 awk '/^test result:/ { passed += $4; failed += $6; ignored += $8 }
      END { printf "tests: %d passed, %d failed, %d skipped\n", passed, failed, ignored }' "$log"
+echo "== the API against its OpenAPI document (schemathesis, every check)"
+bash scripts/api-check.sh 50

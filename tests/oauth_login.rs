@@ -471,7 +471,7 @@ async fn callbacks_that_must_be_refused_leave_no_session(pds: &Pds) {
     refused(
         &world,
         "/api/auth/bluesky/callback?code=x&state=AAAAAAAAAAAAAAAAAAAAAA&iss=http://localhost",
-        StatusCode::BAD_REQUEST,
+        StatusCode::UNAUTHORIZED,
         "no pending login",
     )
     .await;
@@ -486,14 +486,14 @@ async fn callbacks_that_must_be_refused_leave_no_session(pds: &Pds) {
     refused(
         &world,
         &local(&wrong),
-        StatusCode::BAD_REQUEST,
+        StatusCode::UNAUTHORIZED,
         "no pending login",
     )
     .await;
     refused(
         &world,
         &with(&callback, "iss", "http://evil.example"),
-        StatusCode::BAD_REQUEST,
+        StatusCode::UNAUTHORIZED,
         "http://evil.example",
     )
     .await;
@@ -501,7 +501,7 @@ async fn callbacks_that_must_be_refused_leave_no_session(pds: &Pds) {
     refused(
         &world,
         &local(&callback),
-        StatusCode::BAD_REQUEST,
+        StatusCode::UNAUTHORIZED,
         "no pending login",
     )
     .await;
@@ -526,7 +526,7 @@ async fn a_code_is_exchanged_once(pds: &Pds) {
     refused(
         &world,
         &local(&first),
-        StatusCode::BAD_REQUEST,
+        StatusCode::UNAUTHORIZED,
         "no pending login",
     )
     .await;

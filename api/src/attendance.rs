@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::Authenticated;
+use crate::body::JsonObject;
 use crate::commands::{append_together, execute, now};
 use crate::events::{EventView, find_event};
 use crate::sharing::owner_of;
@@ -26,7 +27,7 @@ use crate::{ApiError, AppState};
 #[derive(Deserialize, ToSchema)]
 pub struct RsvpRequest {
     /// `attending`, `interested` or `declined`.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^(attending|interested|declined)$")]
     pub status: AttendanceStatus,
     /// Whose answer it is, as a DID; the caller's own when absent. Anyone
     /// else's is refused.
@@ -64,7 +65,7 @@ pub struct SyncView {
 /// Writes the event's OpenMeet answers (of users with a Bluesky account)
 /// to their repositories again, as they stand in OpenMeet.
 #[utoipa::path(post, path = "/api/events/{slug}/attendees/sync", params(("slug" = String, Path)),
-    request_body = SyncRequest,
+    request_body = Option<SyncRequest>,
     responses((status = 202, body = SyncView), (status = 401, body = crate::error::ErrorBody),
         (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
 #[tracing::instrument(skip_all, fields(%slug, did = %caller.caller.did))]
@@ -72,10 +73,12 @@ pub async fn sync_attendance(
     State(state): State<AppState>,
     Path(slug): Path<String>,
     caller: Authenticated,
-    request: Option<Json<SyncRequest>>,
+    request: Option<JsonObject<SyncRequest>>,
 ) -> Result<(axum::http::StatusCode, Json<SyncView>), ApiError> {
     let event = find_event(&state, &slug).await?;
-    let Json(request) = request.unwrap_or_default();
+    let request = request
+        .map(|JsonObject(request)| request)
+        .unwrap_or_default();
     let attendee = request
         .attendee
         .as_deref()
@@ -144,7 +147,7 @@ pub async fn rsvp(
     State(state): State<AppState>,
     Path(slug): Path<String>,
     caller: Authenticated,
-    Json(request): Json<RsvpRequest>,
+    JsonObject(request): JsonObject<RsvpRequest>,
 ) -> Result<Json<RsvpView>, ApiError> {
     let event = find_event(&state, &slug).await?;
     let attendee = request

@@ -1,11 +1,14 @@
 //! Read-your-writes: a write returns the global position it reached; a read
 //! that passes `?after=<position>` waits (bounded) until the projection it
-//! reads has applied that position.
+//! reads has applied that position. A position beyond the log's head
+//! cannot come from a write, and may not come soon: it is refused at once
+//! (409, naming the head) rather than waited for.
 
 use std::time::{Duration, Instant};
 
 use domain::GlobalPosition;
 use projections::Projection;
+use store::EventStore;
 
 use crate::{ApiError, AppState};
 
@@ -16,6 +19,16 @@ pub async fn wait_for(
     projections: &[Projection],
 ) -> Result<(), ApiError> {
     let Some(after) = after else { return Ok(()) };
+    let head = state
+        .store
+        .head()
+        .await
+        .map_err(|err| ApiError::Internal(err.to_string()))?;
+    if after > head.0 {
+        return Err(ApiError::Conflict(format!(
+            "after={after} is beyond the log's head, position {head}: pass a position a write returned"
+        )));
+    }
     let deadline = Instant::now() + state.consistency_timeout;
     let mut pause = Duration::from_millis(5);
     for projection in projections {

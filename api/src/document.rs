@@ -6,12 +6,15 @@
 
 use axum::http::Method;
 use utoipa::Modify;
+use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::request_body::RequestBody;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
 
 use crate::audience::{self, Audience};
+use crate::text::WITHOUT_NUL;
 
 /// The name of the bearer session scheme in the document.
 const SESSION: &str = "session";
@@ -51,8 +54,21 @@ impl Modify for Conventions {
     }
 }
 
-/// Adds what `operation`, answering `audience`, can refuse.
+/// Adds what `operation`, answering `audience`, can refuse, and that its
+/// text parameters hold no NUL.
 fn describe(operation: &mut Operation, audience: Option<Audience>) {
+    for parameter in operation.parameters.iter_mut().flatten() {
+        if let Some(RefOr::T(Schema::Object(schema))) = &mut parameter.schema {
+            let text = match &schema.schema_type {
+                SchemaType::Type(kind) => *kind == Type::String,
+                SchemaType::Array(kinds) => kinds.contains(&Type::String),
+                SchemaType::AnyValue => false,
+            };
+            if text && schema.pattern.is_none() {
+                schema.pattern = Some(WITHOUT_NUL.into());
+            }
+        }
+    }
     if matches!(audience, Some(Audience::Session | Audience::Administrators)) {
         operation.security = Some(vec![SecurityRequirement::new(
             SESSION,
@@ -71,6 +87,18 @@ fn describe(operation: &mut Operation, audience: Option<Audience>) {
         .is_some_and(|parameters| !parameters.is_empty())
     {
         refuses(operation, "400", "a parameter is missing or does not parse");
+    }
+    if takes(operation, "after") {
+        refuses(
+            operation,
+            "409",
+            "`after` is beyond the log's head (the message names the head)",
+        );
+        refuses_for_now(
+            operation,
+            "503",
+            "the read model has not reached `after` within the wait; retry after `Retry-After` seconds",
+        );
     }
     if let Some(json) = operation.request_body.as_ref().map(takes_json) {
         refuses(operation, "400", "the body does not parse");
@@ -92,6 +120,14 @@ fn describe(operation: &mut Operation, audience: Option<Audience>) {
     refuses(operation, "500", "the server failed");
 }
 
+fn takes(operation: &Operation, parameter: &str) -> bool {
+    operation
+        .parameters
+        .iter()
+        .flatten()
+        .any(|p| p.name == parameter)
+}
+
 fn takes_json(body: &RequestBody) -> bool {
     body.content.contains_key("application/json")
 }
@@ -99,21 +135,40 @@ fn takes_json(body: &RequestBody) -> bool {
 /// Documents `status` as a refusal with the error body, unless the
 /// operation documents it already.
 fn refuses(operation: &mut Operation, status: &str, description: &str) {
+    document(operation, status, refusal(description));
+}
+
+/// Documents `status` as a refusal the caller may retry after the seconds
+/// its `Retry-After` header names.
+fn refuses_for_now(operation: &mut Operation, status: &str, description: &str) {
+    let retry_after = HeaderBuilder::new()
+        .schema(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1)),
+        )
+        .description(Some("seconds to wait"))
+        .build();
+    document(
+        operation,
+        status,
+        refusal(description).header("Retry-After", retry_after),
+    );
+}
+
+fn refusal(description: &str) -> ResponseBuilder {
+    ResponseBuilder::new().description(description).content(
+        "application/json",
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("ErrorBody")))
+            .build(),
+    )
+}
+
+fn document(operation: &mut Operation, status: &str, response: ResponseBuilder) {
     operation
         .responses
         .responses
         .entry(status.to_owned())
-        .or_insert_with(|| {
-            RefOr::T(
-                ResponseBuilder::new()
-                    .description(description)
-                    .content(
-                        "application/json",
-                        ContentBuilder::new()
-                            .schema(Some(Ref::from_schema_name("ErrorBody")))
-                            .build(),
-                    )
-                    .build(),
-            )
-        });
+        .or_insert_with(|| RefOr::T(response.build()));
 }

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use crate::attendance::target;
 use crate::auth::Authenticated;
+use crate::body::JsonObject;
 use crate::commands::{execute, replay};
 use crate::events::find_event;
 use crate::{ApiError, AppState};
@@ -18,10 +19,17 @@ use crate::{ApiError, AppState};
 /// The fields to change; absent ones stay.
 #[derive(Deserialize, ToSchema)]
 pub struct EditRequest {
-    /// A new name.
+    /// A new name: not blank.
+    #[schema(pattern = "\\S")]
     pub name: Option<String>,
     /// A new description (an empty one removes it).
     pub description: Option<String>,
+}
+
+/// Whether `c` is blank as the document's pattern `\S` reads it
+/// (ECMAScript's `\s`: Unicode's white space without U+0085, with U+FEFF).
+fn blank(c: char) -> bool {
+    (c.is_whitespace() && c != '\u{85}') || c == '\u{feff}'
 }
 
 /// What the edit recorded.
@@ -44,14 +52,14 @@ pub async fn edit_event(
     State(state): State<AppState>,
     Path(slug): Path<String>,
     caller: Authenticated,
-    Json(request): Json<EditRequest>,
+    JsonObject(request): JsonObject<EditRequest>,
 ) -> Result<Json<EditView>, ApiError> {
     let event = find_event(&state, &slug).await?;
     caller.may(Action::Edit(target(&state, &event).await?))?;
     if request
         .name
         .as_deref()
-        .is_some_and(|name| name.trim().is_empty())
+        .is_some_and(|name| name.chars().all(blank))
     {
         return Err(ApiError::BadRequest("name must not be empty".into()));
     }

@@ -27,7 +27,8 @@ pub enum ApiError {
     /// The request itself is wrong (a parameter that does not parse).
     #[error("{0}")]
     BadRequest(String),
-    /// `?after=` asked for a position the projection did not reach in time.
+    /// `?after=` asked for a position the projection did not reach in time
+    /// (sent with `Retry-After: 1`).
     #[error("{0}")]
     NotCaughtUp(String),
     /// The server failed.
@@ -45,6 +46,9 @@ pub enum ApiError {
     /// The request contradicts what is recorded.
     #[error("{0}")]
     Conflict(String),
+    /// The body parses, but is not of the documented shape.
+    #[error("{0}")]
+    Unprocessable(String),
     /// Too many attempts: the caller may try again after `retry_after`
     /// (sent as `Retry-After`, in whole seconds).
     #[error("{message}")]
@@ -133,10 +137,13 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         };
         let retry_after = match &self {
             ApiError::RateLimited { retry_after, .. } => Some(retry_after.as_secs().max(1)),
+            // The projection is behind by a short lag: a second is enough.
+            ApiError::NotCaughtUp(_) => Some(1),
             _ => None,
         };
         let challenge = matches!(self, ApiError::Unauthorized(_));

@@ -55,11 +55,12 @@ pub struct EventView {
     pub status: Option<String>,
     /// `active`, `cancelled`, `deleted` or `unreadable`.
     pub state: String,
-    /// Where it takes place.
-    #[schema(value_type = Object)]
+    /// Where it takes place: each place an object with one key, its kind
+    /// (`Address`, `Geo`, `Online`, ...), holding its fields.
+    #[schema(value_type = Vec<Object>)]
     pub places: serde_json::Value,
-    /// Links about it.
-    #[schema(value_type = Object)]
+    /// Links about it, each with its `uri` and optional `name`.
+    #[schema(value_type = Vec<Object>)]
     pub links: serde_json::Value,
     /// Whether attendees are asked to respond.
     pub rsvp_expected: Option<bool>,
@@ -99,14 +100,21 @@ pub struct EventPage {
 #[derive(Deserialize, IntoParams)]
 pub struct ListEvents {
     /// Only occurrences starting at or after this instant (RFC 3339).
+    #[param(format = DateTime)]
     from: Option<String>,
     /// Only occurrences starting before this instant (RFC 3339).
+    #[param(format = DateTime)]
     to: Option<String>,
     /// Only occurrences from this source: `bluesky` or `openmeet`.
+    #[param(pattern = "^(bluesky|openmeet)$")]
     source: Option<String>,
     /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
     /// The `next_cursor` of the previous page.
+    #[param(
+        pattern = "^(inf|-?[0-9]{1,16})_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+    )]
     cursor: Option<String>,
     /// Wait until the read model has applied this global position.
     pub(crate) after: Option<u64>,
@@ -295,6 +303,7 @@ pub struct AttendeePage {
 #[derive(Deserialize, IntoParams)]
 pub struct ListAttendees {
     /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     cursor: Option<Uuid>,

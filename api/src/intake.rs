@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use domain::access::Action;
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
@@ -41,85 +40,156 @@ pub trait FirehoseIntake: Send + Sync + 'static {
 /// The shared handle kept in the state.
 pub type Intake = Arc<dyn FirehoseIntake>;
 
-#[derive(Deserialize)]
-struct Envelope {
-    kind: String,
-    commit: Option<CommitHead>,
+/// One commit of a record, in Jetstream's JSON shape, as a route takes it:
+/// read to check its shape, then handed on byte for byte.
+#[derive(Deserialize, ToSchema)]
+#[expect(
+    dead_code,
+    reason = "read to check its shape; the processor reads the message itself"
+)]
+pub struct FirehoseCommit<C: ToSchema> {
+    /// The repository's DID.
+    did: String,
+    /// When the source saw it, in µs since the epoch.
+    #[schema(value_type = i64, minimum = 0)]
+    time_us: serde_json::Number,
+    /// Always `commit`.
+    kind: CommitKind,
+    /// The commit.
+    commit: Commit<C>,
 }
 
-#[derive(Deserialize)]
-struct CommitHead {
-    collection: String,
+/// The kind of a commit message.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CommitKind {
+    /// A record was created, updated or deleted.
+    Commit,
 }
 
-async fn process(
+/// What a commit did to one record.
+#[derive(Deserialize, ToSchema)]
+#[expect(
+    dead_code,
+    reason = "read to check its shape; the processor reads the message itself"
+)]
+pub struct Commit<C: ToSchema> {
+    /// The repository revision.
+    rev: String,
+    /// `create`, `update` or `delete`.
+    operation: Operation,
+    /// The record's collection.
+    collection: C,
+    /// The record key.
+    rkey: String,
+    /// The record (absent for a delete).
+    #[schema(value_type = Option<Object>)]
+    record: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The CID of the record's version (absent for a delete).
+    cid: Option<String>,
+}
+
+/// What a commit did.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Operation {
+    /// A new record.
+    Create,
+    /// A new version of a record.
+    Update,
+    /// The record is gone.
+    Delete,
+}
+
+/// The collection of calendar events.
+#[derive(Deserialize, ToSchema)]
+pub enum EventCollection {
+    /// `community.lexicon.calendar.event`
+    #[serde(rename = "community.lexicon.calendar.event")]
+    #[schema(rename = "community.lexicon.calendar.event")]
+    Event,
+}
+
+/// The collection of RSVPs.
+#[derive(Deserialize, ToSchema)]
+pub enum RsvpCollection {
+    /// `community.lexicon.calendar.rsvp`
+    #[serde(rename = "community.lexicon.calendar.rsvp")]
+    #[schema(rename = "community.lexicon.calendar.rsvp")]
+    Rsvp,
+}
+
+/// Whether `number` is a whole, non-negative int64, as the document says:
+/// JSON Schema counts 5.0 an integer as well as 5.
+fn whole_micros(number: &serde_json::Number) -> bool {
+    match (number.as_i64(), number.as_u64(), number.as_f64()) {
+        (Some(micros), _, _) => micros >= 0,
+        (None, Some(_), _) => false,
+        (None, None, Some(micros)) => {
+            micros >= 0.0 && micros.fract() == 0.0 && micros < i64::MAX as f64
+        }
+        (None, None, None) => false,
+    }
+}
+
+/// Runs `body`, a commit of `C`'s collection, through the processor. A
+/// message the processor refuses is recorded as a `RecordRejected` and
+/// answered 200 with the outcome `rejected`: the message was taken in, as
+/// on the bus; only a body of another shape is refused (400).
+async fn process<C: ToSchema + serde::de::DeserializeOwned>(
     state: &AppState,
     caller: &Authenticated,
     body: &str,
-    collection: &str,
     route: &str,
-) -> Result<(StatusCode, Json<ProcessView>), ApiError> {
+) -> Result<Json<ProcessView>, ApiError> {
     caller.may(Action::ProcessFirehose)?;
     let intake = state.intake.as_ref().ok_or_else(|| {
         ApiError::Unavailable("this server was started without firehose processing".into())
     })?;
-    let envelope: Envelope = serde_json::from_str(body)
-        .map_err(|err| ApiError::BadRequest(format!("not a firehose message: {err}")))?;
-    let named = envelope.commit.as_ref().map(|c| c.collection.as_str());
-    if envelope.kind != "commit" || named != Some(collection) {
+    let commit: FirehoseCommit<C> = serde_json::from_str(body).map_err(|err| {
+        ApiError::BadRequest(format!(
+            "{route} takes one commit of its collection in Jetstream's shape: {err}"
+        ))
+    })?;
+    if !whole_micros(&commit.time_us) {
         return Err(ApiError::BadRequest(format!(
-            "{route} takes {collection} commits; this message is a {} of {}",
-            envelope.kind,
-            named.unwrap_or("no collection")
+            "time_us must be a whole number of µs, not negative: {}",
+            commit.time_us
         )));
     }
     let view = intake
         .process(body, &format!("api:{route}"))
         .await
         .map_err(ApiError::Unavailable)?;
-    let status = match view.outcome.as_str() {
-        "rejected" => StatusCode::UNPROCESSABLE_ENTITY,
-        _ => StatusCode::OK,
-    };
-    Ok((status, Json(view)))
+    Ok(Json(view))
 }
 
-/// Runs one calendar event message through the ingest processor.
-#[utoipa::path(post, path = "/api/bluesky/events/process", request_body = String,
-    responses((status = 200, body = ProcessView), (status = 422, body = ProcessView, description = "rejected; recorded as RecordRejected"),
+/// Runs one calendar event commit through the ingest processor; a record
+/// it refuses is recorded and answered with the outcome `rejected`.
+#[utoipa::path(post, path = "/api/bluesky/events/process",
+    request_body(content = FirehoseCommit<EventCollection>, content_type = "application/json"),
+    responses((status = 200, body = ProcessView),
         (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody),
         (status = 403, body = crate::error::ErrorBody), (status = 503, body = crate::error::ErrorBody)))]
 pub async fn process_event(
     State(state): State<AppState>,
     caller: Authenticated,
     body: String,
-) -> Result<(StatusCode, Json<ProcessView>), ApiError> {
-    process(
-        &state,
-        &caller,
-        &body,
-        domain::intake::EVENT_COLLECTION,
-        "/api/bluesky/events/process",
-    )
-    .await
+) -> Result<Json<ProcessView>, ApiError> {
+    process::<EventCollection>(&state, &caller, &body, "/api/bluesky/events/process").await
 }
 
-/// Runs one RSVP message through the ingest processor.
-#[utoipa::path(post, path = "/api/bluesky/rsvps/process", request_body = String,
-    responses((status = 200, body = ProcessView), (status = 422, body = ProcessView, description = "rejected; recorded as RecordRejected"),
+/// Runs one RSVP commit through the ingest processor; a record it refuses
+/// is recorded and answered with the outcome `rejected`.
+#[utoipa::path(post, path = "/api/bluesky/rsvps/process",
+    request_body(content = FirehoseCommit<RsvpCollection>, content_type = "application/json"),
+    responses((status = 200, body = ProcessView),
         (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody),
         (status = 403, body = crate::error::ErrorBody), (status = 503, body = crate::error::ErrorBody)))]
 pub async fn process_rsvp(
     State(state): State<AppState>,
     caller: Authenticated,
     body: String,
-) -> Result<(StatusCode, Json<ProcessView>), ApiError> {
-    process(
-        &state,
-        &caller,
-        &body,
-        domain::intake::RSVP_COLLECTION,
-        "/api/bluesky/rsvps/process",
-    )
-    .await
+) -> Result<Json<ProcessView>, ApiError> {
+    process::<RsvpCollection>(&state, &caller, &body, "/api/bluesky/rsvps/process").await
 }

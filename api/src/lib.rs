@@ -8,6 +8,7 @@
 mod attendance;
 pub mod audience;
 pub mod auth;
+mod body;
 mod commands;
 mod consistency;
 mod document;
@@ -21,6 +22,7 @@ mod refs;
 mod rejections;
 mod series;
 mod sharing;
+mod text;
 mod users;
 
 use std::time::Duration;
@@ -227,6 +229,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(health::metrics))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(axum::middleware::from_fn(audience::enforce))
+        .layer(axum::middleware::from_fn(text::refuse_nul))
         .layer(axum::middleware::from_fn(error::json_errors))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -19,6 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::Authenticated;
+use crate::body::JsonObject;
 use crate::commands::{append_together, current, execute, now, replay};
 use crate::consistency::wait_for;
 use crate::{ApiError, AppState};
@@ -194,7 +195,7 @@ pub async fn adjust(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
     caller: Authenticated,
-    Json(adjustment): Json<Adjustment>,
+    JsonObject(adjustment): JsonObject<Adjustment>,
 ) -> Result<Json<AnswerView>, ApiError> {
     let (review, expected, proposal) = reviewable(&state, &caller, id).await?;
     let mut uris: Vec<String> = proposal

@@ -27,7 +27,7 @@ pub struct ExternalRefView {
 #[derive(Deserialize, IntoParams)]
 pub struct RefQuery {
     /// The AT-URI.
-    uri: Option<String>,
+    uri: String,
     /// Wait until the read model has applied this global position.
     after: Option<u64>,
 }
@@ -40,9 +40,7 @@ pub async fn get_external_ref(
     State(state): State<AppState>,
     Query(query): Query<RefQuery>,
 ) -> Result<Json<ExternalRefView>, ApiError> {
-    let uri = query
-        .uri
-        .ok_or_else(|| ApiError::BadRequest("the uri parameter is required".into()))?;
+    let uri = query.uri;
     wait_for(&state, query.after, &[Projection::ExternalRefs]).await?;
     sqlx::query_as("SELECT uri, kind, local_id, cid FROM read.external_refs WHERE uri = $1")
         .bind(&uri)

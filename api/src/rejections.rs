@@ -50,8 +50,10 @@ pub struct RejectionPage {
 #[derive(Deserialize, IntoParams)]
 pub struct ListRejections {
     /// The first version to return (0: from the start).
+    #[param(maximum = 9_223_372_036_854_775_807_i64)]
     from: Option<u64>,
     /// At most this many (1 to 500, default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }
 
@@ -66,11 +68,18 @@ pub async fn list_rejections(
 ) -> Result<Json<RejectionPage>, ApiError> {
     caller.may(Action::ReadRejections)?;
     let limit = limit(query.limit)?;
+    let from = query.from.unwrap_or(0);
+    if i64::try_from(from).is_err() {
+        return Err(ApiError::BadRequest(format!(
+            "from must be at most {}, not {from}",
+            i64::MAX
+        )));
+    }
     let events = state
         .store
         .read_stream(
             &rejection_stream("firehose"),
-            StreamVersion(query.from.unwrap_or(0)),
+            StreamVersion(from),
             limit as usize + 1,
         )
         .await

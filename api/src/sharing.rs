@@ -19,6 +19,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::Authenticated;
+use crate::body::JsonObject;
 use crate::commands::append_together;
 use crate::{ApiError, AppState};
 
@@ -123,7 +124,7 @@ pub async fn change_settings(
     State(state): State<AppState>,
     Path(slug): Path<String>,
     caller: Authenticated,
-    Json(request): Json<SettingsRequest>,
+    JsonObject(request): JsonObject<SettingsRequest>,
 ) -> Result<Json<SettingsView>, ApiError> {
     let target = authorized(&state, &caller, &slug, Action::ChangeBlueskySettings).await?;
     if request.enabled
@@ -185,7 +186,7 @@ pub struct SyncBlueskyRequest {
 pub async fn sync_bluesky(
     State(state): State<AppState>,
     caller: Authenticated,
-    Json(request): Json<SyncBlueskyRequest>,
+    JsonObject(request): JsonObject<SyncBlueskyRequest>,
 ) -> Result<(StatusCode, Json<SettingsView>), ApiError> {
     let target = authorized(&state, &caller, &request.slug, Action::Publish).await?;
     let history = state

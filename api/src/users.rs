@@ -98,6 +98,7 @@ pub struct ListUsers {
     /// Only shadow accounts (`true`) or only full ones (`false`).
     shadow: Option<bool>,
     /// At most this many (1 to 500, default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,

@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use super::throttle::ClientAddress;
 use super::{Auth, Authenticated, sessions};
+use crate::body::JsonObject;
 use crate::commands::execute;
 use crate::{ApiError, AppState};
 
@@ -26,6 +27,9 @@ use crate::{ApiError, AppState};
 #[derive(Deserialize, ToSchema)]
 pub struct AppPasswordLogin {
     /// A handle (`alice.bsky.social`) or a DID.
+    #[schema(
+        pattern = "^(did:[a-z]+:[a-zA-Z0-9._:%-]{0,64}[a-zA-Z0-9._-]|([a-zA-Z0-9]([a-zA-Z0-9-]{0,30}[a-zA-Z0-9])?\\.){1,6}[a-zA-Z]([a-zA-Z0-9-]{0,30}[a-zA-Z0-9])?)$"
+    )]
     pub identifier: String,
     /// An app password of that account.
     pub password: String,
@@ -93,7 +97,7 @@ fn refused(err: LoginError) -> ApiError {
 pub async fn app_password(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
-    Json(request): Json<AppPasswordLogin>,
+    JsonObject(request): JsonObject<AppPasswordLogin>,
 ) -> Result<Json<SessionView>, ApiError> {
     let auth = auth(&state)?;
     auth.throttle.admit(address, &request.identifier).await?;

@@ -12,7 +12,7 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use publish::{Callback, OAuth, OAuthError};
+use publish::{Callback, OAuth, OAuthError, ResolveError};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -24,6 +24,9 @@ use crate::{ApiError, AppState};
 #[derive(Deserialize, IntoParams)]
 pub struct LoginQuery {
     /// A handle (`alice.bsky.social`) or a DID.
+    #[param(
+        pattern = "^(did:[a-z]+:[a-zA-Z0-9._:%-]{0,64}[a-zA-Z0-9._-]|([a-zA-Z0-9]([a-zA-Z0-9-]{0,30}[a-zA-Z0-9])?\\.){1,6}[a-zA-Z]([a-zA-Z0-9-]{0,30}[a-zA-Z0-9])?)$"
+    )]
     pub handle: String,
 }
 
@@ -41,12 +44,15 @@ fn refused(err: OAuthError) -> ApiError {
             ApiError::Unavailable(err.to_string())
         }
         OAuthError::Config(_) => ApiError::Internal(err.to_string()),
-        OAuthError::Resolve(_)
+        OAuthError::Resolve(ResolveError::NotAnIdentifier(_))
         | OAuthError::Discovery { .. }
-        | OAuthError::BadCallback(_)
+        | OAuthError::BadCallback(_) => ApiError::BadRequest(err.to_string()),
+        // As an app-password login: an identity that cannot be found, or a
+        // callback that proves no login started here, authenticates no one.
+        OAuthError::Resolve(_)
         | OAuthError::UnknownState
-        | OAuthError::IssuerMismatch { .. } => ApiError::BadRequest(err.to_string()),
-        OAuthError::Refused { .. }
+        | OAuthError::IssuerMismatch { .. }
+        | OAuthError::Refused { .. }
         | OAuthError::Declined { .. }
         | OAuthError::SubjectMismatch { .. }
         | OAuthError::NotAuthoritative { .. } => ApiError::Unauthorized(err.to_string()),
@@ -58,6 +64,7 @@ fn refused(err: OAuthError) -> ApiError {
 #[utoipa::path(get, path = "/api/auth/bluesky/login", params(LoginQuery),
     responses((status = 303, description = "to the authorization server"),
         (status = 400, body = crate::error::ErrorBody),
+        (status = 401, body = crate::error::ErrorBody, description = "the handle or DID does not resolve to an account"),
         (status = 429, body = crate::error::ErrorBody, headers(("Retry-After" = u64, description = "seconds to wait"))),
         (status = 503, body = crate::error::ErrorBody)))]
 #[tracing::instrument(skip_all, fields(handle = %query.handle, %address))]
@@ -78,7 +85,7 @@ pub async fn login(
 #[utoipa::path(get, path = "/api/auth/bluesky/callback",
     params(
         ("code" = Option<String>, Query, description = "the authorization code"),
-        ("state" = Option<String>, Query, description = "the state the login was started with"),
+        ("state" = String, Query, description = "the state the login was started with"),
         ("iss" = Option<String>, Query, description = "the issuer that answers (RFC 9207)"),
         ("error" = Option<String>, Query, description = "an error instead of a code (access_denied, …)"),
         ("error_description" = Option<String>, Query, description = "the error's explanation"),

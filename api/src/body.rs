@@ -1,0 +1,67 @@
+//! JSON request bodies as the document describes them: an object, read into
+//! its type. serde also reads a struct from a JSON array (its fields in
+//! order), which no client of the document sends; such a body is refused
+//! like any other of the wrong shape.
+
+use axum::Json;
+use axum::extract::{FromRequest, OptionalFromRequest, Request};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::ApiError;
+
+/// A JSON object body read into `T`: 415 without a JSON `Content-Type`, 400
+/// when it does not parse, 422 when it is not an object of `T`'s shape.
+pub struct JsonObject<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonObject<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Response> {
+        let Json(value) = <Json<Value> as FromRequest<S>>::from_request(request, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        match value {
+            Value::Object(object) => object_of(object).map_err(IntoResponse::into_response),
+            _ => Err(not_an_object().into_response()),
+        }
+    }
+}
+
+/// A body that may be left out: none without a `Content-Type`, or when it
+/// is JSON `null`.
+impl<T: DeserializeOwned, S: Send + Sync> OptionalFromRequest<S> for JsonObject<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Option<Self>, Response> {
+        if !request
+            .headers()
+            .contains_key(axum::http::header::CONTENT_TYPE)
+        {
+            return Ok(None);
+        }
+        let Json(value) = <Json<Value> as FromRequest<S>>::from_request(request, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        match value {
+            Value::Null => Ok(None),
+            Value::Object(object) => object_of(object)
+                .map(Some)
+                .map_err(IntoResponse::into_response),
+            _ => Err(not_an_object().into_response()),
+        }
+    }
+}
+
+fn object_of<T: DeserializeOwned>(object: Map<String, Value>) -> Result<JsonObject<T>, ApiError> {
+    serde_json::from_value(Value::Object(object))
+        .map(JsonObject)
+        .map_err(|err| {
+            ApiError::Unprocessable(format!("the body is not of the documented shape: {err}"))
+        })
+}
+
+fn not_an_object() -> ApiError {
+    ApiError::Unprocessable("the body is not a JSON object".into())
+}
