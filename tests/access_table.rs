@@ -136,11 +136,14 @@ async fn every_route_answers_anonymous_callers_users_and_administrators_as_its_r
 }
 
 #[tokio::test]
-async fn a_method_a_path_does_not_answer_is_refused_with_its_allowed_methods() {
+async fn a_method_a_path_does_not_answer_is_refused_with_its_allowed_methods_and_head_follows_get()
+{
     let world = World::new(offline_resolver()).await;
     let (status, body) = world.call("PUT", "/api/users", None, None).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");
     assert_eq!(body["code"], "method_not_allowed");
     assert_eq!(body["message"], "/api/users answers only GET");
+    let (status, _) = world.call("HEAD", "/health", None, None).await;
+    assert_eq!(status, StatusCode::OK, "HEAD is answered where GET is");
     world.clean().await;
 }

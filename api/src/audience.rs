@@ -99,8 +99,13 @@ pub const ROUTES: &[(Method, &str, Audience)] = &[
 ];
 
 /// The audience of `method` on the route `path` (as the router writes it,
-/// `{param}` included), when the table has a row for it.
+/// `{param}` included), when the table has a row for it. `HEAD` has the audience of `GET`, which answers it.
 pub fn of(method: &Method, path: &str) -> Option<Audience> {
+    let method = if method == Method::HEAD {
+        &Method::GET
+    } else {
+        method
+    };
     ROUTES
         .iter()
         .find(|(m, p, _)| m == method && *p == path)
