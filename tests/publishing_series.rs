@@ -1,4 +1,5 @@
-//! A shared OpenMeet series on the real PDS: exactly one record, for the
+//! A shared OpenMeet series on the real PDS, put in through the platform's
+//! route (`POST /api/series`): exactly one record, for the
 //! next occurrence, with the series link; the next one once the clock
 //! passes its end; the firehose echo of our write recognised; a
 //! cancellation and an edit written to the same record, over another
@@ -8,12 +9,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use axum::http::StatusCode;
+use domain::Timestamp;
 use domain::identity::UserId;
 use domain::occurrence::{OccurrenceCancelled, OccurrenceEdited};
-use domain::publishing::{Owned, OwnerAssigned, series_occurrence};
-use domain::recurrence::Recurrence;
-use domain::series::{SeriesCreated, SeriesId};
-use domain::{Origin, Timestamp};
+use domain::publishing::series_occurrence;
+use domain::series::SeriesId;
 use publish::occurrences::{EVENT, OccurrencePublisher, Scheduler};
 use publish::{CredentialStore, Resolver, ResolverConfig, SessionKeeper};
 use serde_json::{Value, json};
@@ -49,28 +49,28 @@ async fn a_shared_series_is_published_one_occurrence_at_a_time() {
     let (_, other_login) = world.log_in(&other.handle, &other.password).await;
     let other_token = other_login["token"].as_str().unwrap().to_owned();
 
-    let series_id = SeriesId(Uuid::new_v4());
-    let slug = format!("rust-meetup-{}", &series_id.0.simple().to_string()[..8]);
-    let created = SeriesCreated {
-        series_id,
-        slug: slug.clone(),
-        details: details("Rust Meetup"),
-        recurrence: Recurrence {
-            rule: "FREQ=WEEKLY;BYDAY=TU".into(),
-            time_zone: "Europe/Berlin".into(),
-            starts_at: at("2026-12-01T18:00:00Z"),
-            exdates: vec![],
-            rdates: vec![],
-        },
-        origin: Origin::OpenMeet,
-    };
-    world.openmeet(created.into(), series_id.stream()).await;
-    let owned = OwnerAssigned {
-        target: Owned::Series(series_id),
-        owner: owner_id,
-        did: owner.did.clone(),
-    };
-    world.openmeet(owned.into(), series_id.stream()).await;
+    // OpenMeet's platform puts the series in, through the API.
+    let (status, created) = world
+        .call(
+            "POST",
+            "/api/series",
+            Some(&token),
+            Some(json!({
+                "id": format!("om-{}", Uuid::new_v4()),
+                "ownerDid": owner.did,
+                "name": "Rust Meetup",
+                "description": "Talks and pizza",
+                "timeZone": "Europe/Berlin",
+                "recurrenceRule": {"frequency": "WEEKLY", "byweekday": ["TU"]},
+                "templateStartDate": "2026-12-01T18:00:00Z",
+                "templateEndDate": "2026-12-01T20:00:00Z",
+                "templateType": "in-person"
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let series_id = SeriesId(Uuid::parse_str(created["seriesId"].as_str().unwrap()).unwrap());
+    let slug = created["slug"].as_str().unwrap().to_owned();
     world.project().await;
 
     let settings = format!("/api/events/{slug}/bluesky-settings");

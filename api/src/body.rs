@@ -65,3 +65,26 @@ fn object_of<T: DeserializeOwned>(object: Map<String, Value>) -> Result<JsonObje
 fn not_an_object() -> ApiError {
     ApiError::Unprocessable("the body is not a JSON object".into())
 }
+
+/// A JSON Schema integer: `5` and `5.0` alike (serde reads only the first
+/// as an integer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Whole<T>(pub T);
+
+impl<'de, T: TryFrom<i64>> serde::Deserialize<'de> for Whole<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let number = serde_json::Number::deserialize(deserializer)?;
+        let whole = match (number.as_i64(), number.as_f64()) {
+            (Some(whole), _) => Some(whole),
+            (None, Some(float)) if float.fract() == 0.0 && float.abs() < 9.0e15 => {
+                Some(float as i64)
+            }
+            _ => None,
+        };
+        whole
+            .and_then(|whole| T::try_from(whole).ok())
+            .map(Whole)
+            .ok_or_else(|| D::Error::custom(format!("{number} is not a whole number in range")))
+    }
+}

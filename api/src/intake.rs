@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::Authenticated;
+use crate::body::Whole;
 use crate::{ApiError, AppState};
 
 /// What became of a processed message.
@@ -52,7 +53,7 @@ pub struct FirehoseCommit<C: ToSchema> {
     did: String,
     /// When the source saw it, in µs since the epoch.
     #[schema(value_type = i64, minimum = 0)]
-    time_us: serde_json::Number,
+    time_us: Whole<i64>,
     /// Always `commit`.
     kind: CommitKind,
     /// The commit.
@@ -119,19 +120,6 @@ pub enum RsvpCollection {
     Rsvp,
 }
 
-/// Whether `number` is a whole, non-negative int64, as the document says:
-/// JSON Schema counts 5.0 an integer as well as 5.
-fn whole_micros(number: &serde_json::Number) -> bool {
-    match (number.as_i64(), number.as_u64(), number.as_f64()) {
-        (Some(micros), _, _) => micros >= 0,
-        (None, Some(_), _) => false,
-        (None, None, Some(micros)) => {
-            micros >= 0.0 && micros.fract() == 0.0 && micros < i64::MAX as f64
-        }
-        (None, None, None) => false,
-    }
-}
-
 /// Runs `body`, a commit of `C`'s collection, through the processor. A
 /// message the processor refuses is recorded as a `RecordRejected` and
 /// answered 200 with the outcome `rejected`: the message was taken in, as
@@ -151,10 +139,10 @@ async fn process<C: ToSchema + serde::de::DeserializeOwned>(
             "{route} takes one commit of its collection in Jetstream's shape: {err}"
         ))
     })?;
-    if !whole_micros(&commit.time_us) {
+    let Whole(micros) = commit.time_us;
+    if micros < 0 {
         return Err(ApiError::BadRequest(format!(
-            "time_us must be a whole number of µs, not negative: {}",
-            commit.time_us
+            "time_us must not be negative, not {micros}"
         )));
     }
     let view = intake

@@ -17,6 +17,7 @@ mod error;
 mod events;
 mod health;
 mod intake;
+mod platform;
 mod proposals;
 mod refs;
 mod rejections;
@@ -104,6 +105,7 @@ impl AppState {
         events::get_event,
         events::list_attendees,
         series::get_series,
+        platform::create_series,
         users::get_user,
         users::list_users,
         refs::get_external_ref,
@@ -136,6 +138,9 @@ impl AppState {
         events::AttendeeView,
         events::AttendeePage,
         series::SeriesView,
+        platform::CreateSeries,
+        platform::RecurrenceRuleDto,
+        platform::CreatedSeries,
         users::UserView,
         users::UserPage,
         refs::ExternalRefView,
@@ -201,6 +206,7 @@ pub fn router(state: AppState) -> Router {
             post(attendance::sync_attendance),
         )
         .route("/api/events/{slug}/attendees", get(events::list_attendees))
+        .route("/api/series", post(platform::create_series))
         .route("/api/series/{slug}", get(series::get_series))
         .route("/api/users", get(users::list_users))
         .route("/api/users/{did}", get(users::get_user))

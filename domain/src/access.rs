@@ -86,6 +86,12 @@ pub enum Action<'a> {
     ReadRejections,
     /// Page through every account, deactivated and deleted ones included.
     ListAccounts,
+    /// Put an OpenMeet series or event in, owned by `owner`: the owner
+    /// itself, or the platform acting for it (an administrator's session).
+    CreateOwned {
+        /// The owner's DID.
+        owner: &'a str,
+    },
     /// Read what only an account and the operators know of it (its local id,
     /// when its Bluesky session expires), beside what the network publishes.
     ReadAccountPrivate {
@@ -118,6 +124,9 @@ pub enum Denied {
     /// The event is hidden with its owner's account.
     #[error("the event is not visible")]
     Hidden,
+    /// Only the owner itself, or the platform for it, puts its events in.
+    #[error("only the owner itself, or the platform acting for it, may put its events in")]
+    ForAnother,
     /// Only the account itself and administrators may see this.
     #[error("only the account itself and administrators may see this")]
     NotYourAccount,
@@ -188,6 +197,13 @@ pub fn authorize(caller: &Caller, action: Action<'_>) -> Result<(), Denied> {
                 Ok(())
             } else {
                 Err(Denied::NotYourAccount)
+            }
+        }
+        Action::CreateOwned { owner } => {
+            if owner == caller.did || caller.admin {
+                Ok(())
+            } else {
+                Err(Denied::ForAnother)
             }
         }
         Action::ReviewProposal { organizer } => {

@@ -19,6 +19,7 @@ pub mod identity;
 pub mod intake;
 pub mod login_limits;
 pub mod occurrence;
+pub mod platform;
 pub mod publishing;
 pub mod record_key;
 pub mod recurrence;

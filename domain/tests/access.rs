@@ -274,6 +274,24 @@ fn the_policy_table() {
             Ok(()),
         ),
         (
+            "create one's own series",
+            as_alice(),
+            Action::CreateOwned { owner: ALICE_DID },
+            Ok(()),
+        ),
+        (
+            "create a series for another",
+            as_alice(),
+            Action::CreateOwned { owner: BOB_DID },
+            Err(Denied::ForAnother),
+        ),
+        (
+            "the platform (an administrator) creates a series for an owner",
+            admin(),
+            Action::CreateOwned { owner: BOB_DID },
+            Ok(()),
+        ),
+        (
             "list every account",
             as_alice(),
             Action::ListAccounts,

@@ -1,0 +1,247 @@
+//! `POST /api/series`: OpenMeet's platform puts its own series in, in the
+//! shape its backend keeps them (openmeet-api's `CreateEventSeriesDto`), so
+//! the publishing direction can start from a request rather than from a
+//! test. The rule is `domain::platform`; here it is loaded, called and
+//! stored.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use domain::StreamVersion;
+use domain::access::Action;
+use domain::decider::Decider;
+use domain::identity::{Identity, identity_stream};
+use domain::platform::{self, RecurrenceRule, SeriesDraft, already_created};
+use domain::publishing::{Owned, OwnerAssigned};
+use domain::series::{Series, SeriesCommand};
+use serde::{Deserialize, Serialize};
+use store::EventStore;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::Authenticated;
+use crate::body::{JsonObject, Whole};
+use crate::commands::{append_together, current, now, replay};
+use crate::{ApiError, AppState};
+
+/// When a series recurs, as openmeet-api's `RecurrenceRuleDto` says it.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecurrenceRuleDto {
+    /// `DAILY`, `WEEKLY`, `MONTHLY` or `YEARLY`.
+    #[schema(pattern = "^(DAILY|WEEKLY|MONTHLY|YEARLY)$")]
+    frequency: String,
+    /// Every how many periods (1 when absent).
+    #[schema(value_type = Option<u32>, minimum = 1)]
+    interval: Option<Whole<u32>>,
+    /// How many occurrences in all (1 to 10,000).
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 10_000)]
+    count: Option<Whole<u32>>,
+    /// The last day (`2027-06-30`, the end of that day where the series
+    /// takes place) or instant an occurrence may start.
+    until: Option<String>,
+    /// Weekdays: `MO` … `SU`, with an ordinal for monthly rules (`2TU`,
+    /// `-1FR`).
+    byweekday: Option<Vec<String>>,
+    /// Days of the month: 1 to 31, or -31 to -1 from its end.
+    #[schema(value_type = Option<Vec<i32>>)]
+    bymonthday: Option<Vec<Whole<i32>>>,
+    /// Months, 1 to 12.
+    #[schema(value_type = Option<Vec<u32>>)]
+    bymonth: Option<Vec<Whole<u32>>>,
+}
+
+/// A series of OpenMeet's, as its backend creates it, with its owner.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateSeries {
+    /// OpenMeet's own id of the series: a retry with the same id and
+    /// content finds the first series.
+    #[schema(min_length = 1)]
+    id: String,
+    /// The DID of its owner, who must have an account here.
+    owner_did: String,
+    /// Its name.
+    name: String,
+    /// Its URL name (1 to 200 of a-z, 0-9 and -); derived from the name
+    /// when absent.
+    #[schema(pattern = "^[a-z0-9-]{1,200}$")]
+    slug: Option<String>,
+    /// Its description (at most 30,000 bytes).
+    description: Option<String>,
+    /// The IANA zone its times are kept in; `UTC` when absent.
+    time_zone: Option<String>,
+    /// When it recurs.
+    recurrence_rule: RecurrenceRuleDto,
+    /// The first occurrence's start: an RFC 3339 instant, or a wall time
+    /// (`2026-12-01T18:00:00`) in `timeZone`.
+    template_start_date: String,
+    /// The first occurrence's end, in the same forms.
+    template_end_date: Option<String>,
+    /// `in-person`, `online` or `hybrid`.
+    #[schema(pattern = "^(in-person|online|hybrid)$")]
+    template_type: String,
+    /// Where, as free text (published as an address of unknown country,
+    /// `ZZ`, named by this text).
+    template_location: Option<String>,
+    /// Where online: an http(s) URL.
+    template_location_online: Option<String>,
+}
+
+impl CreateSeries {
+    fn draft(self) -> (String, SeriesDraft) {
+        let rule = self.recurrence_rule;
+        let draft = SeriesDraft {
+            openmeet_id: self.id,
+            name: self.name,
+            slug: self.slug,
+            description: self.description,
+            time_zone: self.time_zone,
+            recurrence_rule: RecurrenceRule {
+                frequency: rule.frequency,
+                interval: rule.interval.map(|Whole(n)| n),
+                count: rule.count.map(|Whole(n)| n),
+                until: rule.until,
+                byweekday: rule.byweekday.unwrap_or_default(),
+                bymonthday: wholes(rule.bymonthday),
+                bymonth: wholes(rule.bymonth),
+            },
+            template_start_date: self.template_start_date,
+            template_end_date: self.template_end_date,
+            template_type: self.template_type,
+            template_location: self.template_location,
+            template_location_online: self.template_location_online,
+        };
+        (self.owner_did, draft)
+    }
+}
+
+fn wholes<T>(numbers: Option<Vec<Whole<T>>>) -> Vec<T> {
+    numbers
+        .unwrap_or_default()
+        .into_iter()
+        .map(|Whole(n)| n)
+        .collect()
+}
+
+/// The series as recorded.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedSeries {
+    /// Its local id (derived from OpenMeet's).
+    pub series_id: Uuid,
+    /// OpenMeet's id.
+    pub id: String,
+    /// Its URL name (`GET /api/series/{slug}`).
+    pub slug: String,
+    /// The global position of its creation, for `?after=` reads.
+    pub position: u64,
+}
+
+/// Creates an OpenMeet series owned by `ownerDid`: by the owner's own
+/// session, or an administrator's (the platform's service). 201 when
+/// created; 200 with the first result when the same series was created
+/// before under this id; 409 when another one was, when the slug is
+/// another series', or when the owner has no account here; 400 naming the
+/// field a value of which cannot be.
+#[utoipa::path(post, path = "/api/series", request_body = CreateSeries,
+    responses((status = 201, body = CreatedSeries), (status = 200, body = CreatedSeries, description = "created before, with the same content"),
+        (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody),
+        (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(id = %request.id, owner = %request.owner_did))]
+pub async fn create_series(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    JsonObject(request): JsonObject<CreateSeries>,
+) -> Result<(StatusCode, Json<CreatedSeries>), ApiError> {
+    let (owner_did, draft) = request.draft();
+    caller.may(Action::CreateOwned { owner: &owner_did })?;
+    let owner = match replay::<Identity>(&state.store, &identity_stream(&owner_did)).await? {
+        Identity::Registered(profile) => profile,
+        _ => {
+            return Err(ApiError::Conflict(format!(
+                "ownerDid: {owner_did} has no account here; it logs in to OpenMeet first"
+            )));
+        }
+    };
+    let command = platform::create_series(&draft, now())
+        .map_err(|refused| ApiError::BadRequest(refused.to_string()))?;
+    let SeriesCommand::Create {
+        series_id, slug, ..
+    } = &command
+    else {
+        return Err(ApiError::Internal(
+            "a creation became another command".into(),
+        ));
+    };
+    let stream = series_id.stream();
+    let (series, expected) = current::<Series>(&state.store, &stream).await?;
+    let view = |position| CreatedSeries {
+        series_id: series_id.0,
+        id: draft.openmeet_id.clone(),
+        slug: slug.clone(),
+        position,
+    };
+    if already_created(&series, &command) {
+        return Ok((
+            StatusCode::OK,
+            Json(view(created_at(&state, &stream).await?)),
+        ));
+    }
+    if series != Series::Absent {
+        return Err(ApiError::Conflict(format!(
+            "id: OpenMeet's series {} was created here before with other content",
+            draft.openmeet_id
+        )));
+    }
+    slug_is_free(&state, slug).await?;
+    let mut events = series
+        .decide(&command, now())
+        .map_err(|err| ApiError::BadRequest(err.to_string()))?;
+    events.push(
+        OwnerAssigned {
+            target: Owned::Series(*series_id),
+            owner: owner.user_id,
+            did: owner_did.clone(),
+        }
+        .into(),
+    );
+    let position = append_together(
+        &state.store,
+        vec![(stream, expected, events)],
+        &caller.actor(),
+    )
+    .await?;
+    tracing::info!(slug, "OpenMeet series created");
+    Ok((StatusCode::CREATED, Json(view(position))))
+}
+
+/// The global position a creation of `stream` answered with: its last
+/// event, the owner's assignment.
+async fn created_at(state: &AppState, stream: &domain::StreamId) -> Result<u64, ApiError> {
+    let created = state
+        .store
+        .read_stream(stream, StreamVersion(0), 2)
+        .await
+        .map_err(|err| ApiError::Unavailable(format!("the event store: {err}")))?;
+    created
+        .iter()
+        .find(|event| event.payload.event_type == "OwnerAssigned")
+        .map(|event| event.global_position.0)
+        .ok_or_else(|| ApiError::Internal(format!("{stream} was created without an owner")))
+}
+
+/// Refuses a slug another series holds (read from the read model: a
+/// creation racing another with the same slug is not caught here).
+async fn slug_is_free(state: &AppState, slug: &str) -> Result<(), ApiError> {
+    let taken: Option<Uuid> = sqlx::query_scalar("SELECT id FROM read.series WHERE slug = $1")
+        .bind(slug)
+        .fetch_optional(state.store.pool())
+        .await?;
+    match taken {
+        Some(other) => Err(ApiError::Conflict(format!(
+            "slug: {slug:?} is series {other}'s"
+        ))),
+        None => Ok(()),
+    }
+}

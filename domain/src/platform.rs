@@ -1,0 +1,416 @@
+//! OpenMeet's own series, as its backend sends them (the fields of
+//! openmeet-api's `CreateEventSeriesDto` and `RecurrenceRuleDto`), checked
+//! field by field and turned into the series decider's command. A refusal
+//! names the field as OpenMeet names it. A series keeps OpenMeet's id: its
+//! local id derives from it, so a retried creation finds the first one.
+
+use chrono::{NaiveDate, NaiveTime, TimeZone};
+use thiserror::Error;
+
+use crate::envelope::{Origin, derived_uuid};
+use crate::occurrence::{EventDetails, Link, Mode, Place};
+use crate::recurrence::{Recurrence, local_or_instant, time_zone};
+use crate::series::{Series, SeriesCommand, SeriesId};
+use crate::time::Timestamp;
+
+/// The most occurrences a bounded rule may yield.
+pub const MAX_OCCURRENCES: u16 = 10_000;
+/// The longest name, in bytes.
+pub const MAX_NAME: usize = 1_000;
+/// The longest description, in bytes.
+pub const MAX_DESCRIPTION: usize = 30_000;
+/// The country of an address OpenMeet gives as free text: ISO 3166's
+/// user-assigned code for an unknown country (the lexicon requires one).
+pub const UNKNOWN_COUNTRY: &str = "ZZ";
+
+/// When a series recurs, as OpenMeet's `RecurrenceRuleDto` says it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecurrenceRule {
+    /// `DAILY`, `WEEKLY`, `MONTHLY` or `YEARLY`.
+    pub frequency: String,
+    /// Every how many periods (1 when absent).
+    pub interval: Option<u32>,
+    /// How many occurrences in all.
+    pub count: Option<u32>,
+    /// The last day (or instant) an occurrence may start.
+    pub until: Option<String>,
+    /// Weekdays (`MO` … `SU`, with an ordinal for monthly rules: `2TU`, `-1FR`).
+    pub byweekday: Vec<String>,
+    /// Days of the month (1 to 31, or -31 to -1 from the end).
+    pub bymonthday: Vec<i32>,
+    /// Months (1 to 12).
+    pub bymonth: Vec<u32>,
+}
+
+/// A series as OpenMeet creates it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SeriesDraft {
+    /// OpenMeet's own id of the series.
+    pub openmeet_id: String,
+    /// Its name.
+    pub name: String,
+    /// Its URL name; derived from the name and id when absent.
+    pub slug: Option<String>,
+    /// Its description.
+    pub description: Option<String>,
+    /// The IANA zone its wall times are kept in (`UTC` when absent).
+    pub time_zone: Option<String>,
+    /// When it recurs.
+    pub recurrence_rule: RecurrenceRule,
+    /// The first occurrence's start: an RFC 3339 instant, or a wall time in
+    /// `time_zone`.
+    pub template_start_date: String,
+    /// The first occurrence's end.
+    pub template_end_date: Option<String>,
+    /// `in-person`, `online` or `hybrid`.
+    pub template_type: String,
+    /// Where, as free text.
+    pub template_location: Option<String>,
+    /// Where online: a URL.
+    pub template_location_online: Option<String>,
+}
+
+/// A draft that cannot become a series: which field, and why.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+#[error("{field}: {reason}")]
+pub struct Refused {
+    /// The field, as OpenMeet names it (`recurrenceRule.byweekday[1]`).
+    pub field: String,
+    /// Why.
+    pub reason: String,
+}
+
+fn refused(field: impl Into<String>, reason: impl Into<String>) -> Refused {
+    Refused {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+/// The local id of the series OpenMeet knows as `openmeet_id`.
+pub fn series_id(openmeet_id: &str) -> SeriesId {
+    SeriesId(derived_uuid("openmeet-series", openmeet_id))
+}
+
+/// The series `draft` asks for, as the decider's command, created at
+/// `created_at`.
+pub fn create_series(draft: &SeriesDraft, created_at: Timestamp) -> Result<SeriesCommand, Refused> {
+    if draft.openmeet_id.trim().is_empty() {
+        return Err(refused("id", "OpenMeet's id of the series is needed"));
+    }
+    let name = text("name", &draft.name, MAX_NAME)?;
+    if name.trim().is_empty() {
+        return Err(refused("name", "a series needs a name"));
+    }
+    let description = draft
+        .description
+        .as_deref()
+        .map(|description| text("description", description, MAX_DESCRIPTION))
+        .transpose()?;
+    let zone_name = draft.time_zone.as_deref().unwrap_or("UTC");
+    let zone = time_zone(zone_name).map_err(|err| refused("timeZone", err.to_string()))?;
+    let starts_at = local_or_instant(&draft.template_start_date, zone)
+        .map_err(|err| refused("templateStartDate", err.to_string()))?;
+    let ends_at = draft
+        .template_end_date
+        .as_deref()
+        .map(|end| {
+            local_or_instant(end, zone).map_err(|err| refused("templateEndDate", err.to_string()))
+        })
+        .transpose()?;
+    if ends_at.is_some_and(|end| end < starts_at) {
+        return Err(refused("templateEndDate", "the end is before the start"));
+    }
+    let recurrence = Recurrence {
+        rule: rule(&draft.recurrence_rule, zone, starts_at)?,
+        time_zone: zone_name.to_owned(),
+        starts_at,
+        exdates: vec![],
+        rdates: vec![],
+    };
+    yields_occurrences(&recurrence, &draft.recurrence_rule)?;
+    let slug = match &draft.slug {
+        Some(slug) => slug_of("slug", slug)?,
+        None => derived_slug(name, &draft.openmeet_id),
+    };
+    let details = EventDetails {
+        name: name.to_owned(),
+        description: description.map(str::to_owned),
+        starts_at: Some(starts_at),
+        ends_at,
+        time_zone: Some(zone_name.to_owned()),
+        mode: Some(mode(&draft.template_type)?),
+        status: None,
+        places: places(draft)?,
+        links: vec![],
+        rsvp_expected: None,
+        created_at,
+    };
+    Ok(SeriesCommand::Create {
+        series_id: series_id(&draft.openmeet_id),
+        slug,
+        details,
+        recurrence,
+        origin: Origin::OpenMeet,
+    })
+}
+
+/// Whether `series` is the one `command` would create: the same slug,
+/// content and recurrence, whenever it was created. A retried creation of
+/// that series is answered with it; any other is a conflict.
+pub fn already_created(series: &Series, command: &SeriesCommand) -> bool {
+    let (
+        Series::Active {
+            slug,
+            details,
+            recurrence,
+            ..
+        },
+        SeriesCommand::Create {
+            slug: new_slug,
+            details: new_details,
+            recurrence: new_recurrence,
+            ..
+        },
+    ) = (series, command)
+    else {
+        return false;
+    };
+    slug == new_slug
+        && recurrence == new_recurrence
+        && EventDetails {
+            created_at: details.created_at,
+            ..new_details.clone()
+        } == *details
+}
+
+fn text<'a>(field: &str, value: &'a str, max: usize) -> Result<&'a str, Refused> {
+    if value.contains('\0') {
+        return Err(refused(
+            field,
+            "holds U+0000, which no read model can store",
+        ));
+    }
+    if value.len() > max {
+        return Err(refused(
+            field,
+            format!("{} bytes, more than the {max} allowed", value.len()),
+        ));
+    }
+    Ok(value)
+}
+
+fn slug_of(field: &str, slug: &str) -> Result<String, Refused> {
+    let well_formed = !slug.is_empty()
+        && slug.len() <= 200
+        && slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if well_formed {
+        Ok(slug.to_owned())
+    } else {
+        Err(refused(
+            field,
+            format!("{slug:?} is not a slug (1 to 200 of a-z, 0-9 and -)"),
+        ))
+    }
+}
+
+/// A slug from the name's letters and digits, and a short digest of the id
+/// (so two series of one name differ).
+fn derived_slug(name: &str, openmeet_id: &str) -> String {
+    let mut words = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            words.push(c);
+        } else if !words.ends_with('-') && !words.is_empty() {
+            words.push('-');
+        }
+    }
+    let words: String = words.trim_end_matches('-').chars().take(80).collect();
+    let id = series_id(openmeet_id).0.simple().to_string();
+    match words.trim_end_matches('-') {
+        "" => format!("series-{}", &id[..8]),
+        words => format!("{words}-{}", &id[..8]),
+    }
+}
+
+fn mode(template_type: &str) -> Result<Mode, Refused> {
+    match template_type {
+        "in-person" => Ok(Mode::InPerson),
+        "online" => Ok(Mode::Virtual),
+        "hybrid" => Ok(Mode::Hybrid),
+        other => Err(refused(
+            "templateType",
+            format!("{other:?} is none of in-person, online, hybrid"),
+        )),
+    }
+}
+
+fn places(draft: &SeriesDraft) -> Result<Vec<Place>, Refused> {
+    let mut places = Vec::new();
+    if let Some(location) = &draft.template_location {
+        places.push(Place::Address {
+            country: UNKNOWN_COUNTRY.into(),
+            postal_code: None,
+            region: None,
+            locality: None,
+            street: None,
+            name: Some(text("templateLocation", location, MAX_NAME)?.to_owned()),
+        });
+    }
+    if let Some(online) = &draft.template_location_online {
+        let uri = text("templateLocationOnline", online, MAX_NAME)?;
+        if !(uri.starts_with("https://") || uri.starts_with("http://")) {
+            return Err(refused(
+                "templateLocationOnline",
+                format!("{uri:?} is not an http(s) URL"),
+            ));
+        }
+        places.push(Place::Online(Link {
+            uri: uri.to_owned(),
+            name: None,
+        }));
+    }
+    Ok(places)
+}
+
+/// The RRULE text of OpenMeet's rule.
+fn rule(
+    rule: &RecurrenceRule,
+    zone: chrono_tz::Tz,
+    starts_at: Timestamp,
+) -> Result<String, Refused> {
+    let frequency = match rule.frequency.as_str() {
+        "DAILY" | "WEEKLY" | "MONTHLY" | "YEARLY" => rule.frequency.as_str(),
+        other => {
+            return Err(refused(
+                "recurrenceRule.frequency",
+                format!("{other:?} is none of DAILY, WEEKLY, MONTHLY, YEARLY"),
+            ));
+        }
+    };
+    let mut parts = vec![format!("FREQ={frequency}")];
+    match rule.interval {
+        Some(0) => return Err(refused("recurrenceRule.interval", "must be at least 1")),
+        Some(interval) => parts.push(format!("INTERVAL={interval}")),
+        None => {}
+    }
+    match rule.count {
+        Some(count) if count == 0 || count > u32::from(MAX_OCCURRENCES) => {
+            return Err(refused(
+                "recurrenceRule.count",
+                format!("{count} is not from 1 to {MAX_OCCURRENCES}"),
+            ));
+        }
+        Some(count) => parts.push(format!("COUNT={count}")),
+        None => {}
+    }
+    if let Some(until) = &rule.until {
+        let until = last_instant(until, zone)?;
+        if until < starts_at {
+            return Err(refused(
+                "recurrenceRule.until",
+                "is before the first occurrence (templateStartDate)",
+            ));
+        }
+        parts.push(format!(
+            "UNTIL={}",
+            until.to_datetime().format("%Y%m%dT%H%M%SZ")
+        ));
+    }
+    if !rule.byweekday.is_empty() {
+        for (n, day) in rule.byweekday.iter().enumerate() {
+            weekday(day)
+                .map_err(|reason| refused(format!("recurrenceRule.byweekday[{n}]"), reason))?;
+        }
+        parts.push(format!("BYDAY={}", rule.byweekday.join(",")));
+    }
+    if !rule.bymonthday.is_empty() {
+        for (n, day) in rule.bymonthday.iter().enumerate() {
+            if *day == 0 || !(-31..=31).contains(day) {
+                return Err(refused(
+                    format!("recurrenceRule.bymonthday[{n}]"),
+                    format!("{day} is not a day of the month (1 to 31, or -31 to -1)"),
+                ));
+            }
+        }
+        parts.push(format!("BYMONTHDAY={}", join(&rule.bymonthday)));
+    }
+    if !rule.bymonth.is_empty() {
+        for (n, month) in rule.bymonth.iter().enumerate() {
+            if !(1..=12).contains(month) {
+                return Err(refused(
+                    format!("recurrenceRule.bymonth[{n}]"),
+                    format!("{month} is not a month (1 to 12)"),
+                ));
+            }
+        }
+        parts.push(format!("BYMONTH={}", join(&rule.bymonth)));
+    }
+    Ok(parts.join(";"))
+}
+
+fn join<T: ToString>(values: &[T]) -> String {
+    values
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `MO` … `SU`, optionally after an ordinal from -53 to 53 (not 0).
+fn weekday(day: &str) -> Result<(), String> {
+    let bad = || format!("{day:?} is not a weekday (MO … SU, or with an ordinal: 2TU, -1FR)");
+    let split = day.len().checked_sub(2).ok_or_else(bad)?;
+    let (ordinal, name) = day.split_at_checked(split).ok_or_else(bad)?;
+    if !matches!(name, "MO" | "TU" | "WE" | "TH" | "FR" | "SA" | "SU") {
+        return Err(bad());
+    }
+    match ordinal {
+        "" => Ok(()),
+        ordinal => match ordinal.parse::<i32>() {
+            Ok(n) if n != 0 && (-53..=53).contains(&n) => Ok(()),
+            _ => Err(bad()),
+        },
+    }
+}
+
+/// The last instant of `until`: a date means the end of that day in `zone`.
+fn last_instant(until: &str, zone: chrono_tz::Tz) -> Result<Timestamp, Refused> {
+    let field = "recurrenceRule.until";
+    if let Ok(date) = NaiveDate::parse_from_str(until, "%Y-%m-%d") {
+        let end = date.and_time(NaiveTime::from_hms_opt(23, 59, 59).unwrap_or_default());
+        return zone
+            .from_local_datetime(&end)
+            .latest()
+            .map(|at| Timestamp::from_datetime(at.to_utc()))
+            .ok_or_else(|| refused(field, format!("{until} does not end in {zone}")));
+    }
+    local_or_instant(until, zone).map_err(|err| refused(field, err.to_string()))
+}
+
+/// A bounded rule must yield from 1 to [`MAX_OCCURRENCES`] occurrences; an
+/// open-ended one, at least one.
+fn yields_occurrences(recurrence: &Recurrence, rule: &RecurrenceRule) -> Result<(), Refused> {
+    let field = "recurrenceRule";
+    let schedule = recurrence
+        .schedule()
+        .map_err(|err| refused(field, err.to_string()))?;
+    let bounded = rule.count.is_some() || rule.until.is_some();
+    let wanted = if bounded { MAX_OCCURRENCES + 1 } else { 1 };
+    let found = schedule
+        .first(wanted)
+        .map_err(|err| refused(field, err.to_string()))?
+        .len();
+    if found == 0 {
+        return Err(refused(field, "the rule yields no occurrence"));
+    }
+    if found > usize::from(MAX_OCCURRENCES) {
+        return Err(refused(
+            field,
+            format!("the rule yields more than {MAX_OCCURRENCES} occurrences"),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,304 @@
+//! OpenMeet's own series, as its backend sends them, into the series
+//! decider's command; each bad field refused by name.
+
+use chrono::{Datelike, Timelike, Weekday};
+use domain::decider::Decider;
+use domain::occurrence::{Mode, Place};
+use domain::platform::{
+    MAX_DESCRIPTION, RecurrenceRule, Refused, SeriesDraft, already_created, create_series,
+    series_id,
+};
+use domain::series::{Series, SeriesCommand};
+use domain::{DomainEvent, Timestamp};
+use proptest::prelude::*;
+
+fn at(text: &str) -> Timestamp {
+    Timestamp::parse_rfc3339(text).unwrap()
+}
+
+/// A weekly meetup on Tuesdays at 18:00 in Berlin, as OpenMeet sends it.
+fn weekly_meetup() -> SeriesDraft {
+    SeriesDraft {
+        openmeet_id: "series-42".into(),
+        name: "Rust Meetup Berlin".into(),
+        slug: None,
+        description: Some("Talks and pizza".into()),
+        time_zone: Some("Europe/Berlin".into()),
+        recurrence_rule: RecurrenceRule {
+            frequency: "WEEKLY".into(),
+            byweekday: vec!["TU".into()],
+            ..RecurrenceRule::default()
+        },
+        template_start_date: "2026-12-01T18:00:00".into(),
+        template_end_date: Some("2026-12-01T20:00:00".into()),
+        template_type: "hybrid".into(),
+        template_location: Some("c-base, Rungestraße 20, Berlin".into()),
+        template_location_online: Some("https://meet.example/rust".into()),
+    }
+}
+
+fn created(draft: &SeriesDraft) -> (SeriesCommand, Series) {
+    let command = create_series(draft, at("2026-11-01T10:00:00Z")).unwrap();
+    let events = Series::default()
+        .decide(&command, at("2026-11-01T10:00:00Z"))
+        .unwrap();
+    let state = events
+        .iter()
+        .fold(Series::default(), |state, event| state.evolve(event));
+    (command, state)
+}
+
+/// One field of a draft changed.
+type Change = Box<dyn Fn(&mut SeriesDraft)>;
+
+fn refusal(draft: SeriesDraft) -> Refused {
+    create_series(&draft, at("2026-11-01T10:00:00Z")).unwrap_err()
+}
+
+#[test]
+fn a_weekly_series_from_openmeet_becomes_a_series_of_its_own_id_with_its_rule_zone_and_places() {
+    let (command, state) = created(&weekly_meetup());
+    let Series::Active {
+        id,
+        slug,
+        details,
+        recurrence,
+        origin,
+    } = state
+    else {
+        panic!("{command:?}")
+    };
+    assert_eq!(id, series_id("series-42"));
+    assert!(slug.starts_with("rust-meetup-berlin-"), "{slug}");
+    assert_eq!(recurrence.rule, "FREQ=WEEKLY;BYDAY=TU");
+    assert_eq!(recurrence.time_zone, "Europe/Berlin");
+    assert_eq!(recurrence.starts_at, at("2026-12-01T17:00:00Z"));
+    assert_eq!(details.ends_at, Some(at("2026-12-01T19:00:00Z")));
+    assert_eq!(details.mode, Some(Mode::Hybrid));
+    assert!(
+        matches!(&details.places[0], Place::Address { country, name: Some(name), .. }
+        if country == "ZZ" && name.starts_with("c-base"))
+    );
+    assert!(
+        matches!(&details.places[1], Place::Online(link) if link.uri == "https://meet.example/rust")
+    );
+    assert_eq!(origin, domain::Origin::OpenMeet);
+}
+
+#[test]
+fn until_as_a_date_ends_the_series_at_the_end_of_that_day_where_it_takes_place() {
+    let mut draft = weekly_meetup();
+    draft.recurrence_rule.until = Some("2026-12-15".into());
+    let (_, state) = created(&draft);
+    let Series::Active { recurrence, .. } = state else {
+        panic!()
+    };
+    assert_eq!(
+        recurrence.rule,
+        "FREQ=WEEKLY;UNTIL=20261215T225959Z;BYDAY=TU"
+    );
+    let all = recurrence.schedule().unwrap().first(10).unwrap();
+    assert_eq!(
+        all,
+        [
+            at("2026-12-01T17:00:00Z"),
+            at("2026-12-08T17:00:00Z"),
+            at("2026-12-15T17:00:00Z")
+        ]
+    );
+}
+
+#[test]
+fn monthly_rules_take_ordinal_weekdays_days_of_the_month_and_months() {
+    let mut draft = weekly_meetup();
+    draft.recurrence_rule = RecurrenceRule {
+        frequency: "MONTHLY".into(),
+        interval: Some(2),
+        count: Some(6),
+        byweekday: vec!["-1FR".into()],
+        bymonth: vec![1, 3, 5, 7, 9, 11],
+        ..RecurrenceRule::default()
+    };
+    draft.template_start_date = "2027-01-29T19:00:00".into();
+    draft.template_end_date = None;
+    let (_, state) = created(&draft);
+    let Series::Active { recurrence, .. } = state else {
+        panic!()
+    };
+    assert_eq!(
+        recurrence.rule,
+        "FREQ=MONTHLY;INTERVAL=2;COUNT=6;BYDAY=-1FR;BYMONTH=1,3,5,7,9,11"
+    );
+    assert_eq!(recurrence.schedule().unwrap().first(10).unwrap().len(), 6);
+}
+
+#[test]
+fn every_bad_field_is_refused_by_its_name() {
+    let with = |change: &dyn Fn(&mut SeriesDraft)| {
+        let mut draft = weekly_meetup();
+        change(&mut draft);
+        refusal(draft).field
+    };
+    let cases: Vec<(&str, Change)> = vec![
+        ("id", Box::new(|d| d.openmeet_id = " ".into())),
+        ("name", Box::new(|d| d.name = "  ".into())),
+        ("name", Box::new(|d| d.name = "Rust\0Meetup".into())),
+        (
+            "description",
+            Box::new(|d| d.description = Some("x".repeat(1 << 20))),
+        ),
+        (
+            "timeZone",
+            Box::new(|d| d.time_zone = Some("Mars/Olympus".into())),
+        ),
+        (
+            "templateStartDate",
+            Box::new(|d| d.template_start_date = "next tuesday".into()),
+        ),
+        (
+            "templateEndDate",
+            Box::new(|d| d.template_end_date = Some("2026-12-01T17:00:00".into())),
+        ),
+        (
+            "templateType",
+            Box::new(|d| d.template_type = "in-space".into()),
+        ),
+        (
+            "templateLocationOnline",
+            Box::new(|d| d.template_location_online = Some("javascript:alert(1)".into())),
+        ),
+        (
+            "recurrenceRule.frequency",
+            Box::new(|d| d.recurrence_rule.frequency = "HOURLY".into()),
+        ),
+        (
+            "recurrenceRule.interval",
+            Box::new(|d| d.recurrence_rule.interval = Some(0)),
+        ),
+        (
+            "recurrenceRule.count",
+            Box::new(|d| d.recurrence_rule.count = Some(20_000)),
+        ),
+        (
+            "recurrenceRule.until",
+            Box::new(|d| d.recurrence_rule.until = Some("2026-11-30".into())),
+        ),
+        (
+            "recurrenceRule.byweekday[1]",
+            Box::new(|d| d.recurrence_rule.byweekday = vec!["TU".into(), "XX".into()]),
+        ),
+        (
+            "recurrenceRule.byweekday[0]",
+            Box::new(|d| d.recurrence_rule.byweekday = vec!["0MO".into()]),
+        ),
+        (
+            "recurrenceRule.bymonthday[0]",
+            Box::new(|d| d.recurrence_rule.bymonthday = vec![32]),
+        ),
+        (
+            "recurrenceRule.bymonth[0]",
+            Box::new(|d| d.recurrence_rule.bymonth = vec![13]),
+        ),
+        ("slug", Box::new(|d| d.slug = Some("Not A Slug".into()))),
+        (
+            "recurrenceRule",
+            Box::new(|d| {
+                d.recurrence_rule = RecurrenceRule {
+                    frequency: "DAILY".into(),
+                    until: Some("2060-01-01".into()),
+                    ..RecurrenceRule::default()
+                }
+            }),
+        ),
+    ];
+    for (field, change) in cases {
+        assert_eq!(with(&*change), field);
+    }
+    let mut long = weekly_meetup();
+    long.description = Some("x".repeat(MAX_DESCRIPTION + 1));
+    assert!(refusal(long).reason.contains("more than the 30000 allowed"));
+}
+
+#[test]
+fn a_rule_that_never_happens_is_refused() {
+    let mut draft = weekly_meetup();
+    draft.recurrence_rule = RecurrenceRule {
+        frequency: "YEARLY".into(),
+        count: Some(3),
+        bymonth: vec![2],
+        bymonthday: vec![30],
+        ..RecurrenceRule::default()
+    };
+    let refused = refusal(draft);
+    assert_eq!(refused.field, "recurrenceRule", "{refused}");
+}
+
+#[test]
+fn the_same_creation_again_finds_the_first_series_and_another_under_its_id_does_not() {
+    let draft = weekly_meetup();
+    let (_, state) = created(&draft);
+    let again = create_series(&draft, at("2026-11-02T09:00:00Z")).unwrap();
+    assert!(already_created(&state, &again), "a retry, a day later");
+    let mut renamed = draft.clone();
+    renamed.name = "Rust Meetup Potsdam".into();
+    renamed.slug = Some("rust-meetup-berlin".into());
+    let other = create_series(&renamed, at("2026-11-02T09:00:00Z")).unwrap();
+    assert!(!already_created(&state, &other));
+    assert!(!already_created(&Series::Absent, &again));
+}
+
+#[test]
+fn decided_events_are_one_series_created() {
+    let (command, _) = created(&weekly_meetup());
+    let events = Series::default()
+        .decide(&command, at("2026-11-01T10:00:00Z"))
+        .unwrap();
+    assert!(matches!(events.as_slice(), [DomainEvent::SeriesCreated(_)]));
+}
+
+const DAYS: [(&str, Weekday); 7] = [
+    ("MO", Weekday::Mon),
+    ("TU", Weekday::Tue),
+    ("WE", Weekday::Wed),
+    ("TH", Weekday::Thu),
+    ("FR", Weekday::Fri),
+    ("SA", Weekday::Sat),
+    ("SU", Weekday::Sun),
+];
+
+proptest! {
+    /// Any weekly rule OpenMeet sends, with a count, yields exactly that
+    /// many occurrences, each on one of its weekdays at the start's wall
+    /// time where the series takes place.
+    #[test]
+    fn a_weekly_rule_yields_its_count_on_its_weekdays_at_its_wall_time(
+        days in proptest::sample::subsequence(DAYS.to_vec(), 1..=7),
+        count in 1u32..60,
+        interval in 1u32..4,
+        day in 1u32..28,
+        hour in 6u32..22,
+        zone in proptest::sample::select(vec!["Europe/Berlin", "America/New_York", "Australia/Sydney", "UTC"]),
+    ) {
+        let mut draft = weekly_meetup();
+        draft.time_zone = Some(zone.into());
+        draft.template_start_date = format!("2027-03-{day:02}T{hour:02}:30:00");
+        draft.template_end_date = None;
+        draft.recurrence_rule = RecurrenceRule {
+            frequency: "WEEKLY".into(),
+            interval: Some(interval),
+            count: Some(count),
+            byweekday: days.iter().map(|(name, _)| (*name).to_owned()).collect(),
+            ..RecurrenceRule::default()
+        };
+        let (_, state) = created(&draft);
+        let Series::Active { recurrence, .. } = state else { panic!() };
+        let tz: chrono_tz::Tz = zone.parse().unwrap();
+        let all = recurrence.schedule().unwrap().first(200).unwrap();
+        prop_assert_eq!(all.len(), count as usize);
+        for occurrence in all {
+            let local = occurrence.to_datetime().with_timezone(&tz);
+            prop_assert!(days.iter().any(|(_, weekday)| *weekday == local.weekday()));
+            prop_assert_eq!((local.hour(), local.minute()), (hour, 30));
+        }
+    }
+}

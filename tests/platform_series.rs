@@ -1,0 +1,190 @@
+//! `POST /api/series`: OpenMeet's platform puts its own series in. A retry
+//! finds the first series, other content under the same id or slug is a
+//! conflict, each bad field is refused by name, and a refusal appends
+//! nothing.
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+#[path = "support/capture.rs"]
+#[allow(dead_code)]
+mod capture;
+#[path = "support/world.rs"]
+#[allow(dead_code)]
+mod world;
+
+use world::{ADMIN, World, offline_resolver, operator_token};
+
+const OWNER: &str = "did:plc:seriesowner000000000000";
+
+fn meetup(id: &str) -> Value {
+    json!({
+        "id": id,
+        "ownerDid": OWNER,
+        "name": "Rust Meetup Berlin",
+        "description": "Talks and pizza",
+        "timeZone": "Europe/Berlin",
+        "recurrenceRule": {"frequency": "WEEKLY", "byweekday": ["TU"]},
+        "templateStartDate": "2026-12-01T18:00:00",
+        "templateEndDate": "2026-12-01T20:00:00",
+        "templateType": "in-person",
+        "templateLocation": "c-base, Berlin"
+    })
+}
+
+async fn head(world: &World) -> u64 {
+    store::EventStore::head(&world.store).await.unwrap().0
+}
+
+#[tokio::test]
+async fn an_openmeet_series_is_created_once_under_its_id_and_read_back() {
+    let world = World::new(offline_resolver()).await;
+    let owner = operator_token(&world, OWNER).await;
+    let (status, created) = world
+        .call("POST", "/api/series", Some(&owner), Some(meetup("om-1")))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let slug = created["slug"].as_str().unwrap().to_owned();
+    assert!(slug.starts_with("rust-meetup-berlin-"), "{created}");
+    let position = created["position"].as_u64().unwrap();
+    world.project().await;
+
+    let (status, series) = world
+        .call(
+            "GET",
+            &format!("/api/series/{slug}?after={position}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{series}");
+    assert_eq!(series["rrule"], "FREQ=WEEKLY;BYDAY=TU");
+    assert_eq!(series["time_zone"], "Europe/Berlin");
+    assert_eq!(series["origin"], "openmeet");
+    assert_eq!(series["starts_at"], "2026-12-01T17:00:00Z");
+
+    let before = head(&world).await;
+    let (status, again) = world
+        .call("POST", "/api/series", Some(&owner), Some(meetup("om-1")))
+        .await;
+    assert_eq!(status, StatusCode::OK, "a retry: {again}");
+    assert_eq!(again, created, "the first result");
+    assert_eq!(head(&world).await, before, "nothing recorded twice");
+
+    let mut other = meetup("om-1");
+    other["name"] = json!("Rust Meetup Potsdam");
+    let (status, body) = world
+        .call("POST", "/api/series", Some(&owner), Some(other))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().starts_with("id: "),
+        "{body}"
+    );
+
+    let mut same_slug = meetup("om-2");
+    same_slug["slug"] = json!(slug);
+    let (status, body) = world
+        .call("POST", "/api/series", Some(&owner), Some(same_slug))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().starts_with("slug: "),
+        "{body}"
+    );
+    assert_eq!(head(&world).await, before, "refusals record nothing");
+    world.clean().await;
+}
+
+#[tokio::test]
+async fn only_the_owner_or_the_platform_puts_a_series_in_for_an_owner_with_an_account() {
+    let world = World::new(offline_resolver()).await;
+    let stranger = operator_token(&world, "did:plc:stranger00000000000000000").await;
+    let admin = operator_token(&world, ADMIN).await;
+    let (status, body) = world
+        .call("POST", "/api/series", Some(&stranger), Some(meetup("om-3")))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = world
+        .call("POST", "/api/series", Some(&admin), Some(meetup("om-3")))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "the owner has no account yet: {body}"
+    );
+    assert!(
+        body["message"].as_str().unwrap().starts_with("ownerDid: "),
+        "{body}"
+    );
+    operator_token(&world, OWNER).await;
+    let (status, body) = world
+        .call("POST", "/api/series", Some(&admin), Some(meetup("om-3")))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "the platform, for the owner: {body}"
+    );
+    world.clean().await;
+}
+
+#[tokio::test]
+async fn each_bad_field_is_a_400_naming_it_and_records_nothing() {
+    let world = World::new(offline_resolver()).await;
+    let owner = operator_token(&world, OWNER).await;
+    let before = head(&world).await;
+    let cases = [
+        ("timeZone", json!("Mars/Olympus")),
+        ("templateStartDate", json!("soon")),
+        ("templateEndDate", json!("2026-12-01T17:00:00")),
+        ("name", json!("Rust\u{0}Meetup")),
+        ("description", json!("x".repeat(1 << 20))),
+    ];
+    for (field, value) in cases {
+        let mut draft = meetup("om-4");
+        draft[field] = value;
+        let (status, body) = world
+            .call("POST", "/api/series", Some(&owner), Some(draft))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{field}: {body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{field}: ")),
+            "{field}: {body}"
+        );
+    }
+    let rules = [
+        (
+            "recurrenceRule.byweekday[0]",
+            json!({"frequency": "WEEKLY", "byweekday": ["XX"]}),
+        ),
+        (
+            "recurrenceRule.until",
+            json!({"frequency": "WEEKLY", "until": "2026-11-01"}),
+        ),
+        (
+            "recurrenceRule",
+            json!({"frequency": "DAILY", "until": "2060-01-01"}),
+        ),
+    ];
+    for (field, rule) in rules {
+        let mut draft = meetup("om-4");
+        draft["recurrenceRule"] = rule;
+        let (status, body) = world
+            .call("POST", "/api/series", Some(&owner), Some(draft))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{field}: {body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{field}: ")),
+            "{field}: {body}"
+        );
+    }
+    assert_eq!(head(&world).await, before, "nothing appended");
+    world.clean().await;
+}
