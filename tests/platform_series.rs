@@ -188,3 +188,57 @@ async fn each_bad_field_is_a_400_naming_it_and_records_nothing() {
     assert_eq!(head(&world).await, before, "nothing appended");
     world.clean().await;
 }
+
+#[tokio::test]
+async fn a_standalone_openmeet_event_is_created_once_under_its_id_with_its_coordinates() {
+    let world = World::new(offline_resolver()).await;
+    let owner = operator_token(&world, OWNER).await;
+    let party = json!({
+        "id": "om-event-1",
+        "ownerDid": OWNER,
+        "name": "Launch party",
+        "timeZone": "Europe/Berlin",
+        "startDate": "2026-12-10T19:00:00",
+        "endDate": "2026-12-10T23:00:00",
+        "type": "in-person",
+        "location": "c-base",
+        "lat": 52.513,
+        "lon": 13.42,
+        "status": "published"
+    });
+    let (status, created) = world
+        .call("POST", "/api/events", Some(&owner), Some(party.clone()))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    world.project().await;
+    let slug = created["slug"].as_str().unwrap();
+    let (status, event) = world
+        .call("GET", &format!("/api/events/{slug}"), None, None)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the slug it answered is the read model's: {event}"
+    );
+    assert_eq!(event["starts_at"], "2026-12-10T18:00:00Z");
+    assert_eq!(event["origin"], "openmeet");
+    assert_eq!(event["places"][0]["Geo"]["latitude"], "52.513");
+
+    let before = head(&world).await;
+    let (status, again) = world
+        .call("POST", "/api/events", Some(&owner), Some(party.clone()))
+        .await;
+    assert_eq!((status, &again), (StatusCode::OK, &created));
+    let mut moved = party;
+    moved["lat"] = json!(91);
+    let (status, body) = world
+        .call("POST", "/api/events", Some(&owner), Some(moved))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().starts_with("lat: "),
+        "{body}"
+    );
+    assert_eq!(head(&world).await, before);
+    world.clean().await;
+}

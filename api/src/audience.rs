@@ -30,6 +30,8 @@ pub enum Audience {
 /// Every route of the API with its audience.
 pub const ROUTES: &[(Method, &str, Audience)] = &[
     (Method::GET, "/api/events", Audience::Anyone),
+    // The owner's own session, or the platform's (an administrator's).
+    (Method::POST, "/api/events", Audience::Session),
     (Method::GET, "/api/events/{slug}", Audience::Anyone),
     (Method::PATCH, "/api/events/{slug}", Audience::Session),
     (Method::DELETE, "/api/events/{slug}", Audience::Session),

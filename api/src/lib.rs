@@ -106,6 +106,7 @@ impl AppState {
         events::list_attendees,
         series::get_series,
         platform::create_series,
+        platform::create_event,
         users::get_user,
         users::list_users,
         refs::get_external_ref,
@@ -141,6 +142,8 @@ impl AppState {
         platform::CreateSeries,
         platform::RecurrenceRuleDto,
         platform::CreatedSeries,
+        platform::CreateEvent,
+        platform::CreatedEvent,
         users::UserView,
         users::UserPage,
         refs::ExternalRefView,
@@ -188,7 +191,10 @@ async fn openapi_document() -> axum::Json<utoipa::openapi::OpenApi> {
 /// Every route.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/api/events", get(events::list_events))
+        .route(
+            "/api/events",
+            get(events::list_events).post(platform::create_event),
+        )
         .route(
             "/api/events/{slug}",
             get(events::get_event)

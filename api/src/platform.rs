@@ -1,7 +1,7 @@
-//! `POST /api/series`: OpenMeet's platform puts its own series in, in the
-//! shape its backend keeps them (openmeet-api's `CreateEventSeriesDto`), so
-//! the publishing direction can start from a request rather than from a
-//! test. The rule is `domain::platform`; here it is loaded, called and
+//! `POST /api/series` and `POST /api/events`: OpenMeet's platform puts its
+//! own series and standalone events in, in the shape its backend keeps them
+//! (openmeet-api's `CreateEventSeriesDto` and `CreateEventDto`), so the
+//! publishing direction starts from a request rather than from a test. The rule is `domain::platform`; here it is loaded, called and
 //! stored.
 
 use axum::Json;
@@ -10,8 +10,11 @@ use axum::http::StatusCode;
 use domain::StreamVersion;
 use domain::access::Action;
 use domain::decider::Decider;
-use domain::identity::{Identity, identity_stream};
-use domain::platform::{self, RecurrenceRule, SeriesDraft, already_created};
+use domain::identity::{Identity, Profile, identity_stream};
+use domain::occurrence::{Occurrence, OccurrenceCommand};
+use domain::platform::{
+    self, EventDraft, RecurrenceRule, SeriesDraft, already_created, already_scheduled,
+};
 use domain::publishing::{Owned, OwnerAssigned};
 use domain::series::{Series, SeriesCommand};
 use serde::{Deserialize, Serialize};
@@ -60,6 +63,10 @@ pub struct CreateSeries {
     #[schema(min_length = 1)]
     id: String,
     /// The DID of its owner, who must have an account here.
+    #[schema(
+        pattern = "^did:[a-z]+:[a-zA-Z0-9._:%-]*[a-zA-Z0-9._-]$",
+        max_length = 2048
+    )]
     owner_did: String,
     /// Its name.
     name: String,
@@ -155,15 +162,7 @@ pub async fn create_series(
     JsonObject(request): JsonObject<CreateSeries>,
 ) -> Result<(StatusCode, Json<CreatedSeries>), ApiError> {
     let (owner_did, draft) = request.draft();
-    caller.may(Action::CreateOwned { owner: &owner_did })?;
-    let owner = match replay::<Identity>(&state.store, &identity_stream(&owner_did)).await? {
-        Identity::Registered(profile) => profile,
-        _ => {
-            return Err(ApiError::Conflict(format!(
-                "ownerDid: {owner_did} has no account here; it logs in to OpenMeet first"
-            )));
-        }
-    };
+    let owner = owner(&state, &caller, &owner_did).await?;
     let command = platform::create_series(&draft, now())
         .map_err(|refused| ApiError::BadRequest(refused.to_string()))?;
     let SeriesCommand::Create {
@@ -174,35 +173,197 @@ pub async fn create_series(
             "a creation became another command".into(),
         ));
     };
-    let stream = series_id.stream();
-    let (series, expected) = current::<Series>(&state.store, &stream).await?;
-    let view = |position| CreatedSeries {
-        series_id: series_id.0,
-        id: draft.openmeet_id.clone(),
-        slug: slug.clone(),
-        position,
+    slug_is_free(&state, slug, series_id.0).await?;
+    let (status, position) = put_in::<Series>(
+        &state,
+        &caller,
+        &command,
+        Owned::Series(*series_id),
+        &owner,
+        already_created,
+    )
+    .await?;
+    tracing::info!(slug, ?status, "OpenMeet series put in");
+    Ok((
+        status,
+        Json(CreatedSeries {
+            series_id: series_id.0,
+            id: draft.openmeet_id,
+            slug: slug.clone(),
+            position,
+        }),
+    ))
+}
+
+/// A standalone event of OpenMeet's, as its backend creates it
+/// (openmeet-api's `CreateEventDto`), with its owner.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateEvent {
+    /// OpenMeet's own id of the event: a retry with the same id and content
+    /// finds the first event.
+    #[schema(min_length = 1)]
+    id: String,
+    /// The DID of its owner, who must have an account here.
+    #[schema(
+        pattern = "^did:[a-z]+:[a-zA-Z0-9._:%-]*[a-zA-Z0-9._-]$",
+        max_length = 2048
+    )]
+    owner_did: String,
+    /// Its name.
+    name: String,
+    /// Its description (at most 30,000 bytes).
+    description: Option<String>,
+    /// The IANA zone its times are kept in; `UTC` when absent.
+    time_zone: Option<String>,
+    /// Its start: an RFC 3339 instant, or a wall time in `timeZone`.
+    start_date: String,
+    /// Its end, in the same forms.
+    end_date: Option<String>,
+    /// `in-person`, `online` or `hybrid`.
+    #[serde(rename = "type")]
+    #[schema(pattern = "^(in-person|online|hybrid)$")]
+    kind: String,
+    /// Where, as free text (the name of its coordinates when `lat` and
+    /// `lon` are given, else an address of unknown country, `ZZ`).
+    location: Option<String>,
+    /// Where online: an http(s) URL.
+    location_online: Option<String>,
+    /// Degrees north, -90 to 90, with `lon`.
+    #[schema(minimum = -90, maximum = 90)]
+    lat: Option<f64>,
+    /// Degrees east, -180 to 180, with `lat`.
+    #[schema(minimum = -180, maximum = 180)]
+    lon: Option<f64>,
+    /// `draft`, `pending`, `published` or `cancelled`.
+    #[schema(pattern = "^(draft|pending|published|cancelled)$")]
+    status: Option<String>,
+}
+
+/// The event as recorded.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedEvent {
+    /// Its local id (derived from OpenMeet's).
+    pub occurrence_id: Uuid,
+    /// OpenMeet's id.
+    pub id: String,
+    /// Its URL name (`GET /api/events/{slug}`, once projected).
+    pub slug: String,
+    /// The global position of its creation, for `?after=` reads.
+    pub position: u64,
+}
+
+/// Creates a standalone OpenMeet event owned by `ownerDid`, as
+/// `POST /api/series` creates a series: 201, or 200 for a retry, 409 for
+/// other content under the id or an owner without an account, 400 naming
+/// the field.
+#[utoipa::path(post, path = "/api/events", request_body = CreateEvent,
+    responses((status = 201, body = CreatedEvent), (status = 200, body = CreatedEvent, description = "created before, with the same content"),
+        (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody),
+        (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(id = %request.id, owner = %request.owner_did))]
+pub async fn create_event(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    JsonObject(request): JsonObject<CreateEvent>,
+) -> Result<(StatusCode, Json<CreatedEvent>), ApiError> {
+    let draft = EventDraft {
+        openmeet_id: request.id,
+        name: request.name,
+        description: request.description,
+        time_zone: request.time_zone,
+        start_date: request.start_date,
+        end_date: request.end_date,
+        kind: request.kind,
+        location: request.location,
+        location_online: request.location_online,
+        lat: request.lat,
+        lon: request.lon,
+        status: request.status,
     };
-    if already_created(&series, &command) {
-        return Ok((
-            StatusCode::OK,
-            Json(view(created_at(&state, &stream).await?)),
+    let owner = owner(&state, &caller, &request.owner_did).await?;
+    let command = platform::schedule_event(&draft, now())
+        .map_err(|refused| ApiError::BadRequest(refused.to_string()))?;
+    let OccurrenceCommand::Schedule {
+        occurrence_id,
+        details,
+        ..
+    } = &command
+    else {
+        return Err(ApiError::Internal(
+            "a scheduling became another command".into(),
         ));
+    };
+    let (status, position) = put_in::<Occurrence>(
+        &state,
+        &caller,
+        &command,
+        Owned::Occurrence(*occurrence_id),
+        &owner,
+        already_scheduled,
+    )
+    .await?;
+    Ok((
+        status,
+        Json(CreatedEvent {
+            occurrence_id: occurrence_id.0,
+            id: draft.openmeet_id,
+            slug: domain::slug::slug(&details.name, occurrence_id.0),
+            position,
+        }),
+    ))
+}
+
+/// The account of `owner_did`, once `caller` may put its events in: the
+/// owner itself, or the platform for it.
+async fn owner(
+    state: &AppState,
+    caller: &Authenticated,
+    owner_did: &str,
+) -> Result<Profile, ApiError> {
+    platform::owner_did(owner_did).map_err(|refused| ApiError::BadRequest(refused.to_string()))?;
+    caller.may(Action::CreateOwned { owner: owner_did })?;
+    match replay::<Identity>(&state.store, &identity_stream(owner_did)).await? {
+        Identity::Registered(profile) => Ok(profile),
+        _ => Err(ApiError::Conflict(format!(
+            "ownerDid: {owner_did} has no account here; it logs in to OpenMeet first"
+        ))),
     }
-    if series != Series::Absent {
+}
+
+/// Records what `command` creates in `owned`'s stream, with its owner: 201
+/// and the position of the creation; 200 and the first creation's position
+/// when `already` says this is it again; 409 when the stream holds another.
+async fn put_in<D: Decider + PartialEq>(
+    state: &AppState,
+    caller: &Authenticated,
+    command: &D::Command,
+    owned: Owned,
+    owner: &Profile,
+    already: fn(&D, &D::Command) -> bool,
+) -> Result<(StatusCode, u64), ApiError>
+where
+    D::Error: std::fmt::Display,
+{
+    let stream = owned.stream();
+    let (state_now, expected) = current::<D>(&state.store, &stream).await?;
+    if already(&state_now, command) {
+        return Ok((StatusCode::OK, created_at(state, &stream).await?));
+    }
+    if state_now != D::default() {
         return Err(ApiError::Conflict(format!(
-            "id: OpenMeet's series {} was created here before with other content",
-            draft.openmeet_id
+            "id: {stream} was created here before with other content"
         )));
     }
-    slug_is_free(&state, slug).await?;
-    let mut events = series
-        .decide(&command, now())
+    let mut events = state_now
+        .decide(command, now())
         .map_err(|err| ApiError::BadRequest(err.to_string()))?;
     events.push(
         OwnerAssigned {
-            target: Owned::Series(*series_id),
+            target: owned,
             owner: owner.user_id,
-            did: owner_did.clone(),
+            did: owner.did.clone(),
         }
         .into(),
     );
@@ -212,8 +373,7 @@ pub async fn create_series(
         &caller.actor(),
     )
     .await?;
-    tracing::info!(slug, "OpenMeet series created");
-    Ok((StatusCode::CREATED, Json(view(position))))
+    Ok((StatusCode::CREATED, position))
 }
 
 /// The global position a creation of `stream` answered with: its last
@@ -233,11 +393,13 @@ async fn created_at(state: &AppState, stream: &domain::StreamId) -> Result<u64, 
 
 /// Refuses a slug another series holds (read from the read model: a
 /// creation racing another with the same slug is not caught here).
-async fn slug_is_free(state: &AppState, slug: &str) -> Result<(), ApiError> {
-    let taken: Option<Uuid> = sqlx::query_scalar("SELECT id FROM read.series WHERE slug = $1")
-        .bind(slug)
-        .fetch_optional(state.store.pool())
-        .await?;
+async fn slug_is_free(state: &AppState, slug: &str, series: Uuid) -> Result<(), ApiError> {
+    let taken: Option<Uuid> =
+        sqlx::query_scalar("SELECT id FROM read.series WHERE slug = $1 AND id <> $2")
+            .bind(slug)
+            .bind(series)
+            .fetch_optional(state.store.pool())
+            .await?;
     match taken {
         Some(other) => Err(ApiError::Conflict(format!(
             "slug: {slug:?} is series {other}'s"

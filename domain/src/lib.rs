@@ -27,6 +27,7 @@ pub mod rejection;
 pub mod series;
 pub mod series_detection;
 pub mod skips;
+pub mod slug;
 pub mod sync;
 pub mod text;
 pub mod time;

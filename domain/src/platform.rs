@@ -1,16 +1,20 @@
-//! OpenMeet's own series, as its backend sends them (the fields of
-//! openmeet-api's `CreateEventSeriesDto` and `RecurrenceRuleDto`), checked
-//! field by field and turned into the series decider's command. A refusal
-//! names the field as OpenMeet names it. A series keeps OpenMeet's id: its
-//! local id derives from it, so a retried creation finds the first one.
+//! OpenMeet's own series and events, as its backend sends them (the fields
+//! of openmeet-api's `CreateEventSeriesDto`, `RecurrenceRuleDto` and
+//! `CreateEventDto`), checked field by field and turned into the series and
+//! occurrence deciders' commands. A refusal names the field as OpenMeet
+//! names it. Each keeps OpenMeet's id: its local id derives from it, so a
+//! retried creation finds the first one.
 
 use chrono::{NaiveDate, NaiveTime, TimeZone};
 use thiserror::Error;
 
 use crate::envelope::{Origin, derived_uuid};
-use crate::occurrence::{EventDetails, Link, Mode, Place};
+use crate::occurrence::{
+    EventDetails, Link, Mode, Occurrence, OccurrenceCommand, OccurrenceId, Place, Status,
+};
 use crate::recurrence::{Recurrence, local_or_instant, time_zone};
 use crate::series::{Series, SeriesCommand, SeriesId};
+use crate::slug::slug;
 use crate::time::Timestamp;
 
 /// The most occurrences a bounded rule may yield.
@@ -70,7 +74,61 @@ pub struct SeriesDraft {
     pub template_location_online: Option<String>,
 }
 
-/// A draft that cannot become a series: which field, and why.
+/// A standalone event as OpenMeet creates it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EventDraft {
+    /// OpenMeet's own id of the event.
+    pub openmeet_id: String,
+    /// Its name.
+    pub name: String,
+    /// Its description.
+    pub description: Option<String>,
+    /// The IANA zone its wall times are kept in (`UTC` when absent).
+    pub time_zone: Option<String>,
+    /// Its start: an RFC 3339 instant, or a wall time in `time_zone`.
+    pub start_date: String,
+    /// Its end.
+    pub end_date: Option<String>,
+    /// `in-person`, `online` or `hybrid`.
+    pub kind: String,
+    /// Where, as free text.
+    pub location: Option<String>,
+    /// Where online: a URL.
+    pub location_online: Option<String>,
+    /// Degrees north of the place, with `lon`.
+    pub lat: Option<f64>,
+    /// Degrees east of the place, with `lat`.
+    pub lon: Option<f64>,
+    /// `draft`, `pending`, `published` or `cancelled`.
+    pub status: Option<String>,
+}
+
+/// What OpenMeet names the fields of a series' or an event's content.
+struct Names {
+    start: &'static str,
+    end: &'static str,
+    kind: &'static str,
+    location: &'static str,
+    online: &'static str,
+}
+
+const SERIES: Names = Names {
+    start: "templateStartDate",
+    end: "templateEndDate",
+    kind: "templateType",
+    location: "templateLocation",
+    online: "templateLocationOnline",
+};
+
+const EVENT: Names = Names {
+    start: "startDate",
+    end: "endDate",
+    kind: "type",
+    location: "location",
+    online: "locationOnline",
+};
+
+/// A draft that cannot become a series or an event: which field, and why.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
 #[error("{field}: {reason}")]
 pub struct Refused {
@@ -87,43 +145,101 @@ fn refused(field: impl Into<String>, reason: impl Into<String>) -> Refused {
     }
 }
 
+/// Refuses an owner that is not a DID.
+pub fn owner_did(did: &str) -> Result<(), Refused> {
+    if schemas::formats::is_did(did) {
+        Ok(())
+    } else {
+        Err(refused("ownerDid", format!("{did:?} is not a DID")))
+    }
+}
+
 /// The local id of the series OpenMeet knows as `openmeet_id`.
 pub fn series_id(openmeet_id: &str) -> SeriesId {
     SeriesId(derived_uuid("openmeet-series", openmeet_id))
 }
 
+/// The local id of the standalone event OpenMeet knows as `openmeet_id`.
+pub fn occurrence_id(openmeet_id: &str) -> OccurrenceId {
+    OccurrenceId(derived_uuid("openmeet-event", openmeet_id))
+}
+
+/// What a series or an event holds, as its draft gives it.
+struct Content<'a> {
+    openmeet_id: &'a str,
+    name: &'a str,
+    description: Option<&'a str>,
+    time_zone: Option<&'a str>,
+    start: &'a str,
+    end: Option<&'a str>,
+    kind: &'a str,
+    location: Option<&'a str>,
+    online: Option<&'a str>,
+}
+
+/// The content's details, checked, with the zone they are kept in and the
+/// start.
+fn details(
+    content: &Content,
+    names: &Names,
+    created_at: Timestamp,
+) -> Result<(EventDetails, chrono_tz::Tz, Timestamp), Refused> {
+    if content.openmeet_id.trim().is_empty() {
+        return Err(refused("id", "OpenMeet's own id is needed"));
+    }
+    let name = text("name", content.name, MAX_NAME)?;
+    if name.trim().is_empty() {
+        return Err(refused("name", "a name is needed"));
+    }
+    let description = content
+        .description
+        .map(|description| text("description", description, MAX_DESCRIPTION))
+        .transpose()?;
+    let zone_name = content.time_zone.unwrap_or("UTC");
+    let zone = time_zone(zone_name).map_err(|err| refused("timeZone", err.to_string()))?;
+    let starts_at = local_or_instant(content.start, zone)
+        .map_err(|err| refused(names.start, err.to_string()))?;
+    let ends_at = content
+        .end
+        .map(|end| local_or_instant(end, zone).map_err(|err| refused(names.end, err.to_string())))
+        .transpose()?;
+    if ends_at.is_some_and(|end| end < starts_at) {
+        return Err(refused(names.end, "the end is before the start"));
+    }
+    let details = EventDetails {
+        name: name.to_owned(),
+        description: description.map(str::to_owned),
+        starts_at: Some(starts_at),
+        ends_at,
+        time_zone: Some(zone_name.to_owned()),
+        mode: Some(mode(names.kind, content.kind)?),
+        status: None,
+        places: places(content, names)?,
+        links: vec![],
+        rsvp_expected: None,
+        created_at,
+    };
+    Ok((details, zone, starts_at))
+}
+
 /// The series `draft` asks for, as the decider's command, created at
 /// `created_at`.
 pub fn create_series(draft: &SeriesDraft, created_at: Timestamp) -> Result<SeriesCommand, Refused> {
-    if draft.openmeet_id.trim().is_empty() {
-        return Err(refused("id", "OpenMeet's id of the series is needed"));
-    }
-    let name = text("name", &draft.name, MAX_NAME)?;
-    if name.trim().is_empty() {
-        return Err(refused("name", "a series needs a name"));
-    }
-    let description = draft
-        .description
-        .as_deref()
-        .map(|description| text("description", description, MAX_DESCRIPTION))
-        .transpose()?;
-    let zone_name = draft.time_zone.as_deref().unwrap_or("UTC");
-    let zone = time_zone(zone_name).map_err(|err| refused("timeZone", err.to_string()))?;
-    let starts_at = local_or_instant(&draft.template_start_date, zone)
-        .map_err(|err| refused("templateStartDate", err.to_string()))?;
-    let ends_at = draft
-        .template_end_date
-        .as_deref()
-        .map(|end| {
-            local_or_instant(end, zone).map_err(|err| refused("templateEndDate", err.to_string()))
-        })
-        .transpose()?;
-    if ends_at.is_some_and(|end| end < starts_at) {
-        return Err(refused("templateEndDate", "the end is before the start"));
-    }
+    let content = Content {
+        openmeet_id: &draft.openmeet_id,
+        name: &draft.name,
+        description: draft.description.as_deref(),
+        time_zone: draft.time_zone.as_deref(),
+        start: &draft.template_start_date,
+        end: draft.template_end_date.as_deref(),
+        kind: &draft.template_type,
+        location: draft.template_location.as_deref(),
+        online: draft.template_location_online.as_deref(),
+    };
+    let (details, zone, starts_at) = details(&content, &SERIES, created_at)?;
     let recurrence = Recurrence {
         rule: rule(&draft.recurrence_rule, zone, starts_at)?,
-        time_zone: zone_name.to_owned(),
+        time_zone: zone.name().to_owned(),
         starts_at,
         exdates: vec![],
         rdates: vec![],
@@ -131,20 +247,7 @@ pub fn create_series(draft: &SeriesDraft, created_at: Timestamp) -> Result<Serie
     yields_occurrences(&recurrence, &draft.recurrence_rule)?;
     let slug = match &draft.slug {
         Some(slug) => slug_of("slug", slug)?,
-        None => derived_slug(name, &draft.openmeet_id),
-    };
-    let details = EventDetails {
-        name: name.to_owned(),
-        description: description.map(str::to_owned),
-        starts_at: Some(starts_at),
-        ends_at,
-        time_zone: Some(zone_name.to_owned()),
-        mode: Some(mode(&draft.template_type)?),
-        status: None,
-        places: places(draft)?,
-        links: vec![],
-        rsvp_expected: None,
-        created_at,
+        None => slug(&details.name, series_id(&draft.openmeet_id).0),
     };
     Ok(SeriesCommand::Create {
         series_id: series_id(&draft.openmeet_id),
@@ -153,6 +256,59 @@ pub fn create_series(draft: &SeriesDraft, created_at: Timestamp) -> Result<Serie
         recurrence,
         origin: Origin::OpenMeet,
     })
+}
+
+/// The standalone event `draft` asks for, as the occurrence decider's
+/// command, created at `created_at`.
+pub fn schedule_event(
+    draft: &EventDraft,
+    created_at: Timestamp,
+) -> Result<OccurrenceCommand, Refused> {
+    let content = Content {
+        openmeet_id: &draft.openmeet_id,
+        name: &draft.name,
+        description: draft.description.as_deref(),
+        time_zone: draft.time_zone.as_deref(),
+        start: &draft.start_date,
+        end: draft.end_date.as_deref(),
+        kind: &draft.kind,
+        location: draft.location.as_deref(),
+        online: draft.location_online.as_deref(),
+    };
+    let (mut details, _, _) = details(&content, &EVENT, created_at)?;
+    if let Some(geo) = geo(draft)? {
+        details.places.insert(0, geo);
+    }
+    details.status = draft.status.as_deref().map(status).transpose()?;
+    Ok(OccurrenceCommand::Schedule {
+        occurrence_id: occurrence_id(&draft.openmeet_id),
+        series_id: None,
+        details,
+    })
+}
+
+/// Whether `occurrence` is the standalone event `command` would schedule,
+/// whenever it was created.
+pub fn already_scheduled(occurrence: &Occurrence, command: &OccurrenceCommand) -> bool {
+    let (
+        Occurrence::Local {
+            series_id: None,
+            details,
+            ..
+        },
+        OccurrenceCommand::Schedule {
+            series_id: None,
+            details: new,
+            ..
+        },
+    ) = (occurrence, command)
+    else {
+        return false;
+    };
+    EventDetails {
+        created_at: details.created_at,
+        ..new.clone()
+    } == *details
 }
 
 /// Whether `series` is the one `command` would create: the same slug,
@@ -216,54 +372,70 @@ fn slug_of(field: &str, slug: &str) -> Result<String, Refused> {
     }
 }
 
-/// A slug from the name's letters and digits, and a short digest of the id
-/// (so two series of one name differ).
-fn derived_slug(name: &str, openmeet_id: &str) -> String {
-    let mut words = String::new();
-    for c in name.chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_alphanumeric() {
-            words.push(c);
-        } else if !words.ends_with('-') && !words.is_empty() {
-            words.push('-');
-        }
+/// The coordinates OpenMeet gives, as a place named by the location.
+fn geo(draft: &EventDraft) -> Result<Option<Place>, Refused> {
+    let (lat, lon) = match (draft.lat, draft.lon) {
+        (None, None) => return Ok(None),
+        (Some(lat), Some(lon)) => (lat, lon),
+        (Some(_), None) => return Err(refused("lon", "lat is given without lon")),
+        (None, Some(_)) => return Err(refused("lat", "lon is given without lat")),
+    };
+    if !(-90.0..=90.0).contains(&lat) {
+        return Err(refused("lat", format!("{lat} is not from -90 to 90")));
     }
-    let words: String = words.trim_end_matches('-').chars().take(80).collect();
-    let id = series_id(openmeet_id).0.simple().to_string();
-    match words.trim_end_matches('-') {
-        "" => format!("series-{}", &id[..8]),
-        words => format!("{words}-{}", &id[..8]),
+    if !(-180.0..=180.0).contains(&lon) {
+        return Err(refused("lon", format!("{lon} is not from -180 to 180")));
+    }
+    Ok(Some(Place::Geo {
+        latitude: lat.to_string(),
+        longitude: lon.to_string(),
+        altitude: None,
+        name: draft.location.clone(),
+    }))
+}
+
+/// OpenMeet's event status as the lexicon's.
+fn status(status: &str) -> Result<Status, Refused> {
+    match status {
+        "draft" | "pending" => Ok(Status::Planned),
+        "published" => Ok(Status::Scheduled),
+        "cancelled" => Ok(Status::Cancelled),
+        other => Err(refused(
+            "status",
+            format!("{other:?} is none of draft, pending, published, cancelled"),
+        )),
     }
 }
 
-fn mode(template_type: &str) -> Result<Mode, Refused> {
-    match template_type {
+fn mode(field: &str, kind: &str) -> Result<Mode, Refused> {
+    match kind {
         "in-person" => Ok(Mode::InPerson),
         "online" => Ok(Mode::Virtual),
         "hybrid" => Ok(Mode::Hybrid),
         other => Err(refused(
-            "templateType",
+            field,
             format!("{other:?} is none of in-person, online, hybrid"),
         )),
     }
 }
 
-fn places(draft: &SeriesDraft) -> Result<Vec<Place>, Refused> {
+fn places(content: &Content, names: &Names) -> Result<Vec<Place>, Refused> {
     let mut places = Vec::new();
-    if let Some(location) = &draft.template_location {
+    if let Some(location) = content.location {
         places.push(Place::Address {
             country: UNKNOWN_COUNTRY.into(),
             postal_code: None,
             region: None,
             locality: None,
             street: None,
-            name: Some(text("templateLocation", location, MAX_NAME)?.to_owned()),
+            name: Some(text(names.location, location, MAX_NAME)?.to_owned()),
         });
     }
-    if let Some(online) = &draft.template_location_online {
-        let uri = text("templateLocationOnline", online, MAX_NAME)?;
+    if let Some(online) = content.online {
+        let uri = text(names.online, online, MAX_NAME)?;
         if !(uri.starts_with("https://") || uri.starts_with("http://")) {
             return Err(refused(
-                "templateLocationOnline",
+                names.online,
                 format!("{uri:?} is not an http(s) URL"),
             ));
         }

@@ -3,10 +3,10 @@
 
 use chrono::{Datelike, Timelike, Weekday};
 use domain::decider::Decider;
-use domain::occurrence::{Mode, Place};
+use domain::occurrence::{Mode, Occurrence, OccurrenceCommand, Place, Status};
 use domain::platform::{
-    MAX_DESCRIPTION, RecurrenceRule, Refused, SeriesDraft, already_created, create_series,
-    series_id,
+    EventDraft, MAX_DESCRIPTION, RecurrenceRule, Refused, SeriesDraft, already_created,
+    already_scheduled, create_series, occurrence_id, schedule_event, series_id,
 };
 use domain::series::{Series, SeriesCommand};
 use domain::{DomainEvent, Timestamp};
@@ -50,6 +50,8 @@ fn created(draft: &SeriesDraft) -> (SeriesCommand, Series) {
 
 /// One field of a draft changed.
 type Change = Box<dyn Fn(&mut SeriesDraft)>;
+/// One field of an event's draft changed.
+type EventChange = Box<dyn Fn(&mut EventDraft)>;
 
 fn refusal(draft: SeriesDraft) -> Refused {
     create_series(&draft, at("2026-11-01T10:00:00Z")).unwrap_err()
@@ -300,5 +302,86 @@ proptest! {
             prop_assert!(days.iter().any(|(_, weekday)| *weekday == local.weekday()));
             prop_assert_eq!((local.hour(), local.minute()), (hour, 30));
         }
+    }
+}
+
+/// A launch party in Berlin, as OpenMeet sends a standalone event.
+fn launch_party() -> EventDraft {
+    EventDraft {
+        openmeet_id: "event-7".into(),
+        name: "Launch party".into(),
+        description: None,
+        time_zone: Some("Europe/Berlin".into()),
+        start_date: "2026-12-10T19:00:00".into(),
+        end_date: Some("2026-12-10T23:00:00".into()),
+        kind: "in-person".into(),
+        location: Some("c-base".into()),
+        location_online: None,
+        lat: Some(52.513),
+        lon: Some(13.42),
+        status: Some("published".into()),
+    }
+}
+
+#[test]
+fn a_standalone_event_is_scheduled_under_its_own_id_at_its_coordinates() {
+    let command = schedule_event(&launch_party(), at("2026-11-01T10:00:00Z")).unwrap();
+    let OccurrenceCommand::Schedule {
+        occurrence_id: id,
+        series_id,
+        details,
+    } = &command
+    else {
+        panic!("{command:?}")
+    };
+    assert_eq!(*id, occurrence_id("event-7"));
+    assert_eq!(*series_id, None);
+    assert_eq!(details.starts_at, Some(at("2026-12-10T18:00:00Z")));
+    assert_eq!(details.status, Some(Status::Scheduled));
+    assert!(
+        matches!(&details.places[0], Place::Geo { latitude, longitude, name: Some(name), .. }
+        if latitude == "52.513" && longitude == "13.42" && name == "c-base")
+    );
+    let events = Occurrence::default()
+        .decide(&command, at("2026-11-01T10:00:00Z"))
+        .unwrap();
+    let state = events
+        .iter()
+        .fold(Occurrence::default(), |state, event| state.evolve(event));
+    let again = schedule_event(&launch_party(), at("2026-11-05T10:00:00Z")).unwrap();
+    assert!(already_scheduled(&state, &again), "a retry, days later");
+    let mut moved = launch_party();
+    moved.start_date = "2026-12-11T19:00:00".into();
+    moved.end_date = Some("2026-12-11T23:00:00".into());
+    let other = schedule_event(&moved, at("2026-11-05T10:00:00Z")).unwrap();
+    assert!(!already_scheduled(&state, &other));
+}
+
+#[test]
+fn an_event_s_bad_fields_are_refused_by_their_names() {
+    let cases: Vec<(&str, EventChange)> = vec![
+        ("lat", Box::new(|d| d.lat = Some(91.0))),
+        ("lon", Box::new(|d| d.lon = Some(-181.0))),
+        ("lon", Box::new(|d| d.lon = None)),
+        ("status", Box::new(|d| d.status = Some("maybe".into()))),
+        ("type", Box::new(|d| d.kind = "somewhere".into())),
+        (
+            "endDate",
+            Box::new(|d| d.end_date = Some("2026-12-10T18:00:00".into())),
+        ),
+        (
+            "startDate",
+            Box::new(|d| d.start_date = "2026-03-29T02:30:00".into()),
+        ),
+        (
+            "locationOnline",
+            Box::new(|d| d.location_online = Some("ftp://x".into())),
+        ),
+    ];
+    for (field, change) in cases {
+        let mut draft = launch_party();
+        change(&mut draft);
+        let refused = schedule_event(&draft, at("2026-11-01T10:00:00Z")).unwrap_err();
+        assert_eq!(refused.field, field, "{refused}");
     }
 }
