@@ -48,6 +48,9 @@ enum Command {
     },
     /// Import Jetstream messages (JSON lines) from a file into the event store.
     ImportJetstream(commands::import::ImportArgs),
+    /// Put in an export of OpenMeet's series and events (JSON lines in the
+    /// shapes of POST /api/series and POST /api/events).
+    ImportOpenmeet(commands::import_openmeet::ImportOpenMeetArgs),
     /// Keep every read model current, and the process manager deciding,
     /// until stopped (Ctrl-C).
     Project(commands::background::SupervisionArgs),
@@ -97,6 +100,9 @@ async fn main() -> ExitCode {
             commands::ingest::run(&cli.database_url, bus, command).await
         }
         Command::ImportJetstream(args) => commands::import::run(&cli.database_url, args).await,
+        Command::ImportOpenmeet(args) => {
+            commands::import_openmeet::run(&cli.database_url, args).await
+        }
         Command::Recurrence { command } => commands::recurrence::run(command),
         Command::Series { command } => commands::series::run(command),
         Command::Auth { command } => commands::auth::run(&cli.database_url, command).await,

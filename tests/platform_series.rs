@@ -1,7 +1,7 @@
-//! `POST /api/series`: OpenMeet's platform puts its own series in. A retry
-//! finds the first series, other content under the same id or slug is a
-//! conflict, each bad field is refused by name, and a refusal appends
-//! nothing.
+//! `POST /api/series`, `POST /api/events` and `import-openmeet`: OpenMeet's
+//! platform puts its own series and events in. A retry finds the first one,
+//! other content under the same id or slug is a conflict, each bad field is
+//! refused by name, and a refusal appends nothing.
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
@@ -9,10 +9,14 @@ use serde_json::{Value, json};
 #[path = "support/capture.rs"]
 #[allow(dead_code)]
 mod capture;
+#[path = "support/faults.rs"]
+#[allow(dead_code)]
+mod faults;
 #[path = "support/world.rs"]
 #[allow(dead_code)]
 mod world;
 
+use faults::binary;
 use world::{ADMIN, World, offline_resolver, operator_token};
 
 const OWNER: &str = "did:plc:seriesowner000000000000";
@@ -240,5 +244,66 @@ async fn a_standalone_openmeet_event_is_created_once_under_its_id_with_its_coord
         "{body}"
     );
     assert_eq!(head(&world).await, before);
+    world.clean().await;
+}
+
+#[tokio::test]
+async fn import_openmeet_puts_an_export_in_once_and_names_each_line_it_rejects() {
+    let world = World::new(offline_resolver()).await;
+    operator_token(&world, OWNER).await;
+    let mut party = json!({
+        "id": "om-event-9", "ownerDid": OWNER, "name": "Launch party",
+        "startDate": "2026-12-10T19:00:00Z", "type": "online",
+        "locationOnline": "https://meet.example/launch"
+    });
+    let mut strangers = meetup("om-9");
+    strangers["ownerDid"] = json!("did:plc:nobodyhere0000000000000");
+    let mut off_the_map = party.clone();
+    off_the_map["id"] = json!("om-event-10");
+    off_the_map["lat"] = json!(91);
+    off_the_map["lon"] = json!(0);
+    let lines = [
+        meetup("om-8").to_string(),
+        String::new(),
+        "{not json".to_owned(),
+        party.to_string(),
+        strangers.to_string(),
+        off_the_map.to_string(),
+    ];
+    let file = std::env::temp_dir().join(format!("openmeet-export-{}.jsonl", uuid::Uuid::new_v4()));
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let path = file.to_str().unwrap();
+
+    let (ok, first) = binary(&world.db, &["import-openmeet", path]);
+    assert!(!ok, "rejected lines fail the run: {first}");
+    assert!(
+        first.contains(
+            "1 series and 1 events created, 0 series and 0 events there already, 3 lines rejected"
+        ),
+        "{first}"
+    );
+    for (line, reason) in [(3, "not JSON"), (5, "ownerDid: "), (6, "lat: ")] {
+        assert!(
+            first.contains(&format!("{path}:{line}: {reason}")),
+            "line {line}: {first}"
+        );
+    }
+    let before = head(&world).await;
+    let (_, again) = binary(&world.db, &["import-openmeet", path]);
+    assert!(
+        again.contains(
+            "0 series and 0 events created, 1 series and 1 events there already, 3 lines rejected"
+        ),
+        "{again}"
+    );
+    assert_eq!(head(&world).await, before, "a second run adds nothing");
+    party["name"] = json!("Launch party, moved");
+    std::fs::write(&file, party.to_string()).unwrap();
+    let (ok, changed) = binary(&world.db, &["import-openmeet", path]);
+    assert!(
+        !ok && changed.contains(&format!("{path}:1: id: ")),
+        "{changed}"
+    );
+    std::fs::remove_file(&file).unwrap();
     world.clean().await;
 }

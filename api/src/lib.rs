@@ -38,6 +38,7 @@ use document::Conventions;
 pub use error::ApiError;
 pub use health::{BackgroundTasks, TaskView};
 pub use intake::{FirehoseIntake, Intake, ProcessView};
+pub use platform::{CreateEvent, CreateSeries, Created, put_event, put_series};
 
 /// What every handler needs.
 #[derive(Clone)]

@@ -7,6 +7,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use domain::Actor;
 use domain::StreamVersion;
 use domain::access::Action;
 use domain::decider::Decider;
@@ -161,8 +162,42 @@ pub async fn create_series(
     caller: Authenticated,
     JsonObject(request): JsonObject<CreateSeries>,
 ) -> Result<(StatusCode, Json<CreatedSeries>), ApiError> {
+    allowed(&caller, &request.owner_did)?;
+    let (created, series) = put_series(&state, &caller.actor(), request).await?;
+    Ok((status(created), Json(series)))
+}
+
+/// Whether `caller` may put events in for `owner_did`.
+fn allowed(caller: &Authenticated, owner_did: &str) -> Result<(), ApiError> {
+    platform::owner_did(owner_did).map_err(|refused| ApiError::BadRequest(refused.to_string()))?;
+    caller.may(Action::CreateOwned { owner: owner_did })
+}
+
+fn status(created: Created) -> StatusCode {
+    match created {
+        Created::Now => StatusCode::CREATED,
+        Created::Before => StatusCode::OK,
+    }
+}
+
+/// Whether a put created what it asked for, or found it created before.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Created {
+    /// Created by this put.
+    Now,
+    /// Created before, with the same content.
+    Before,
+}
+
+/// Puts an OpenMeet series in as `actor`, whoever asks (the route, after
+/// authorizing its caller; `import-openmeet`, for the operator).
+pub async fn put_series(
+    state: &AppState,
+    actor: &Actor,
+    request: CreateSeries,
+) -> Result<(Created, CreatedSeries), ApiError> {
     let (owner_did, draft) = request.draft();
-    let owner = owner(&state, &caller, &owner_did).await?;
+    let owner = owner(state, &owner_did).await?;
     let command = platform::create_series(&draft, now())
         .map_err(|refused| ApiError::BadRequest(refused.to_string()))?;
     let SeriesCommand::Create {
@@ -173,25 +208,25 @@ pub async fn create_series(
             "a creation became another command".into(),
         ));
     };
-    slug_is_free(&state, slug, series_id.0).await?;
-    let (status, position) = put_in::<Series>(
-        &state,
-        &caller,
+    slug_is_free(state, slug, series_id.0).await?;
+    let (created, position) = put_in::<Series>(
+        state,
+        actor,
         &command,
         Owned::Series(*series_id),
         &owner,
         already_created,
     )
     .await?;
-    tracing::info!(slug, ?status, "OpenMeet series put in");
+    tracing::info!(slug, ?created, "OpenMeet series put in");
     Ok((
-        status,
-        Json(CreatedSeries {
+        created,
+        CreatedSeries {
             series_id: series_id.0,
             id: draft.openmeet_id,
             slug: slug.clone(),
             position,
-        }),
+        },
     ))
 }
 
@@ -268,6 +303,18 @@ pub async fn create_event(
     caller: Authenticated,
     JsonObject(request): JsonObject<CreateEvent>,
 ) -> Result<(StatusCode, Json<CreatedEvent>), ApiError> {
+    allowed(&caller, &request.owner_did)?;
+    let (created, event) = put_event(&state, &caller.actor(), request).await?;
+    Ok((status(created), Json(event)))
+}
+
+/// Puts a standalone OpenMeet event in as `actor`, as [`put_series`] does
+/// a series.
+pub async fn put_event(
+    state: &AppState,
+    actor: &Actor,
+    request: CreateEvent,
+) -> Result<(Created, CreatedEvent), ApiError> {
     let draft = EventDraft {
         openmeet_id: request.id,
         name: request.name,
@@ -282,7 +329,7 @@ pub async fn create_event(
         lon: request.lon,
         status: request.status,
     };
-    let owner = owner(&state, &caller, &request.owner_did).await?;
+    let owner = owner(state, &request.owner_did).await?;
     let command = platform::schedule_event(&draft, now())
         .map_err(|refused| ApiError::BadRequest(refused.to_string()))?;
     let OccurrenceCommand::Schedule {
@@ -295,9 +342,9 @@ pub async fn create_event(
             "a scheduling became another command".into(),
         ));
     };
-    let (status, position) = put_in::<Occurrence>(
-        &state,
-        &caller,
+    let (created, position) = put_in::<Occurrence>(
+        state,
+        actor,
         &command,
         Owned::Occurrence(*occurrence_id),
         &owner,
@@ -305,25 +352,19 @@ pub async fn create_event(
     )
     .await?;
     Ok((
-        status,
-        Json(CreatedEvent {
+        created,
+        CreatedEvent {
             occurrence_id: occurrence_id.0,
             id: draft.openmeet_id,
             slug: domain::slug::slug(&details.name, occurrence_id.0),
             position,
-        }),
+        },
     ))
 }
 
-/// The account of `owner_did`, once `caller` may put its events in: the
-/// owner itself, or the platform for it.
-async fn owner(
-    state: &AppState,
-    caller: &Authenticated,
-    owner_did: &str,
-) -> Result<Profile, ApiError> {
+/// The account of `owner_did`.
+async fn owner(state: &AppState, owner_did: &str) -> Result<Profile, ApiError> {
     platform::owner_did(owner_did).map_err(|refused| ApiError::BadRequest(refused.to_string()))?;
-    caller.may(Action::CreateOwned { owner: owner_did })?;
     match replay::<Identity>(&state.store, &identity_stream(owner_did)).await? {
         Identity::Registered(profile) => Ok(profile),
         _ => Err(ApiError::Conflict(format!(
@@ -332,24 +373,24 @@ async fn owner(
     }
 }
 
-/// Records what `command` creates in `owned`'s stream, with its owner: 201
-/// and the position of the creation; 200 and the first creation's position
-/// when `already` says this is it again; 409 when the stream holds another.
+/// Records what `command` creates in `owned`'s stream, with its owner, and
+/// the position of the creation; the first creation's position when
+/// `already` says this is it again; 409 when the stream holds another.
 async fn put_in<D: Decider + PartialEq>(
     state: &AppState,
-    caller: &Authenticated,
+    actor: &Actor,
     command: &D::Command,
     owned: Owned,
     owner: &Profile,
     already: fn(&D, &D::Command) -> bool,
-) -> Result<(StatusCode, u64), ApiError>
+) -> Result<(Created, u64), ApiError>
 where
     D::Error: std::fmt::Display,
 {
     let stream = owned.stream();
     let (state_now, expected) = current::<D>(&state.store, &stream).await?;
     if already(&state_now, command) {
-        return Ok((StatusCode::OK, created_at(state, &stream).await?));
+        return Ok((Created::Before, created_at(state, &stream).await?));
     }
     if state_now != D::default() {
         return Err(ApiError::Conflict(format!(
@@ -367,13 +408,8 @@ where
         }
         .into(),
     );
-    let position = append_together(
-        &state.store,
-        vec![(stream, expected, events)],
-        &caller.actor(),
-    )
-    .await?;
-    Ok((StatusCode::CREATED, position))
+    let position = append_together(&state.store, vec![(stream, expected, events)], actor).await?;
+    Ok((Created::Now, position))
 }
 
 /// The global position a creation of `stream` answered with: its last

@@ -6,6 +6,7 @@ pub mod background;
 pub mod events;
 pub mod identities;
 pub mod import;
+pub mod import_openmeet;
 pub mod ingest;
 pub mod intake;
 pub mod migrate;
