@@ -36,3 +36,4 @@ psql "$DATABASE_URL" -c "SELECT slug, name, status, state, origin, starts_at FRO
 psql "$DATABASE_URL" -c "SELECT o.name, a.status, a.origin FROM read.attendees a JOIN read.occurrences o ON o.id = a.occurrence_id ORDER BY o.name, a.status"
 echo "== series proposed by detection in the process manager (latest version of each)"
 psql "$DATABASE_URL" -c "SELECT organizer, version, jsonb_array_length(uris) AS events, confidence, explanation->>'pattern' AS pattern, replace(rrule, E'\n', ' ') AS rrule FROM read.series_proposals ORDER BY organizer"
+bash scripts/demo-publishing.sh
