@@ -142,7 +142,6 @@ async fn each_bad_field_is_a_400_naming_it_and_records_nothing() {
         ("timeZone", json!("Mars/Olympus")),
         ("templateStartDate", json!("soon")),
         ("templateEndDate", json!("2026-12-01T17:00:00")),
-        ("name", json!("Rust\u{0}Meetup")),
         ("description", json!("x".repeat(1 << 20))),
     ];
     for (field, value) in cases {
@@ -160,6 +159,19 @@ async fn each_bad_field_is_a_400_naming_it_and_records_nothing() {
             "{field}: {body}"
         );
     }
+    let mut nul = meetup("om-4");
+    nul["name"] = json!("Rust\u{0}Meetup");
+    let (status, body) = world
+        .call("POST", "/api/series", Some(&owner), Some(nul))
+        .await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("body/name holds U+0000")
+        ),
+        "U+0000 in any text of a body: {body}"
+    );
     let rules = [
         (
             "recurrenceRule.byweekday[0]",
@@ -305,5 +317,83 @@ async fn import_openmeet_puts_an_export_in_once_and_names_each_line_it_rejects()
         "{changed}"
     );
     std::fs::remove_file(&file).unwrap();
+    world.clean().await;
+}
+
+#[tokio::test]
+async fn a_series_is_edited_by_its_owner_against_the_version_it_saw() {
+    let world = World::new(offline_resolver()).await;
+    let owner = operator_token(&world, OWNER).await;
+    let stranger = operator_token(&world, "did:plc:stranger00000000000000000").await;
+    let (_, created) = world
+        .call("POST", "/api/series", Some(&owner), Some(meetup("om-edit")))
+        .await;
+    world.project().await;
+    let path = format!("/api/series/{}", created["slug"].as_str().unwrap());
+
+    let rename = json!({"name": "Rust Meetup Mitte"});
+    let (status, body) = world
+        .call("PATCH", &path, Some(&stranger), Some(rename.clone()))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, renamed) = world
+        .call("PATCH", &path, Some(&owner), Some(rename.clone()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{renamed}");
+    assert_eq!(renamed["recorded"], json!(["SeriesEdited"]));
+    let (_, again) = world.call("PATCH", &path, Some(&owner), Some(rename)).await;
+    assert_eq!(
+        again["recorded"],
+        json!([]),
+        "nothing changed, nothing recorded"
+    );
+
+    let every_other_week = json!({
+        "recurrenceRule": {"frequency": "WEEKLY", "interval": 2, "byweekday": ["TU"]}
+    });
+    let version = renamed["version"].as_u64().unwrap();
+    let stale = |world: &World, version: u64, body: Value| {
+        let request = axum::http::Request::patch(&path)
+            .header("authorization", format!("Bearer {owner}"))
+            .header("content-type", "application/json")
+            .header("if-match", format!("\"{version}\""))
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap();
+        let app = world.app.clone();
+        async move {
+            use tower::ServiceExt;
+            let response = app.oneshot(request).await.unwrap();
+            let status = response.status();
+            let etag = response
+                .headers()
+                .get("etag")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            (
+                status,
+                etag,
+                serde_json::from_slice::<Value>(&bytes).unwrap(),
+            )
+        }
+    };
+    let (status, etag, changed) = stale(&world, version, every_other_week.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(changed["recorded"], json!(["RecurrenceChanged"]));
+    assert_eq!(etag.as_deref(), Some((version + 1).to_string().as_str()));
+    let (status, _, body) = stale(&world, version, every_other_week).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("is at version {}", version + 1)),
+        "{body}"
+    );
+    world.project().await;
+    let (_, series) = world.call("GET", &path, None, None).await;
+    assert_eq!(series["rrule"], "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU");
+    assert_eq!(series["name"], "Rust Meetup Mitte");
     world.clean().await;
 }

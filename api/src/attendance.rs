@@ -24,7 +24,7 @@ use crate::sharing::owner_of;
 use crate::{ApiError, AppState};
 
 /// An answer to an event.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 pub struct RsvpRequest {
     /// `attending`, `interested` or `declined`.
     #[schema(value_type = String, pattern = "^(attending|interested|declined)$")]
@@ -48,7 +48,7 @@ pub struct RsvpView {
 }
 
 /// Whose answers to write to Bluesky again.
-#[derive(Deserialize, ToSchema, Default)]
+#[derive(Deserialize, Serialize, ToSchema, Default)]
 pub struct SyncRequest {
     /// Only this attendee's (a DID); every OpenMeet answer when absent (the
     /// event's owner or an administrator).

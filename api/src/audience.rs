@@ -55,6 +55,7 @@ pub const ROUTES: &[(Method, &str, Audience)] = &[
     (Method::GET, "/api/series/{slug}", Audience::Anyone),
     // The owner's own session, or the platform's (an administrator's).
     (Method::POST, "/api/series", Audience::Session),
+    (Method::PATCH, "/api/series/{slug}", Audience::Session),
     (Method::GET, "/api/users", Audience::Administrators),
     // The account's local id and token expiry only for itself and
     // administrators (see `users`).

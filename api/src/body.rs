@@ -6,6 +6,7 @@
 use axum::Json;
 use axum::extract::{FromRequest, OptionalFromRequest, Request};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
@@ -15,7 +16,7 @@ use crate::ApiError;
 /// when it does not parse, 422 when it is not an object of `T`'s shape.
 pub struct JsonObject<T>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonObject<T> {
+impl<T: DeserializeOwned + Serialize, S: Send + Sync> FromRequest<S> for JsonObject<T> {
     type Rejection = Response;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Response> {
@@ -31,7 +32,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonObject<T> {
 
 /// A body that may be left out: none without a `Content-Type`, or when it
 /// is JSON `null`.
-impl<T: DeserializeOwned, S: Send + Sync> OptionalFromRequest<S> for JsonObject<T> {
+impl<T: DeserializeOwned + Serialize, S: Send + Sync> OptionalFromRequest<S> for JsonObject<T> {
     type Rejection = Response;
 
     async fn from_request(request: Request, state: &S) -> Result<Option<Self>, Response> {
@@ -54,12 +55,19 @@ impl<T: DeserializeOwned, S: Send + Sync> OptionalFromRequest<S> for JsonObject<
     }
 }
 
-fn object_of<T: DeserializeOwned>(object: Map<String, Value>) -> Result<JsonObject<T>, ApiError> {
-    serde_json::from_value(Value::Object(object))
-        .map(JsonObject)
-        .map_err(|err| {
-            ApiError::Unprocessable(format!("the body is not of the documented shape: {err}"))
-        })
+fn object_of<T: DeserializeOwned + Serialize>(
+    object: Map<String, Value>,
+) -> Result<JsonObject<T>, ApiError> {
+    let read: T = serde_json::from_value(Value::Object(object)).map_err(|err| {
+        ApiError::Unprocessable(format!("the body is not of the documented shape: {err}"))
+    })?;
+    // No read model can store U+0000, and the document says no text of a
+    // body holds it; fields it does not name are passed over unread.
+    let known = serde_json::to_value(&read).unwrap_or_default();
+    if let Some(path) = domain::text::nul_in_value("body", &known) {
+        return Err(ApiError::Unprocessable(format!("{path} holds U+0000")));
+    }
+    Ok(JsonObject(read))
 }
 
 fn not_an_object() -> ApiError {
@@ -70,6 +78,12 @@ fn not_an_object() -> ApiError {
 /// as an integer).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Whole<T>(pub T);
+
+impl<T: Serialize> Serialize for Whole<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
 
 impl<'de, T: TryFrom<i64>> serde::Deserialize<'de> for Whole<T> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

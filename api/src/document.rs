@@ -9,7 +9,7 @@ use utoipa::Modify;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::request_body::RequestBody;
-use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::schema::{ArrayItems, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
 
@@ -37,6 +37,7 @@ impl Modify for Conventions {
                     .build(),
             ),
         );
+        let mut bodies = Vec::new();
         for (path, item) in openapi.paths.paths.iter_mut() {
             let operations = [
                 (Method::GET, &mut item.get),
@@ -48,7 +49,26 @@ impl Modify for Conventions {
             for (method, operation) in operations {
                 if let Some(operation) = operation {
                     describe(operation, audience::of(&method, path));
+                    for content in operation
+                        .request_body
+                        .iter_mut()
+                        .flat_map(|body| body.content.values_mut())
+                    {
+                        if let Some(schema) = &mut content.schema {
+                            without_nul(schema, &mut bodies);
+                        }
+                    }
                 }
+            }
+        }
+        // The schemas bodies refer to, and those they refer to in turn.
+        let mut done = std::collections::BTreeSet::new();
+        while let Some(name) = bodies.pop() {
+            if !done.insert(name.clone()) {
+                continue;
+            }
+            if let Some(schema) = components.schemas.get_mut(&name) {
+                without_nul(schema, &mut bodies);
             }
         }
     }
@@ -58,15 +78,11 @@ impl Modify for Conventions {
 /// text parameters hold no NUL.
 fn describe(operation: &mut Operation, audience: Option<Audience>) {
     for parameter in operation.parameters.iter_mut().flatten() {
-        if let Some(RefOr::T(Schema::Object(schema))) = &mut parameter.schema {
-            let text = match &schema.schema_type {
-                SchemaType::Type(kind) => *kind == Type::String,
-                SchemaType::Array(kinds) => kinds.contains(&Type::String),
-                SchemaType::AnyValue => false,
-            };
-            if text && schema.pattern.is_none() {
-                schema.pattern = Some(WITHOUT_NUL.into());
-            }
+        if let Some(RefOr::T(Schema::Object(schema))) = &mut parameter.schema
+            && is_text(&schema.schema_type)
+            && schema.pattern.is_none()
+        {
+            schema.pattern = Some(WITHOUT_NUL.into());
         }
     }
     if matches!(audience, Some(Audience::Session | Audience::Administrators)) {
@@ -118,6 +134,57 @@ fn describe(operation: &mut Operation, audience: Option<Audience>) {
         "the path answers other methods (listed in Allow)",
     );
     refuses(operation, "500", "the server failed");
+}
+
+/// Says of every text in `schema` that it holds no NUL (the read models
+/// cannot store one, and bodies holding one are refused), noting the
+/// schemas it refers to in `refers`.
+fn without_nul(schema: &mut RefOr<Schema>, refers: &mut Vec<String>) {
+    let schema = match schema {
+        RefOr::Ref(reference) => {
+            if let Some(name) = reference.ref_location.strip_prefix("#/components/schemas/") {
+                refers.push(name.to_owned());
+            }
+            return;
+        }
+        RefOr::T(schema) => schema,
+    };
+    match schema {
+        Schema::Object(object) => {
+            if is_text(&object.schema_type) && object.pattern.is_none() {
+                object.pattern = Some(WITHOUT_NUL.into());
+            }
+            for property in object.properties.values_mut() {
+                without_nul(property, refers);
+            }
+        }
+        Schema::Array(array) => {
+            if let ArrayItems::RefOrSchema(items) = &mut array.items {
+                without_nul(items, refers);
+            }
+        }
+        Schema::OneOf(one) => one
+            .items
+            .iter_mut()
+            .for_each(|item| without_nul(item, refers)),
+        Schema::AllOf(all) => all
+            .items
+            .iter_mut()
+            .for_each(|item| without_nul(item, refers)),
+        Schema::AnyOf(any) => any
+            .items
+            .iter_mut()
+            .for_each(|item| without_nul(item, refers)),
+        _ => {}
+    }
+}
+
+fn is_text(kind: &SchemaType) -> bool {
+    match kind {
+        SchemaType::Type(kind) => *kind == Type::String,
+        SchemaType::Array(kinds) => kinds.contains(&Type::String),
+        SchemaType::AnyValue => false,
+    }
 }
 
 fn takes(operation: &Operation, parameter: &str) -> bool {

@@ -17,7 +17,7 @@ use crate::events::find_event;
 use crate::{ApiError, AppState};
 
 /// The fields to change; absent ones stay.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 pub struct EditRequest {
     /// A new name: not blank.
     #[schema(pattern = "\\S")]

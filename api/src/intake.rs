@@ -139,6 +139,18 @@ async fn process<C: ToSchema + serde::de::DeserializeOwned>(
             "{route} takes one commit of its collection in Jetstream's shape: {err}"
         ))
     })?;
+    let texts = [
+        ("did", Some(&commit.did)),
+        ("commit.rev", Some(&commit.commit.rev)),
+        ("commit.rkey", Some(&commit.commit.rkey)),
+        ("commit.cid", commit.commit.cid.as_ref()),
+    ];
+    if let Some((field, _)) = texts
+        .iter()
+        .find(|(_, text)| text.is_some_and(|text| text.contains('\0')))
+    {
+        return Err(ApiError::BadRequest(format!("{field} holds U+0000")));
+    }
     let Whole(micros) = commit.time_us;
     if micros < 0 {
         return Err(ApiError::BadRequest(format!(

@@ -108,6 +108,7 @@ impl AppState {
         series::get_series,
         platform::create_series,
         platform::create_event,
+        platform::edit_series,
         users::get_user,
         users::list_users,
         refs::get_external_ref,
@@ -145,6 +146,8 @@ impl AppState {
         platform::CreatedSeries,
         platform::CreateEvent,
         platform::CreatedEvent,
+        platform::UpdateSeries,
+        platform::EditedSeries,
         users::UserView,
         users::UserPage,
         refs::ExternalRefView,
@@ -214,7 +217,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/events/{slug}/attendees", get(events::list_attendees))
         .route("/api/series", post(platform::create_series))
-        .route("/api/series/{slug}", get(series::get_series))
+        .route(
+            "/api/series/{slug}",
+            get(series::get_series).patch(platform::edit_series),
+        )
         .route("/api/users", get(users::list_users))
         .route("/api/users/{did}", get(users::get_user))
         .route("/api/series-proposals", get(proposals::list_proposals))

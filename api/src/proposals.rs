@@ -103,7 +103,7 @@ pub async fn list_proposals(
 }
 
 /// How a proposal was adjusted before it was accepted.
-#[derive(Deserialize, ToSchema, Default)]
+#[derive(Deserialize, Serialize, ToSchema, Default)]
 pub struct Adjustment {
     /// The rule to use instead (iCalendar lines: `DTSTART;TZID=…:…`,
     /// `RRULE:…`, optional `EXDATE`/`RDATE`).

@@ -24,7 +24,7 @@ use crate::commands::append_together;
 use crate::{ApiError, AppState};
 
 /// Sharing settings.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 pub struct SettingsRequest {
     /// Share on Bluesky.
     pub enabled: bool,
@@ -170,7 +170,7 @@ pub async fn change_settings(
 }
 
 /// Which event to sync.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 pub struct SyncBlueskyRequest {
     /// The event's or series' URL name.
     pub slug: String,

@@ -165,6 +165,7 @@ pub fn occurrence_id(openmeet_id: &str) -> OccurrenceId {
 }
 
 /// What a series or an event holds, as its draft gives it.
+#[derive(Default)]
 struct Content<'a> {
     openmeet_id: &'a str,
     name: &'a str,
@@ -585,4 +586,110 @@ fn yields_occurrences(recurrence: &Recurrence, rule: &RecurrenceRule) -> Result<
         ));
     }
     Ok(())
+}
+
+/// What OpenMeet changes of a series (openmeet-api's
+/// `UpdateEventSeriesDto`): a field left out stays as it is. Both location
+/// fields are replaced when either is given.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SeriesPatch {
+    /// A new name.
+    pub name: Option<String>,
+    /// A new description.
+    pub description: Option<String>,
+    /// A new zone: the occurrences keep their wall time in it.
+    pub time_zone: Option<String>,
+    /// A new rule, replacing the old one whole.
+    pub recurrence_rule: Option<RecurrenceRule>,
+    /// A new first start (re-plans the occurrences from there).
+    pub template_start_date: Option<String>,
+    /// A new first end.
+    pub template_end_date: Option<String>,
+    /// A new type.
+    pub template_type: Option<String>,
+    /// A new location, as free text.
+    pub template_location: Option<String>,
+    /// A new online location.
+    pub template_location_online: Option<String>,
+}
+
+/// The commands that carry `patch` out on `series`: an edit of its content
+/// (`SeriesEdited`) when that changes, a new recurrence
+/// (`RecurrenceChanged`: the occurrences planned anew from it; those past
+/// and published stay) when the rule, zone or times change; none when
+/// nothing does.
+pub fn edit_series(series: &Series, patch: &SeriesPatch) -> Result<Vec<SeriesCommand>, Refused> {
+    let Series::Active {
+        details,
+        recurrence,
+        ..
+    } = series
+    else {
+        return Err(refused("slug", "no such series"));
+    };
+    let mut new = details.clone();
+    if let Some(name) = &patch.name {
+        let name = text("name", name, MAX_NAME)?;
+        if name.trim().is_empty() {
+            return Err(refused("name", "a name is needed"));
+        }
+        new.name = name.to_owned();
+    }
+    if let Some(description) = &patch.description {
+        new.description = Some(text("description", description, MAX_DESCRIPTION)?.to_owned());
+    }
+    let zone_name = patch.time_zone.as_deref().unwrap_or(&recurrence.time_zone);
+    let zone = time_zone(zone_name).map_err(|err| refused("timeZone", err.to_string()))?;
+    let starts_at = match &patch.template_start_date {
+        Some(start) => {
+            local_or_instant(start, zone).map_err(|err| refused(SERIES.start, err.to_string()))?
+        }
+        None => recurrence.starts_at,
+    };
+    let ends_at = match &patch.template_end_date {
+        Some(end) => {
+            Some(local_or_instant(end, zone).map_err(|err| refused(SERIES.end, err.to_string()))?)
+        }
+        None => details.ends_at,
+    };
+    if ends_at.is_some_and(|end| end < starts_at) {
+        return Err(refused(SERIES.end, "the end is before the start"));
+    }
+    if let Some(kind) = &patch.template_type {
+        new.mode = Some(mode(SERIES.kind, kind)?);
+    }
+    if patch.template_location.is_some() || patch.template_location_online.is_some() {
+        let content = Content {
+            location: patch.template_location.as_deref(),
+            online: patch.template_location_online.as_deref(),
+            ..Content::default()
+        };
+        new.places = places(&content, &SERIES)?;
+    }
+    new.starts_at = Some(starts_at);
+    new.ends_at = ends_at;
+    new.time_zone = Some(zone_name.to_owned());
+    let new_recurrence = Recurrence {
+        rule: match &patch.recurrence_rule {
+            Some(parts) => rule(parts, zone, starts_at)?,
+            None => recurrence.rule.clone(),
+        },
+        time_zone: zone_name.to_owned(),
+        starts_at,
+        exdates: recurrence.exdates.clone(),
+        rdates: recurrence.rdates.clone(),
+    };
+    let open_ended = RecurrenceRule::default();
+    yields_occurrences(
+        &new_recurrence,
+        patch.recurrence_rule.as_ref().unwrap_or(&open_ended),
+    )?;
+    let mut commands = Vec::new();
+    if new != *details {
+        commands.push(SeriesCommand::Edit(new));
+    }
+    if new_recurrence != *recurrence {
+        commands.push(SeriesCommand::ChangeRecurrence(new_recurrence));
+    }
+    Ok(commands)
 }

@@ -5,8 +5,9 @@ use chrono::{Datelike, Timelike, Weekday};
 use domain::decider::Decider;
 use domain::occurrence::{Mode, Occurrence, OccurrenceCommand, Place, Status};
 use domain::platform::{
-    EventDraft, MAX_DESCRIPTION, RecurrenceRule, Refused, SeriesDraft, already_created,
-    already_scheduled, create_series, occurrence_id, schedule_event, series_id,
+    EventDraft, MAX_DESCRIPTION, RecurrenceRule, Refused, SeriesDraft, SeriesPatch,
+    already_created, already_scheduled, create_series, edit_series, occurrence_id, schedule_event,
+    series_id,
 };
 use domain::series::{Series, SeriesCommand};
 use domain::{DomainEvent, Timestamp};
@@ -384,4 +385,92 @@ fn an_event_s_bad_fields_are_refused_by_their_names() {
         let refused = schedule_event(&draft, at("2026-11-01T10:00:00Z")).unwrap_err();
         assert_eq!(refused.field, field, "{refused}");
     }
+}
+
+fn patched(patch: SeriesPatch) -> Vec<SeriesCommand> {
+    let (_, state) = created(&weekly_meetup());
+    edit_series(&state, &patch).unwrap()
+}
+
+#[test]
+fn a_new_name_edits_the_content_and_leaves_the_recurrence() {
+    let commands = patched(SeriesPatch {
+        name: Some("Rust Meetup Berlin-Mitte".into()),
+        ..SeriesPatch::default()
+    });
+    assert!(
+        matches!(commands.as_slice(), [SeriesCommand::Edit(details)] if details.name == "Rust Meetup Berlin-Mitte")
+    );
+}
+
+#[test]
+fn a_new_rule_changes_the_recurrence_alone_and_a_new_start_both() {
+    let rule = patched(SeriesPatch {
+        recurrence_rule: Some(RecurrenceRule {
+            frequency: "WEEKLY".into(),
+            interval: Some(2),
+            byweekday: vec!["TU".into()],
+            ..RecurrenceRule::default()
+        }),
+        ..SeriesPatch::default()
+    });
+    assert!(
+        matches!(rule.as_slice(), [SeriesCommand::ChangeRecurrence(r)] if r.rule == "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU")
+    );
+    let moved = patched(SeriesPatch {
+        template_start_date: Some("2026-12-02T18:00:00".into()),
+        template_end_date: Some("2026-12-02T20:00:00".into()),
+        recurrence_rule: Some(RecurrenceRule {
+            frequency: "WEEKLY".into(),
+            byweekday: vec!["WE".into()],
+            ..RecurrenceRule::default()
+        }),
+        ..SeriesPatch::default()
+    });
+    match moved.as_slice() {
+        [
+            SeriesCommand::Edit(details),
+            SeriesCommand::ChangeRecurrence(recurrence),
+        ] => {
+            assert_eq!(details.starts_at, Some(at("2026-12-02T17:00:00Z")));
+            assert_eq!(recurrence.starts_at, at("2026-12-02T17:00:00Z"));
+            assert_eq!(recurrence.rule, "FREQ=WEEKLY;BYDAY=WE");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_patch_that_changes_nothing_records_nothing_and_a_bad_field_is_named() {
+    assert_eq!(patched(SeriesPatch::default()), vec![]);
+    assert_eq!(
+        patched(SeriesPatch {
+            name: Some("Rust Meetup Berlin".into()),
+            time_zone: Some("Europe/Berlin".into()),
+            ..SeriesPatch::default()
+        }),
+        vec![]
+    );
+    let (_, state) = created(&weekly_meetup());
+    let bad = |patch: SeriesPatch| edit_series(&state, &patch).unwrap_err().field;
+    assert_eq!(
+        bad(SeriesPatch {
+            time_zone: Some("Mars/Olympus".into()),
+            ..SeriesPatch::default()
+        }),
+        "timeZone"
+    );
+    assert_eq!(
+        bad(SeriesPatch {
+            template_end_date: Some("2026-12-01T17:00:00".into()),
+            ..SeriesPatch::default()
+        }),
+        "templateEndDate"
+    );
+    assert_eq!(
+        edit_series(&Series::Absent, &SeriesPatch::default())
+            .unwrap_err()
+            .field,
+        "slug"
+    );
 }

@@ -24,7 +24,7 @@ use crate::commands::execute;
 use crate::{ApiError, AppState};
 
 /// An app-password login.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 pub struct AppPasswordLogin {
     /// A handle (`alice.bsky.social`) or a DID.
     #[schema(
