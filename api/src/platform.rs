@@ -1,8 +1,9 @@
-//! `POST /api/series` and `POST /api/events`: OpenMeet's platform puts its
-//! own series and standalone events in, in the shape its backend keeps them
-//! (openmeet-api's `CreateEventSeriesDto` and `CreateEventDto`), so the
-//! publishing direction starts from a request rather than from a test. The rule is `domain::platform`; here it is loaded, called and
-//! stored.
+//! `POST /api/series`, `POST /api/events` and `PATCH /api/series/{slug}`:
+//! OpenMeet's platform puts its own series and standalone events in, in the
+//! shape its backend keeps them (openmeet-api's `CreateEventSeriesDto`,
+//! `CreateEventDto` and `UpdateEventSeriesDto`), so the publishing
+//! direction starts from a request rather than from a test. The rules are
+//! `domain::platform`; here they are loaded, called and stored.
 
 use axum::Json;
 use axum::extract::{Path, State};
