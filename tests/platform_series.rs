@@ -397,3 +397,38 @@ async fn a_series_is_edited_by_its_owner_against_the_version_it_saw() {
     assert_eq!(series["name"], "Rust Meetup Mitte");
     world.clean().await;
 }
+
+#[tokio::test]
+async fn two_edits_racing_against_the_same_version_record_one() {
+    let world = World::new(offline_resolver()).await;
+    let owner = operator_token(&world, OWNER).await;
+    let (_, created) = world
+        .call("POST", "/api/series", Some(&owner), Some(meetup("om-race")))
+        .await;
+    world.project().await;
+    let path = format!("/api/series/{}", created["slug"].as_str().unwrap());
+    let (_, seen) = world
+        .call("PATCH", &path, Some(&owner), Some(json!({})))
+        .await;
+    let version = seen["version"].as_u64().unwrap();
+    let edit = |name: &'static str| {
+        let request = axum::http::Request::patch(&path)
+            .header("authorization", format!("Bearer {owner}"))
+            .header("content-type", "application/json")
+            .header("if-match", version.to_string())
+            .body(axum::body::Body::from(json!({"name": name}).to_string()))
+            .unwrap();
+        let app = world.app.clone();
+        async move {
+            use tower::ServiceExt;
+            app.oneshot(request).await.unwrap().status()
+        }
+    };
+    let before = head(&world).await;
+    let (first, second) = tokio::join!(edit("Rust Meetup A"), edit("Rust Meetup B"));
+    let mut statuses = [first, second];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT]);
+    assert_eq!(head(&world).await, before + 1, "one SeriesEdited");
+    world.clean().await;
+}
