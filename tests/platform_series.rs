@@ -66,6 +66,14 @@ async fn an_openmeet_series_is_created_once_under_its_id_and_read_back() {
     assert_eq!(series["time_zone"], "Europe/Berlin");
     assert_eq!(series["origin"], "openmeet");
     assert_eq!(series["starts_at"], "2026-12-01T17:00:00Z");
+    let (status, by_id) = world
+        .call("GET", "/api/series/openmeet/om-1", None, None)
+        .await;
+    assert_eq!(
+        (status, &by_id),
+        (StatusCode::OK, &series),
+        "read by OpenMeet's id"
+    );
 
     let before = head(&world).await;
     let (status, again) = world

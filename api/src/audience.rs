@@ -53,6 +53,7 @@ pub const ROUTES: &[(Method, &str, Audience)] = &[
         Audience::Anyone,
     ),
     (Method::GET, "/api/series/{slug}", Audience::Anyone),
+    (Method::GET, "/api/series/openmeet/{id}", Audience::Anyone),
     // The owner's own session, or the platform's (an administrator's).
     (Method::POST, "/api/series", Audience::Session),
     (Method::PATCH, "/api/series/{slug}", Audience::Session),

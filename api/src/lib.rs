@@ -106,6 +106,7 @@ impl AppState {
         events::get_event,
         events::list_attendees,
         series::get_series,
+        series::get_series_by_openmeet_id,
         platform::create_series,
         platform::create_event,
         platform::edit_series,
@@ -217,6 +218,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/events/{slug}/attendees", get(events::list_attendees))
         .route("/api/series", post(platform::create_series))
+        .route(
+            "/api/series/openmeet/{id}",
+            get(series::get_series_by_openmeet_id),
+        )
         .route(
             "/api/series/{slug}",
             get(series::get_series).patch(platform::edit_series),

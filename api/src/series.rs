@@ -33,10 +33,10 @@ pub struct SeriesView {
     /// Its RRULE.
     pub rrule: String,
     /// EXDATEs.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Vec<String>)]
     pub exdates: serde_json::Value,
     /// RDATEs.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Vec<String>)]
     pub rdates: serde_json::Value,
     /// `bluesky` or `openmeet`: its source of truth.
     pub origin: String,
@@ -64,6 +64,10 @@ struct SeriesRow {
     is_read_only: bool,
 }
 
+/// The columns of a series row.
+const SERIES_COLUMNS: &str = "id, slug, name, description, starts_at, time_zone, rrule, exdates, rdates, \
+     origin, external_id, is_read_only";
+
 /// One series by its URL name, with its occurrences.
 #[utoipa::path(get, path = "/api/series/{slug}", params(("slug" = String, Path), After),
     responses((status = 200, body = SeriesView), (status = 404, body = crate::error::ErrorBody)))]
@@ -78,14 +82,44 @@ pub async fn get_series(
         &[Projection::Series, Projection::Occurrences],
     )
     .await?;
-    let series: SeriesRow = sqlx::query_as(
-        "SELECT id, slug, name, description, starts_at, time_zone, rrule, exdates, rdates, origin, external_id, \
-         is_read_only FROM read.series WHERE slug = $1",
-    )
+    let series: Option<SeriesRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {SERIES_COLUMNS} FROM read.series WHERE slug = $1"
+    )))
     .bind(&slug)
     .fetch_optional(state.store.pool())
-    .await?
-    .ok_or_else(|| ApiError::NotFound(format!("no series {slug:?}")))?;
+    .await?;
+    let series = series.ok_or_else(|| ApiError::NotFound(format!("no series {slug:?}")))?;
+    Ok(Json(view(&state, series).await?))
+}
+
+/// One series by OpenMeet's own id (the `id` it was put in with), with its
+/// occurrences.
+#[utoipa::path(get, path = "/api/series/openmeet/{id}", params(("id" = String, Path), After),
+    responses((status = 200, body = SeriesView), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get_series_by_openmeet_id(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<After>,
+) -> Result<Json<SeriesView>, ApiError> {
+    wait_for(
+        &state,
+        query.after,
+        &[Projection::Series, Projection::Occurrences],
+    )
+    .await?;
+    let series: Option<SeriesRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {SERIES_COLUMNS} FROM read.series WHERE id = $1"
+    )))
+    .bind(domain::platform::series_id(&id).0)
+    .fetch_optional(state.store.pool())
+    .await?;
+    let series =
+        series.ok_or_else(|| ApiError::NotFound(format!("no series of OpenMeet's id {id:?}")))?;
+    Ok(Json(view(&state, series).await?))
+}
+
+/// `series` with its occurrences.
+async fn view(state: &AppState, series: SeriesRow) -> Result<SeriesView, ApiError> {
     let occurrences: Vec<EventView> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {EVENT_COLUMNS} FROM {EVENT_FROM} WHERE o.series_id = $1 AND o.state <> 'deleted' AND {VISIBLE} \
          ORDER BY o.starts_at, o.id LIMIT $2"
@@ -94,7 +128,7 @@ pub async fn get_series(
     .bind(OCCURRENCES)
     .fetch_all(state.store.pool())
     .await?;
-    Ok(Json(SeriesView {
+    Ok(SeriesView {
         id: series.id,
         slug: series.slug,
         name: series.name,
@@ -108,5 +142,5 @@ pub async fn get_series(
         external_id: series.external_id,
         is_read_only: series.is_read_only,
         occurrences,
-    }))
+    })
 }
