@@ -247,6 +247,14 @@ async fn a_standalone_openmeet_event_is_created_once_under_its_id_with_its_coord
     assert_eq!(event["starts_at"], "2026-12-10T18:00:00Z");
     assert_eq!(event["origin"], "openmeet");
     assert_eq!(event["places"][0]["Geo"]["latitude"], "52.513");
+    let (status, by_id) = world
+        .call("GET", "/api/events/openmeet/om-event-1", None, None)
+        .await;
+    assert_eq!(
+        (status, &by_id),
+        (StatusCode::OK, &event),
+        "read by OpenMeet's id"
+    );
 
     let before = head(&world).await;
     let (status, again) = world

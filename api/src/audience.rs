@@ -33,6 +33,7 @@ pub const ROUTES: &[(Method, &str, Audience)] = &[
     // The owner's own session, or the platform's (an administrator's).
     (Method::POST, "/api/events", Audience::Session),
     (Method::GET, "/api/events/{slug}", Audience::Anyone),
+    (Method::GET, "/api/events/openmeet/{id}", Audience::Anyone),
     (Method::PATCH, "/api/events/{slug}", Audience::Session),
     (Method::DELETE, "/api/events/{slug}", Audience::Session),
     (Method::POST, "/api/events/{slug}/rsvp", Audience::Session),

@@ -259,6 +259,31 @@ pub async fn get_event(
     find_event(&state, &slug).await.map(Json)
 }
 
+/// One standalone occurrence by OpenMeet's own id (the `id` it was put in
+/// with).
+#[utoipa::path(get, path = "/api/events/openmeet/{id}", params(("id" = String, Path), After),
+    responses((status = 200, body = EventView), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get_event_by_openmeet_id(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<After>,
+) -> Result<Json<EventView>, ApiError> {
+    wait_for(
+        &state,
+        query.after,
+        &[Projection::Occurrences, Projection::Users],
+    )
+    .await?;
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {EVENT_COLUMNS} FROM {EVENT_FROM} WHERE o.id = $1 AND {VISIBLE}"
+    )))
+    .bind(domain::platform::occurrence_id(&id).0)
+    .fetch_optional(state.store.pool())
+    .await?
+    .map(Json)
+    .ok_or_else(|| ApiError::NotFound(format!("no event of OpenMeet's id {id:?}")))
+}
+
 pub(crate) async fn find_event(state: &AppState, slug: &str) -> Result<EventView, ApiError> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {EVENT_COLUMNS} FROM {EVENT_FROM} WHERE o.slug = $1 AND {VISIBLE}"

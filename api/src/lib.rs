@@ -104,6 +104,7 @@ impl AppState {
     paths(
         events::list_events,
         events::get_event,
+        events::get_event_by_openmeet_id,
         events::list_attendees,
         series::get_series,
         series::get_series_by_openmeet_id,
@@ -205,6 +206,10 @@ pub fn router(state: AppState) -> Router {
             get(events::get_event)
                 .patch(editing::edit_event)
                 .delete(editing::delete_event),
+        )
+        .route(
+            "/api/events/openmeet/{id}",
+            get(events::get_event_by_openmeet_id),
         )
         .route("/api/events/{slug}/rsvp", post(attendance::rsvp))
         .route(
