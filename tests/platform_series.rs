@@ -36,6 +36,34 @@ fn meetup(id: &str) -> Value {
     })
 }
 
+/// `PATCH path` with `body`, as `token`, sending `If-Match: if_match`: the
+/// status, the `ETag` and the body.
+async fn patch_if_match(
+    world: &World,
+    path: &str,
+    token: &str,
+    if_match: &str,
+    body: Value,
+) -> (StatusCode, Option<String>, Value) {
+    use tower::ServiceExt;
+    let request = axum::http::Request::patch(path)
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .header("if-match", if_match)
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap();
+    let response = world.app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let etag = response
+        .headers()
+        .get("etag")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, etag, serde_json::from_slice(&bytes).unwrap())
+}
+
 async fn head(world: &World) -> u64 {
     store::EventStore::head(&world.store).await.unwrap().0
 }
@@ -368,37 +396,25 @@ async fn a_series_is_edited_by_its_owner_against_the_version_it_saw() {
         "recurrenceRule": {"frequency": "WEEKLY", "interval": 2, "byweekday": ["TU"]}
     });
     let version = renamed["version"].as_u64().unwrap();
-    let stale = |world: &World, version: u64, body: Value| {
-        let request = axum::http::Request::patch(&path)
-            .header("authorization", format!("Bearer {owner}"))
-            .header("content-type", "application/json")
-            .header("if-match", format!("\"{version}\""))
-            .body(axum::body::Body::from(body.to_string()))
-            .unwrap();
-        let app = world.app.clone();
-        async move {
-            use tower::ServiceExt;
-            let response = app.oneshot(request).await.unwrap();
-            let status = response.status();
-            let etag = response
-                .headers()
-                .get("etag")
-                .map(|v| v.to_str().unwrap().to_owned());
-            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-                .await
-                .unwrap();
-            (
-                status,
-                etag,
-                serde_json::from_slice::<Value>(&bytes).unwrap(),
-            )
-        }
-    };
-    let (status, etag, changed) = stale(&world, version, every_other_week.clone()).await;
+    let (status, etag, changed) = patch_if_match(
+        &world,
+        &path,
+        &owner,
+        &format!("\"{version}\""),
+        every_other_week.clone(),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{changed}");
     assert_eq!(changed["recorded"], json!(["RecurrenceChanged"]));
     assert_eq!(etag.as_deref(), Some((version + 1).to_string().as_str()));
-    let (status, _, body) = stale(&world, version, every_other_week).await;
+    let (status, _, body) = patch_if_match(
+        &world,
+        &path,
+        &owner,
+        &version.to_string(),
+        every_other_week,
+    )
+    .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(
         body["message"]
@@ -427,22 +443,25 @@ async fn two_edits_racing_against_the_same_version_record_one() {
         .call("PATCH", &path, Some(&owner), Some(json!({})))
         .await;
     let version = seen["version"].as_u64().unwrap();
-    let edit = |name: &'static str| {
-        let request = axum::http::Request::patch(&path)
-            .header("authorization", format!("Bearer {owner}"))
-            .header("content-type", "application/json")
-            .header("if-match", version.to_string())
-            .body(axum::body::Body::from(json!({"name": name}).to_string()))
-            .unwrap();
-        let app = world.app.clone();
-        async move {
-            use tower::ServiceExt;
-            app.oneshot(request).await.unwrap().status()
-        }
-    };
     let before = head(&world).await;
-    let (first, second) = tokio::join!(edit("Rust Meetup A"), edit("Rust Meetup B"));
-    let mut statuses = [first, second];
+    let if_match = version.to_string();
+    let (first, second) = tokio::join!(
+        patch_if_match(
+            &world,
+            &path,
+            &owner,
+            &if_match,
+            json!({"name": "Rust Meetup A"})
+        ),
+        patch_if_match(
+            &world,
+            &path,
+            &owner,
+            &if_match,
+            json!({"name": "Rust Meetup B"})
+        ),
+    );
+    let mut statuses = [first.0, second.0];
     statuses.sort();
     assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT]);
     assert_eq!(head(&world).await, before + 1, "one SeriesEdited");

@@ -274,24 +274,31 @@ pub async fn get_event_by_openmeet_id(
         &[Projection::Occurrences, Projection::Users],
     )
     .await?;
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {EVENT_COLUMNS} FROM {EVENT_FROM} WHERE o.id = $1 AND {VISIBLE}"
-    )))
-    .bind(domain::platform::occurrence_id(&id).0)
-    .fetch_optional(state.store.pool())
-    .await?
-    .map(Json)
-    .ok_or_else(|| ApiError::NotFound(format!("no event of OpenMeet's id {id:?}")))
+    let occurrence_id = domain::platform::occurrence_id(&id).0.to_string();
+    event_where(&state, "o.id = $1::uuid", occurrence_id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no event of OpenMeet's id {id:?}")))
 }
 
 pub(crate) async fn find_event(state: &AppState, slug: &str) -> Result<EventView, ApiError> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {EVENT_COLUMNS} FROM {EVENT_FROM} WHERE o.slug = $1 AND {VISIBLE}"
+    event_where(state, "o.slug = $1", slug.to_owned())
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no event {slug:?}")))
+}
+
+/// The visible occurrence that meets `condition` on `value`, if any.
+async fn event_where(
+    state: &AppState,
+    condition: &'static str,
+    value: String,
+) -> Result<Option<EventView>, ApiError> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {EVENT_COLUMNS} FROM {EVENT_FROM} WHERE {condition} AND {VISIBLE}"
     )))
-    .bind(slug)
+    .bind(value)
     .fetch_optional(state.store.pool())
-    .await?
-    .ok_or_else(|| ApiError::NotFound(format!("no event {slug:?}")))
+    .await?)
 }
 
 /// One attendee of an occurrence.

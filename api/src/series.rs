@@ -76,20 +76,8 @@ pub async fn get_series(
     Path(slug): Path<String>,
     Query(query): Query<After>,
 ) -> Result<Json<SeriesView>, ApiError> {
-    wait_for(
-        &state,
-        query.after,
-        &[Projection::Series, Projection::Occurrences],
-    )
-    .await?;
-    let series: Option<SeriesRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {SERIES_COLUMNS} FROM read.series WHERE slug = $1"
-    )))
-    .bind(&slug)
-    .fetch_optional(state.store.pool())
-    .await?;
-    let series = series.ok_or_else(|| ApiError::NotFound(format!("no series {slug:?}")))?;
-    Ok(Json(view(&state, series).await?))
+    let missing = format!("no series {slug:?}");
+    series_where(&state, query.after, "slug = $1", slug, missing).await
 }
 
 /// One series by OpenMeet's own id (the `id` it was put in with), with its
@@ -101,21 +89,30 @@ pub async fn get_series_by_openmeet_id(
     Path(id): Path<String>,
     Query(query): Query<After>,
 ) -> Result<Json<SeriesView>, ApiError> {
-    wait_for(
-        &state,
-        query.after,
-        &[Projection::Series, Projection::Occurrences],
-    )
-    .await?;
+    let series_id = domain::platform::series_id(&id).0.to_string();
+    let missing = format!("no series of OpenMeet's id {id:?}");
+    series_where(&state, query.after, "id = $1::uuid", series_id, missing).await
+}
+
+/// The series whose row meets `condition` on `value`, with its
+/// occurrences, once the read models have applied `after`; `missing` names
+/// it when there is none.
+async fn series_where(
+    state: &AppState,
+    after: Option<u64>,
+    condition: &'static str,
+    value: String,
+    missing: String,
+) -> Result<Json<SeriesView>, ApiError> {
+    wait_for(state, after, &[Projection::Series, Projection::Occurrences]).await?;
     let series: Option<SeriesRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {SERIES_COLUMNS} FROM read.series WHERE id = $1"
+        "SELECT {SERIES_COLUMNS} FROM read.series WHERE {condition}"
     )))
-    .bind(domain::platform::series_id(&id).0)
+    .bind(value)
     .fetch_optional(state.store.pool())
     .await?;
-    let series =
-        series.ok_or_else(|| ApiError::NotFound(format!("no series of OpenMeet's id {id:?}")))?;
-    Ok(Json(view(&state, series).await?))
+    let series = series.ok_or(ApiError::NotFound(missing))?;
+    Ok(Json(view(state, series).await?))
 }
 
 /// `series` with its occurrences.
