@@ -22,10 +22,10 @@ use crate::occurrence::{
 };
 use crate::publishing::{
     BlueskySettingsChanged, OccurrencePublishFailed, OccurrencePublishRequested,
-    OccurrenceUnpublished, OwnerAssigned,
+    OccurrenceUnpublished, OwnerAssigned, VisibilityChanged,
 };
 use crate::rejection::{RecordRejected, RecordRejectedV1};
-use crate::series::{RecurrenceChanged, SeriesCreated, SeriesEdited};
+use crate::series::{RecurrenceChanged, SeriesCreated, SeriesDeleted, SeriesEdited};
 use crate::series_detection::review::{
     SeriesProposalAccepted, SeriesProposalAdjusted, SeriesProposalRejected,
 };
@@ -223,6 +223,8 @@ catalogue! {
     OccurrenceUnpublished = 1,
     OccurrenceDeleted = 1,
     ProjectionEventSkipped = 1,
+    SeriesDeleted = 1,
+    VisibilityChanged = 1,
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ pub mod recurrence;
 pub mod rejection;
 pub mod series;
 pub mod series_detection;
+pub mod sharing;
 pub mod skips;
 pub mod slug;
 pub mod sync;

@@ -12,6 +12,7 @@ use crate::envelope::{Origin, derived_uuid};
 use crate::occurrence::{
     EventDetails, Link, Mode, Occurrence, OccurrenceCommand, OccurrenceId, Place, Status,
 };
+use crate::publishing::{Visibility, occurrence_details, series_occurrence};
 use crate::recurrence::{Recurrence, local_or_instant, time_zone};
 use crate::series::{Series, SeriesCommand, SeriesId};
 use crate::slug::slug;
@@ -72,6 +73,8 @@ pub struct SeriesDraft {
     pub template_location: Option<String>,
     /// Where online: a URL.
     pub template_location_online: Option<String>,
+    /// `public`, `authenticated` or `private` (public when absent).
+    pub visibility: Option<String>,
 }
 
 /// A standalone event as OpenMeet creates it.
@@ -101,6 +104,8 @@ pub struct EventDraft {
     pub lon: Option<f64>,
     /// `draft`, `pending`, `published` or `cancelled`.
     pub status: Option<String>,
+    /// `public`, `authenticated` or `private` (public when absent).
+    pub visibility: Option<String>,
 }
 
 /// What OpenMeet names the fields of a series' or an event's content.
@@ -277,7 +282,7 @@ pub fn schedule_event(
         online: draft.location_online.as_deref(),
     };
     let (mut details, _, _) = details(&content, &EVENT, created_at)?;
-    if let Some(geo) = geo(draft)? {
+    if let Some(geo) = geo(draft.lat, draft.lon, draft.location.as_deref())? {
         details.places.insert(0, geo);
     }
     details.status = draft.status.as_deref().map(status).transpose()?;
@@ -374,8 +379,12 @@ fn slug_of(field: &str, slug: &str) -> Result<String, Refused> {
 }
 
 /// The coordinates OpenMeet gives, as a place named by the location.
-fn geo(draft: &EventDraft) -> Result<Option<Place>, Refused> {
-    let (lat, lon) = match (draft.lat, draft.lon) {
+fn geo(
+    lat: Option<f64>,
+    lon: Option<f64>,
+    location: Option<&str>,
+) -> Result<Option<Place>, Refused> {
+    let (lat, lon) = match (lat, lon) {
         (None, None) => return Ok(None),
         (Some(lat), Some(lon)) => (lat, lon),
         (Some(_), None) => return Err(refused("lon", "lat is given without lon")),
@@ -391,8 +400,21 @@ fn geo(draft: &EventDraft) -> Result<Option<Place>, Refused> {
         latitude: lat.to_string(),
         longitude: lon.to_string(),
         altitude: None,
-        name: draft.location.clone(),
+        name: location.map(str::to_owned),
     }))
+}
+
+/// Who may see an event, as OpenMeet names it; public when not said.
+pub fn visibility(value: Option<&str>) -> Result<Visibility, Refused> {
+    match value {
+        None | Some("public") => Ok(Visibility::Public),
+        Some("authenticated") => Ok(Visibility::Authenticated),
+        Some("private") => Ok(Visibility::Private),
+        Some(other) => Err(refused(
+            "visibility",
+            format!("{other:?} is none of public, authenticated, private"),
+        )),
+    }
 }
 
 /// OpenMeet's event status as the lexicon's.
@@ -690,6 +712,258 @@ pub fn edit_series(series: &Series, patch: &SeriesPatch) -> Result<Vec<SeriesCom
     }
     if new_recurrence != *recurrence {
         commands.push(SeriesCommand::ChangeRecurrence(new_recurrence));
+    }
+    Ok(commands)
+}
+
+/// The occurrence of `series` that starts at `start` in its rule (an RFC
+/// 3339 instant, or a wall time in the series' zone), with the content it
+/// has there; refused when the rule has no occurrence then.
+pub fn occurrence_at(
+    series: &Series,
+    start: &str,
+) -> Result<(OccurrenceId, EventDetails), Refused> {
+    let Series::Active {
+        id,
+        details,
+        recurrence,
+        ..
+    } = series
+    else {
+        return Err(refused("slug", "no such series"));
+    };
+    let zone = time_zone(&recurrence.time_zone).map_err(|err| refused("start", err.to_string()))?;
+    let at = local_or_instant(start, zone).map_err(|err| refused("start", err.to_string()))?;
+    let schedule = recurrence
+        .schedule()
+        .map_err(|err| refused("start", err.to_string()))?;
+    let on_rule = schedule
+        .between(at, at)
+        .map_err(|err| refused("start", err.to_string()))?;
+    if on_rule.is_empty() {
+        return Err(refused(
+            "start",
+            format!("{start} is not when an occurrence of this series starts"),
+        ));
+    }
+    Ok((
+        series_occurrence(*id, at),
+        occurrence_details(details, recurrence, at),
+    ))
+}
+
+/// The commands that make the occurrence of `series` at `start` its own
+/// (scheduling it when it is not yet), then `then`: one occurrence changed
+/// alone, an exception of the rule (OpenMeet's "this occurrence only").
+fn this_occurrence_only(
+    series: &Series,
+    start: &str,
+    occurrence: &Occurrence,
+    then: impl FnOnce(EventDetails) -> Result<OccurrenceCommand, Refused>,
+) -> Result<(OccurrenceId, Vec<OccurrenceCommand>), Refused> {
+    let (id, planned) = occurrence_at(series, start)?;
+    let mut commands = Vec::new();
+    let current = match occurrence.details() {
+        Some(details) => details.clone(),
+        None => {
+            commands.push(OccurrenceCommand::Schedule {
+                occurrence_id: id,
+                series_id: series_id_of(series),
+                details: planned.clone(),
+            });
+            planned
+        }
+    };
+    commands.push(then(current)?);
+    Ok((id, commands))
+}
+
+fn series_id_of(series: &Series) -> Option<SeriesId> {
+    match series {
+        Series::Active { id, .. } | Series::Removed { id } => Some(*id),
+        Series::Absent => None,
+    }
+}
+
+/// Cancels the one occurrence of `series` at `start` (`occurrence` is what
+/// its stream holds): it is published as cancelled while it is the next.
+pub fn cancel_occurrence(
+    series: &Series,
+    start: &str,
+    occurrence: &Occurrence,
+    reason: Option<&str>,
+) -> Result<(OccurrenceId, Vec<OccurrenceCommand>), Refused> {
+    let reason = reason
+        .map(|reason| text("reason", reason, MAX_NAME).map(str::to_owned))
+        .transpose()?;
+    this_occurrence_only(series, start, occurrence, |_| {
+        Ok(OccurrenceCommand::Cancel { reason })
+    })
+}
+
+/// Moves the one occurrence of `series` at `start` to `start_date` (to
+/// `end_date`, or as long as it was), in the series' zone unless the times
+/// say their offset.
+pub fn move_occurrence(
+    series: &Series,
+    start: &str,
+    occurrence: &Occurrence,
+    start_date: &str,
+    end_date: Option<&str>,
+) -> Result<(OccurrenceId, Vec<OccurrenceCommand>), Refused> {
+    let zone_name = series
+        .recurrence()
+        .map_err(|err| refused("slug", err.to_string()))?
+        .time_zone
+        .clone();
+    let zone = time_zone(&zone_name).map_err(|err| refused("startDate", err.to_string()))?;
+    let new_start =
+        local_or_instant(start_date, zone).map_err(|err| refused(EVENT.start, err.to_string()))?;
+    let new_end = end_date
+        .map(|end| local_or_instant(end, zone).map_err(|err| refused(EVENT.end, err.to_string())))
+        .transpose()?;
+    this_occurrence_only(series, start, occurrence, |details| {
+        let length = match (details.starts_at, details.ends_at) {
+            (Some(start), Some(end)) => Some(end.as_unix_micros() - start.as_unix_micros()),
+            _ => None,
+        };
+        let ends_at = new_end.or_else(|| {
+            length.map(|length| Timestamp::from_unix_micros(new_start.as_unix_micros() + length))
+        });
+        if ends_at.is_some_and(|end| end < new_start) {
+            return Err(refused(EVENT.end, "the end is before the start"));
+        }
+        Ok(OccurrenceCommand::Edit(EventDetails {
+            starts_at: Some(new_start),
+            ends_at,
+            ..details
+        }))
+    })
+}
+
+/// What OpenMeet changes of a standalone event (or of one occurrence, or
+/// of an event imported from Bluesky, kept by OpenMeet against later
+/// versions): a field left out stays as it is.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EventPatch {
+    /// A new name.
+    pub name: Option<String>,
+    /// A new description; an empty one removes it.
+    pub description: Option<String>,
+    /// The zone `start_date` and `end_date` are wall times in (the event's
+    /// own, else UTC, when absent).
+    pub time_zone: Option<String>,
+    /// A new start.
+    pub start_date: Option<String>,
+    /// A new end.
+    pub end_date: Option<String>,
+    /// `in-person`, `online` or `hybrid`.
+    pub kind: Option<String>,
+    /// A new location, as free text (with `lat` and `lon`, their name).
+    pub location: Option<String>,
+    /// A new online location.
+    pub location_online: Option<String>,
+    /// Degrees north, with `lon`.
+    pub lat: Option<f64>,
+    /// Degrees east, with `lat`.
+    pub lon: Option<f64>,
+    /// `draft`, `pending`, `published` or `cancelled` (cancels it).
+    pub status: Option<String>,
+    /// New links, replacing the old ones.
+    pub links: Option<Vec<Link>>,
+}
+
+/// The commands that carry `patch` out on `occurrence`: an edit of its
+/// content when that changes, and a cancellation when the status says so.
+/// The places are replaced when any of the location fields is given.
+pub fn edit_event(
+    occurrence: &Occurrence,
+    patch: &EventPatch,
+) -> Result<Vec<OccurrenceCommand>, Refused> {
+    let Some(current) = occurrence.details() else {
+        return Err(refused("slug", "the event has no content to edit"));
+    };
+    let mut new = current.clone();
+    if let Some(name) = &patch.name {
+        let name = text("name", name, MAX_NAME)?;
+        if name.trim().is_empty() {
+            return Err(refused("name", "a name is needed"));
+        }
+        new.name = name.to_owned();
+    }
+    if let Some(description) = &patch.description {
+        let description = text("description", description, MAX_DESCRIPTION)?;
+        new.description = Some(description.to_owned()).filter(|text| !text.is_empty());
+    }
+    let zone_name = patch
+        .time_zone
+        .as_deref()
+        .or(current.time_zone.as_deref())
+        .unwrap_or("UTC");
+    let zone = time_zone(zone_name).map_err(|err| refused("timeZone", err.to_string()))?;
+    if let Some(start) = &patch.start_date {
+        new.starts_at = Some(
+            local_or_instant(start, zone).map_err(|err| refused(EVENT.start, err.to_string()))?,
+        );
+    }
+    if let Some(end) = &patch.end_date {
+        new.ends_at =
+            Some(local_or_instant(end, zone).map_err(|err| refused(EVENT.end, err.to_string()))?);
+    }
+    if let (Some(start), Some(end)) = (new.starts_at, new.ends_at)
+        && end < start
+    {
+        return Err(refused(EVENT.end, "the end is before the start"));
+    }
+    if patch.time_zone.is_some() {
+        new.time_zone = Some(zone_name.to_owned());
+    }
+    if let Some(kind) = &patch.kind {
+        new.mode = Some(mode(EVENT.kind, kind)?);
+    }
+    let places_given = patch.location.is_some()
+        || patch.location_online.is_some()
+        || patch.lat.is_some()
+        || patch.lon.is_some();
+    if places_given {
+        let content = Content {
+            location: patch.location.as_deref(),
+            online: patch.location_online.as_deref(),
+            ..Content::default()
+        };
+        let mut places = places(&content, &EVENT)?;
+        if let Some(geo) = geo(patch.lat, patch.lon, patch.location.as_deref())? {
+            places.insert(0, geo);
+        }
+        new.places = places;
+    }
+    if let Some(links) = &patch.links {
+        for (n, link) in links.iter().enumerate() {
+            let field = format!("links[{n}].uri");
+            let uri = text(&field, &link.uri, MAX_NAME)?;
+            if !(uri.starts_with("https://") || uri.starts_with("http://")) {
+                return Err(refused(field, format!("{uri:?} is not an http(s) URL")));
+            }
+            if let Some(name) = &link.name {
+                text(&format!("links[{n}].name"), name, MAX_NAME)?;
+            }
+        }
+        new.links = links.clone();
+    }
+    let cancel = match patch.status.as_deref().map(status).transpose()? {
+        Some(Status::Cancelled) => true,
+        Some(other) => {
+            new.status = Some(other);
+            false
+        }
+        None => false,
+    };
+    let mut commands = Vec::new();
+    if new != *current {
+        commands.push(OccurrenceCommand::Edit(new));
+    }
+    if cancel && !matches!(occurrence, Occurrence::Cancelled { .. }) {
+        commands.push(OccurrenceCommand::Cancel { reason: None });
     }
     Ok(commands)
 }

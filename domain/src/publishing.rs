@@ -72,6 +72,40 @@ pub struct BlueskySettingsChanged {
     pub include_recurrence: bool,
 }
 
+/// Who may see an OpenMeet event (openmeet-api's `EventVisibility`).
+/// Everything on the network is public, so only a public one is shared.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Visibility {
+    /// Anyone.
+    #[default]
+    Public,
+    /// Members signed in to OpenMeet.
+    Authenticated,
+    /// Those invited.
+    Private,
+}
+
+impl Visibility {
+    /// OpenMeet's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Public => "public",
+            Visibility::Authenticated => "authenticated",
+            Visibility::Private => "private",
+        }
+    }
+}
+
+/// Who may see an OpenMeet event (series or standalone) changed; one no
+/// longer public is unpublished. Schema version 1.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VisibilityChanged {
+    /// The series or standalone occurrence.
+    pub target: Owned,
+    /// Who may see it now.
+    pub visibility: Visibility,
+}
+
 /// The write asked for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PublishAction {
@@ -140,13 +174,27 @@ struct SeriesState {
     details: EventDetails,
     recurrence: Recurrence,
     sharing: Option<Sharing>,
+    visibility: Visibility,
+}
+
+impl SeriesState {
+    /// The sharing in effect: on, and the series public.
+    fn shared(&self) -> Option<&Sharing> {
+        self.sharing
+            .as_ref()
+            .filter(|_| self.visibility == Visibility::Public)
+    }
 }
 
 #[derive(Clone, Debug, Default)]
 struct OccurrenceState {
     series: Option<SeriesId>,
+    /// For an occurrence of a series: its start in the series' rule, which
+    /// names it even once it is moved.
+    slot: Option<Timestamp>,
     details: Option<EventDetails>,
     sharing: Option<Sharing>,
+    visibility: Visibility,
     /// The record key and the last write asked for.
     requested: Option<(String, PublishAction)>,
     /// The account that write was for.
@@ -186,6 +234,42 @@ pub fn series_occurrence(series: SeriesId, start: Timestamp) -> OccurrenceId {
         "series-occurrence",
         &format!("{}/{}", series.0, start.as_unix_micros()),
     ))
+}
+
+/// How long each occurrence of a series with `details` lasts, in
+/// microseconds.
+fn series_length(details: &EventDetails) -> i64 {
+    match (details.starts_at, details.ends_at) {
+        (Some(start), Some(end)) if end > start => end.as_unix_micros() - start.as_unix_micros(),
+        _ => DEFAULT_LENGTH_MICROS,
+    }
+}
+
+/// When an occurrence with `details` ends: its end, or its start and the
+/// series' `length`.
+fn ends(details: &EventDetails, length: i64) -> Option<Timestamp> {
+    details.ends_at.or_else(|| {
+        details
+            .starts_at
+            .map(|start| Timestamp::from_unix_micros(start.as_unix_micros() + length))
+    })
+}
+
+/// The content of the occurrence of a series starting at `start`: the
+/// series' content at that start, as long as the series' first one.
+pub fn occurrence_details(
+    series: &EventDetails,
+    recurrence: &Recurrence,
+    start: Timestamp,
+) -> EventDetails {
+    EventDetails {
+        starts_at: Some(start),
+        ends_at: Some(Timestamp::from_unix_micros(
+            start.as_unix_micros() + series_length(series),
+        )),
+        time_zone: Some(recurrence.time_zone.clone()),
+        ..series.clone()
+    }
 }
 
 /// A line saying how often a series happens, such as `weekly`, `every 2
@@ -241,9 +325,23 @@ impl Publishing {
                         details: e.details.clone(),
                         recurrence: e.recurrence.clone(),
                         sharing: None,
+                        visibility: Visibility::Public,
                     },
                 );
             }
+            DomainEvent::SeriesDeleted(e) => {
+                self.series.remove(&e.series_id);
+            }
+            DomainEvent::VisibilityChanged(e) => match e.target {
+                Owned::Series(id) => {
+                    if let Some(series) = self.series.get_mut(&id) {
+                        series.visibility = e.visibility;
+                    }
+                }
+                Owned::Occurrence(id) => {
+                    self.occurrences.entry(id).or_default().visibility = e.visibility;
+                }
+            },
             DomainEvent::SeriesEdited(e) => {
                 if let Some(series) = self.series.get_mut(&e.series_id) {
                     series.details = e.details.clone();
@@ -257,6 +355,7 @@ impl Publishing {
             DomainEvent::OccurrenceScheduled(e) => {
                 let state = self.occurrences.entry(e.occurrence_id).or_default();
                 state.series = e.series_id;
+                state.slot = e.series_id.and(e.details.starts_at);
                 state.details = Some(e.details.clone());
             }
             DomainEvent::OccurrenceEdited(e) => {
@@ -328,7 +427,7 @@ impl Publishing {
         let mut wanted: BTreeMap<OccurrenceId, (EventDetails, Sharing, Option<SeriesId>)> =
             BTreeMap::new();
         for (id, series) in &self.series {
-            let Some(sharing) = &series.sharing else {
+            let Some(sharing) = series.shared() else {
                 continue;
             };
             let Some((occurrence, details)) = self.upcoming(*id, series, now) else {
@@ -360,18 +459,16 @@ impl Publishing {
                 // A series occurrence once published stays in line with
                 // OpenMeet (a cancellation, an edit) until its series stops
                 // sharing.
-                let series_sharing = state
-                    .series
-                    .and_then(|s| self.series.get(&s))
-                    .and_then(|s| s.sharing.clone());
                 if let (Some(details), Some(sharing), Some(_)) =
-                    (&state.details, series_sharing, &state.requested)
+                    (&state.details, self.series_sharing(state), &state.requested)
                 {
                     wanted
                         .entry(*id)
-                        .or_insert((details.clone(), sharing, state.series));
+                        .or_insert((details.clone(), sharing.clone(), state.series));
                 }
-            } else if let (Some(details), Some(sharing)) = (&state.details, &state.sharing) {
+            } else if let (Some(details), Some(sharing), Visibility::Public) =
+                (&state.details, &state.sharing, state.visibility)
+            {
                 wanted.insert(*id, (details.clone(), sharing.clone(), None));
             }
         }
@@ -404,11 +501,8 @@ impl Publishing {
             ));
         }
         for (id, state) in &self.occurrences {
-            let shared = !state.deleted
-                && (wanted.contains_key(id)
-                    || state
-                        .series
-                        .is_some_and(|s| self.series.get(&s).is_some_and(|s| s.sharing.is_some())));
+            let shared =
+                !state.deleted && (wanted.contains_key(id) || self.series_sharing(state).is_some());
             let Some((rkey, action)) = &state.requested else {
                 continue;
             };
@@ -431,45 +525,67 @@ impl Publishing {
         decisions
     }
 
+    /// The sharing in effect for an occurrence of a series: its series'.
+    fn series_sharing(&self, state: &OccurrenceState) -> Option<&Sharing> {
+        state
+            .series
+            .and_then(|s| self.series.get(&s))
+            .and_then(SeriesState::shared)
+    }
+
     /// The occurrence of `series` that is next at `now`: the first whose end
-    /// is still to come.
+    /// is still to come, by its own times once it has its own (moved).
     fn upcoming(
         &self,
         id: SeriesId,
         series: &SeriesState,
         now: Timestamp,
     ) -> Option<(OccurrenceId, EventDetails)> {
-        let length = match (series.details.starts_at, series.details.ends_at) {
-            (Some(start), Some(end)) if end > start => {
-                end.as_unix_micros() - start.as_unix_micros()
-            }
-            _ => DEFAULT_LENGTH_MICROS,
-        };
+        let length = series_length(&series.details);
         let schedule = series.recurrence.schedule().ok()?;
         let from = Timestamp::from_unix_micros(now.as_unix_micros() - length);
-        let mut start = if series.recurrence.starts_at > from {
+        let next_slot = if series.recurrence.starts_at > from {
             series.recurrence.starts_at
         } else {
             schedule.next_after(from)?
         };
-        // An occurrence deleted in OpenMeet is skipped: the next one is due.
+        // An occurrence moved later than its slot may still be to come.
+        let moved_later = self
+            .occurrences
+            .values()
+            .filter(|state| state.series == Some(id) && !state.deleted)
+            .filter(|state| {
+                state
+                    .details
+                    .as_ref()
+                    .and_then(|d| ends(d, length))
+                    .is_some_and(|end| end >= now)
+            })
+            .filter_map(|state| state.slot)
+            .min();
+        let mut start = moved_later.map_or(next_slot, |slot| slot.min(next_slot));
+        // One deleted in OpenMeet, or moved to before `now`, is passed over.
         for _ in 0..MAX_SKIPPED {
-            let deleted = self
+            let passed = self
                 .occurrences
                 .get(&series_occurrence(id, start))
-                .is_some_and(|state| state.deleted);
-            if !deleted {
+                .is_some_and(|state| {
+                    state.deleted
+                        || state
+                            .details
+                            .as_ref()
+                            .and_then(|details| ends(details, length))
+                            .is_some_and(|end| end < now)
+                });
+            if !passed {
                 break;
             }
             start = schedule.next_after(start)?;
         }
-        let details = EventDetails {
-            starts_at: Some(start),
-            ends_at: Some(Timestamp::from_unix_micros(start.as_unix_micros() + length)),
-            time_zone: Some(series.recurrence.time_zone.clone()),
-            ..series.details.clone()
-        };
-        Some((series_occurrence(id, start), details))
+        Some((
+            series_occurrence(id, start),
+            occurrence_details(&series.details, &series.recurrence, start),
+        ))
     }
 
     fn record(

@@ -64,6 +64,14 @@ pub struct RecurrenceChanged {
     pub recurrence: Recurrence,
 }
 
+/// A series was deleted in OpenMeet; what was published of it is deleted
+/// from Bluesky. Schema version 1.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeriesDeleted {
+    /// The series.
+    pub series_id: SeriesId,
+}
+
 /// A series, as its events leave it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[expect(
@@ -87,6 +95,11 @@ pub enum Series {
         /// Its source of truth.
         origin: Origin,
     },
+    /// Deleted; kept for history.
+    Removed {
+        /// The series.
+        id: SeriesId,
+    },
 }
 
 /// What can be asked of a series.
@@ -109,6 +122,8 @@ pub enum SeriesCommand {
     Edit(EventDetails),
     /// Replace its recurrence.
     ChangeRecurrence(Recurrence),
+    /// Delete it.
+    Delete,
 }
 
 /// Why a series command was refused.
@@ -120,6 +135,9 @@ pub enum SeriesError {
     /// Edit of a series that does not exist.
     #[error("the series does not exist")]
     NotFound,
+    /// Edit of a deleted series.
+    #[error("series {0} was deleted")]
+    Deleted(SeriesId),
     /// The recurrence cannot be expanded.
     #[error("invalid recurrence: {0}")]
     InvalidRecurrence(#[from] RecurrenceError),
@@ -135,17 +153,20 @@ impl Series {
         from: Timestamp,
         until: Timestamp,
     ) -> Result<Vec<Timestamp>, SeriesError> {
-        match self {
-            Series::Absent => Err(SeriesError::NotFound),
-            Series::Active { recurrence, .. } => Ok(recurrence.schedule()?.between(from, until)?),
-        }
+        Ok(self.recurrence()?.schedule()?.between(from, until)?)
     }
 
     /// The first occurrence strictly after `at`: the one to publish next.
     pub fn next_occurrence_after(&self, at: Timestamp) -> Result<Option<Timestamp>, SeriesError> {
+        Ok(self.recurrence()?.schedule()?.next_after(at))
+    }
+
+    /// When it recurs, while it exists.
+    pub fn recurrence(&self) -> Result<&Recurrence, SeriesError> {
         match self {
             Series::Absent => Err(SeriesError::NotFound),
-            Series::Active { recurrence, .. } => Ok(recurrence.schedule()?.next_after(at)),
+            Series::Active { recurrence, .. } => Ok(recurrence),
+            Series::Removed { id } => Err(SeriesError::Deleted(*id)),
         }
     }
 }
@@ -165,7 +186,7 @@ impl Decider for Series {
                 details.check_storable()?;
             }
             SeriesCommand::Edit(details) => details.check_storable()?,
-            SeriesCommand::ChangeRecurrence(_) => {}
+            SeriesCommand::ChangeRecurrence(_) | SeriesCommand::Delete => {}
         }
         match (self, command) {
             (
@@ -190,10 +211,15 @@ impl Decider for Series {
                     .into(),
                 ])
             }
-            (Series::Active { id, .. }, SeriesCommand::Create { .. }) => {
+            (Series::Active { id, .. } | Series::Removed { id }, SeriesCommand::Create { .. }) => {
                 Err(SeriesError::AlreadyExists(*id))
             }
             (Series::Absent, _) => Err(SeriesError::NotFound),
+            (Series::Active { id, .. }, SeriesCommand::Delete) => {
+                Ok(vec![SeriesDeleted { series_id: *id }.into()])
+            }
+            (Series::Removed { .. }, SeriesCommand::Delete) => Ok(vec![]),
+            (Series::Removed { id }, _) => Err(SeriesError::Deleted(*id)),
             (Series::Active { id, details, .. }, SeriesCommand::Edit(new)) => {
                 Ok(if details == new {
                     vec![]
@@ -265,6 +291,7 @@ impl Decider for Series {
                 recurrence: changed.recurrence.clone(),
                 origin,
             },
+            (Series::Active { id, .. }, DomainEvent::SeriesDeleted(_)) => Series::Removed { id },
             (state, _) => state,
         }
     }

@@ -21,11 +21,11 @@ use domain::occurrence::{
 };
 use domain::publishing::{
     BlueskySettingsChanged, OccurrencePublishFailed, OccurrencePublishRequested,
-    OccurrenceUnpublished, Owned, OwnerAssigned, PublishAction,
+    OccurrenceUnpublished, Owned, OwnerAssigned, PublishAction, Visibility, VisibilityChanged,
 };
 use domain::recurrence::Recurrence;
 use domain::rejection::{Input, RecordRejected};
-use domain::series::{RecurrenceChanged, SeriesCreated, SeriesEdited, SeriesId};
+use domain::series::{RecurrenceChanged, SeriesCreated, SeriesDeleted, SeriesEdited, SeriesId};
 use domain::series_detection::review::{
     SeriesProposalAccepted, SeriesProposalAdjusted, SeriesProposalRejected,
 };
@@ -263,6 +263,12 @@ fn expected(event_type: &str, schema_version: u16) -> DomainEvent {
                 checksum: "sha256:golden".into(),
                 swap: Some("bafyold".into()),
             },
+        }
+        .into(),
+        ("SeriesDeleted", 1) => SeriesDeleted { series_id }.into(),
+        ("VisibilityChanged", 1) => VisibilityChanged {
+            target: Owned::Series(series_id),
+            visibility: Visibility::Authenticated,
         }
         .into(),
         ("OccurrenceDeleted", 1) => OccurrenceDeleted {

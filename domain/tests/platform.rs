@@ -3,13 +3,16 @@
 
 use chrono::{Datelike, Timelike, Weekday};
 use domain::decider::Decider;
-use domain::occurrence::{Mode, Occurrence, OccurrenceCommand, Place, Status};
+use domain::identity::UserId;
+use domain::occurrence::{Link, Mode, Occurrence, OccurrenceCommand, Place, Status};
 use domain::platform::{
-    EventDraft, MAX_DESCRIPTION, RecurrenceRule, Refused, SeriesDraft, SeriesPatch,
-    already_created, already_scheduled, create_series, edit_series, occurrence_id, schedule_event,
-    series_id,
+    EventDraft, EventPatch, MAX_DESCRIPTION, RecurrenceRule, Refused, SeriesDraft, SeriesPatch,
+    already_created, already_scheduled, cancel_occurrence, create_series, edit_event, edit_series,
+    move_occurrence, occurrence_id, schedule_event, series_id, visibility,
 };
+use domain::publishing::{BlueskySettingsChanged, Owned, Visibility, series_occurrence};
 use domain::series::{Series, SeriesCommand};
+use domain::sharing::{Shareable, SharingCommand, SharingError};
 use domain::{DomainEvent, Timestamp};
 use proptest::prelude::*;
 
@@ -35,6 +38,7 @@ fn weekly_meetup() -> SeriesDraft {
         template_type: "hybrid".into(),
         template_location: Some("c-base, Rungestraße 20, Berlin".into()),
         template_location_online: Some("https://meet.example/rust".into()),
+        visibility: None,
     }
 }
 
@@ -321,6 +325,7 @@ fn launch_party() -> EventDraft {
         lat: Some(52.513),
         lon: Some(13.42),
         status: Some("published".into()),
+        visibility: None,
     }
 }
 
@@ -473,4 +478,236 @@ fn a_patch_that_changes_nothing_records_nothing_and_a_bad_field_is_named() {
             .field,
         "slug"
     );
+}
+
+/// The weekly meetup, created, and the occurrence of it on 8 December
+/// (19:00 Berlin), as its stream holds it before anything was asked of it.
+fn second_tuesday() -> (Series, &'static str, Occurrence) {
+    (
+        created(&weekly_meetup()).1,
+        "2026-12-08T18:00:00",
+        Occurrence::Absent,
+    )
+}
+
+/// `commands` carried out one after another on `occurrence`.
+fn carried_out(occurrence: Occurrence, commands: &[OccurrenceCommand]) -> Occurrence {
+    commands.iter().fold(occurrence, |state, command| {
+        let events = state.decide(command, at("2026-11-02T10:00:00Z")).unwrap();
+        events
+            .iter()
+            .fold(state, |state, event| state.evolve(event))
+    })
+}
+
+#[test]
+fn cancelling_one_occurrence_schedules_it_at_its_slot_then_cancels_it() {
+    let (series, start, occurrence) = second_tuesday();
+    let (id, commands) =
+        cancel_occurrence(&series, start, &occurrence, Some("venue closed")).unwrap();
+    assert_eq!(
+        id,
+        series_occurrence(series_id("series-42"), at("2026-12-08T17:00:00Z"))
+    );
+    let Occurrence::Cancelled { details, .. } = carried_out(occurrence, &commands) else {
+        panic!("{commands:?}")
+    };
+    assert_eq!(details.starts_at, Some(at("2026-12-08T17:00:00Z")));
+    assert_eq!(details.ends_at, Some(at("2026-12-08T19:00:00Z")));
+    assert_eq!(details.name, "Rust Meetup Berlin");
+}
+
+#[test]
+fn moving_one_occurrence_keeps_its_length_and_its_id() {
+    let (series, start, occurrence) = second_tuesday();
+    let (id, commands) =
+        move_occurrence(&series, start, &occurrence, "2026-12-10T18:30:00", None).unwrap();
+    let moved = carried_out(occurrence, &commands);
+    let details = moved.details().unwrap();
+    assert_eq!(details.starts_at, Some(at("2026-12-10T17:30:00Z")));
+    assert_eq!(details.ends_at, Some(at("2026-12-10T19:30:00Z")));
+    let (again, commands) = move_occurrence(
+        &series,
+        start,
+        &moved,
+        "2026-12-11T18:30:00",
+        Some("2026-12-11T19:00:00"),
+    )
+    .unwrap();
+    assert_eq!(again, id, "still named by its slot");
+    assert!(
+        matches!(&commands[..], [OccurrenceCommand::Edit(_)]),
+        "scheduled once"
+    );
+    let details = carried_out(moved, &commands).details().cloned().unwrap();
+    assert_eq!(details.ends_at, Some(at("2026-12-11T18:00:00Z")));
+}
+
+#[test]
+fn one_occurrence_is_named_by_a_start_on_the_rule() {
+    let (series, _, occurrence) = second_tuesday();
+    for (start, why) in [
+        ("2026-12-09T18:00:00", "not when an occurrence"),
+        ("next tuesday", "start"),
+    ] {
+        let refusal = cancel_occurrence(&series, start, &occurrence, None).unwrap_err();
+        assert_eq!(refusal.field, "start");
+        assert!(refusal.to_string().contains(why), "{refusal}");
+    }
+    let refusal = move_occurrence(
+        &series,
+        "2026-12-08T18:00:00",
+        &occurrence,
+        "2026-12-10T18:30:00",
+        Some("2026-12-10T17:00:00"),
+    )
+    .unwrap_err();
+    assert_eq!(refusal.field, "endDate");
+}
+
+#[test]
+fn a_deleted_series_takes_no_more_edits_and_a_second_deletion_records_nothing() {
+    let (_, series) = created(&weekly_meetup());
+    let now = at("2026-11-02T10:00:00Z");
+    let events = series.decide(&SeriesCommand::Delete, now).unwrap();
+    assert!(matches!(&events[..], [DomainEvent::SeriesDeleted(_)]));
+    let deleted = series.evolve(&events[0]);
+    assert_eq!(deleted.decide(&SeriesCommand::Delete, now), Ok(vec![]));
+    let patch = SeriesPatch {
+        name: Some("Renamed".into()),
+        ..SeriesPatch::default()
+    };
+    assert_eq!(edit_series(&deleted, &patch).unwrap_err().field, "slug");
+    assert!(cancel_occurrence(&deleted, "2026-12-08T18:00:00", &Occurrence::Absent, None).is_err());
+}
+
+#[test]
+fn an_event_edit_changes_times_place_mode_and_links_and_a_cancelled_status_cancels_it() {
+    let command = schedule_event(&launch_party(), at("2026-11-01T10:00:00Z")).unwrap();
+    let event = carried_out(Occurrence::Absent, &[command]);
+    let patch = EventPatch {
+        start_date: Some("2026-12-11T19:00:00".into()),
+        end_date: Some("2026-12-11T22:00:00".into()),
+        kind: Some("online".into()),
+        location_online: Some("https://meet.example/party".into()),
+        links: Some(vec![Link {
+            uri: "https://openmeet.test/events/launch".into(),
+            name: Some("Tickets".into()),
+        }]),
+        status: Some("cancelled".into()),
+        ..EventPatch::default()
+    };
+    let commands = edit_event(&event, &patch).unwrap();
+    assert!(matches!(
+        &commands[..],
+        [OccurrenceCommand::Edit(_), OccurrenceCommand::Cancel { .. }]
+    ));
+    let Occurrence::Cancelled { details, .. } = carried_out(event, &commands) else {
+        panic!()
+    };
+    assert_eq!(details.starts_at, Some(at("2026-12-11T18:00:00Z")));
+    assert_eq!(details.mode, Some(Mode::Virtual));
+    assert!(matches!(&details.places[..], [Place::Online(link)] if link.uri.ends_with("/party")));
+    assert_eq!(details.links.len(), 1);
+}
+
+#[test]
+fn a_bad_field_of_an_event_edit_is_refused_by_its_name() {
+    let command = schedule_event(&launch_party(), at("2026-11-01T10:00:00Z")).unwrap();
+    let event = carried_out(Occurrence::Absent, &[command]);
+    let cases: Vec<(EventPatch, &str)> = vec![
+        (
+            EventPatch {
+                lat: Some(91.0),
+                lon: Some(0.0),
+                ..EventPatch::default()
+            },
+            "lat",
+        ),
+        (
+            EventPatch {
+                end_date: Some("2026-12-01T10:00:00".into()),
+                ..EventPatch::default()
+            },
+            "endDate",
+        ),
+        (
+            EventPatch {
+                time_zone: Some("Mars/Olympus".into()),
+                ..EventPatch::default()
+            },
+            "timeZone",
+        ),
+        (
+            EventPatch {
+                status: Some("gone".into()),
+                ..EventPatch::default()
+            },
+            "status",
+        ),
+        (
+            EventPatch {
+                name: Some("a\0b".into()),
+                ..EventPatch::default()
+            },
+            "name",
+        ),
+        (
+            EventPatch {
+                links: Some(vec![Link {
+                    uri: "ftp://x".into(),
+                    name: None,
+                }]),
+                ..EventPatch::default()
+            },
+            "links[0].uri",
+        ),
+    ];
+    for (patch, field) in cases {
+        assert_eq!(
+            edit_event(&event, &patch).unwrap_err().field,
+            field,
+            "{patch:?}"
+        );
+    }
+}
+
+#[test]
+fn only_a_public_event_may_be_shared_and_its_visibility_is_recorded_once() {
+    let target = Owned::Series(series_id("series-42"));
+    let settings = BlueskySettingsChanged {
+        target,
+        enabled: true,
+        account: UserId(uuid::Uuid::from_u128(9)),
+        did: "did:plc:owner".into(),
+        include_recurrence: false,
+    };
+    let now = at("2026-11-02T10:00:00Z");
+    let private = Shareable {
+        visibility: visibility(Some("private")).unwrap(),
+        ..Shareable::default()
+    };
+    assert_eq!(
+        private.decide(&SharingCommand::Change(settings.clone()), now),
+        Err(SharingError::NotPublic(Visibility::Private))
+    );
+    let off = BlueskySettingsChanged {
+        enabled: false,
+        ..settings.clone()
+    };
+    assert_eq!(
+        private.decide(&SharingCommand::Change(off.clone()), now),
+        Ok(vec![off.into()])
+    );
+    let public = Shareable::default();
+    assert_eq!(
+        public.decide(&SharingCommand::Resync, now),
+        Err(SharingError::NotShared)
+    );
+    let same = SharingCommand::SetVisibility {
+        target,
+        visibility: Visibility::Public,
+    };
+    assert_eq!(public.decide(&same, now), Ok(vec![]));
+    assert_eq!(visibility(Some("members")).unwrap_err().field, "visibility");
 }

@@ -3,13 +3,15 @@
 //! to the same record; nothing for what came from Bluesky.
 
 use domain::identity::UserId;
-use domain::occurrence::{EventDetails, OccurrenceCancelled, OccurrenceId};
+use domain::occurrence::{
+    EventDetails, OccurrenceCancelled, OccurrenceEdited, OccurrenceId, OccurrenceScheduled,
+};
 use domain::publishing::{
     BlueskySettingsChanged, OccurrencePublishRequested, Owned, PublishAction, Publishing,
-    how_often, series_occurrence,
+    Visibility, VisibilityChanged, how_often, series_occurrence,
 };
 use domain::recurrence::Recurrence;
-use domain::series::{SeriesCreated, SeriesId};
+use domain::series::{SeriesCreated, SeriesDeleted, SeriesId};
 use domain::sync::OccurrencePublished;
 use domain::{DomainEvent, Origin, Timestamp};
 use uuid::Uuid;
@@ -312,5 +314,122 @@ fn a_deleted_occurrence_is_deleted_from_bluesky_and_a_series_goes_on_to_the_next
     assert_eq!(deleted, [&rkey]);
     let next = puts(&decisions);
     assert_eq!(next.len(), 1, "the week after is the next upcoming one now");
+    assert_eq!(next[0].0, series_occurrence(id, at("2026-12-08T18:00:00Z")));
+}
+
+/// The requests among `decisions` to delete a record, by record key.
+fn deletes(decisions: &[DomainEvent]) -> Vec<&str> {
+    decisions
+        .iter()
+        .filter_map(|d| match d {
+            DomainEvent::OccurrencePublishRequested(OccurrencePublishRequested {
+                rkey,
+                action: PublishAction::Delete { .. },
+                ..
+            }) => Some(rkey.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_deleted_series_deletes_its_published_record_and_publishes_no_more() {
+    let mut state = Publishing::new(SITE);
+    let (id, created) = series(Origin::OpenMeet);
+    state.follow(&created);
+    state.follow(&sharing(Owned::Series(id), true, false));
+    let (occurrence, rkey, _, _) = puts(&tick(&mut state, "2026-11-20T10:00:00Z")).remove(0);
+    published(&mut state, occurrence, "bafy1");
+    state.follow(&SeriesDeleted { series_id: id }.into());
+    let decisions = tick(&mut state, "2026-11-20T11:00:00Z");
+    assert_eq!(deletes(&decisions), [rkey.as_str()]);
+    assert!(puts(&decisions).is_empty());
+    assert!(
+        tick(&mut state, "2026-12-05T11:00:00Z").is_empty(),
+        "nothing rolls forward"
+    );
+}
+
+#[test]
+fn a_series_made_private_after_publishing_is_unpublished_and_shared_again_once_public() {
+    let mut state = Publishing::new(SITE);
+    let (id, created) = series(Origin::OpenMeet);
+    state.follow(&created);
+    state.follow(&sharing(Owned::Series(id), true, false));
+    let (occurrence, rkey, _, _) = puts(&tick(&mut state, "2026-11-20T10:00:00Z")).remove(0);
+    published(&mut state, occurrence, "bafy1");
+    let seen_by = |visibility| -> DomainEvent {
+        VisibilityChanged {
+            target: Owned::Series(id),
+            visibility,
+        }
+        .into()
+    };
+    state.follow(&seen_by(Visibility::Authenticated));
+    let decisions = tick(&mut state, "2026-11-20T11:00:00Z");
+    assert_eq!(deletes(&decisions), [rkey.as_str()]);
+    assert!(puts(&decisions).is_empty(), "{decisions:?}");
+    state.follow(&seen_by(Visibility::Public));
+    let again = puts(&tick(&mut state, "2026-11-20T12:00:00Z"));
+    assert_eq!(again.len(), 1);
+    assert_eq!(
+        (again[0].0, again[0].1.as_str()),
+        (occurrence, rkey.as_str())
+    );
+}
+
+#[test]
+fn a_private_standalone_event_is_not_published() {
+    let mut state = Publishing::new(SITE);
+    let occurrence = OccurrenceId(Uuid::from_u128(7));
+    state.follow(
+        &OccurrenceScheduled {
+            occurrence_id: occurrence,
+            series_id: None,
+            details: details("Launch party"),
+        }
+        .into(),
+    );
+    state.follow(
+        &VisibilityChanged {
+            target: Owned::Occurrence(occurrence),
+            visibility: Visibility::Private,
+        }
+        .into(),
+    );
+    state.follow(&sharing(Owned::Occurrence(occurrence), true, false));
+    assert!(tick(&mut state, "2026-11-20T10:00:00Z").is_empty());
+}
+
+#[test]
+fn an_occurrence_moved_later_than_its_slot_stays_the_next_until_its_own_end() {
+    let mut state = Publishing::new(SITE);
+    let (id, created) = series(Origin::OpenMeet);
+    state.follow(&created);
+    state.follow(&sharing(Owned::Series(id), true, false));
+    let first = series_occurrence(id, at("2026-12-01T18:00:00Z"));
+    assert_eq!(puts(&tick(&mut state, "2026-11-20T10:00:00Z"))[0].0, first);
+    published(&mut state, first, "bafy1");
+    // Moved from Tuesday to Thursday of that week.
+    state.follow(
+        &OccurrenceEdited {
+            occurrence_id: first,
+            details: EventDetails {
+                starts_at: Some(at("2026-12-03T18:00:00Z")),
+                ends_at: Some(at("2026-12-03T20:00:00Z")),
+                ..details("Rust Meetup")
+            },
+        }
+        .into(),
+    );
+    let moved = puts(&tick(&mut state, "2026-11-20T11:00:00Z"));
+    assert_eq!(moved.len(), 1);
+    assert_eq!(moved[0].2["startsAt"], "2026-12-03T18:00:00.000Z");
+    assert!(
+        tick(&mut state, "2026-12-02T10:00:00Z").is_empty(),
+        "its slot is over, the moved occurrence is still to come"
+    );
+    let next = puts(&tick(&mut state, "2026-12-03T21:00:00Z"));
+    assert_eq!(next.len(), 1, "{next:?}");
     assert_eq!(next[0].0, series_occurrence(id, at("2026-12-08T18:00:00Z")));
 }

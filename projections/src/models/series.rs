@@ -91,6 +91,7 @@ impl ReadModel for Series {
             DomainEvent::SeriesCreated(e) => vec![e.series_id.0],
             DomainEvent::SeriesEdited(e) => vec![e.series_id.0],
             DomainEvent::RecurrenceChanged(e) => vec![e.series_id.0],
+            DomainEvent::SeriesDeleted(e) => vec![e.series_id.0],
             _ => vec![],
         }
     }
@@ -144,6 +145,7 @@ impl ReadModel for Series {
                     ..row
                 })
             }
+            (_, DomainEvent::SeriesDeleted(_)) => None,
             (row, _) => row,
         }
     }
