@@ -36,6 +36,23 @@ fn meetup(id: &str) -> Value {
     })
 }
 
+/// A standalone launch party in Berlin, as OpenMeet creates it.
+fn launch_party(id: &str) -> Value {
+    json!({
+        "id": id,
+        "ownerDid": OWNER,
+        "name": "Launch party",
+        "timeZone": "Europe/Berlin",
+        "startDate": "2026-12-10T19:00:00",
+        "endDate": "2026-12-10T23:00:00",
+        "type": "in-person",
+        "location": "c-base",
+        "lat": 52.513,
+        "lon": 13.42,
+        "status": "published"
+    })
+}
+
 /// `PATCH path` with `body`, as `token`, sending `If-Match: if_match`: the
 /// status, the `ETag` and the body.
 async fn patch_if_match(
@@ -45,12 +62,29 @@ async fn patch_if_match(
     if_match: &str,
     body: Value,
 ) -> (StatusCode, Option<String>, Value) {
+    call_if_match(world, "PATCH", path, token, if_match, Some(body)).await
+}
+
+/// `method path` with `body`, as `token`, sending `If-Match: if_match`:
+/// the status, the `ETag` and the body.
+async fn call_if_match(
+    world: &World,
+    method: &str,
+    path: &str,
+    token: &str,
+    if_match: &str,
+    body: Option<Value>,
+) -> (StatusCode, Option<String>, Value) {
     use tower::ServiceExt;
-    let request = axum::http::Request::patch(path)
+    let request = axum::http::Request::builder()
+        .method(method)
+        .uri(path)
         .header("authorization", format!("Bearer {token}"))
         .header("content-type", "application/json")
         .header("if-match", if_match)
-        .body(axum::body::Body::from(body.to_string()))
+        .body(axum::body::Body::from(
+            body.map(|body| body.to_string()).unwrap_or_default(),
+        ))
         .unwrap();
     let response = world.app.clone().oneshot(request).await.unwrap();
     let status = response.status();
@@ -245,19 +279,7 @@ async fn each_bad_field_is_a_400_naming_it_and_records_nothing() {
 async fn a_standalone_openmeet_event_is_created_once_under_its_id_with_its_coordinates() {
     let world = World::new(offline_resolver()).await;
     let owner = operator_token(&world, OWNER).await;
-    let party = json!({
-        "id": "om-event-1",
-        "ownerDid": OWNER,
-        "name": "Launch party",
-        "timeZone": "Europe/Berlin",
-        "startDate": "2026-12-10T19:00:00",
-        "endDate": "2026-12-10T23:00:00",
-        "type": "in-person",
-        "location": "c-base",
-        "lat": 52.513,
-        "lon": 13.42,
-        "status": "published"
-    });
+    let party = launch_party("om-event-1");
     let (status, created) = world
         .call("POST", "/api/events", Some(&owner), Some(party.clone()))
         .await;
@@ -465,5 +487,242 @@ async fn two_edits_racing_against_the_same_version_record_one() {
     statuses.sort();
     assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT]);
     assert_eq!(head(&world).await, before + 1, "one SeriesEdited");
+    world.clean().await;
+}
+
+/// Creates `meetup(id)` as `owner`, projected: its path.
+async fn created_series(world: &World, owner: &str, body: Value) -> String {
+    let (status, created) = world
+        .call("POST", "/api/series", Some(owner), Some(body))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    world.project().await;
+    format!("/api/series/{}", created["slug"].as_str().unwrap())
+}
+
+#[tokio::test]
+async fn one_occurrence_is_cancelled_or_moved_alone_named_by_its_start_in_the_rule() {
+    let world = World::new(offline_resolver()).await;
+    let owner = operator_token(&world, OWNER).await;
+    let stranger = operator_token(&world, "did:plc:stranger00000000000000000").await;
+    let path = created_series(&world, &owner, meetup("om-one")).await;
+    let second = format!("{path}/occurrences/2026-12-08T18:00:00");
+
+    let reason = json!({"reason": "venue closed"});
+    let (status, body) = world
+        .call(
+            "POST",
+            &format!("{second}/cancel"),
+            Some(&stranger),
+            Some(reason.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = world
+        .call(
+            "POST",
+            &format!("{path}/occurrences/2026-12-09T18:00:00/cancel"),
+            Some(&owner),
+            Some(reason.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().starts_with("start: "),
+        "{body}"
+    );
+    let (status, cancelled) = world
+        .call(
+            "POST",
+            &format!("{second}/cancel"),
+            Some(&owner),
+            Some(reason),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{cancelled}");
+    assert_eq!(
+        cancelled["recorded"],
+        json!(["OccurrenceScheduled", "OccurrenceCancelled"])
+    );
+    assert_eq!(cancelled["version"], 2);
+
+    let third = format!("{path}/occurrences/2026-12-15T17:00:00Z/move");
+    let thursday = json!({"startDate": "2026-12-17T19:00:00"});
+    let (status, _, body) =
+        call_if_match(&world, "POST", &third, &owner, "1", Some(thursday.clone())).await;
+    assert_eq!(status, StatusCode::CONFLICT, "a stale version: {body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("is at version 0"),
+        "{body}"
+    );
+    let (status, etag, moved) =
+        call_if_match(&world, "POST", &third, &owner, "0", Some(thursday)).await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    assert_eq!(
+        moved["recorded"],
+        json!(["OccurrenceScheduled", "OccurrenceEdited"])
+    );
+    assert_eq!(etag.as_deref(), Some("2"));
+    world.project().await;
+    let (_, series) = world.call("GET", &path, None, None).await;
+    let occurrences = series["occurrences"].as_array().unwrap();
+    let by_start = |start: &str| {
+        occurrences
+            .iter()
+            .find(|o| o["starts_at"] == start)
+            .unwrap_or_else(|| panic!("{start} in {series}"))
+            .clone()
+    };
+    assert_eq!(by_start("2026-12-08T17:00:00Z")["state"], "cancelled");
+    let moved = by_start("2026-12-17T18:00:00Z");
+    assert_eq!(
+        moved["ends_at"], "2026-12-17T20:00:00Z",
+        "as long as it was"
+    );
+    assert_eq!(
+        series["rrule"], "FREQ=WEEKLY;BYDAY=TU",
+        "the rule unchanged"
+    );
+    world.clean().await;
+}
+
+#[tokio::test]
+async fn a_series_is_deleted_with_the_occurrences_scheduled_of_it() {
+    let world = World::new(offline_resolver()).await;
+    let owner = operator_token(&world, OWNER).await;
+    let path = created_series(&world, &owner, meetup("om-gone")).await;
+    let (status, _) = world
+        .call(
+            "POST",
+            &format!("{path}/occurrences/2026-12-08T18:00:00/cancel"),
+            Some(&owner),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    world.project().await;
+    let (status, _, body) = call_if_match(&world, "DELETE", &path, &owner, "7", None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (status, etag, deleted) = call_if_match(&world, "DELETE", &path, &owner, "2", None).await;
+    assert_eq!(status, StatusCode::OK, "{deleted}");
+    assert_eq!(
+        deleted["recorded"],
+        json!(["SeriesDeleted", "OccurrenceDeleted"])
+    );
+    assert_eq!(etag.as_deref(), Some("3"));
+    world.project().await;
+    let (status, _) = world.call("GET", &path, None, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = world
+        .call("GET", "/api/series/openmeet/om-gone", None, None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = world
+        .call("POST", "/api/series", Some(&owner), Some(meetup("om-gone")))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "its id stays taken: {body}");
+    world.clean().await;
+}
+
+#[tokio::test]
+async fn a_standalone_event_is_edited_in_its_times_place_mode_links_and_status() {
+    let world = World::new(offline_resolver()).await;
+    let owner = operator_token(&world, OWNER).await;
+    let (status, created) = world
+        .call(
+            "POST",
+            "/api/events",
+            Some(&owner),
+            Some(launch_party("om-event-edit")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    world.project().await;
+    let path = format!("/api/events/{}", created["slug"].as_str().unwrap());
+    let bad = json!({"lat": 91, "lon": 0});
+    let before = head(&world).await;
+    let (status, body) = world.call("PATCH", &path, Some(&owner), Some(bad)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().starts_with("lat: "),
+        "{body}"
+    );
+    assert_eq!(head(&world).await, before, "nothing recorded");
+    let change = json!({
+        "startDate": "2026-12-11T19:00:00", "endDate": "2026-12-11T22:00:00",
+        "type": "online", "locationOnline": "https://meet.example/party",
+        "links": [{"uri": "https://openmeet.test/e/party", "name": "Tickets"}],
+        "status": "cancelled"
+    });
+    let (status, etag, edited) = patch_if_match(&world, &path, &owner, "2", change).await;
+    assert_eq!(status, StatusCode::OK, "{edited}");
+    assert_eq!(
+        edited["recorded"],
+        json!(["OccurrenceEdited", "OccurrenceCancelled"])
+    );
+    assert_eq!(etag.as_deref(), Some("4"));
+    world.project().await;
+    let (_, event) = world.call("GET", &path, None, None).await;
+    assert_eq!(event["starts_at"], "2026-12-11T18:00:00Z", "{event}");
+    assert_eq!(event["state"], "cancelled", "{event}");
+    world.clean().await;
+}
+
+#[tokio::test]
+async fn only_a_public_series_may_be_shared() {
+    let world = World::new(offline_resolver()).await;
+    let owner = operator_token(&world, OWNER).await;
+    let mut members_only = meetup("om-private");
+    members_only["visibility"] = json!("authenticated");
+    let path = created_series(&world, &owner, members_only).await;
+    let slug = path.trim_start_matches("/api/series/");
+    let settings = format!("/api/events/{slug}/bluesky-settings");
+    let before = head(&world).await;
+    let (status, body) = world
+        .call(
+            "POST",
+            &settings,
+            Some(&owner),
+            Some(json!({"enabled": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("visibility: "),
+        "{body}"
+    );
+    assert_eq!(head(&world).await, before, "nothing recorded");
+    let (status, made_public) = world
+        .call(
+            "PATCH",
+            &path,
+            Some(&owner),
+            Some(json!({"visibility": "public"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{made_public}");
+    assert_eq!(made_public["recorded"], json!(["VisibilityChanged"]));
+    let (status, body) = world
+        .call(
+            "POST",
+            &settings,
+            Some(&owner),
+            Some(json!({"enabled": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("no Bluesky session"),
+        "public now, the rule lets it through to the next check: {body}"
+    );
     world.clean().await;
 }

@@ -58,6 +58,17 @@ pub const ROUTES: &[(Method, &str, Audience)] = &[
     // The owner's own session, or the platform's (an administrator's).
     (Method::POST, "/api/series", Audience::Session),
     (Method::PATCH, "/api/series/{slug}", Audience::Session),
+    (Method::DELETE, "/api/series/{slug}", Audience::Session),
+    (
+        Method::POST,
+        "/api/series/{slug}/occurrences/{start}/cancel",
+        Audience::Session,
+    ),
+    (
+        Method::POST,
+        "/api/series/{slug}/occurrences/{start}/move",
+        Audience::Session,
+    ),
     (Method::GET, "/api/users", Audience::Administrators),
     // The account's local id and token expiry only for itself and
     // administrators (see `users`).

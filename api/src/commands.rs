@@ -35,6 +35,30 @@ where
     .map_err(|err| api_error(err, refused))
 }
 
+/// The events `commands` record, one after another, from `state`; a
+/// refusal is `refused`.
+pub(crate) fn decide_all<D>(
+    state: &D,
+    commands: &[D::Command],
+    refused: fn(String) -> ApiError,
+) -> Result<Vec<DomainEvent>, ApiError>
+where
+    D: Decider + Clone,
+    D::Error: std::fmt::Display,
+{
+    let (mut folded, mut events) = (state.clone(), Vec::new());
+    for command in commands {
+        let decided = folded
+            .decide(command, now())
+            .map_err(|err| refused(err.to_string()))?;
+        folded = decided
+            .iter()
+            .fold(folded, |state, event| state.evolve(event));
+        events.extend(decided);
+    }
+    Ok(events)
+}
+
 /// The state of the aggregate in `stream` and the version to expect when
 /// appending what is decided from it.
 pub(crate) async fn current<D: Decider>(

@@ -4,26 +4,94 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use domain::access::Action;
-use domain::occurrence::{Occurrence, OccurrenceCommand, OccurrenceError, OccurrenceId};
+use domain::occurrence::{Link, Occurrence, OccurrenceCommand, OccurrenceError, OccurrenceId};
+use domain::platform::{self, EventPatch};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::attendance::target;
 use crate::auth::Authenticated;
 use crate::body::JsonObject;
-use crate::commands::{execute, replay};
+use crate::commands::{append_together, decide_all, execute};
 use crate::events::find_event;
+use crate::versions::{Loaded, etag, load_matching};
 use crate::{ApiError, AppState};
 
-/// The fields to change; absent ones stay.
+/// The fields to change (openmeet-api's `UpdateEventDto`); absent ones
+/// stay. The places are replaced when any of `location`,
+/// `locationOnline`, `lat` or `lon` is given.
 #[derive(Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct EditRequest {
     /// A new name: not blank.
     #[schema(pattern = "\\S")]
     pub name: Option<String>,
     /// A new description (an empty one removes it).
     pub description: Option<String>,
+    /// The IANA zone `startDate` and `endDate` are wall times in; the
+    /// event's own when absent.
+    pub time_zone: Option<String>,
+    /// A new start: an RFC 3339 instant, or a wall time.
+    pub start_date: Option<String>,
+    /// A new end, in the same forms.
+    pub end_date: Option<String>,
+    /// `in-person`, `online` or `hybrid`.
+    #[serde(rename = "type")]
+    #[schema(pattern = "^(in-person|online|hybrid)$")]
+    pub kind: Option<String>,
+    /// A new location, as free text.
+    pub location: Option<String>,
+    /// A new online location: an http(s) URL.
+    pub location_online: Option<String>,
+    /// Degrees north, -90 to 90, with `lon`.
+    #[schema(minimum = -90, maximum = 90)]
+    pub lat: Option<f64>,
+    /// Degrees east, -180 to 180, with `lat`.
+    #[schema(minimum = -180, maximum = 180)]
+    pub lon: Option<f64>,
+    /// `draft`, `pending`, `published` or `cancelled` (which cancels it).
+    #[schema(pattern = "^(draft|pending|published|cancelled)$")]
+    pub status: Option<String>,
+    /// New links, replacing the old ones.
+    pub links: Option<Vec<LinkDto>>,
+}
+
+/// A link of an event.
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct LinkDto {
+    /// An http(s) URL.
+    pub uri: String,
+    /// What it is.
+    pub name: Option<String>,
+}
+
+impl EditRequest {
+    fn patch(self) -> EventPatch {
+        EventPatch {
+            name: self.name,
+            description: self.description,
+            time_zone: self.time_zone,
+            start_date: self.start_date,
+            end_date: self.end_date,
+            kind: self.kind,
+            location: self.location,
+            location_online: self.location_online,
+            lat: self.lat,
+            lon: self.lon,
+            status: self.status,
+            links: self.links.map(|links| {
+                links
+                    .into_iter()
+                    .map(|link| Link {
+                        uri: link.uri,
+                        name: link.name,
+                    })
+                    .collect()
+            }),
+        }
+    }
 }
 
 /// Whether `c` is blank as the document's pattern `\S` reads it
@@ -39,12 +107,19 @@ pub struct EditView {
     pub recorded: Vec<&'static str>,
     /// The global position of the last, for `?after=` reads.
     pub position: Option<u64>,
+    /// The event's version now: pass it as `If-Match` with the next edit
+    /// (also sent as `ETag`).
+    pub version: u64,
 }
 
-/// Edits an event's name or description.
-#[utoipa::path(patch, path = "/api/events/{slug}", params(("slug" = String, Path)),
+/// Edits an event: its name, description, times, place, mode, status
+/// (`cancelled` cancels it) and links. With `If-Match: <version>`, an
+/// event that changed since is 409 naming its version now.
+#[utoipa::path(patch, path = "/api/events/{slug}", params(("slug" = String, Path),
+        ("If-Match" = Option<String>, Header, description = "the version the edit was made against (the ETag of the last answer)")),
     request_body = EditRequest,
-    responses((status = 200, body = EditView), (status = 400, body = crate::error::ErrorBody),
+    responses((status = 200, body = EditView, headers(("ETag" = String, description = "the event's version"))),
+        (status = 400, body = crate::error::ErrorBody),
         (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
         (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
 #[tracing::instrument(skip_all, fields(%slug, did = %caller.caller.did))]
@@ -52,8 +127,9 @@ pub async fn edit_event(
     State(state): State<AppState>,
     Path(slug): Path<String>,
     caller: Authenticated,
+    headers: HeaderMap,
     JsonObject(request): JsonObject<EditRequest>,
-) -> Result<Json<EditView>, ApiError> {
+) -> Result<(HeaderMap, Json<EditView>), ApiError> {
     let event = find_event(&state, &slug).await?;
     caller.may(Action::Edit(target(&state, &event).await?))?;
     if request
@@ -64,29 +140,39 @@ pub async fn edit_event(
         return Err(ApiError::BadRequest("name must not be empty".into()));
     }
     let stream = OccurrenceId(event.id).stream();
-    let occurrence: Occurrence = replay(&state.store, &stream).await?;
-    let mut details = occurrence
-        .details()
-        .cloned()
-        .ok_or_else(|| ApiError::Conflict(format!("event {slug:?} has no content to edit")))?;
-    if let Some(name) = request.name {
-        details.name = name;
-    }
-    if let Some(description) = request.description {
-        details.description = Some(description).filter(|text| !text.is_empty());
-    }
-    let recorded = execute::<Occurrence, _>(
-        &state.store,
-        &stream,
-        &OccurrenceCommand::Edit(details),
-        &caller.actor(),
-        |err: OccurrenceError| ApiError::Conflict(err.to_string()),
-    )
-    .await?;
-    Ok(Json(EditView {
-        recorded: recorded.events.iter().map(|e| e.event_type()).collect(),
-        position: recorded.position,
-    }))
+    let occurrence: Loaded<Occurrence> =
+        load_matching(&state, &stream, &headers, &format!("event {slug:?}")).await?;
+    let commands =
+        platform::edit_event(&occurrence.state, &request.patch()).map_err(|refused| {
+            if refused.field == "slug" {
+                ApiError::Conflict(format!("event {slug:?}: {}", refused.reason))
+            } else {
+                ApiError::BadRequest(refused.to_string())
+            }
+        })?;
+    let events = decide_all(&occurrence.state, &commands, ApiError::Conflict)?;
+    let recorded: Vec<&'static str> = events.iter().map(|e| e.event_type()).collect();
+    let version = occurrence.version + events.len() as u64;
+    let position = if events.is_empty() {
+        None
+    } else {
+        Some(
+            append_together(
+                &state.store,
+                vec![(stream, occurrence.expected, events)],
+                &caller.actor(),
+            )
+            .await?,
+        )
+    };
+    Ok((
+        etag(version),
+        Json(EditView {
+            recorded,
+            position,
+            version,
+        }),
+    ))
 }
 
 /// What a deletion recorded.

@@ -22,9 +22,11 @@ mod proposals;
 mod refs;
 mod rejections;
 mod series;
+mod series_edits;
 mod sharing;
 mod text;
 mod users;
+mod versions;
 
 use std::time::Duration;
 
@@ -110,7 +112,10 @@ impl AppState {
         series::get_series_by_openmeet_id,
         platform::create_series,
         platform::create_event,
-        platform::edit_series,
+        series_edits::edit_series,
+        series_edits::delete_series,
+        series_edits::cancel_occurrence,
+        series_edits::move_occurrence,
         users::get_user,
         users::list_users,
         refs::get_external_ref,
@@ -148,8 +153,11 @@ impl AppState {
         platform::CreatedSeries,
         platform::CreateEvent,
         platform::CreatedEvent,
-        platform::UpdateSeries,
-        platform::EditedSeries,
+        series_edits::UpdateSeries,
+        series_edits::Changed,
+        series_edits::CancelOccurrence,
+        series_edits::MoveOccurrence,
+        editing::LinkDto,
         users::UserView,
         users::UserPage,
         refs::ExternalRefView,
@@ -229,7 +237,17 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/api/series/{slug}",
-            get(series::get_series).patch(platform::edit_series),
+            get(series::get_series)
+                .patch(series_edits::edit_series)
+                .delete(series_edits::delete_series),
+        )
+        .route(
+            "/api/series/{slug}/occurrences/{start}/cancel",
+            post(series_edits::cancel_occurrence),
+        )
+        .route(
+            "/api/series/{slug}/occurrences/{start}/move",
+            post(series_edits::move_occurrence),
         )
         .route("/api/users", get(users::list_users))
         .route("/api/users/{did}", get(users::get_user))

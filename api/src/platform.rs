@@ -1,32 +1,32 @@
-//! `POST /api/series`, `POST /api/events` and `PATCH /api/series/{slug}`:
-//! OpenMeet's platform puts its own series and standalone events in, in the
-//! shape its backend keeps them (openmeet-api's `CreateEventSeriesDto`,
-//! `CreateEventDto` and `UpdateEventSeriesDto`), so the publishing
-//! direction starts from a request rather than from a test. The rules are
+//! `POST /api/series` and `POST /api/events`: OpenMeet's platform puts its
+//! own series and standalone events in, in the shape its backend keeps them
+//! (openmeet-api's `CreateEventSeriesDto` and `CreateEventDto`), so the
+//! publishing direction starts from a request rather than from a test.
+//! Their changes are `series_edits` and `editing`. The rules are
 //! `domain::platform`; here they are loaded, called and stored.
 
 use axum::Json;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use domain::access::{Action, EventTarget};
+use axum::extract::State;
+use axum::http::StatusCode;
+use domain::access::Action;
 use domain::decider::Decider;
 use domain::identity::{Identity, Profile, identity_stream};
 use domain::occurrence::{Occurrence, OccurrenceCommand};
 use domain::platform::{
-    self, EventDraft, RecurrenceRule, SeriesDraft, SeriesPatch, already_created, already_scheduled,
+    self, EventDraft, RecurrenceRule, SeriesDraft, already_created, already_scheduled,
 };
-use domain::publishing::{Owned, OwnerAssigned};
-use domain::series::{Series, SeriesCommand, SeriesId};
-use domain::{Actor, DomainEvent, Origin, StreamVersion};
+use domain::publishing::{Owned, OwnerAssigned, Visibility};
+use domain::series::{Series, SeriesCommand};
+use domain::sharing::{Shareable, SharingCommand};
+use domain::{Actor, StreamVersion};
 use serde::{Deserialize, Serialize};
-use store::{EventStore, ExpectedVersion};
+use store::EventStore;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::Authenticated;
 use crate::body::{JsonObject, Whole};
 use crate::commands::{append_together, current, now, replay};
-use crate::sharing::owner_of;
 use crate::{ApiError, AppState};
 
 /// When a series recurs, as openmeet-api's `RecurrenceRuleDto` says it.
@@ -95,10 +95,14 @@ pub struct CreateSeries {
     template_location: Option<String>,
     /// Where online: an http(s) URL.
     template_location_online: Option<String>,
+    /// Who may see it: `public` (when absent), `authenticated` or
+    /// `private`. Only a public series may be shared on Bluesky.
+    #[schema(pattern = "^(public|authenticated|private)$")]
+    visibility: Option<String>,
 }
 
 impl RecurrenceRuleDto {
-    fn rule(self) -> RecurrenceRule {
+    pub(crate) fn rule(self) -> RecurrenceRule {
         RecurrenceRule {
             frequency: self.frequency,
             interval: self.interval.map(|Whole(n)| n),
@@ -125,6 +129,7 @@ impl CreateSeries {
             template_type: self.template_type,
             template_location: self.template_location,
             template_location_online: self.template_location_online,
+            visibility: self.visibility,
         };
         (self.owner_did, draft)
     }
@@ -206,6 +211,8 @@ pub async fn put_series(
     let owner = owner(state, &owner_did).await?;
     let command = platform::create_series(&draft, now())
         .map_err(|refused| ApiError::BadRequest(refused.to_string()))?;
+    let visibility = platform::visibility(draft.visibility.as_deref())
+        .map_err(|refused| ApiError::BadRequest(refused.to_string()))?;
     let SeriesCommand::Create {
         series_id, slug, ..
     } = &command
@@ -221,6 +228,7 @@ pub async fn put_series(
         &command,
         Owned::Series(*series_id),
         &owner,
+        visibility,
         already_created,
     )
     .await?;
@@ -279,6 +287,10 @@ pub struct CreateEvent {
     /// `draft`, `pending`, `published` or `cancelled`.
     #[schema(pattern = "^(draft|pending|published|cancelled)$")]
     status: Option<String>,
+    /// Who may see it: `public` (when absent), `authenticated` or
+    /// `private`. Only a public event may be shared on Bluesky.
+    #[schema(pattern = "^(public|authenticated|private)$")]
+    visibility: Option<String>,
 }
 
 /// The event as recorded.
@@ -334,9 +346,12 @@ pub async fn put_event(
         lat: request.lat,
         lon: request.lon,
         status: request.status,
+        visibility: request.visibility,
     };
     let owner = owner(state, &request.owner_did).await?;
     let command = platform::schedule_event(&draft, now())
+        .map_err(|refused| ApiError::BadRequest(refused.to_string()))?;
+    let visibility = platform::visibility(draft.visibility.as_deref())
         .map_err(|refused| ApiError::BadRequest(refused.to_string()))?;
     let OccurrenceCommand::Schedule {
         occurrence_id,
@@ -354,6 +369,7 @@ pub async fn put_event(
         &command,
         Owned::Occurrence(*occurrence_id),
         &owner,
+        visibility,
         already_scheduled,
     )
     .await?;
@@ -379,15 +395,17 @@ async fn owner(state: &AppState, owner_did: &str) -> Result<Profile, ApiError> {
     }
 }
 
-/// Records what `command` creates in `owned`'s stream, with its owner, and
-/// the position of the creation; the first creation's position when
-/// `already` says this is it again; 409 when the stream holds another.
+/// Records what `command` creates in `owned`'s stream, with its owner and
+/// who may see it, and the position of the creation; the first creation's
+/// position when `already` says this is it again; 409 when the stream
+/// holds another.
 async fn put_in<D: Decider + PartialEq>(
     state: &AppState,
     actor: &Actor,
     command: &D::Command,
     owned: Owned,
     owner: &Profile,
+    visibility: Visibility,
     already: fn(&D, &D::Command) -> bool,
 ) -> Result<(Created, u64), ApiError>
 where
@@ -395,7 +413,9 @@ where
 {
     let stream = owned.stream();
     let (state_now, expected) = current::<D>(&state.store, &stream).await?;
-    if already(&state_now, command) {
+    if already(&state_now, command)
+        && replay::<Shareable>(&state.store, &stream).await?.visibility == visibility
+    {
         return Ok((Created::Before, created_at(state, &stream).await?));
     }
     if state_now != D::default() {
@@ -413,6 +433,15 @@ where
             did: owner.did.clone(),
         }
         .into(),
+    );
+    let seen_by = SharingCommand::SetVisibility {
+        target: owned,
+        visibility,
+    };
+    events.extend(
+        Shareable::default()
+            .decide(&seen_by, now())
+            .map_err(|err| ApiError::BadRequest(err.to_string()))?,
     );
     let position = append_together(&state.store, vec![(stream, expected, events)], actor).await?;
     Ok((Created::Now, position))
@@ -448,159 +477,4 @@ async fn slug_is_free(state: &AppState, slug: &str, series: Uuid) -> Result<(), 
         ))),
         None => Ok(()),
     }
-}
-
-/// What OpenMeet changes of a series (openmeet-api's
-/// `UpdateEventSeriesDto`): a field left out stays as it is; both location
-/// fields are replaced when either is given.
-#[derive(Deserialize, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct UpdateSeries {
-    /// A new name.
-    name: Option<String>,
-    /// A new description (at most 30,000 bytes).
-    description: Option<String>,
-    /// A new IANA zone: the occurrences keep their wall time in it.
-    time_zone: Option<String>,
-    /// A new rule, replacing the old one whole.
-    recurrence_rule: Option<RecurrenceRuleDto>,
-    /// A new first start: the occurrences are planned anew from it.
-    template_start_date: Option<String>,
-    /// A new first end.
-    template_end_date: Option<String>,
-    /// `in-person`, `online` or `hybrid`.
-    #[schema(pattern = "^(in-person|online|hybrid)$")]
-    template_type: Option<String>,
-    /// A new location, as free text.
-    template_location: Option<String>,
-    /// A new online location: an http(s) URL.
-    template_location_online: Option<String>,
-}
-
-/// What an edit of a series recorded.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct EditedSeries {
-    /// The events recorded, by type (none when nothing changed).
-    pub recorded: Vec<&'static str>,
-    /// The global position of the last, for `?after=` reads.
-    pub position: Option<u64>,
-    /// The series' version now: pass it as `If-Match` with the next edit
-    /// (also sent as `ETag`).
-    pub version: u64,
-}
-
-/// Edits an OpenMeet series: its content (`SeriesEdited`), and its rule,
-/// zone or times (`RecurrenceChanged`: the occurrences are planned anew;
-/// those past and published stay). The owner's session or an
-/// administrator's. With `If-Match: <version>`, a series that changed
-/// since is 409 naming its version now.
-#[utoipa::path(patch, path = "/api/series/{slug}", params(("slug" = String, Path),
-        ("If-Match" = Option<String>, Header, description = "the version the edit was made against (the ETag of the last answer)")),
-    request_body = UpdateSeries,
-    responses((status = 200, body = EditedSeries, headers(("ETag" = String, description = "the series' version"))),
-        (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody),
-        (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
-        (status = 409, body = crate::error::ErrorBody)))]
-#[tracing::instrument(skip_all, fields(%slug, did = %caller.caller.did))]
-pub async fn edit_series(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    caller: Authenticated,
-    headers: HeaderMap,
-    JsonObject(request): JsonObject<UpdateSeries>,
-) -> Result<(HeaderMap, Json<EditedSeries>), ApiError> {
-    let found: Option<(Uuid, String)> =
-        sqlx::query_as("SELECT id, origin FROM read.series WHERE slug = $1")
-            .bind(&slug)
-            .fetch_optional(state.store.pool())
-            .await?;
-    let (id, origin) = found.ok_or_else(|| ApiError::NotFound(format!("no series {slug:?}")))?;
-    let owned = Owned::Series(SeriesId(id));
-    caller.may(Action::Edit(EventTarget {
-        owner: owner_of(&state, owned).await?,
-        imported: origin == Origin::Bluesky.as_str(),
-        visible: true,
-    }))?;
-    let stream = owned.stream();
-    let (series, expected) = current::<Series>(&state.store, &stream).await?;
-    let version = match expected {
-        ExpectedVersion::Exact(version) => version.0,
-        _ => 0,
-    };
-    if let Some(claimed) = if_match(&headers)?.filter(|claimed| *claimed != version) {
-        return Err(ApiError::Conflict(format!(
-            "If-Match {claimed} is stale: series {slug:?} is at version {version}"
-        )));
-    }
-    let patch = request.patch();
-    let commands = platform::edit_series(&series, &patch)
-        .map_err(|refused| ApiError::BadRequest(refused.to_string()))?;
-    let (mut folded, mut events) = (series, Vec::new());
-    for command in &commands {
-        let decided = folded
-            .decide(command, now())
-            .map_err(|err| ApiError::BadRequest(err.to_string()))?;
-        folded = decided
-            .iter()
-            .fold(folded, |state, event| state.evolve(event));
-        events.extend(decided);
-    }
-    let recorded: Vec<&'static str> = events.iter().map(DomainEvent::event_type).collect();
-    let version = version + events.len() as u64;
-    let position = if events.is_empty() {
-        None
-    } else {
-        Some(
-            append_together(
-                &state.store,
-                vec![(stream, expected, events)],
-                &caller.actor(),
-            )
-            .await?,
-        )
-    };
-    let mut answer = HeaderMap::new();
-    answer.insert(header::ETAG, HeaderValue::from(version));
-    Ok((
-        answer,
-        Json(EditedSeries {
-            recorded,
-            position,
-            version,
-        }),
-    ))
-}
-
-impl UpdateSeries {
-    fn patch(self) -> SeriesPatch {
-        SeriesPatch {
-            name: self.name,
-            description: self.description,
-            time_zone: self.time_zone,
-            recurrence_rule: self.recurrence_rule.map(RecurrenceRuleDto::rule),
-            template_start_date: self.template_start_date,
-            template_end_date: self.template_end_date,
-            template_type: self.template_type,
-            template_location: self.template_location,
-            template_location_online: self.template_location_online,
-        }
-    }
-}
-
-/// The version `If-Match` names (`3` or `"3"`), when it is sent.
-fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
-    let Some(value) = headers.get(header::IF_MATCH) else {
-        return Ok(None);
-    };
-    value
-        .to_str()
-        .ok()
-        .and_then(|text| text.trim().trim_matches('"').parse().ok())
-        .map(Some)
-        .ok_or_else(|| {
-            ApiError::BadRequest(format!(
-                "If-Match {value:?} is not a version (the ETag of the last answer)"
-            ))
-        })
 }

@@ -7,20 +7,21 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use domain::DomainEvent;
+use domain::Origin;
 use domain::access::{Action, EventTarget};
 use domain::identity::UserId;
 use domain::occurrence::OccurrenceId;
 use domain::publishing::{BlueskySettingsChanged, Owned};
 use domain::series::SeriesId;
-use domain::{DomainEvent, Origin};
+use domain::sharing::{Shareable, SharingCommand};
 use serde::{Deserialize, Serialize};
-use store::EventStore;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::Authenticated;
 use crate::body::JsonObject;
-use crate::commands::append_together;
+use crate::commands::{append_together, current, decide_all, replay};
 use crate::{ApiError, AppState};
 
 /// Sharing settings.
@@ -83,18 +84,55 @@ async fn target_of(state: &AppState, slug: &str) -> Result<(Owned, bool), ApiErr
 
 /// The owner the log records for `target`.
 pub(crate) async fn owner_of(state: &AppState, target: Owned) -> Result<Option<UserId>, ApiError> {
-    let history = state
-        .store
-        .read_streams(&[target.stream()])
-        .await
-        .map_err(|err| ApiError::Unavailable(format!("the event store: {err}")))?;
-    Ok(history
-        .iter()
-        .rev()
-        .find_map(|recorded| match DomainEvent::decode(&recorded.payload) {
-            Ok(DomainEvent::OwnerAssigned(assigned)) => Some(assigned.owner),
-            _ => None,
-        }))
+    Ok(replay::<Shareable>(&state.store, &target.stream())
+        .await?
+        .owner)
+}
+
+/// Carries out `command` on `target`'s sharing as `caller`; a refusal is
+/// 409, naming why. Sharing turned on needs a Bluesky session kept for
+/// the caller, checked once the rule allows it.
+async fn share(
+    state: &AppState,
+    caller: &Authenticated,
+    target: Owned,
+    command: SharingCommand,
+) -> Result<(BlueskySettingsChanged, u64), ApiError> {
+    let stream = target.stream();
+    let (sharing, expected) = current::<Shareable>(&state.store, &stream).await?;
+    let events = decide_all(&sharing, &[command], ApiError::Conflict)?;
+    let Some(DomainEvent::BlueskySettingsChanged(settings)) = events.first().cloned() else {
+        return Err(ApiError::Internal(
+            "sharing decided without settings".into(),
+        ));
+    };
+    if settings.enabled {
+        session_kept(state, caller).await?;
+    }
+    let position = append_together(
+        &state.store,
+        vec![(stream, expected, events)],
+        &caller.actor(),
+    )
+    .await?;
+    Ok((settings, position))
+}
+
+/// Refuses a caller with no Bluesky session kept to write with.
+async fn session_kept(state: &AppState, caller: &Authenticated) -> Result<(), ApiError> {
+    if let Some(auth) = &state.auth
+        && let Some(credentials) = &auth.credentials
+        && credentials
+            .get(caller.caller.user_id)
+            .await
+            .map_err(|err| ApiError::Unavailable(format!("the credential store: {err}")))?
+            .is_none()
+    {
+        return Err(ApiError::Conflict(
+            "no Bluesky session is kept for this account: log in with Bluesky again first".into(),
+        ));
+    }
+    Ok(())
 }
 
 async fn authorized(
@@ -127,19 +165,6 @@ pub async fn change_settings(
     JsonObject(request): JsonObject<SettingsRequest>,
 ) -> Result<Json<SettingsView>, ApiError> {
     let target = authorized(&state, &caller, &slug, Action::ChangeBlueskySettings).await?;
-    if request.enabled
-        && let Some(auth) = &state.auth
-        && let Some(credentials) = &auth.credentials
-        && credentials
-            .get(caller.caller.user_id)
-            .await
-            .map_err(|err| ApiError::Unavailable(format!("the credential store: {err}")))?
-            .is_none()
-    {
-        return Err(ApiError::Conflict(
-            "no Bluesky session is kept for this account: log in with Bluesky again first".into(),
-        ));
-    }
     let changed = BlueskySettingsChanged {
         target,
         enabled: request.enabled,
@@ -147,16 +172,7 @@ pub async fn change_settings(
         did: caller.caller.did.clone(),
         include_recurrence: request.include_recurrence,
     };
-    let position = append_together(
-        &state.store,
-        vec![(
-            target.stream(),
-            store::ExpectedVersion::Any,
-            vec![changed.into()],
-        )],
-        &caller.actor(),
-    )
-    .await?;
+    let (_, position) = share(&state, &caller, target, SharingCommand::Change(changed)).await?;
     let (kind, id) = match target {
         Owned::Series(id) => ("series", id.0),
         Owned::Occurrence(id) => ("occurrence", id.0),
@@ -189,35 +205,12 @@ pub async fn sync_bluesky(
     JsonObject(request): JsonObject<SyncBlueskyRequest>,
 ) -> Result<(StatusCode, Json<SettingsView>), ApiError> {
     let target = authorized(&state, &caller, &request.slug, Action::Publish).await?;
-    let history = state
-        .store
-        .read_streams(&[target.stream()])
+    let (settings, position) = share(&state, &caller, target, SharingCommand::Resync)
         .await
-        .map_err(|err| ApiError::Unavailable(format!("the event store: {err}")))?;
-    let Some(settings) =
-        history
-            .iter()
-            .rev()
-            .find_map(|recorded| match DomainEvent::decode(&recorded.payload) {
-                Ok(DomainEvent::BlueskySettingsChanged(settings)) => Some(settings),
-                _ => None,
-            })
-    else {
-        return Err(ApiError::Conflict(format!(
-            "{} is not shared on Bluesky",
-            request.slug
-        )));
-    };
-    let position = append_together(
-        &state.store,
-        vec![(
-            target.stream(),
-            store::ExpectedVersion::Any,
-            vec![settings.clone().into()],
-        )],
-        &caller.actor(),
-    )
-    .await?;
+        .map_err(|err| match err {
+            ApiError::Conflict(reason) => ApiError::Conflict(format!("{}: {reason}", request.slug)),
+            other => other,
+        })?;
     let (kind, id) = match target {
         Owned::Series(id) => ("series", id.0),
         Owned::Occurrence(id) => ("occurrence", id.0),
