@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The publishing direction of the demo: OpenMeet's own weekly series put in
 # through the API and published to a real PDS (the project's local one,
-# tests/pds), one occurrence at a time, while you watch. Called by
+# tests/pds), one occurrence at a time, while you watch: an edit, the same
+# record edited on the PDS side and the conflict resolved, one occurrence
+# cancelled alone, and the roll forward to the next. Called by
 # scripts/demo.sh with DATABASE_URL set; when the PDS cannot start it says
 # so and leaves the rest of the demo alone.
 set -euo pipefail
@@ -129,6 +131,47 @@ done
 records | python3 -c 'import json, sys
 for r in json.load(sys.stdin)["records"]:
     print(" ", r["uri"], "| description:", repr(r["value"].get("description")), "| cid", r["cid"])'
+
+echo "== the same record edited on the PDS side (another Bluesky client): the conflict resolved by policy"
+pds_session=$(curl -fsS -X POST "$pds/xrpc/com.atproto.server.createSession" -H 'content-type: application/json' \
+    -d "{\"identifier\":\"$handle\",\"password\":\"$password\"}")
+pds_token=$(echo "$pds_session" | field accessJwt)
+record=$(records | python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin)["records"][0]))')
+rkey=$(echo "$record" | python3 -c 'import json, sys; print(json.load(sys.stdin)["uri"].rsplit("/", 1)[1])')
+echo "$record" | python3 -c 'import json, sys
+r = json.load(sys.stdin)
+v = r["value"]
+v["name"] = v["name"] + " (renamed on Bluesky)"
+v["description"] = "Changed in another client"
+print(json.dumps({"repo": r["uri"].split("/")[2], "collection": "community.lexicon.calendar.event",
+                  "rkey": r["uri"].rsplit("/", 1)[1], "record": v, "swapRecord": r["cid"]}))' >"$work/edit.json"
+curl -fsS -X POST "$pds/xrpc/com.atproto.repo.putRecord" -H "authorization: Bearer $pds_token" \
+    -H 'content-type: application/json' -d @"$work/edit.json" | python3 -c 'import json, sys; print("  the PDS now holds", json.load(sys.stdin)["cid"])'
+timeout 6 "$bin" ingest consume "ws://127.0.0.1:$pds_port/xrpc/com.atproto.sync.subscribeRepos" --cursor 0 >/dev/null 2>&1 || true
+"$bin" ingest process --until-idle | tail -n 1
+for _ in $(seq 1 20); do
+    "$bin" events tail >"$work/log.jsonl"
+    grep -q ConflictResolved "$work/log.jsonl" && break
+    sleep 0.5
+done
+grep ConflictResolved "$work/log.jsonl" | python3 -c 'import json, sys
+for line in sys.stdin:
+    e = json.loads(line)
+    p = e.get("payload", e)
+    print("  ConflictResolved:", json.dumps({k: p.get(k) for k in ("policy", "winner", "openmeet", "bluesky", "resolved")})[:300])'
+
+echo "== OpenMeet cancels this occurrence alone (POST /api/series/$slug/occurrences/$start/cancel): published as cancelled"
+curl -fsS -X POST "$api/api/series/$slug/occurrences/$start/cancel" -H "authorization: Bearer $token" \
+    -H 'content-type: application/json' -d '{"reason":"the venue is closed this week"}'
+echo
+for _ in $(seq 1 30); do
+    records | grep -q 'calendar.event#cancelled' && break
+    sleep 1
+done
+records | python3 -c 'import json, sys
+for r in json.load(sys.stdin)["records"]:
+    v = r["value"]
+    print(" ", r["uri"], "|", v["name"], "|", v.get("status"), "| cid", r["cid"])'
 
 echo "== the roll forward: once the first occurrence ends, the next one is published (waiting about a minute)"
 if wait_for_records 2 120; then
