@@ -14,11 +14,15 @@
 #[path = "../tests/support/capture.rs"]
 #[allow(dead_code)]
 mod capture;
+#[path = "support/child.rs"]
+mod child;
 
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use child::{Run, wait_measured};
 
 use domain::rejection::RecordRejectedV1;
 use domain::{DomainEvent, EncodedPayload};
@@ -26,33 +30,6 @@ use store::EventStore;
 use store::testkit::ScratchDatabase;
 
 const HUGE: usize = 2_000_000;
-
-/// Peak resident memory of a finished child, in MiB, and its wall time.
-struct Run {
-    peak_mib: f64,
-    seconds: f64,
-}
-
-fn wait_measured(child: std::process::Child, what: &str) -> Run {
-    let start = Instant::now();
-    let mut status = 0;
-    // SAFETY: an all-zero `rusage` is a valid value of the plain C struct,
-    // and `wait4` writes it for a pid that is our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = child.id() as libc::pid_t;
-    // SAFETY: both pointers are to live locals of the right types.
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(waited, pid, "{what}: wait4 failed");
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
-            || libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGINT,
-        "{what} failed with status {status}"
-    );
-    Run {
-        peak_mib: usage.ru_maxrss as f64 / 1024.0,
-        seconds: start.elapsed().as_secs_f64(),
-    }
-}
 
 fn binary(db: &ScratchDatabase, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_openmeet-sync"));
