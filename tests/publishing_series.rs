@@ -1,9 +1,12 @@
 //! A shared OpenMeet series on the real PDS, put in through the platform's
 //! route (`POST /api/series`): exactly one record, for the
 //! next occurrence, with the series link; the next one once the clock
-//! passes its end; the firehose echo of our write recognised; a
-//! cancellation and an edit written to the same record, over another
-//! client's change; sharing turned off deletes; only the owner may share.
+//! passes its end; the firehose echo of our write recognised; one
+//! occurrence moved alone over another client's change, then cancelled,
+//! each written to the same record; sharing turned off deletes; made
+//! private, unpublished, and public again, published again; the series
+//! deleted, its records deleted; only the owner may do any of it; and
+//! `audit verify` clean at the end.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -11,7 +14,6 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use axum::http::StatusCode;
 use domain::Timestamp;
 use domain::identity::UserId;
-use domain::occurrence::{OccurrenceCancelled, OccurrenceEdited};
 use domain::publishing::series_occurrence;
 use domain::series::SeriesId;
 use publish::occurrences::{EVENT, OccurrencePublisher, Scheduler};
@@ -197,25 +199,9 @@ async fn a_shared_series_is_published_one_occurrence_at_a_time() {
         .unwrap()
         .clone();
 
-    world
-        .openmeet(
-            OccurrenceCancelled {
-                occurrence_id: second_occurrence,
-                reason: None,
-            }
-            .into(),
-            second_occurrence.stream(),
-        )
-        .await;
-    assert_eq!(step().await, 1);
-    let (_, cancelled) = record_at(&pds, &second).await;
-    assert_eq!(
-        cancelled["status"],
-        "community.lexicon.calendar.event#cancelled"
-    );
-
-    // Another client edits the record between our read and our write.
-    let mut theirs = cancelled.clone();
+    // Another client edits the record; OpenMeet then moves this occurrence
+    // alone, an hour later, over that change.
+    let mut theirs = second["value"].clone();
     theirs["name"] = json!("Changed elsewhere");
     let second_rkey = second["uri"]
         .as_str()
@@ -225,24 +211,32 @@ async fn a_shared_series_is_published_one_occurrence_at_a_time() {
         .unwrap()
         .to_owned();
     pds.put_record(&owner, EVENT, &second_rkey, theirs).await;
-    let mut edited = details("Rust Meetup (room 2)");
-    edited.starts_at = Some(at("2026-12-08T18:00:00Z"));
-    edited.ends_at = Some(at("2026-12-08T20:00:00Z"));
-    edited.status = Some(domain::occurrence::Status::Cancelled);
-    world
-        .openmeet(
-            OccurrenceEdited {
-                occurrence_id: second_occurrence,
-                details: edited,
-            }
-            .into(),
-            second_occurrence.stream(),
+    let one = format!("/api/series/{slug}/occurrences/2026-12-08T18:00:00Z");
+    let later = json!({"startDate": "2026-12-08T20:00:00+01:00"});
+    let (status, _) = world
+        .call(
+            "POST",
+            &format!("{one}/move"),
+            Some(&other_token),
+            Some(later.clone()),
         )
         .await;
-    assert_eq!(step().await, 1);
-    let (_, resolved) = record_at(&pds, &second).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the series owner's alone");
+    let (status, body) = world
+        .call("POST", &format!("{one}/move"), Some(&token), Some(later))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(step().await, 1, "written to the same record");
+    let (_, moved) = record_at(&pds, &second).await;
     assert_eq!(
-        resolved["name"], "Rust Meetup (room 2)",
+        (&moved["startsAt"], &moved["endsAt"]),
+        (
+            &json!("2026-12-08T19:00:00.000Z"),
+            &json!("2026-12-08T21:00:00.000Z")
+        )
+    );
+    assert_eq!(
+        moved["name"], "Rust Meetup",
         "OpenMeet is the source of truth of its events"
     );
     let types = world
@@ -251,6 +245,25 @@ async fn a_shared_series_is_published_one_occurrence_at_a_time() {
     assert!(
         !types.contains(&"OccurrencePublishFailed".to_owned()),
         "{types:?}"
+    );
+    let (status, body) = world
+        .call(
+            "POST",
+            &format!("{one}/cancel"),
+            Some(&token),
+            Some(json!({"reason": "snow"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(step().await, 1);
+    let (_, cancelled) = record_at(&pds, &second).await;
+    assert_eq!(
+        cancelled["status"],
+        "community.lexicon.calendar.event#cancelled"
+    );
+    assert_eq!(
+        cancelled["startsAt"], "2026-12-08T19:00:00.000Z",
+        "still moved"
     );
 
     let sync = json!({"slug": slug});
@@ -286,6 +299,56 @@ async fn a_shared_series_is_published_one_occurrence_at_a_time() {
     assert_eq!(step().await, 2, "both records deleted");
     assert!(pds.list_records(&owner.did, EVENT).await.is_empty());
 
+    let (status, body) = world
+        .call(
+            "POST",
+            &settings,
+            Some(&token),
+            Some(json!({"enabled": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(step().await, 2, "both written again");
+    let series_path = format!("/api/series/{slug}");
+    let (status, body) = world
+        .call(
+            "PATCH",
+            &series_path,
+            Some(&token),
+            Some(json!({"visibility": "private"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(step().await, 2, "made private: unpublished");
+    assert!(pds.list_records(&owner.did, EVENT).await.is_empty());
+    let (status, body) = world
+        .call(
+            "PATCH",
+            &series_path,
+            Some(&token),
+            Some(json!({"visibility": "public"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(step().await, 2, "public again: published again");
+    let records = pds.list_records(&owner.did, EVENT).await;
+    assert_eq!(records.len(), 2);
+    assert!(
+        records
+            .iter()
+            .any(|r| r["uri"].as_str().unwrap().ends_with(&second_rkey)),
+        "under the same record key"
+    );
+    let (status, body) = world
+        .call("DELETE", &series_path, Some(&other_token), None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = world.call("DELETE", &series_path, Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(step().await, 2, "deleted in OpenMeet, deleted on Bluesky");
+    assert!(pds.list_records(&owner.did, EVENT).await.is_empty());
+    assert_eq!(step().await, 0, "a deleted series rolls forward no more");
+
     let mut launch = details("Launch party");
     launch.description = None;
     let (_, party_slug) = world
@@ -308,6 +371,11 @@ async fn a_shared_series_is_published_one_occurrence_at_a_time() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(step().await, 1, "deleted in OpenMeet, deleted on Bluesky");
     assert!(pds.list_records(&owner.did, EVENT).await.is_empty());
+    world.reconcile().await;
+    let audit = projections::audit::verify::verify(&world.store, &|_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(audit.findings, vec![], "audit verify is clean");
     world.clean().await;
 }
 

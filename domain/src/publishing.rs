@@ -415,6 +415,11 @@ impl Publishing {
             DomainEvent::OccurrencePublished(e) => {
                 self.occurrences.entry(e.occurrence_id).or_default().written = Some(e.cid.clone());
             }
+            // Nothing of ours is there any more: a write after it creates
+            // the record again rather than swap a version that is gone.
+            DomainEvent::OccurrenceUnpublished(e) => {
+                self.occurrences.entry(e.occurrence_id).or_default().written = None;
+            }
             _ => {}
         }
     }

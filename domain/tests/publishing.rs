@@ -7,8 +7,8 @@ use domain::occurrence::{
     EventDetails, OccurrenceCancelled, OccurrenceEdited, OccurrenceId, OccurrenceScheduled,
 };
 use domain::publishing::{
-    BlueskySettingsChanged, OccurrencePublishRequested, Owned, PublishAction, Publishing,
-    Visibility, VisibilityChanged, how_often, series_occurrence,
+    BlueskySettingsChanged, OccurrencePublishRequested, OccurrenceUnpublished, Owned,
+    PublishAction, Publishing, Visibility, VisibilityChanged, how_often, series_occurrence,
 };
 use domain::recurrence::Recurrence;
 use domain::series::{SeriesCreated, SeriesDeleted, SeriesId};
@@ -369,12 +369,20 @@ fn a_series_made_private_after_publishing_is_unpublished_and_shared_again_once_p
     let decisions = tick(&mut state, "2026-11-20T11:00:00Z");
     assert_eq!(deletes(&decisions), [rkey.as_str()]);
     assert!(puts(&decisions).is_empty(), "{decisions:?}");
+    state.follow(
+        &OccurrenceUnpublished {
+            occurrence_id: occurrence,
+            rkey: rkey.clone(),
+        }
+        .into(),
+    );
     state.follow(&seen_by(Visibility::Public));
     let again = puts(&tick(&mut state, "2026-11-20T12:00:00Z"));
     assert_eq!(again.len(), 1);
     assert_eq!(
-        (again[0].0, again[0].1.as_str()),
-        (occurrence, rkey.as_str())
+        (again[0].0, again[0].1.as_str(), again[0].3.as_deref()),
+        (occurrence, rkey.as_str(), None),
+        "written anew under its record key, swapping nothing: the deleted version is gone"
     );
 }
 

@@ -233,10 +233,19 @@ impl PublishOccurrences {
                     .await
                 {
                     Err(PublishError::SwapConflict) => {
-                        let (seen, _) = repo.get(EVENT, &request.rkey).await?;
-                        tracing::warn!(seen = %seen.cid, "the record changed on Bluesky; OpenMeet's version is written over it");
+                        // Changed on Bluesky, or deleted there: OpenMeet's
+                        // version is written over it, or written anew.
+                        let seen = match repo.get(EVENT, &request.rkey).await {
+                            Ok((seen, _)) => Some(seen.cid),
+                            Err(PublishError::NotFound) => None,
+                            Err(err) => return Err(err),
+                        };
+                        tracing::warn!(
+                            ?seen,
+                            "the record changed on Bluesky; OpenMeet's version is written over it"
+                        );
                         match repo
-                            .put(EVENT, &request.rkey, &record, Some(&seen.cid))
+                            .put(EVENT, &request.rkey, &record, seen.as_deref())
                             .await
                         {
                             Err(PublishError::SwapConflict) => Ok(Outcome::Failed(
