@@ -112,6 +112,19 @@ fn published(state: &mut Publishing, occurrence_id: OccurrenceId, cid: &str) {
     );
 }
 
+/// A shared OpenMeet series whose first occurrence was published (as
+/// `bafy1`), seen on 20 November: the state, the series, that occurrence
+/// and its record key.
+fn first_published() -> (Publishing, SeriesId, OccurrenceId, String) {
+    let mut state = Publishing::new(SITE);
+    let (id, created) = series(Origin::OpenMeet);
+    state.follow(&created);
+    state.follow(&sharing(Owned::Series(id), true, false));
+    let (occurrence, rkey, _, _) = puts(&tick(&mut state, "2026-11-20T10:00:00Z")).remove(0);
+    published(&mut state, occurrence, "bafy1");
+    (state, id, occurrence, rkey)
+}
+
 #[test]
 fn a_shared_series_publishes_its_next_occurrence_then_the_one_after_it_ends() {
     let mut state = Publishing::new(SITE);
@@ -161,12 +174,7 @@ fn a_shared_series_publishes_its_next_occurrence_then_the_one_after_it_ends() {
 
 #[test]
 fn a_cancelled_published_occurrence_is_rewritten_to_the_same_record() {
-    let mut state = Publishing::new(SITE);
-    let (id, created) = series(Origin::OpenMeet);
-    state.follow(&created);
-    state.follow(&sharing(Owned::Series(id), true, false));
-    let (occurrence, rkey, _, _) = puts(&tick(&mut state, "2026-11-20T10:00:00Z")).remove(0);
-    published(&mut state, occurrence, "bafy1");
+    let (mut state, _, occurrence, rkey) = first_published();
     state.follow(
         &OccurrenceCancelled {
             occurrence_id: occurrence,
@@ -188,12 +196,7 @@ fn a_cancelled_published_occurrence_is_rewritten_to_the_same_record() {
 
 #[test]
 fn turning_sharing_off_deletes_what_is_published() {
-    let mut state = Publishing::new(SITE);
-    let (id, created) = series(Origin::OpenMeet);
-    state.follow(&created);
-    state.follow(&sharing(Owned::Series(id), true, false));
-    let (occurrence, rkey, _, _) = puts(&tick(&mut state, "2026-11-20T10:00:00Z")).remove(0);
-    published(&mut state, occurrence, "bafy1");
+    let (mut state, id, _, rkey) = first_published();
     state.follow(&sharing(Owned::Series(id), false, false));
     let deletes = tick(&mut state, "2026-11-20T11:00:00Z");
     assert!(
@@ -269,12 +272,7 @@ fn how_often_reads_the_rule() {
 
 #[test]
 fn settings_recorded_again_write_the_record_again_once() {
-    let mut state = Publishing::new(SITE);
-    let (id, created) = series(Origin::OpenMeet);
-    state.follow(&created);
-    state.follow(&sharing(Owned::Series(id), true, false));
-    let (occurrence, rkey, _, _) = puts(&tick(&mut state, "2026-11-20T10:00:00Z")).remove(0);
-    published(&mut state, occurrence, "bafy1");
+    let (mut state, id, _, rkey) = first_published();
     assert!(tick(&mut state, "2026-11-20T11:00:00Z").is_empty());
     state.follow(&sharing(Owned::Series(id), true, false));
     let again = puts(&tick(&mut state, "2026-11-20T12:00:00Z"));
@@ -287,12 +285,7 @@ fn settings_recorded_again_write_the_record_again_once() {
 
 #[test]
 fn a_deleted_occurrence_is_deleted_from_bluesky_and_a_series_goes_on_to_the_next() {
-    let mut state = Publishing::new(SITE);
-    let (id, created) = series(Origin::OpenMeet);
-    state.follow(&created);
-    state.follow(&sharing(Owned::Series(id), true, false));
-    let (occurrence, rkey, _, _) = puts(&tick(&mut state, "2026-11-20T10:00:00Z")).remove(0);
-    published(&mut state, occurrence, "bafy1");
+    let (mut state, id, occurrence, rkey) = first_published();
     state.follow(
         &domain::occurrence::OccurrenceDeleted {
             occurrence_id: occurrence,
@@ -334,12 +327,7 @@ fn deletes(decisions: &[DomainEvent]) -> Vec<&str> {
 
 #[test]
 fn a_deleted_series_deletes_its_published_record_and_publishes_no_more() {
-    let mut state = Publishing::new(SITE);
-    let (id, created) = series(Origin::OpenMeet);
-    state.follow(&created);
-    state.follow(&sharing(Owned::Series(id), true, false));
-    let (occurrence, rkey, _, _) = puts(&tick(&mut state, "2026-11-20T10:00:00Z")).remove(0);
-    published(&mut state, occurrence, "bafy1");
+    let (mut state, id, _, rkey) = first_published();
     state.follow(&SeriesDeleted { series_id: id }.into());
     let decisions = tick(&mut state, "2026-11-20T11:00:00Z");
     assert_eq!(deletes(&decisions), [rkey.as_str()]);
@@ -352,12 +340,7 @@ fn a_deleted_series_deletes_its_published_record_and_publishes_no_more() {
 
 #[test]
 fn a_series_made_private_after_publishing_is_unpublished_and_shared_again_once_public() {
-    let mut state = Publishing::new(SITE);
-    let (id, created) = series(Origin::OpenMeet);
-    state.follow(&created);
-    state.follow(&sharing(Owned::Series(id), true, false));
-    let (occurrence, rkey, _, _) = puts(&tick(&mut state, "2026-11-20T10:00:00Z")).remove(0);
-    published(&mut state, occurrence, "bafy1");
+    let (mut state, id, occurrence, rkey) = first_published();
     let seen_by = |visibility| -> DomainEvent {
         VisibilityChanged {
             target: Owned::Series(id),
