@@ -197,8 +197,7 @@ async fn the_whole_flow_claims_the_shadow_and_publishes_with_dpop(pds: &Pds) {
     // the OAuth session (DPoP-bound tokens) like any other.
     let (party, _) = world
         .shared_openmeet_event(
-            world::details("Launch party"),
-            user(&session),
+            "Launch party",
             &account.did,
             session["token"].as_str().unwrap(),
         )

@@ -25,25 +25,6 @@ pub const ADMIN: &str = "did:web:admin.openmeet.test";
 /// client (requests reach it through the router, not this address).
 pub const LOOPBACK: &str = "http://127.0.0.1:8080";
 
-/// OpenMeet's details of an event named `name`: Tuesday 1 December 2026,
-/// 18:00 to 20:00 UTC, in Berlin.
-pub fn details(name: &str) -> domain::occurrence::EventDetails {
-    let at = |text| domain::Timestamp::parse_rfc3339(text).unwrap();
-    domain::occurrence::EventDetails {
-        name: name.into(),
-        description: Some("Talks and pizza".into()),
-        starts_at: Some(at("2026-12-01T18:00:00Z")),
-        ends_at: Some(at("2026-12-01T20:00:00Z")),
-        time_zone: Some("Europe/Berlin".into()),
-        mode: None,
-        status: None,
-        places: vec![],
-        links: vec![],
-        rsvp_expected: None,
-        created_at: at("2026-11-01T10:00:00Z"),
-    }
-}
-
 /// One scratch database, a Redis key prefix, and the API over them.
 pub struct World {
     pub db: ScratchDatabase,
@@ -95,59 +76,32 @@ impl World {
         }
     }
 
-    /// Records `event` on `stream` as OpenMeet's (this layer has no
-    /// creation API: OpenMeet's own events arrive as events).
-    pub async fn openmeet(&self, event: domain::DomainEvent, stream: domain::StreamId) {
-        let metadata = domain::EventMetadata {
-            event_id: domain::EventId(Uuid::new_v4()),
-            causation_id: None,
-            correlation_id: None,
-            origin: domain::Origin::OpenMeet,
-            actor: domain::Actor("openmeet".into()),
-        };
-        self.store
-            .append(
-                &stream,
-                store::ExpectedVersion::Any,
-                vec![domain::NewEvent {
-                    metadata,
-                    payload: event.encode(),
-                }],
-            )
-            .await
-            .unwrap();
-    }
-
-    /// A standalone OpenMeet event with `details`, owned by `owner` (whose
-    /// DID is `did`), shared on Bluesky with `token` (the owner's session):
-    /// its id and slug.
+    /// A standalone OpenMeet event named `name` (Thursday 10 December 2026,
+    /// 19:00 to 23:00 in Berlin), put in through `POST /api/events` for the
+    /// owner `did` and shared on Bluesky, each with `token` (the owner's
+    /// session): its id and slug.
     pub async fn shared_openmeet_event(
         &self,
-        details: domain::occurrence::EventDetails,
-        owner: domain::identity::UserId,
+        name: &str,
         did: &str,
         token: &str,
     ) -> (domain::occurrence::OccurrenceId, String) {
-        use domain::publishing::{Owned, OwnerAssigned};
-        let id = domain::occurrence::OccurrenceId(Uuid::new_v4());
-        let scheduled = domain::occurrence::OccurrenceScheduled {
-            occurrence_id: id,
-            series_id: None,
-            details,
-        };
-        self.openmeet(scheduled.into(), id.stream()).await;
-        let owned = OwnerAssigned {
-            target: Owned::Occurrence(id),
-            owner,
-            did: did.to_owned(),
-        };
-        self.openmeet(owned.into(), id.stream()).await;
+        let event = json!({
+            "id": format!("om-event-{}", Uuid::new_v4()),
+            "ownerDid": did,
+            "name": name,
+            "timeZone": "Europe/Berlin",
+            "startDate": "2026-12-10T19:00:00",
+            "endDate": "2026-12-10T23:00:00",
+            "type": "in-person"
+        });
+        let (status, created) = self
+            .call("POST", "/api/events", Some(token), Some(event))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
         self.project().await;
-        let slug: String = sqlx::query_scalar("SELECT slug FROM read.occurrences WHERE id = $1")
-            .bind(id.0)
-            .fetch_one(self.store.pool())
-            .await
-            .unwrap();
+        let id = Uuid::parse_str(created["occurrenceId"].as_str().unwrap()).unwrap();
+        let slug = created["slug"].as_str().unwrap().to_owned();
         let (status, body) = self
             .call(
                 "POST",
@@ -157,7 +111,7 @@ impl World {
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        (id, slug)
+        (domain::occurrence::OccurrenceId(id), slug)
     }
 
     /// Runs the process manager over the log (detection, conflicts).
