@@ -319,6 +319,19 @@ async fn a_shared_series_is_published_one_occurrence_at_a_time() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(step().await, 2, "made private: unpublished");
     assert!(pds.list_records(&owner.did, EVENT).await.is_empty());
+    // The firehose brings our own delete back: recognised, nothing
+    // rejected, nothing recorded.
+    let before = world.event_types("").await.len();
+    let deleted_echo = json!({"did": owner.did, "time_us": 1_764_000_000_000_200i64, "kind": "commit",
+        "commit": {"rev": "3mptbypcq373f", "operation": "delete", "collection": EVENT, "rkey": second_rkey}});
+    let outcome = world.ingest(deleted_echo.to_string()).await;
+    assert_eq!(outcome, ingest::apply::Outcome::AlreadyApplied);
+    assert_eq!(
+        world.event_types("").await.len(),
+        before,
+        "nothing recorded"
+    );
+    assert!(world.event_types("rejected").await.is_empty());
     let (status, body) = world
         .call(
             "PATCH",

@@ -199,6 +199,44 @@ fn a_local_occurrence_is_scheduled_once_edited_and_cancelled() {
     assert_eq!(when(&seen, import("bafy1", record("x", None))), Ok(vec![]));
 }
 
+#[test]
+fn the_echo_of_our_own_delete_records_nothing_and_a_delete_of_what_is_published_is_refused() {
+    let id = OccurrenceId(Uuid::from_u128(8));
+    let scheduled = when(
+        &Occurrence::Absent,
+        OccurrenceCommand::Schedule {
+            occurrence_id: id,
+            series_id: None,
+            details: local_details("Book club"),
+        },
+    )
+    .unwrap();
+    let published: DomainEvent = domain::sync::OccurrencePublished {
+        occurrence_id: id,
+        uri: URI.into(),
+        cid: "bafy1".into(),
+        checksum: String::new(),
+    }
+    .into();
+    let unpublished: DomainEvent = domain::publishing::OccurrenceUnpublished {
+        occurrence_id: id,
+        rkey: "3ev".into(),
+    }
+    .into();
+    let delete = || OccurrenceCommand::DeleteExternally {
+        uri: URI.into(),
+        observed_at: NOW,
+    };
+    let live: Occurrence = given(&[scheduled.clone(), vec![published.clone()]].concat());
+    assert_eq!(
+        when(&live, delete()),
+        Err(OccurrenceError::NotImported(id)),
+        "deleted on Bluesky while OpenMeet still publishes it"
+    );
+    let gone: Occurrence = given(&[scheduled, vec![published, unpublished]].concat());
+    assert_eq!(when(&gone, delete()), Ok(vec![]), "our own delete, echoed");
+}
+
 fn weekly(zone: &str) -> Recurrence {
     Recurrence {
         rule: "FREQ=WEEKLY;BYDAY=TU".into(),

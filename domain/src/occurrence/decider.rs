@@ -31,6 +31,9 @@ pub enum Occurrence {
         /// The CID of the last version of its Bluesky record the firehose
         /// brought back, once published.
         observed_cid: Option<String>,
+        /// Whether its record is in its owner's repository now (published,
+        /// and not deleted by us since).
+        published: bool,
     },
     /// Imported from a Bluesky record.
     Imported {
@@ -51,6 +54,9 @@ pub enum Occurrence {
         details: EventDetails,
         /// The CID of the last version of its Bluesky record seen.
         observed_cid: Option<String>,
+        /// Whether a record of it is on Bluesky now, as far as we wrote or
+        /// imported it.
+        published: bool,
     },
     /// Imported, but its stored record no longer maps (a later mapping
     /// refuses it); it has no content until a readable version arrives.
@@ -327,6 +333,17 @@ impl Decider for Occurrence {
                 .into(),
             ]),
             (Occurrence::Deleted { .. }, OccurrenceCommand::DeleteExternally { .. }) => Ok(vec![]),
+            // The firehose echo of our own delete (sharing turned off, the
+            // event made private, unpublished): nothing is there any more.
+            (
+                Occurrence::Local {
+                    published: false, ..
+                }
+                | Occurrence::Cancelled {
+                    published: false, ..
+                },
+                OccurrenceCommand::DeleteExternally { .. },
+            ) => Ok(vec![]),
             (Occurrence::Absent, OccurrenceCommand::DeleteExternally { .. }) => {
                 Err(OccurrenceError::NotFound)
             }
@@ -421,33 +438,34 @@ impl Decider for Occurrence {
                 DomainEvent::EventDeletedExternally(_),
             ) => Occurrence::Deleted { id, uri },
             (
-                Occurrence::Local {
-                    id,
-                    series_id,
-                    details,
-                    ..
-                },
+                mut state @ (Occurrence::Local { .. } | Occurrence::Cancelled { .. }),
                 DomainEvent::EventChangedExternally(changed),
-            ) => Occurrence::Local {
-                id,
-                series_id,
-                details,
-                observed_cid: Some(changed.cid.clone()),
-            },
+            ) => {
+                if let Occurrence::Local { observed_cid, .. }
+                | Occurrence::Cancelled { observed_cid, .. } = &mut state
+                {
+                    *observed_cid = Some(changed.cid.clone());
+                }
+                state
+            }
             (
-                Occurrence::Cancelled { id, details, .. },
-                DomainEvent::EventChangedExternally(changed),
-            ) => Occurrence::Cancelled {
-                id,
-                details,
-                observed_cid: Some(changed.cid.clone()),
-            },
+                mut state @ (Occurrence::Local { .. } | Occurrence::Cancelled { .. }),
+                DomainEvent::OccurrencePublished(_) | DomainEvent::OccurrenceUnpublished(_),
+            ) => {
+                if let Occurrence::Local { published, .. }
+                | Occurrence::Cancelled { published, .. } = &mut state
+                {
+                    *published = matches!(event, DomainEvent::OccurrencePublished(_));
+                }
+                state
+            }
             (Occurrence::Absent, DomainEvent::OccurrenceScheduled(scheduled)) => {
                 Occurrence::Local {
                     id: scheduled.occurrence_id,
                     series_id: scheduled.series_id,
                     details: scheduled.details.clone(),
                     observed_cid: None,
+                    published: false,
                 }
             }
             (
@@ -455,6 +473,7 @@ impl Decider for Occurrence {
                     id,
                     series_id,
                     observed_cid,
+                    published,
                     ..
                 },
                 DomainEvent::OccurrenceEdited(edited),
@@ -463,6 +482,7 @@ impl Decider for Occurrence {
                 series_id,
                 details: edited.details.clone(),
                 observed_cid,
+                published,
             },
             (mut state, DomainEvent::ConflictResolved(resolved))
                 if matches!(resolved.subject, ConflictSubject::Occurrence(_)) =>
@@ -488,6 +508,7 @@ impl Decider for Occurrence {
                     id,
                     details,
                     observed_cid,
+                    published,
                     ..
                 },
                 DomainEvent::OccurrenceCancelled(_),
@@ -495,6 +516,7 @@ impl Decider for Occurrence {
                 id,
                 details,
                 observed_cid,
+                published,
             },
             (
                 Occurrence::Imported {
@@ -505,6 +527,7 @@ impl Decider for Occurrence {
                 id,
                 details,
                 observed_cid: Some(cid),
+                published: true,
             },
             (
                 Occurrence::Local { id, .. } | Occurrence::Cancelled { id, .. },
