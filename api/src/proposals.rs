@@ -5,14 +5,13 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use domain::DomainEvent;
 use domain::access::Action;
 use domain::decider::Decider;
-use domain::occurrence::{EventDetails, Occurrence, OccurrenceId};
-use domain::recurrence::Recurrence;
-use domain::series::{SeriesCreated, SeriesId};
-use domain::series_detection::review::{ProposalReview, ReviewCommand, ReviewError};
+use domain::occurrence::{Occurrence, OccurrenceId};
+use domain::series::{Series, SeriesCommand, SeriesId};
+use domain::series_detection::review::{ProposalReview, ReviewCommand, ReviewError, series_of};
 use domain::series_detection::{ProposalId, SeriesProposed};
-use domain::{DomainEvent, Origin};
 use projections::Projection;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -135,7 +134,8 @@ fn refused(err: ReviewError) -> ApiError {
         ReviewError::AlreadyAccepted(_) => ApiError::Conflict(err.to_string()),
         ReviewError::TooFewMembers(_)
         | ReviewError::NotTheOrganizers { .. }
-        | ReviewError::Rule(_) => ApiError::BadRequest(err.to_string()),
+        | ReviewError::Rule(_)
+        | ReviewError::NotImported(_) => ApiError::BadRequest(err.to_string()),
     }
 }
 
@@ -260,31 +260,20 @@ async fn create_series(
             "proposal {id}: accepting it recorded no acceptance"
         )));
     };
-    let recurrence = Recurrence::from_ical(&accepted.rrule)
-        .map_err(|err| ApiError::BadRequest(err.to_string()))?;
     let mut members = Vec::with_capacity(accepted.uris.len());
     for uri in &accepted.uris {
         let occurrence: Occurrence =
             replay(&state.store, &OccurrenceId::for_record(uri).stream()).await?;
-        match occurrence {
-            Occurrence::Imported { details, .. } => members.push(details),
-            _ => {
-                return Err(ApiError::BadRequest(format!(
-                    "{uri} is not an imported event (never seen, deleted or unreadable)"
-                )));
-            }
-        }
+        members.push((uri.clone(), occurrence));
     }
-    let details = series_details(&members, &review, &recurrence)
-        .ok_or_else(|| ApiError::BadRequest(format!("proposal {id} has no members")))?;
-    let slug = projections::models::slug(&details.name, accepted.series_id.0);
-    let created = SeriesCreated {
-        series_id: accepted.series_id,
-        slug: slug.clone(),
-        details,
-        recurrence,
-        // Its events stay Bluesky's: the series is never pushed back.
-        origin: Origin::Bluesky,
+    let command = series_of(accepted, &review, &members).map_err(refused)?;
+    let created = Series::Absent
+        .decide(&command, now())
+        .map_err(|err| ApiError::BadRequest(err.to_string()))?;
+    let SeriesCommand::Create { slug, .. } = command else {
+        return Err(ApiError::Internal(format!(
+            "proposal {id}: its series became another command"
+        )));
     };
     let series_id = accepted.series_id;
     let position = append_together(
@@ -294,7 +283,7 @@ async fn create_series(
             (
                 series_id.stream(),
                 store::ExpectedVersion::NoStream,
-                vec![created.into()],
+                created,
             ),
         ],
         &caller.actor(),
@@ -307,31 +296,4 @@ async fn create_series(
         series_slug: Some(slug),
         position: Some(position),
     }))
-}
-
-/// What the series shares: the first member's content under the name the
-/// members share (cased as the first member writes it), starting with the
-/// rule.
-fn series_details(
-    members: &[EventDetails],
-    review: &ProposalReview,
-    recurrence: &Recurrence,
-) -> Option<EventDetails> {
-    let first = members.iter().min_by_key(|d| d.starts_at).cloned()?;
-    let shared = review
-        .latest()
-        .map(|p| p.series_name.clone())
-        .unwrap_or_default();
-    let name = match first.name.get(..shared.len()) {
-        Some(prefix) if !shared.is_empty() && prefix.to_lowercase() == shared => prefix.to_owned(),
-        _ if shared.is_empty() => first.name.clone(),
-        _ => shared,
-    };
-    Some(EventDetails {
-        name,
-        starts_at: Some(recurrence.starts_at),
-        ends_at: None,
-        time_zone: Some(recurrence.time_zone.clone()),
-        ..first
-    })
 }

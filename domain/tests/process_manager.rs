@@ -10,9 +10,9 @@ use domain::occurrence::{
     EventChangedExternally, EventDetails, EventImported, Occurrence, OccurrenceEdited,
     OccurrenceId, OccurrenceScheduled, Place, details_of,
 };
-use domain::series::SeriesId;
+use domain::series::{SeriesCommand, SeriesId};
 use domain::series_detection::SeriesProposed;
-use domain::series_detection::review::{ProposalReview, ReviewCommand, ReviewError};
+use domain::series_detection::review::{ProposalReview, ReviewCommand, ReviewError, series_of};
 use domain::sync::{
     Command, ConflictResolved, ConflictSubject, FieldValue, OccurrencePublished, Policy,
     ProcessManager, Winner,
@@ -1061,5 +1061,57 @@ fn an_answer_to_an_openmeet_event_published_on_bluesky_goes_out_too() {
             "at://did:plc:owner/community.lexicon.calendar.event/3lpub",
             "bafypub"
         )
+    );
+}
+
+#[test]
+fn an_accepted_proposal_creates_a_bluesky_series_named_as_its_members_share() {
+    let mut log = Log::new();
+    let first = proposals(&weekly_three(&mut log))[0].clone();
+    let open = ProposalReview::Open(first.clone());
+    let series_id = SeriesId(Uuid::from_u128(6));
+    let answers = open
+        .decide(
+            &ReviewCommand::Accept { series_id },
+            Timestamp::from_unix_micros(0),
+        )
+        .unwrap();
+    let DomainEvent::SeriesProposalAccepted(accepted) = &answers[0] else {
+        panic!("{answers:?}")
+    };
+    let member = |uri: &String| {
+        let record = record("Rust Meetup #12", "2026-12-01T18:00:00Z", json!([]));
+        let imported: DomainEvent = EventImported {
+            occurrence_id: OccurrenceId::for_record(uri),
+            uri: uri.clone(),
+            cid: "bafy".into(),
+            record,
+            observed_at: Timestamp::from_unix_micros(0),
+        }
+        .into();
+        (uri.clone(), Occurrence::replay([&imported]))
+    };
+    let members: Vec<_> = accepted.uris.iter().map(member).collect();
+    let SeriesCommand::Create {
+        series_id: created,
+        details,
+        recurrence,
+        origin,
+        ..
+    } = series_of(accepted, &open, &members).unwrap()
+    else {
+        panic!("a creation")
+    };
+    assert_eq!(
+        (created, details.name.as_str(), origin),
+        (series_id, "Rust Meetup", Origin::Bluesky),
+        "the members' shared name, and Bluesky's series"
+    );
+    assert_eq!(details.starts_at, Some(recurrence.starts_at));
+    let mut gone = members.clone();
+    gone[1].1 = Occurrence::Absent;
+    assert_eq!(
+        series_of(accepted, &open, &gone),
+        Err(ReviewError::NotImported(accepted.uris[1].clone()))
     );
 }

@@ -121,6 +121,10 @@ pub enum ReviewError {
     /// The rule does not read or expand.
     #[error(transparent)]
     Rule(#[from] RecurrenceError),
+    /// A member is not an imported event now (never seen, deleted or
+    /// unreadable).
+    #[error("{0} is not an imported event (never seen, deleted or unreadable)")]
+    NotImported(String),
 }
 
 impl ProposalReview {
@@ -241,4 +245,52 @@ impl crate::decider::Decider for ProposalReview {
             (state, _) => state,
         }
     }
+}
+
+/// The series an acceptance creates, from its members as their streams
+/// hold them now (`members`, in the acceptance's order): the content of the
+/// first by start, under the shared name the proposal found when the
+/// first's name starts with it, starting when the accepted rule starts.
+/// Its events stay Bluesky's: the series is never pushed back.
+pub fn series_of(
+    accepted: &SeriesProposalAccepted,
+    review: &ProposalReview,
+    members: &[(String, crate::occurrence::Occurrence)],
+) -> Result<crate::series::SeriesCommand, ReviewError> {
+    let recurrence = Recurrence::from_ical(&accepted.rrule)?;
+    let mut details = Vec::with_capacity(members.len());
+    for (uri, occurrence) in members {
+        match occurrence {
+            crate::occurrence::Occurrence::Imported { details: d, .. } => details.push(d),
+            _ => return Err(ReviewError::NotImported(uri.clone())),
+        }
+    }
+    let first = details
+        .into_iter()
+        .min_by_key(|d| d.starts_at)
+        .cloned()
+        .ok_or(ReviewError::TooFewMembers(0))?;
+    let shared = review
+        .latest()
+        .map(|p| p.series_name.clone())
+        .unwrap_or_default();
+    let name = match first.name.get(..shared.len()) {
+        Some(prefix) if !shared.is_empty() && prefix.to_lowercase() == shared => prefix.to_owned(),
+        _ if shared.is_empty() => first.name.clone(),
+        _ => shared,
+    };
+    let details = crate::occurrence::EventDetails {
+        name,
+        starts_at: Some(recurrence.starts_at),
+        ends_at: None,
+        time_zone: Some(recurrence.time_zone.clone()),
+        ..first
+    };
+    Ok(crate::series::SeriesCommand::Create {
+        series_id: accepted.series_id,
+        slug: crate::slug::slug(&details.name, accepted.series_id.0),
+        details,
+        recurrence,
+        origin: crate::envelope::Origin::Bluesky,
+    })
 }
