@@ -39,6 +39,9 @@ pub enum EnrichError {
     /// The checkpoint could not be read or moved.
     #[error("identity enricher: the checkpoint: {0}")]
     Checkpoint(#[from] sqlx::Error),
+    /// Another instance of this runner moved the checkpoint.
+    #[error(transparent)]
+    Concurrent(#[from] crate::checkpoint::CheckpointMoved),
 }
 
 /// Follows the log and enriches new shadow accounts.

@@ -53,6 +53,9 @@ pub enum OccurrencePublishError {
     /// The checkpoint could not be read or moved.
     #[error("occurrence publishing: the checkpoint: {0}")]
     Checkpoint(#[from] sqlx::Error),
+    /// Another instance of this runner moved the checkpoint.
+    #[error(transparent)]
+    Concurrent(#[from] crate::checkpoint::CheckpointMoved),
     /// Bluesky or Redis is unavailable; the write waits.
     #[error("occurrence publishing: {0}")]
     Unavailable(String),

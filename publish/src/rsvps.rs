@@ -43,6 +43,9 @@ pub enum RsvpPublisherError {
     /// The checkpoint could not be read or moved.
     #[error("rsvp publisher: the checkpoint: {0}")]
     Checkpoint(#[from] sqlx::Error),
+    /// Another instance of this runner moved the checkpoint.
+    #[error(transparent)]
+    Concurrent(#[from] crate::checkpoint::CheckpointMoved),
     /// Bluesky or Redis is unavailable; the request waits.
     #[error("rsvp publisher: {0}")]
     Unavailable(String),
