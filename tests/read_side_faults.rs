@@ -226,3 +226,91 @@ async fn an_event_no_build_decodes_stops_the_projections_until_an_operator_skips
         "{verified}"
     );
 }
+
+#[tokio::test]
+async fn the_publishing_scheduler_stops_on_an_event_it_cannot_decode_until_an_operator_skips_it() {
+    let db = ScratchDatabase::create().await;
+    let store = db.store(2).await;
+    sample(&store).await;
+    let position = legacy(
+        &store,
+        StreamId::new("occurrence", "garbage"),
+        "garbage",
+        faults::garbage(),
+    )
+    .await;
+    // A shared OpenMeet event after it: what is due depends on it.
+    let party = OccurrenceId(uuid::Uuid::from_u128(41));
+    let at = |text| Timestamp::parse_rfc3339(text).unwrap();
+    let scheduled = domain::occurrence::OccurrenceScheduled {
+        occurrence_id: party,
+        series_id: None,
+        details: domain::occurrence::EventDetails {
+            name: "Launch party".into(),
+            description: None,
+            starts_at: Some(at("2026-12-10T18:00:00Z")),
+            ends_at: None,
+            time_zone: None,
+            mode: None,
+            status: None,
+            places: vec![],
+            links: vec![],
+            rsvp_expected: None,
+            created_at: at("2026-11-01T10:00:00Z"),
+        },
+    };
+    let shared = domain::publishing::BlueskySettingsChanged {
+        target: domain::publishing::Owned::Occurrence(party),
+        enabled: true,
+        account: domain::identity::UserId(uuid::Uuid::from_u128(42)),
+        did: "did:plc:partyowner".into(),
+        include_recurrence: false,
+    };
+    let events =
+        [scheduled.into(), shared.into()].map(|event: domain::DomainEvent| domain::NewEvent {
+            metadata: domain::EventMetadata {
+                event_id: domain::EventId(uuid::Uuid::new_v4()),
+                causation_id: None,
+                correlation_id: None,
+                origin: domain::Origin::OpenMeet,
+                actor: domain::Actor::system("test"),
+            },
+            payload: event.encode(),
+        });
+    store
+        .append(
+            &party.stream(),
+            store::ExpectedVersion::NoStream,
+            events.to_vec(),
+        )
+        .await
+        .unwrap();
+    let clock = std::sync::Arc::new(|| Timestamp::parse_rfc3339("2026-11-20T10:00:00Z").unwrap());
+    let mut scheduler =
+        publish::occurrences::Scheduler::new(store.clone(), "https://openmeet.test", clock);
+    let stopped = scheduler.tick().await.unwrap_err().to_string();
+    assert!(
+        stopped.starts_with(&format!(
+            "the publishing scheduler stopped at position {position} (EventImported)"
+        )) && stopped.contains("skip-event --projection publishing-scheduler"),
+        "{stopped}"
+    );
+    let (ok, out) = binary(
+        &db,
+        &[
+            "skip-event",
+            "--projection",
+            "publishing-scheduler",
+            "--position",
+            &position.to_string(),
+            "--reason",
+            "written by a broken build",
+        ],
+    );
+    assert!(ok && out.contains("passes over position"), "{out}");
+    assert_eq!(
+        scheduler.tick().await.unwrap(),
+        1,
+        "it goes on from the event it stopped at: the shared event after it is due"
+    );
+}

@@ -15,11 +15,13 @@
 
 use std::sync::Arc;
 
+use domain::decider::Decider;
 use domain::envelope::derived_uuid;
 use domain::external_ref::{ExternalRefLinked, LocalRef, external_ref_stream};
 use domain::publishing::{
     OccurrencePublishFailed, OccurrencePublishRequested, PublishAction, Publishing,
 };
+use domain::skips::{ProjectionSkips, skips_stream};
 use domain::sync::OccurrencePublished;
 use domain::{
     Actor, DomainEvent, EventId, EventMetadata, GlobalPosition, NewEvent, Origin, RecordedEvent,
@@ -38,6 +40,9 @@ pub const EVENT: &str = "community.lexicon.calendar.event";
 
 /// The publisher's checkpoint in `process.checkpoints`.
 pub const CHECKPOINT: &str = "occurrence-publisher";
+/// The scheduler's name, for an operator's skip of an event it cannot
+/// decode (`openmeet-sync skip-event --projection publishing-scheduler`).
+pub const SCHEDULER: &str = "publishing-scheduler";
 
 const BATCH: usize = 256;
 
@@ -59,6 +64,20 @@ pub enum OccurrencePublishError {
     /// Bluesky or Redis is unavailable; the write waits.
     #[error("occurrence publishing: {0}")]
     Unavailable(String),
+    /// A stored event does not decode: what is due cannot be known without
+    /// it.
+    #[error(
+        "the publishing scheduler stopped at position {position} ({event_type}): {reason}; \
+         when no build can read it, `openmeet-sync skip-event --projection {SCHEDULER} --position {position}` passes over it"
+    )]
+    Undecodable {
+        /// The event's position.
+        position: GlobalPosition,
+        /// Its type.
+        event_type: String,
+        /// What the decoder said.
+        reason: String,
+    },
 }
 
 fn store_error(err: impl std::fmt::Display) -> OccurrencePublishError {
@@ -108,12 +127,17 @@ impl Scheduler {
                 .read_all(self.after, BATCH)
                 .await
                 .map_err(store_error)?;
-            let Some(last) = page.last() else { break };
-            self.after = last.global_position;
+            if page.is_empty() {
+                break;
+            }
+            // Moved one event at a time: a stop leaves it at the event in
+            // hand, which the next tick reads again.
             for recorded in &page {
-                if let Ok(event) = DomainEvent::decode(&recorded.payload) {
-                    self.state.follow(&event);
+                match DomainEvent::decode(&recorded.payload) {
+                    Ok(event) => self.state.follow(&event),
+                    Err(err) => self.pass_over(recorded, err).await?,
                 }
+                self.after = recorded.global_position;
             }
         }
         let due = self.state.due((self.clock)());
@@ -139,6 +163,34 @@ impl Scheduler {
         self.store.append_many(parts).await.map_err(store_error)?;
         tracing::info!(decisions = count, "publishing decisions recorded");
         Ok(count)
+    }
+
+    /// Passes over an event that does not decode when an operator recorded
+    /// a skip of it for the scheduler; stops otherwise.
+    async fn pass_over(
+        &self,
+        recorded: &RecordedEvent,
+        err: domain::DecodeError,
+    ) -> Result<(), OccurrencePublishError> {
+        let skips = self
+            .store
+            .read_streams(&[skips_stream()])
+            .await
+            .map_err(store_error)?;
+        let skips: Vec<DomainEvent> = skips
+            .iter()
+            .filter_map(|skip| DomainEvent::decode(&skip.payload).ok())
+            .collect();
+        if ProjectionSkips::replay(&skips).is_skipped(SCHEDULER, recorded.global_position.0) {
+            tracing::warn!(position = %recorded.global_position, error = %err,
+                "the publishing scheduler passes over an event it cannot decode, by an operator's decision");
+            return Ok(());
+        }
+        Err(OccurrencePublishError::Undecodable {
+            position: recorded.global_position,
+            event_type: recorded.payload.event_type.clone(),
+            reason: err.to_string(),
+        })
     }
 }
 

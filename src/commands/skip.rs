@@ -1,9 +1,9 @@
 //! `openmeet-sync skip-event`: an operator's recorded decision that one
-//! read model, or the process manager, passes over one event it cannot
-//! apply (the process manager: one it cannot decode), when no fix of the
-//! code can make it apply. The decision is an event of the log, so every
-//! runner and every rebuild skip the same position; the stopped runner
-//! reads it at its next try.
+//! read model, the process manager or the publishing scheduler passes over
+//! one event it cannot apply (the last two: one they cannot decode), when
+//! no fix of the code can make it apply. The decision is an event of the
+//! log, so every runner and every rebuild skip the same position; the
+//! stopped runner reads it at its next try.
 
 use std::process::ExitCode;
 
@@ -19,7 +19,8 @@ use store::decide::decide_and_append;
 /// Arguments of `skip-event`.
 #[derive(Args)]
 pub struct SkipArgs {
-    /// The read model that passes over the event, or `process-manager`.
+    /// The read model that passes over the event, `process-manager` or
+    /// `publishing-scheduler`.
     #[arg(long)]
     projection: String,
     /// The global position of the event (as `/health` and the logs name it).
@@ -32,14 +33,23 @@ pub struct SkipArgs {
 
 /// Records the skip, after checking that the event exists.
 pub async fn run(database_url: &str, args: SkipArgs) -> anyhow::Result<ExitCode> {
-    let process_manager = projections::process::CHECKPOINT;
+    let followers = [
+        projections::process::CHECKPOINT,
+        publish::occurrences::SCHEDULER,
+    ];
     let projection = Projection::parse(&args.projection)
         .map(Projection::name)
-        .or((args.projection == process_manager).then_some(process_manager))
+        .or(followers
+            .into_iter()
+            .find(|follower| *follower == args.projection))
         .with_context(|| {
-            let known: Vec<&str> = Projection::ALL.iter().map(|p| p.name()).collect();
+            let known: Vec<&str> = Projection::ALL
+                .iter()
+                .map(|p| p.name())
+                .chain(followers)
+                .collect();
             format!(
-                "unknown projection {:?}; known: {}, {process_manager}",
+                "unknown projection {:?}; known: {}",
                 args.projection,
                 known.join(", ")
             )
