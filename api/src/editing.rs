@@ -116,7 +116,7 @@ pub struct EditView {
 /// (`cancelled` cancels it) and links. With `If-Match: <version>`, an
 /// event that changed since is 409 naming its version now.
 #[utoipa::path(patch, path = "/api/events/{slug}", params(("slug" = String, Path),
-        ("If-Match" = Option<String>, Header, description = "the version the edit was made against (the ETag of the last answer)")),
+        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^"?[0-9]{1,19}"?$"#, description = "the version the edit was made against (the ETag of the last answer)")),
     request_body = EditRequest,
     responses((status = 200, body = EditView, headers(("ETag" = String, description = "the event's version"))),
         (status = 400, body = crate::error::ErrorBody),

@@ -169,7 +169,7 @@ fn conflict(reason: String) -> ApiError {
 /// With `If-Match: <version>`, a series that changed since is 409 naming
 /// its version now.
 #[utoipa::path(patch, path = "/api/series/{slug}", params(("slug" = String, Path),
-        ("If-Match" = Option<String>, Header, description = "the version the edit was made against (the ETag of the last answer)")),
+        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^"?[0-9]{1,19}"?$"#, description = "the version the edit was made against (the ETag of the last answer)")),
     request_body = UpdateSeries,
     responses((status = 200, body = Changed, headers(("ETag" = String, description = "the series' version"))),
         (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody),
@@ -215,7 +215,7 @@ pub async fn edit_series(
 /// scheduled here; what is published of it is deleted from Bluesky. With
 /// `If-Match: <version>`, a series that changed since is 409.
 #[utoipa::path(delete, path = "/api/series/{slug}", params(("slug" = String, Path),
-        ("If-Match" = Option<String>, Header, description = "the version the deletion was made against")),
+        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^"?[0-9]{1,19}"?$"#, description = "the version the deletion was made against")),
     responses((status = 200, body = Changed, headers(("ETag" = String, description = "the series' version"))),
         (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody),
         (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
@@ -292,7 +292,7 @@ async fn one_occurrence(
 /// occurrence's version (0 before anything was asked of it alone).
 #[utoipa::path(post, path = "/api/series/{slug}/occurrences/{start}/cancel",
     params(("slug" = String, Path), ("start" = String, Path, description = "its start in the series' rule"),
-        ("If-Match" = Option<String>, Header, description = "the occurrence's version the change was made against")),
+        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^"?[0-9]{1,19}"?$"#, description = "the occurrence's version the change was made against")),
     request_body = CancelOccurrence,
     responses((status = 200, body = Changed, headers(("ETag" = String, description = "the occurrence's version"))),
         (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody),
@@ -324,7 +324,7 @@ pub async fn cancel_occurrence(
 /// unchanged, as `…/cancel` names it.
 #[utoipa::path(post, path = "/api/series/{slug}/occurrences/{start}/move",
     params(("slug" = String, Path), ("start" = String, Path, description = "its start in the series' rule"),
-        ("If-Match" = Option<String>, Header, description = "the occurrence's version the change was made against")),
+        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^"?[0-9]{1,19}"?$"#, description = "the occurrence's version the change was made against")),
     request_body = MoveOccurrence,
     responses((status = 200, body = Changed, headers(("ETag" = String, description = "the occurrence's version"))),
         (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody),
