@@ -226,6 +226,28 @@ pub struct NewEvent {
     pub payload: EncodedPayload,
 }
 
+/// A decided event on its way to its stream: what intake, the process
+/// manager and the publishing scheduler each decide, one type for all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Append {
+    /// The stream to append to.
+    pub stream: StreamId,
+    /// Its id, causation and origin.
+    pub metadata: EventMetadata,
+    /// The event.
+    pub event: crate::DomainEvent,
+}
+
+impl Append {
+    /// The event, encoded for the store.
+    pub fn new_event(&self) -> NewEvent {
+        NewEvent {
+            metadata: self.metadata.clone(),
+            payload: self.event.encode(),
+        }
+    }
+}
+
 /// An event as the store holds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecordedEvent {

@@ -15,9 +15,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::attendance::AttendanceStatus;
-use crate::envelope::{
-    Actor, CorrelationId, EventId, EventMetadata, Origin, StreamId, derived_uuid,
-};
+use crate::envelope::{Actor, Append, CorrelationId, EventId, EventMetadata, Origin, derived_uuid};
 use crate::rejection::{Input, RecordRejected, rejection_stream};
 use crate::text;
 use crate::time::Timestamp;
@@ -30,17 +28,6 @@ pub const RSVP_COLLECTION: &str = "community.lexicon.calendar.rsvp";
 /// string (a description is at most 3,000 graphemes), so a calendar record
 /// past this size is malformed or hostile, not a big event.
 pub const MAX_RECORD_BYTES: usize = 64 * 1024;
-
-/// One event to append, with the stream it belongs to.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Intake {
-    /// The stream to append to.
-    pub stream: StreamId,
-    /// Ids, causation and origin.
-    pub metadata: EventMetadata,
-    /// The event.
-    pub event: crate::DomainEvent,
-}
 
 /// What a message reported.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -473,13 +460,13 @@ impl Delivery {
 /// rejections from `source`. Its id derives from the input (from its digest
 /// when only part of it is known), so rejecting the same input twice
 /// records it once.
-pub fn rejection(source: &str, subject: &str, reason: &str, input: Input) -> Intake {
+pub fn rejection(source: &str, subject: &str, reason: &str, input: Input) -> Append {
     let event = RecordRejected::new(subject, reason, input);
     let identity = match input {
         Input::Whole(_) => format!("{subject}\n{}", input.text()),
         Input::Part { sha256, .. } => format!("{subject}\nsha256:{sha256}"),
     };
-    Intake {
+    Append {
         stream: rejection_stream(source),
         metadata: EventMetadata {
             event_id: EventId(derived_uuid("record-rejected", &identity)),

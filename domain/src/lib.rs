@@ -35,7 +35,7 @@ pub mod time;
 
 pub use catalogue::{DecodeError, DomainEvent};
 pub use envelope::{
-    Actor, CorrelationId, EncodedPayload, EventId, EventMetadata, GlobalPosition, NewEvent, Origin,
-    RecordedEvent, StreamId, StreamVersion,
+    Actor, Append, CorrelationId, EncodedPayload, EventId, EventMetadata, GlobalPosition, NewEvent,
+    Origin, RecordedEvent, StreamId, StreamVersion,
 };
 pub use time::Timestamp;

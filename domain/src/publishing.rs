@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalogue::DomainEvent;
 use crate::checksum::content_checksum;
-use crate::envelope::{StreamId, derived_uuid};
+use crate::envelope::{Actor, Append, EventId, EventMetadata, StreamId, derived_uuid};
 use crate::identity::UserId;
 use crate::occurrence::{EventDetails, OccurrenceId, OccurrenceScheduled, Status};
 use crate::record_key::record_key;
@@ -210,16 +210,24 @@ struct OccurrenceState {
     deleted: bool,
 }
 
-/// A publishing decision: append `event` to `stream`; `label` names it
-/// uniquely among all decisions, for a derived event id.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PublishingDecision {
-    /// Where it belongs.
-    pub stream: StreamId,
-    /// Its unique name.
-    pub label: String,
-    /// The decision.
-    pub event: DomainEvent,
+/// The actor of every publishing decision.
+pub const SCHEDULER_ACTOR: &str = "scheduler";
+
+/// A publishing decision: `event` for `stream`, its id derived from
+/// `label`, which names it uniquely among all decisions (so a repeated
+/// tick appends nothing new).
+fn decision(stream: StreamId, label: &str, event: DomainEvent) -> Append {
+    Append {
+        stream,
+        metadata: EventMetadata {
+            event_id: EventId(derived_uuid("publishing", label)),
+            causation_id: None,
+            correlation_id: None,
+            origin: crate::Origin::OpenMeet,
+            actor: Actor::system(SCHEDULER_ACTOR),
+        },
+        event,
+    }
 }
 
 /// The most deleted occurrences in a row looked past for the next one.
@@ -427,7 +435,7 @@ impl Publishing {
     /// What is due at `now`: the next upcoming occurrence of each shared
     /// series scheduled and published, and every published record brought
     /// in line with what OpenMeet says.
-    pub fn due(&self, now: Timestamp) -> Vec<PublishingDecision> {
+    pub fn due(&self, now: Timestamp) -> Vec<Append> {
         let mut decisions = vec![];
         let mut wanted: BTreeMap<OccurrenceId, (EventDetails, Sharing, Option<SeriesId>)> =
             BTreeMap::new();
@@ -439,16 +447,16 @@ impl Publishing {
                 continue;
             };
             if !self.occurrences.contains_key(&occurrence) {
-                decisions.push(PublishingDecision {
-                    stream: occurrence.stream(),
-                    label: format!("schedule/{}", occurrence.0),
-                    event: OccurrenceScheduled {
+                decisions.push(decision(
+                    occurrence.stream(),
+                    &format!("schedule/{}", occurrence.0),
+                    OccurrenceScheduled {
                         occurrence_id: occurrence,
                         series_id: Some(*id),
                         details: details.clone(),
                     }
                     .into(),
-                });
+                ));
             }
             // Once scheduled, the occurrence's own content (edited,
             // cancelled) is what is published.
@@ -656,11 +664,11 @@ fn request(
     rkey: String,
     action: PublishAction,
     label: &str,
-) -> PublishingDecision {
-    PublishingDecision {
-        stream: id.stream(),
-        label: label.to_owned(),
-        event: OccurrencePublishRequested {
+) -> Append {
+    decision(
+        id.stream(),
+        label,
+        OccurrencePublishRequested {
             occurrence_id: id,
             account: sharing.account,
             did: sharing.did.clone(),
@@ -668,5 +676,5 @@ fn request(
             action,
         }
         .into(),
-    }
+    )
 }

@@ -14,8 +14,8 @@ use domain::series::{SeriesCommand, SeriesId};
 use domain::series_detection::SeriesProposed;
 use domain::series_detection::review::{ProposalReview, ReviewCommand, ReviewError, series_of};
 use domain::sync::{
-    Command, ConflictResolved, ConflictSubject, FieldValue, OccurrencePublished, Policy,
-    ProcessManager, Winner,
+    ConflictResolved, ConflictSubject, FieldValue, OccurrencePublished, Policy, ProcessManager,
+    Winner,
 };
 use domain::{
     Actor, DomainEvent, EventId, EventMetadata, GlobalPosition, Origin, RecordedEvent, StreamId,
@@ -51,7 +51,7 @@ fn details(name: &str, starts_at: &str, locations: serde_json::Value) -> EventDe
 struct Log {
     manager: Option<ProcessManager>,
     events: Vec<(RecordedEvent, DomainEvent)>,
-    decisions: Vec<Command>,
+    decisions: Vec<domain::Append>,
 }
 
 impl Log {
@@ -90,7 +90,7 @@ impl Log {
         stream: StreamId,
         metadata: EventMetadata,
         event: DomainEvent,
-    ) -> Vec<Command> {
+    ) -> Vec<domain::Append> {
         let recorded = RecordedEvent {
             stream_id: stream,
             stream_version: StreamVersion(0),

@@ -20,7 +20,7 @@ use domain::attendance::{
 use domain::decider::Decider;
 use domain::external_ref::{ExternalRefLinked, LocalRef, external_ref_stream, linked_target};
 use domain::identity::{Identity, IdentityCommand, UserId, identity_stream};
-use domain::intake::{Change, Delivery, Intake, Parsed, parse, rejection};
+use domain::intake::{Change, Delivery, Parsed, parse, rejection};
 use domain::occurrence::{Occurrence, OccurrenceCommand, OccurrenceId};
 use domain::rejection::Input;
 use std::ops::Range;
@@ -362,7 +362,7 @@ fn reject<S: EventStore>(
     reason: &str,
     input: Input<'_>,
 ) -> Outcome {
-    let Intake {
+    let domain::Append {
         stream,
         metadata,
         event,

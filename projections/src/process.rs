@@ -12,8 +12,9 @@
 //! again after a crash (appended, checkpoint not yet moved) is recognised by
 //! the store as a repeat and written once.
 
+use domain::Append;
 use domain::skips::ProjectionSkips;
-use domain::sync::{Command, ProcessManager};
+use domain::sync::ProcessManager;
 use domain::{DomainEvent, GlobalPosition, NewEvent, RecordedEvent};
 use futures::StreamExt;
 use store::{AppendError, EventStore, ExpectedVersion, PgEventStore, StoreError, StreamAppend};
@@ -176,7 +177,7 @@ impl Runner {
         let (Some(first), Some(last)) = (events.first(), events.last()) else {
             return Ok(());
         };
-        let mut commands: Vec<Command> = Vec::new();
+        let mut commands: Vec<Append> = Vec::new();
         for recorded in events {
             let Some(event) = decode_unless_skipped(&self.skips, recorded)? else {
                 continue;

@@ -16,7 +16,6 @@
 use std::sync::Arc;
 
 use domain::decider::Decider;
-use domain::envelope::derived_uuid;
 use domain::external_ref::{ExternalRefLinked, LocalRef, external_ref_stream};
 use domain::publishing::{
     OccurrencePublishFailed, OccurrencePublishRequested, PublishAction, Publishing,
@@ -84,11 +83,11 @@ fn store_error(err: impl std::fmt::Display) -> OccurrencePublishError {
     OccurrencePublishError::Store(err.to_string())
 }
 
-fn metadata(event_id: EventId, cause: Option<&RecordedEvent>, actor: &str) -> EventMetadata {
+fn metadata(event_id: EventId, cause: &RecordedEvent, actor: &str) -> EventMetadata {
     EventMetadata {
         event_id,
-        causation_id: cause.map(|c| c.metadata.event_id),
-        correlation_id: cause.and_then(|c| c.metadata.correlation_id),
+        causation_id: Some(cause.metadata.event_id),
+        correlation_id: cause.metadata.correlation_id,
         origin: Origin::OpenMeet,
         actor: Actor::system(actor),
     }
@@ -146,18 +145,11 @@ impl Scheduler {
             return Ok(0);
         }
         let parts = due
-            .into_iter()
+            .iter()
             .map(|decision| StreamAppend {
-                stream: decision.stream,
+                stream: decision.stream.clone(),
                 expected: ExpectedVersion::Any,
-                events: vec![NewEvent {
-                    metadata: metadata(
-                        EventId(derived_uuid("publishing", &decision.label)),
-                        None,
-                        "scheduler",
-                    ),
-                    payload: decision.event.encode(),
-                }],
+                events: vec![decision.new_event()],
             })
             .collect();
         self.store.append_many(parts).await.map_err(store_error)?;
@@ -338,7 +330,7 @@ impl PublishOccurrences {
                 stream,
                 expected: ExpectedVersion::Any,
                 events: vec![NewEvent {
-                    metadata: metadata(event_id, Some(cause), CHECKPOINT),
+                    metadata: metadata(event_id, cause, CHECKPOINT),
                     payload: event.encode(),
                 }],
             })

@@ -18,7 +18,7 @@ use crate::attendance::{Answer, RsvpChanged, attendance_stream};
 use crate::catalogue::DomainEvent;
 use crate::checksum::content_checksum;
 use crate::decider::Decider;
-use crate::envelope::{Actor, EventId, EventMetadata, Origin, RecordedEvent, StreamId};
+use crate::envelope::{Actor, Append, EventId, EventMetadata, Origin, RecordedEvent, StreamId};
 use crate::external_ref::{ExternalRefLinked, LocalRef, external_ref_stream};
 use crate::identity::UserId;
 use crate::occurrence::{
@@ -27,17 +27,6 @@ use crate::occurrence::{
 
 /// The actor of every decision.
 pub const ACTOR: &str = "process-manager";
-
-/// A decision: append `event` to `stream`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Command {
-    /// Where the decision belongs.
-    pub stream: StreamId,
-    /// Its id (derived from its cause), causation and origin.
-    pub metadata: EventMetadata,
-    /// The decision.
-    pub event: DomainEvent,
-}
 
 /// What the process manager knows of one occurrence.
 #[derive(Clone, Debug)]
@@ -107,7 +96,7 @@ fn origin_of_first(event: &DomainEvent) -> Origin {
 /// Builds the commands caused by one event.
 pub(super) struct Decisions<'a> {
     cause: &'a RecordedEvent,
-    commands: Vec<Command>,
+    commands: Vec<Append>,
 }
 
 impl Decisions<'_> {
@@ -120,7 +109,7 @@ impl Decisions<'_> {
     /// it from the event's other decisions.
     pub(super) fn record(&mut self, stream: StreamId, label: &str, event: DomainEvent) {
         let cause = &self.cause.metadata;
-        self.commands.push(Command {
+        self.commands.push(Append {
             stream,
             metadata: EventMetadata {
                 event_id: EventId::caused_by(cause.event_id, label),
@@ -154,7 +143,7 @@ impl Decisions<'_> {
 impl ProcessManager {
     /// Folds one event of the log, in log order, into the state, and says
     /// which decisions it calls for.
-    pub fn handle(mut self, recorded: &RecordedEvent, event: &DomainEvent) -> (Self, Vec<Command>) {
+    pub fn handle(mut self, recorded: &RecordedEvent, event: &DomainEvent) -> (Self, Vec<Append>) {
         let mut decisions = Decisions {
             cause: recorded,
             commands: vec![],
