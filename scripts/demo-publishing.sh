@@ -3,7 +3,9 @@
 # through the API and published to a real PDS (the project's local one,
 # tests/pds), one occurrence at a time, while you watch: an edit, the same
 # record edited on the PDS side and the conflict resolved, one occurrence
-# cancelled alone, and the roll forward to the next. Called by
+# cancelled alone, the roll forward to the next, that one moved alone, the
+# series made members-only (unpublished, sharing refused) and deleted.
+# Called by
 # scripts/demo.sh with DATABASE_URL set; when the PDS cannot start it says
 # so and leaves the rest of the demo alone.
 set -euo pipefail
@@ -147,14 +149,15 @@ print(json.dumps({"repo": r["uri"].split("/")[2], "collection": "community.lexic
                   "rkey": r["uri"].rsplit("/", 1)[1], "record": v, "swapRecord": r["cid"]}))' >"$work/edit.json"
 curl -fsS -X POST "$pds/xrpc/com.atproto.repo.putRecord" -H "authorization: Bearer $pds_token" \
     -H 'content-type: application/json' -d @"$work/edit.json" | python3 -c 'import json, sys; print("  the PDS now holds", json.load(sys.stdin)["cid"])'
+resolved_before=$("$bin" events tail | grep -c ConflictResolved || true)
 timeout 6 "$bin" ingest consume "ws://127.0.0.1:$pds_port/xrpc/com.atproto.sync.subscribeRepos" --cursor 0 >/dev/null 2>&1 || true
 "$bin" ingest process --until-idle | tail -n 1
 for _ in $(seq 1 20); do
     "$bin" events tail >"$work/log.jsonl"
-    grep -q ConflictResolved "$work/log.jsonl" && break
+    [ "$(grep -c ConflictResolved "$work/log.jsonl" || true)" -gt "$resolved_before" ] && break
     sleep 0.5
 done
-grep ConflictResolved "$work/log.jsonl" | python3 -c 'import json, sys
+grep ConflictResolved "$work/log.jsonl" | tail -n +"$((resolved_before + 1))" | python3 -c 'import json, sys
 for line in sys.stdin:
     e = json.loads(line)
     p = e.get("payload", e)
@@ -179,6 +182,43 @@ if wait_for_records 2 120; then
 else
     echo "the next occurrence was not published within 2 minutes; serve's log:"; tail -n 20 "$work/serve.log"; exit 1
 fi
+
+count_records() {
+    records | python3 -c 'import json, sys; print(len(json.load(sys.stdin)["records"]))'
+}
+wait_for_count() {
+    for _ in $(seq 1 "$2"); do
+        [ "$(count_records)" -eq "$1" ] && return 0
+        sleep 1
+    done
+    return 1
+}
+
+next=$(date -u -d "$start + 7 days" +%Y-%m-%dT%H:%M:%SZ)
+later=$(date -u -d "$start + 7 days + 2 hours" +%Y-%m-%dT%H:%M:%SZ)
+echo "== OpenMeet moves the next occurrence alone two hours later (POST /api/series/$slug/occurrences/$next/move)"
+curl -fsS -X POST "$api/api/series/$slug/occurrences/$next/move" -H "authorization: Bearer $token" \
+    -H 'content-type: application/json' -d "{\"startDate\":\"$later\"}"
+echo
+for _ in $(seq 1 30); do
+    records | grep -q "${later%Z}" && break
+    sleep 1
+done
+show_records
+
+echo "== the series made members-only (PATCH /api/series/$slug, visibility): everything on Bluesky is public, so it is unpublished"
+curl -fsS -X PATCH "$api/api/series/$slug" -H "authorization: Bearer $token" -H 'content-type: application/json' \
+    -d '{"visibility":"authenticated"}'
+echo
+wait_for_count 0 30 && echo "  the PDS holds $(count_records) records of the organizer"
+curl -sS -X POST "$api/api/events/$slug/bluesky-settings" -H "authorization: Bearer $token" \
+    -H 'content-type: application/json' -d '{"enabled":true}'
+echo
+
+echo "== OpenMeet deletes the series (DELETE /api/series/$slug) with the occurrences scheduled of it"
+curl -fsS -X DELETE "$api/api/series/$slug" -H "authorization: Bearer $token"
+echo
+curl -sS -o /dev/null -w "  GET /api/series/$slug now answers %{http_code}\n" "$api/api/series/$slug"
 
 echo "== audit: the whole log replayed, the publishing decisions with the rest"
 "$bin" audit verify | tail -n 4

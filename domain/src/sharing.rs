@@ -44,12 +44,21 @@ pub enum SharingError {
     /// Sharing turned on for an event not everyone may see.
     #[error(
         "visibility: the event is {}; only a public one may be shared on Bluesky, where everything is public",
-        .0.as_str()
+        seen_by(*.0)
     )]
     NotPublic(Visibility),
     /// A resync of an event whose sharing was never set.
     #[error("it is not shared on Bluesky")]
     NotShared,
+}
+
+/// Who may see an event, in words.
+fn seen_by(visibility: Visibility) -> &'static str {
+    match visibility {
+        Visibility::Public => "public",
+        Visibility::Authenticated => "for signed-in members only",
+        Visibility::Private => "private, for those invited",
+    }
 }
 
 impl Decider for Shareable {
