@@ -291,7 +291,7 @@ async fn the_publishing_scheduler_stops_on_an_event_it_cannot_decode_until_an_op
     let stopped = scheduler.tick().await.unwrap_err().to_string();
     assert!(
         stopped.starts_with(&format!(
-            "the publishing scheduler stopped at position {position} (EventImported)"
+            "publishing-scheduler stopped at position {position} (EventImported)"
         )) && stopped.contains("skip-event --projection publishing-scheduler"),
         "{stopped}"
     );

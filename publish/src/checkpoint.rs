@@ -8,7 +8,9 @@
 
 use std::future::Future;
 
-use domain::{GlobalPosition, RecordedEvent};
+use domain::decider::Decider;
+use domain::skips::{ProjectionSkips, skips_stream};
+use domain::{DomainEvent, GlobalPosition, RecordedEvent};
 use futures::StreamExt;
 use store::{EventStore, PgEventStore, StoreError};
 use thiserror::Error;
@@ -28,6 +30,55 @@ pub struct CheckpointMoved {
     pub expected: u64,
     /// Where it is.
     pub found: u64,
+}
+
+/// A runner met an event it needs and cannot decode: what it would do
+/// with it cannot be known, so it stops there.
+#[derive(Debug, Error)]
+#[error(
+    "{name} stopped at position {position} ({event_type}): {reason}; when no build can read it, \
+     `openmeet-sync skip-event --projection {name} --position {position}` passes over it"
+)]
+pub struct Undecodable {
+    /// The runner.
+    pub name: &'static str,
+    /// The event's position.
+    pub position: GlobalPosition,
+    /// Its type.
+    pub event_type: String,
+    /// What the decoder said.
+    pub reason: String,
+}
+
+/// `event` decoded; `None` when it does not decode and an operator
+/// recorded a skip of it for the runner `name`
+/// (`openmeet-sync skip-event`); [`Undecodable`] otherwise.
+pub(crate) async fn decoded_unless_skipped<E: From<Undecodable> + From<StoreError>>(
+    store: &PgEventStore,
+    name: &'static str,
+    event: &RecordedEvent,
+) -> Result<Option<DomainEvent>, E> {
+    let err = match DomainEvent::decode(&event.payload) {
+        Ok(decoded) => return Ok(Some(decoded)),
+        Err(err) => err,
+    };
+    let recorded = store.read_streams(&[skips_stream()]).await?;
+    let skips: Vec<DomainEvent> = recorded
+        .iter()
+        .filter_map(|skip| DomainEvent::decode(&skip.payload).ok())
+        .collect();
+    if ProjectionSkips::replay(&skips).is_skipped(name, event.global_position.0) {
+        tracing::warn!(runner = name, position = %event.global_position, error = %err,
+            "passed over an event that does not decode, by an operator's decision");
+        return Ok(None);
+    }
+    Err(Undecodable {
+        name,
+        position: event.global_position,
+        event_type: event.payload.event_type.clone(),
+        reason: err.to_string(),
+    }
+    .into())
 }
 
 /// What a runner does with one event of the log; returns how many events
@@ -160,6 +211,8 @@ mod tests {
         Sql(#[from] sqlx::Error),
         #[error(transparent)]
         Moved(#[from] CheckpointMoved),
+        #[error(transparent)]
+        Undecodable(#[from] Undecodable),
     }
 
     impl Step for Counting {
@@ -223,5 +276,98 @@ mod tests {
             1,
             "the first goes on"
         );
+    }
+
+    #[tokio::test]
+    async fn an_event_that_does_not_decode_stops_a_runner_until_an_operator_skips_it() {
+        let db = ScratchDatabase::create().await;
+        let store = db.store(2).await;
+        append(&store, 1).await;
+        let garbage = NewEvent {
+            metadata: EventMetadata {
+                event_id: EventId(uuid::Uuid::new_v4()),
+                causation_id: None,
+                correlation_id: None,
+                origin: Origin::OpenMeet,
+                actor: Actor::system("a broken build"),
+            },
+            payload: domain::EncodedPayload {
+                event_type: "OccurrencePublishRequested".into(),
+                schema_version: 1,
+                bytes: vec![0xff; 3],
+            },
+        };
+        store
+            .append(
+                &StreamId::new("filler", "garbage"),
+                ExpectedVersion::Any,
+                vec![garbage],
+            )
+            .await
+            .unwrap();
+        let log = store.read_all(GlobalPosition(0), 10).await.unwrap();
+        let (good, bad) = (&log[0], &log[1]);
+        let decoded: Option<DomainEvent> =
+            decoded_unless_skipped::<Stopped>(&store, "test-runner", good)
+                .await
+                .unwrap();
+        assert!(decoded.is_some());
+        let stopped = decoded_unless_skipped::<Stopped>(&store, "test-runner", bad)
+            .await
+            .unwrap_err();
+        assert!(
+            stopped.to_string().starts_with(&format!(
+                "test-runner stopped at position {} (OccurrencePublishRequested)",
+                bad.global_position
+            )),
+            "{stopped}"
+        );
+        let skip = domain::skips::ProjectionEventSkipped {
+            projection: "another-runner".into(),
+            position: bad.global_position.0,
+            event_type: "OccurrencePublishRequested".into(),
+            reason: "written by a broken build".into(),
+        };
+        let recorded = NewEvent {
+            metadata: operator_metadata(),
+            payload: DomainEvent::from(skip.clone()).encode(),
+        };
+        store
+            .append(&skips_stream(), ExpectedVersion::Any, vec![recorded])
+            .await
+            .unwrap();
+        assert!(
+            decoded_unless_skipped::<Stopped>(&store, "test-runner", bad)
+                .await
+                .is_err(),
+            "a skip for another runner is not this one's"
+        );
+        let mine = NewEvent {
+            metadata: operator_metadata(),
+            payload: DomainEvent::from(domain::skips::ProjectionEventSkipped {
+                projection: "test-runner".into(),
+                ..skip
+            })
+            .encode(),
+        };
+        store
+            .append(&skips_stream(), ExpectedVersion::Any, vec![mine])
+            .await
+            .unwrap();
+        let passed: Option<DomainEvent> =
+            decoded_unless_skipped::<Stopped>(&store, "test-runner", bad)
+                .await
+                .unwrap();
+        assert!(passed.is_none());
+    }
+
+    fn operator_metadata() -> EventMetadata {
+        EventMetadata {
+            event_id: EventId(uuid::Uuid::new_v4()),
+            causation_id: None,
+            correlation_id: None,
+            origin: Origin::OpenMeet,
+            actor: Actor::system("operator"),
+        }
     }
 }

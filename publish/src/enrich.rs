@@ -15,7 +15,7 @@ use store::decide::{DecideError, decide_and_append};
 use store::{PgEventStore, StoreError};
 use thiserror::Error;
 
-use crate::checkpoint::{Cursor, Step};
+use crate::checkpoint::{Cursor, Step, decoded_unless_skipped};
 use crate::profile::display_name;
 use crate::resolve::Resolver;
 
@@ -42,6 +42,9 @@ pub enum EnrichError {
     /// Another instance of this runner moved the checkpoint.
     #[error(transparent)]
     Concurrent(#[from] crate::checkpoint::CheckpointMoved),
+    /// A new shadow account does not decode.
+    #[error(transparent)]
+    Undecodable(#[from] crate::checkpoint::Undecodable),
 }
 
 /// Follows the log and enriches new shadow accounts.
@@ -91,7 +94,8 @@ impl Step for Enrich {
 impl Enrich {
     #[tracing::instrument(skip_all, fields(position = %created.global_position, did))]
     async fn enrich(&self, created: &RecordedEvent) -> Result<usize, EnrichError> {
-        let Ok(DomainEvent::ShadowAccountCreated(shadow)) = DomainEvent::decode(&created.payload)
+        let Some(DomainEvent::ShadowAccountCreated(shadow)) =
+            decoded_unless_skipped::<EnrichError>(&self.store, CHECKPOINT, created).await?
         else {
             return Ok(0);
         };

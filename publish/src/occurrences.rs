@@ -15,12 +15,10 @@
 
 use std::sync::Arc;
 
-use domain::decider::Decider;
 use domain::external_ref::{ExternalRefLinked, LocalRef, external_ref_stream};
 use domain::publishing::{
     OccurrencePublishFailed, OccurrencePublishRequested, PublishAction, Publishing,
 };
-use domain::skips::{ProjectionSkips, skips_stream};
 use domain::sync::OccurrencePublished;
 use domain::{
     Actor, DomainEvent, EventId, EventMetadata, GlobalPosition, NewEvent, Origin, RecordedEvent,
@@ -29,7 +27,7 @@ use domain::{
 use store::{EventStore, ExpectedVersion, PgEventStore, StreamAppend};
 use thiserror::Error;
 
-use crate::checkpoint::{Cursor, Step};
+use crate::checkpoint::{Cursor, Step, Undecodable, decoded_unless_skipped};
 use crate::egress::GuardedClient;
 use crate::repo::{PublishError, RepoClient, Retries, Written};
 use crate::sessions::{SessionError, SessionKeeper};
@@ -63,20 +61,9 @@ pub enum OccurrencePublishError {
     /// Bluesky or Redis is unavailable; the write waits.
     #[error("occurrence publishing: {0}")]
     Unavailable(String),
-    /// A stored event does not decode: what is due cannot be known without
-    /// it.
-    #[error(
-        "the publishing scheduler stopped at position {position} ({event_type}): {reason}; \
-         when no build can read it, `openmeet-sync skip-event --projection {SCHEDULER} --position {position}` passes over it"
-    )]
-    Undecodable {
-        /// The event's position.
-        position: GlobalPosition,
-        /// Its type.
-        event_type: String,
-        /// What the decoder said.
-        reason: String,
-    },
+    /// A stored event does not decode.
+    #[error(transparent)]
+    Undecodable(#[from] Undecodable),
 }
 
 fn store_error(err: impl std::fmt::Display) -> OccurrencePublishError {
@@ -132,9 +119,15 @@ impl Scheduler {
             // Moved one event at a time: a stop leaves it at the event in
             // hand, which the next tick reads again.
             for recorded in &page {
-                match DomainEvent::decode(&recorded.payload) {
-                    Ok(event) => self.state.follow(&event),
-                    Err(err) => self.pass_over(recorded, err).await?,
+                let decoded: Option<DomainEvent> =
+                    decoded_unless_skipped::<OccurrencePublishError>(
+                        &self.store,
+                        SCHEDULER,
+                        recorded,
+                    )
+                    .await?;
+                if let Some(event) = decoded {
+                    self.state.follow(&event);
                 }
                 self.after = recorded.global_position;
             }
@@ -155,34 +148,6 @@ impl Scheduler {
         self.store.append_many(parts).await.map_err(store_error)?;
         tracing::info!(decisions = count, "publishing decisions recorded");
         Ok(count)
-    }
-
-    /// Passes over an event that does not decode when an operator recorded
-    /// a skip of it for the scheduler; stops otherwise.
-    async fn pass_over(
-        &self,
-        recorded: &RecordedEvent,
-        err: domain::DecodeError,
-    ) -> Result<(), OccurrencePublishError> {
-        let skips = self
-            .store
-            .read_streams(&[skips_stream()])
-            .await
-            .map_err(store_error)?;
-        let skips: Vec<DomainEvent> = skips
-            .iter()
-            .filter_map(|skip| DomainEvent::decode(&skip.payload).ok())
-            .collect();
-        if ProjectionSkips::replay(&skips).is_skipped(SCHEDULER, recorded.global_position.0) {
-            tracing::warn!(position = %recorded.global_position, error = %err,
-                "the publishing scheduler passes over an event it cannot decode, by an operator's decision");
-            return Ok(());
-        }
-        Err(OccurrencePublishError::Undecodable {
-            position: recorded.global_position,
-            event_type: recorded.payload.event_type.clone(),
-            reason: err.to_string(),
-        })
     }
 }
 
@@ -227,8 +192,12 @@ impl Step for PublishOccurrences {
     type Error = OccurrencePublishError;
 
     async fn step(&mut self, event: &RecordedEvent) -> Result<usize, OccurrencePublishError> {
-        let Ok(DomainEvent::OccurrencePublishRequested(request)) =
-            DomainEvent::decode(&event.payload)
+        if event.payload.event_type != "OccurrencePublishRequested" {
+            return Ok(0);
+        }
+        let Some(DomainEvent::OccurrencePublishRequested(request)) =
+            decoded_unless_skipped::<OccurrencePublishError>(&self.store, CHECKPOINT, event)
+                .await?
         else {
             return Ok(0);
         };

@@ -15,7 +15,7 @@ use schemas::records::{Record, StrongRef};
 use store::{EventStore, ExpectedVersion, PgEventStore, StreamAppend};
 use thiserror::Error;
 
-use crate::checkpoint::{Cursor, Step};
+use crate::checkpoint::{Cursor, Step, decoded_unless_skipped};
 use crate::egress::GuardedClient;
 use crate::repo::{PublishError, RepoClient, Retries, Written};
 use crate::sessions::{SessionError, SessionKeeper};
@@ -46,6 +46,9 @@ pub enum RsvpPublisherError {
     /// Another instance of this runner moved the checkpoint.
     #[error(transparent)]
     Concurrent(#[from] crate::checkpoint::CheckpointMoved),
+    /// A request does not decode.
+    #[error(transparent)]
+    Undecodable(#[from] crate::checkpoint::Undecodable),
     /// Bluesky or Redis is unavailable; the request waits.
     #[error("rsvp publisher: {0}")]
     Unavailable(String),
@@ -98,7 +101,11 @@ impl Step for PublishRsvps {
     type Error = RsvpPublisherError;
 
     async fn step(&mut self, event: &RecordedEvent) -> Result<usize, RsvpPublisherError> {
-        let Ok(DomainEvent::RsvpPublishRequested(request)) = DomainEvent::decode(&event.payload)
+        if event.payload.event_type != "RsvpPublishRequested" {
+            return Ok(0);
+        }
+        let Some(DomainEvent::RsvpPublishRequested(request)) =
+            decoded_unless_skipped::<RsvpPublisherError>(&self.store, CHECKPOINT, event).await?
         else {
             return Ok(0);
         };

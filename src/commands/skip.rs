@@ -1,6 +1,7 @@
 //! `openmeet-sync skip-event`: an operator's recorded decision that one
-//! read model, the process manager or the publishing scheduler passes over
-//! one event it cannot apply (the last two: one they cannot decode), when
+//! read model, the process manager, the publishing scheduler or one of the
+//! publishers passes over one event it cannot apply (the followers: one
+//! they cannot decode), when
 //! no fix of the code can make it apply. The decision is an event of the
 //! log, so every runner and every rebuild skip the same position; the
 //! stopped runner reads it at its next try.
@@ -19,8 +20,9 @@ use store::decide::decide_and_append;
 /// Arguments of `skip-event`.
 #[derive(Args)]
 pub struct SkipArgs {
-    /// The read model that passes over the event, `process-manager` or
-    /// `publishing-scheduler`.
+    /// The read model that passes over the event, or the follower:
+    /// `process-manager`, `publishing-scheduler`, `occurrence-publisher`,
+    /// `rsvp-publisher` or `identity-enricher`.
     #[arg(long)]
     projection: String,
     /// The global position of the event (as `/health` and the logs name it).
@@ -36,6 +38,9 @@ pub async fn run(database_url: &str, args: SkipArgs) -> anyhow::Result<ExitCode>
     let followers = [
         projections::process::CHECKPOINT,
         publish::occurrences::SCHEDULER,
+        publish::occurrences::CHECKPOINT,
+        publish::rsvps::CHECKPOINT,
+        publish::enrich::CHECKPOINT,
     ];
     let projection = Projection::parse(&args.projection)
         .map(Projection::name)
