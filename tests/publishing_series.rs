@@ -380,6 +380,18 @@ async fn a_shared_series_is_published_one_occurrence_at_a_time() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(step().await, 1, "deleted in OpenMeet, deleted on Bluesky");
     assert!(pds.list_records(&owner.did, EVENT).await.is_empty());
+    let (_, health) = world.call("GET", "/health", None, None).await;
+    let publisher = health["followers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "occurrence-publisher")
+        .unwrap_or_else(|| panic!("{health}"));
+    assert_eq!(
+        (&publisher["checkpoint"], &publisher["behind"]),
+        (&health["head"], &json!(0)),
+        "the publisher's lag on /health: {health}"
+    );
     world.reconcile().await;
     let audit = projections::audit::verify::verify(&world.store, &|_, _| {})
         .await

@@ -87,7 +87,7 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
 /// One projection's position.
 #[derive(Serialize, ToSchema)]
 pub struct ProjectionLag {
-    /// The projection.
+    /// The projection, or the follower.
     pub name: String,
     /// Its checkpoint.
     pub checkpoint: u64,
@@ -160,16 +160,26 @@ pub struct HealthView {
     /// How far the process manager has carried out decisions (`name` is
     /// `process-manager`).
     pub process_manager: ProjectionLag,
+    /// How far each other follower with a checkpoint has carried out what
+    /// the log asks of it (`occurrence-publisher`, `rsvp-publisher`,
+    /// `identity-enricher`), once it has run.
+    pub followers: Vec<ProjectionLag>,
     /// Projections stopped on an event, with where and why (`openmeet-sync
     /// skip-event` lets an operator pass over it).
     pub stopped: Vec<StoppedProjection>,
 }
 
-/// The head, each projection's lag and the process manager's, also
-/// recorded in the lag gauge.
-async fn current_lag(
-    state: &AppState,
-) -> Result<(u64, Vec<projections::runner::Lag>, ProjectionLag), ApiError> {
+/// How far behind the head each follows the log.
+struct Lags {
+    head: u64,
+    projections: Vec<projections::runner::Lag>,
+    process_manager: ProjectionLag,
+    followers: Vec<ProjectionLag>,
+}
+
+/// The head, and the lag of each projection, of the process manager and of
+/// the other followers, also recorded in the lag gauge.
+async fn current_lag(state: &AppState) -> Result<Lags, ApiError> {
     let head = state
         .store
         .head()
@@ -198,7 +208,36 @@ async fn current_lag(
         .lag
         .with_label_values(&[projections::process::CHECKPOINT])
         .set(process_manager.behind as i64);
-    Ok((head.0, lags, process_manager))
+    let checkpoints: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT name, position FROM process.checkpoints WHERE name <> $1 ORDER BY name",
+    )
+    .bind(projections::process::CHECKPOINT)
+    .fetch_all(state.store.pool())
+    .await?;
+    let followers: Vec<ProjectionLag> = checkpoints
+        .into_iter()
+        .map(|(name, position)| {
+            let checkpoint = position.max(0) as u64;
+            ProjectionLag {
+                behind: head.0.saturating_sub(checkpoint),
+                name,
+                checkpoint,
+            }
+        })
+        .collect();
+    for follower in &followers {
+        state
+            .metrics
+            .lag
+            .with_label_values(&[follower.name.as_str()])
+            .set(follower.behind as i64);
+    }
+    Ok(Lags {
+        head: head.0,
+        projections: lags,
+        process_manager,
+        followers,
+    })
 }
 
 /// The background tasks, the head of the log and how far behind each
@@ -209,7 +248,12 @@ async fn current_lag(
 pub async fn health(
     State(state): State<AppState>,
 ) -> Result<(StatusCode, Json<HealthView>), ApiError> {
-    let (head, lags, process_manager) = current_lag(&state).await?;
+    let Lags {
+        head,
+        projections: lags,
+        process_manager,
+        followers,
+    } = current_lag(&state).await?;
     let stopped: Vec<StoppedProjection> = projections::failures::current(state.store.pool())
         .await
         .map_err(|err| ApiError::Internal(err.to_string()))?
@@ -250,6 +294,7 @@ pub async fn health(
             head,
             projections,
             process_manager,
+            followers,
             stopped,
         }),
     ))
