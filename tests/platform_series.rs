@@ -680,15 +680,16 @@ async fn only_a_public_series_may_be_shared() {
     let path = created_series(&world, &owner, members_only).await;
     let slug = path.trim_start_matches("/api/series/");
     let settings = format!("/api/events/{slug}/bluesky-settings");
-    let before = head(&world).await;
-    let (status, body) = world
-        .call(
+    let share = || {
+        world.call(
             "POST",
             &settings,
             Some(&owner),
             Some(json!({"enabled": true})),
         )
-        .await;
+    };
+    let before = head(&world).await;
+    let (status, body) = share().await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(
         body["message"]
@@ -708,14 +709,7 @@ async fn only_a_public_series_may_be_shared() {
         .await;
     assert_eq!(status, StatusCode::OK, "{made_public}");
     assert_eq!(made_public["recorded"], json!(["VisibilityChanged"]));
-    let (status, body) = world
-        .call(
-            "POST",
-            &settings,
-            Some(&owner),
-            Some(json!({"enabled": true})),
-        )
-        .await;
+    let (status, body) = share().await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(
         body["message"]

@@ -308,14 +308,7 @@ async fn a_shared_series_is_published_one_occurrence_at_a_time() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(step().await, 2, "both written again");
     let series_path = format!("/api/series/{slug}");
-    let (status, body) = world
-        .call(
-            "PATCH",
-            &series_path,
-            Some(&token),
-            Some(json!({"visibility": "private"})),
-        )
-        .await;
+    let (status, body) = seen_by(&world, &series_path, &token, "private").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(step().await, 2, "made private: unpublished");
     assert!(pds.list_records(&owner.did, EVENT).await.is_empty());
@@ -332,14 +325,7 @@ async fn a_shared_series_is_published_one_occurrence_at_a_time() {
         "nothing recorded"
     );
     assert!(world.event_types("rejected").await.is_empty());
-    let (status, body) = world
-        .call(
-            "PATCH",
-            &series_path,
-            Some(&token),
-            Some(json!({"visibility": "public"})),
-        )
-        .await;
+    let (status, body) = seen_by(&world, &series_path, &token, "public").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(step().await, 2, "public again: published again");
     let records = pds.list_records(&owner.did, EVENT).await;
@@ -398,6 +384,18 @@ async fn a_shared_series_is_published_one_occurrence_at_a_time() {
         .unwrap();
     assert_eq!(audit.findings, vec![], "audit verify is clean");
     world.clean().await;
+}
+
+/// `PATCH path` making the series seen by `visibility`, as `token`.
+async fn seen_by(world: &World, path: &str, token: &str, visibility: &str) -> (StatusCode, Value) {
+    world
+        .call(
+            "PATCH",
+            path,
+            Some(token),
+            Some(json!({ "visibility": visibility })),
+        )
+        .await
 }
 
 async fn record_at(pds: &pds::Pds, record: &Value) -> (String, Value) {

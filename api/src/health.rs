@@ -38,7 +38,7 @@ impl Metrics {
         let lag = IntGaugeVec::new(
             Opts::new(
                 "projection_lag_events",
-                "Events between a projection (or the process manager) and the head",
+                "Events between a projection (or a follower: the process manager, a publisher) and the head",
             ),
             &["projection"],
         )
@@ -57,6 +57,11 @@ impl Metrics {
             requests,
             lag,
         }
+    }
+
+    /// Records how far behind the head `name` is.
+    fn behind(&self, name: &str, events: u64) {
+        self.lag.with_label_values(&[name]).set(events as i64);
     }
 }
 
@@ -189,11 +194,7 @@ async fn current_lag(state: &AppState) -> Result<Lags, ApiError> {
         .await
         .map_err(|err| ApiError::Internal(err.to_string()))?;
     for lag in &lags {
-        state
-            .metrics
-            .lag
-            .with_label_values(&[lag.projection.name()])
-            .set(lag.behind as i64);
+        state.metrics.behind(lag.projection.name(), lag.behind);
     }
     let decided = projections::process::checkpoint(&state.store)
         .await
@@ -205,9 +206,7 @@ async fn current_lag(state: &AppState) -> Result<Lags, ApiError> {
     };
     state
         .metrics
-        .lag
-        .with_label_values(&[projections::process::CHECKPOINT])
-        .set(process_manager.behind as i64);
+        .behind(projections::process::CHECKPOINT, process_manager.behind);
     let checkpoints: Vec<(String, i64)> = sqlx::query_as(
         "SELECT name, position FROM process.checkpoints WHERE name <> $1 ORDER BY name",
     )
@@ -226,11 +225,7 @@ async fn current_lag(state: &AppState) -> Result<Lags, ApiError> {
         })
         .collect();
     for follower in &followers {
-        state
-            .metrics
-            .lag
-            .with_label_values(&[follower.name.as_str()])
-            .set(follower.behind as i64);
+        state.metrics.behind(&follower.name, follower.behind);
     }
     Ok(Lags {
         head: head.0,
