@@ -244,6 +244,11 @@ async fn a_shared_series_is_published_one_occurrence_at_a_time() {
         !types.contains(&"OccurrencePublishFailed".to_owned()),
         "{types:?}"
     );
+    assert_eq!(
+        types.iter().filter(|t| *t == "ConflictResolved").count(),
+        1,
+        "the overwrite is recorded for the one field the other client changed (its name), not for the times we moved: {types:?}"
+    );
     let (status, body) = world
         .call(
             "POST",

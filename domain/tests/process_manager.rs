@@ -1115,3 +1115,36 @@ fn an_accepted_proposal_creates_a_bluesky_series_named_as_its_members_share() {
         Err(ReviewError::NotImported(accepted.uris[1].clone()))
     );
 }
+
+#[test]
+fn an_overwrite_records_the_fields_the_other_client_changed_and_no_other() {
+    let before = details("Rust Meetup", "2026-12-08T18:00:00Z", json!([]));
+    let theirs = EventDetails {
+        name: "Changed elsewhere".into(),
+        ..before.clone()
+    };
+    let ours = details("Rust Meetup", "2026-12-08T19:00:00Z", json!([]));
+    let fields = |resolutions: Vec<domain::sync::Resolution>| -> Vec<&'static str> {
+        resolutions
+            .iter()
+            .map(|r| {
+                assert_eq!(
+                    (r.winner, r.policy),
+                    (Winner::OpenMeet, Policy::SourceOfTruth)
+                );
+                assert_eq!(r.resolved, r.openmeet);
+                r.resolved.field()
+            })
+            .collect()
+    };
+    assert_eq!(
+        fields(domain::sync::overwritten(Some(&before), &ours, &theirs)),
+        ["name"],
+        "the time we moved is not theirs"
+    );
+    assert_eq!(
+        fields(domain::sync::overwritten(None, &ours, &theirs)),
+        ["name", "startsAt"],
+        "without our last version, every field that differs"
+    );
+}

@@ -16,10 +16,11 @@
 use std::sync::Arc;
 
 use domain::external_ref::{ExternalRefLinked, LocalRef, external_ref_stream};
+use domain::occurrence::details_of;
 use domain::publishing::{
     OccurrencePublishFailed, OccurrencePublishRequested, PublishAction, Publishing,
 };
-use domain::sync::OccurrencePublished;
+use domain::sync::{ConflictResolved, OccurrencePublished};
 use domain::{
     Actor, DomainEvent, EventId, EventMetadata, GlobalPosition, NewEvent, Origin, RecordedEvent,
     Timestamp,
@@ -244,6 +245,10 @@ impl PublishOccurrences {
             PublishAction::Put { record, swap, .. } => {
                 let record: serde_json::Value = serde_json::from_str(record)
                     .map_err(|err| PublishError::InvalidRecord(err.to_string()))?;
+                let before = match swap {
+                    Some(cid) => self.written_as(request, cid).await,
+                    None => None,
+                };
                 match repo
                     .put(EVENT, &request.rkey, &record, swap.as_deref())
                     .await
@@ -251,13 +256,17 @@ impl PublishOccurrences {
                     Err(PublishError::SwapConflict) => {
                         // Changed on Bluesky, or deleted there: OpenMeet's
                         // version is written over it, or written anew.
-                        let seen = match repo.get(EVENT, &request.rkey).await {
-                            Ok((seen, _)) => Some(seen.cid),
-                            Err(PublishError::NotFound) => None,
+                        let (seen, overwritten) = match repo.get(EVENT, &request.rkey).await {
+                            Ok((seen, theirs)) => (
+                                Some(seen.cid),
+                                overwritten_fields(request, before.as_ref(), &record, &theirs),
+                            ),
+                            Err(PublishError::NotFound) => (None, vec![]),
                             Err(err) => return Err(err),
                         };
                         tracing::warn!(
                             ?seen,
+                            fields = overwritten.len(),
                             "the record changed on Bluesky; OpenMeet's version is written over it"
                         );
                         match repo
@@ -267,10 +276,12 @@ impl PublishOccurrences {
                             Err(PublishError::SwapConflict) => Ok(Outcome::Failed(
                                 "the record keeps changing on Bluesky; it was not written".into(),
                             )),
-                            written => written.map(Outcome::Written),
+                            written => {
+                                written.map(|written| Outcome::Written(written, overwritten))
+                            }
                         }
                     }
-                    written => written.map(Outcome::Written),
+                    written => written.map(|written| Outcome::Written(written, vec![])),
                 }
             }
             PublishAction::Delete { swap } => {
@@ -284,6 +295,31 @@ impl PublishOccurrences {
                 }
             }
         }
+    }
+
+    /// The record we wrote as version `cid` of `request`'s record, as the
+    /// occurrence's stream tells (the request that the publication of that
+    /// version answered); none when the stream cannot be read.
+    async fn written_as(&self, request: &OccurrencePublishRequested, cid: &str) -> Option<String> {
+        let history = self
+            .store
+            .read_streams(&[request.occurrence_id.stream()])
+            .await
+            .ok()?;
+        let mut asked = None;
+        for recorded in &history {
+            match DomainEvent::decode(&recorded.payload) {
+                Ok(DomainEvent::OccurrencePublishRequested(OccurrencePublishRequested {
+                    action: PublishAction::Put { record, .. },
+                    ..
+                })) => asked = Some(record),
+                Ok(DomainEvent::OccurrencePublished(published)) if published.cid == cid => {
+                    return asked;
+                }
+                _ => {}
+            }
+        }
+        None
     }
 
     async fn record(
@@ -305,7 +341,11 @@ impl PublishOccurrences {
             })
         };
         match outcome {
-            Outcome::Written(written) => {
+            Outcome::Written(written, overwritten) => {
+                for decision in overwritten {
+                    let label = format!("overwrote/{}", decision.resolved.field());
+                    part(request.occurrence_id.stream(), id(&label), decision.into());
+                }
                 let checksum = match &request.action {
                     PublishAction::Put { checksum, .. } => checksum.clone(),
                     PublishAction::Delete { .. } => String::new(),
@@ -360,8 +400,36 @@ impl PublishOccurrences {
 }
 
 /// What became of one request.
+/// What a write of `ours` over another client's version of the record
+/// (`theirs`, made from our last version, `before`) decides, field by
+/// field: OpenMeet's value, kept (the rule is `domain::sync::overwritten`).
+/// None when ours or theirs does not map.
+fn overwritten_fields(
+    request: &OccurrencePublishRequested,
+    before: Option<&String>,
+    ours: &serde_json::Value,
+    theirs: &serde_json::Value,
+) -> Vec<ConflictResolved> {
+    let uri = format!("at://{}/{EVENT}/{}", request.did, request.rkey);
+    let (Ok(ours), Ok(theirs)) = (
+        details_of(&uri, &ours.to_string()),
+        details_of(&uri, &theirs.to_string()),
+    ) else {
+        return vec![];
+    };
+    let before = before.and_then(|before| details_of(&uri, before).ok());
+    domain::sync::overwritten(before.as_ref(), &ours, &theirs)
+        .into_iter()
+        .map(|resolution| {
+            let in_effect = resolution.openmeet.clone();
+            resolution.decided_for(request.occurrence_id, in_effect)
+        })
+        .collect()
+}
+
 enum Outcome {
-    Written(Written),
+    /// Written, over the fields of another client's version it names.
+    Written(Written, Vec<ConflictResolved>),
     Deleted,
     Failed(String),
 }

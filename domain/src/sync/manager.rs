@@ -127,15 +127,7 @@ impl Decisions<'_> {
             return;
         };
         let label = format!("conflict/{}", r.resolved.field());
-        let decision = ConflictResolved {
-            subject: ConflictSubject::Occurrence(occurrence),
-            openmeet: r.openmeet,
-            bluesky: r.bluesky,
-            winner: r.winner,
-            policy: r.policy,
-            in_effect,
-            resolved: r.resolved,
-        };
+        let decision = r.decided_for(occurrence, in_effect);
         self.record(occurrence.stream(), &label, decision.into());
     }
 }

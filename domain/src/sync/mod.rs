@@ -17,4 +17,6 @@ pub use manager::{ACTOR, DECISIONS, ProcessManager, is_decision};
 pub use outbound::{
     AttendanceSyncRequested, RsvpPublishFailed, RsvpPublishRequested, RsvpPublished,
 };
-pub use policies::{Resolution, latest_answer, merge_places, resolve_imported, resolve_published};
+pub use policies::{
+    Resolution, latest_answer, merge_places, overwritten, resolve_imported, resolve_published,
+};

@@ -116,6 +116,53 @@ pub fn resolve_published(ours: &EventDetails, incoming: &EventDetails) -> Vec<Re
         .collect()
 }
 
+/// The fields a write of ours overwrote: another client changed a record
+/// we publish (`before`, our last version, became `theirs`) before our new
+/// version (`ours`) was written over it at a refused swap. OpenMeet is the
+/// source of truth of its events, so ours was written whole; a resolution
+/// for each field the other client changed that ours does not say as they
+/// did. Without our last version, every field that differs counts.
+pub fn overwritten(
+    before: Option<&EventDetails>,
+    ours: &EventDetails,
+    theirs: &EventDetails,
+) -> Vec<Resolution> {
+    let before = FieldValue::all_of(before.unwrap_or(ours));
+    FieldValue::all_of(ours)
+        .into_iter()
+        .zip(FieldValue::all_of(theirs))
+        .zip(before)
+        .filter(|((ours, theirs), before)| theirs != before && ours != theirs)
+        .map(|((ours, theirs), _)| Resolution {
+            openmeet: ours.clone(),
+            bluesky: theirs,
+            winner: Winner::OpenMeet,
+            policy: Policy::SourceOfTruth,
+            resolved: ours,
+        })
+        .collect()
+}
+
+impl Resolution {
+    /// The decision this resolution of a field of `occurrence` records,
+    /// `in_effect` being the field's value before it.
+    pub fn decided_for(
+        self,
+        occurrence: crate::occurrence::OccurrenceId,
+        in_effect: FieldValue,
+    ) -> super::ConflictResolved {
+        super::ConflictResolved {
+            subject: super::ConflictSubject::Occurrence(occurrence),
+            openmeet: self.openmeet,
+            bluesky: self.bluesky,
+            winner: self.winner,
+            policy: self.policy,
+            in_effect,
+            resolved: self.resolved,
+        }
+    }
+}
+
 /// Which of two answers of one user, given on different platforms, stands:
 /// the later one, ties broken by [`Answer::supersedes`].
 pub fn latest_answer(current: Answer, new: Answer) -> Answer {
