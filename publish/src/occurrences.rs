@@ -245,10 +245,6 @@ impl PublishOccurrences {
             PublishAction::Put { record, swap, .. } => {
                 let record: serde_json::Value = serde_json::from_str(record)
                     .map_err(|err| PublishError::InvalidRecord(err.to_string()))?;
-                let before = match swap {
-                    Some(cid) => self.written_as(request, cid).await,
-                    None => None,
-                };
                 match repo
                     .put(EVENT, &request.rkey, &record, swap.as_deref())
                     .await
@@ -257,10 +253,15 @@ impl PublishOccurrences {
                         // Changed on Bluesky, or deleted there: OpenMeet's
                         // version is written over it, or written anew.
                         let (seen, overwritten) = match repo.get(EVENT, &request.rkey).await {
-                            Ok((seen, theirs)) => (
-                                Some(seen.cid),
-                                overwritten_fields(request, before.as_ref(), &record, &theirs),
-                            ),
+                            Ok((seen, theirs)) => {
+                                let before = match swap {
+                                    Some(cid) => self.written_as(request, cid).await,
+                                    None => None,
+                                };
+                                let fields =
+                                    overwritten_fields(request, before.as_ref(), &record, &theirs);
+                                (Some(seen.cid), fields)
+                            }
                             Err(PublishError::NotFound) => (None, vec![]),
                             Err(err) => return Err(err),
                         };
@@ -299,13 +300,20 @@ impl PublishOccurrences {
 
     /// The record we wrote as version `cid` of `request`'s record, as the
     /// occurrence's stream tells (the request that the publication of that
-    /// version answered); none when the stream cannot be read.
+    /// version answered); none when the stream cannot be read (then every
+    /// field the other client's version says otherwise counts as theirs).
     async fn written_as(&self, request: &OccurrencePublishRequested, cid: &str) -> Option<String> {
-        let history = self
+        let history = match self
             .store
             .read_streams(&[request.occurrence_id.stream()])
             .await
-            .ok()?;
+        {
+            Ok(history) => history,
+            Err(err) => {
+                tracing::warn!(error = %err, "our last version of the record could not be read");
+                return None;
+            }
+        };
         let mut asked = None;
         for recorded in &history {
             match DomainEvent::decode(&recorded.payload) {
@@ -399,7 +407,6 @@ impl PublishOccurrences {
     }
 }
 
-/// What became of one request.
 /// What a write of `ours` over another client's version of the record
 /// (`theirs`, made from our last version, `before`) decides, field by
 /// field: OpenMeet's value, kept (the rule is `domain::sync::overwritten`).
@@ -427,6 +434,7 @@ fn overwritten_fields(
         .collect()
 }
 
+/// What became of one request.
 enum Outcome {
     /// Written, over the fields of another client's version it names.
     Written(Written, Vec<ConflictResolved>),
