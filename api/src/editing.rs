@@ -14,9 +14,9 @@ use utoipa::ToSchema;
 use crate::attendance::target;
 use crate::auth::Authenticated;
 use crate::body::JsonObject;
-use crate::commands::{append_together, decide_all, execute};
+use crate::commands::{decide_all, execute};
 use crate::events::find_event;
-use crate::versions::{Loaded, etag, load_matching};
+use crate::versions::{Changed, Loaded, load_matching, recorded};
 use crate::{ApiError, AppState};
 
 /// The fields to change (openmeet-api's `UpdateEventDto`); absent ones
@@ -100,25 +100,13 @@ fn blank(c: char) -> bool {
     (c.is_whitespace() && c != '\u{85}') || c == '\u{feff}'
 }
 
-/// What the edit recorded.
-#[derive(Serialize, ToSchema)]
-pub struct EditView {
-    /// The events recorded, by type.
-    pub recorded: Vec<&'static str>,
-    /// The global position of the last, for `?after=` reads.
-    pub position: Option<u64>,
-    /// The event's version now: pass it as `If-Match` with the next edit
-    /// (also sent as `ETag`).
-    pub version: u64,
-}
-
 /// Edits an event: its name, description, times, place, mode, status
 /// (`cancelled` cancels it) and links. With `If-Match: <version>`, an
 /// event that changed since is 409 naming its version now.
 #[utoipa::path(patch, path = "/api/events/{slug}", params(("slug" = String, Path),
         ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^"?[0-9]{1,19}"?$"#, description = "the version the edit was made against (the ETag of the last answer)")),
     request_body = EditRequest,
-    responses((status = 200, body = EditView, headers(("ETag" = String, description = "the event's version"))),
+    responses((status = 200, body = crate::versions::Changed, headers(("ETag" = String, description = "the event's version"))),
         (status = 400, body = crate::error::ErrorBody),
         (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
         (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
@@ -129,7 +117,7 @@ pub async fn edit_event(
     caller: Authenticated,
     headers: HeaderMap,
     JsonObject(request): JsonObject<EditRequest>,
-) -> Result<(HeaderMap, Json<EditView>), ApiError> {
+) -> Result<(HeaderMap, Json<Changed>), ApiError> {
     let event = find_event(&state, &slug).await?;
     caller.may(Action::Edit(target(&state, &event).await?))?;
     if request
@@ -151,28 +139,8 @@ pub async fn edit_event(
             }
         })?;
     let events = decide_all(&occurrence.state, &commands, ApiError::Conflict)?;
-    let recorded: Vec<&'static str> = events.iter().map(|e| e.event_type()).collect();
-    let version = occurrence.version + events.len() as u64;
-    let position = if events.is_empty() {
-        None
-    } else {
-        Some(
-            append_together(
-                &state.store,
-                vec![(stream, occurrence.expected, events)],
-                &caller.actor(),
-            )
-            .await?,
-        )
-    };
-    Ok((
-        etag(version),
-        Json(EditView {
-            recorded,
-            position,
-            version,
-        }),
-    ))
+    let parts = vec![(stream.clone(), occurrence.expected, events)];
+    recorded(&state, &caller, &stream, occurrence.version, parts).await
 }
 
 /// What a deletion recorded.

@@ -15,18 +15,17 @@ use domain::platform::{self, SeriesPatch};
 use domain::publishing::Owned;
 use domain::series::{Series, SeriesCommand, SeriesId};
 use domain::sharing::{Shareable, SharingCommand};
-use domain::{DomainEvent, Origin, StreamId};
+use domain::{Origin, StreamId};
 use serde::{Deserialize, Serialize};
-use store::ExpectedVersion;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::Authenticated;
 use crate::body::JsonObject;
-use crate::commands::{append_together, current, decide_all, replay};
+use crate::commands::{current, decide_all, replay};
 use crate::platform::RecurrenceRuleDto;
 use crate::sharing::owner_of;
-use crate::versions::{Loaded, etag, load_matching};
+use crate::versions::{Changed, Loaded, load_matching, recorded};
 use crate::{ApiError, AppState};
 
 /// What OpenMeet changes of a series (openmeet-api's
@@ -76,19 +75,6 @@ impl UpdateSeries {
     }
 }
 
-/// What a change recorded.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Changed {
-    /// The events recorded, by type (none when nothing changed).
-    pub recorded: Vec<&'static str>,
-    /// The global position of the last, for `?after=` reads.
-    pub position: Option<u64>,
-    /// The changed stream's version now: pass it as `If-Match` with the
-    /// next change (also sent as `ETag`).
-    pub version: u64,
-}
-
 /// The series `slug` names, once `caller` may change it; one that came
 /// from Bluesky is changed there.
 async fn series_to_change(
@@ -116,53 +102,6 @@ async fn series_to_change(
     Ok(SeriesId(id))
 }
 
-/// Appends `parts` (none when every list is empty) and answers with
-/// `version`, the changed stream's version before them, moved on by the
-/// events of the `changed` stream.
-async fn recorded(
-    state: &AppState,
-    caller: &Authenticated,
-    changed: &StreamId,
-    version: u64,
-    parts: Vec<(StreamId, ExpectedVersion, Vec<DomainEvent>)>,
-) -> Result<(HeaderMap, Json<Changed>), ApiError> {
-    let parts: Vec<_> = parts
-        .into_iter()
-        .filter(|(_, _, events)| !events.is_empty())
-        .collect();
-    let recorded: Vec<&'static str> = parts
-        .iter()
-        .flat_map(|(_, _, events)| events.iter().map(DomainEvent::event_type))
-        .collect();
-    let version = version
-        + parts
-            .iter()
-            .filter(|(stream, _, _)| stream == changed)
-            .map(|(_, _, events)| events.len() as u64)
-            .sum::<u64>();
-    let position = if parts.is_empty() {
-        None
-    } else {
-        Some(append_together(&state.store, parts, &caller.actor()).await?)
-    };
-    Ok((
-        etag(version),
-        Json(Changed {
-            recorded,
-            position,
-            version,
-        }),
-    ))
-}
-
-fn bad_request(reason: String) -> ApiError {
-    ApiError::BadRequest(reason)
-}
-
-fn conflict(reason: String) -> ApiError {
-    ApiError::Conflict(reason)
-}
-
 /// Edits an OpenMeet series: its content (`SeriesEdited`), its rule, zone
 /// or times (`RecurrenceChanged`: the occurrences are planned anew; those
 /// past and published stay), and who may see it (`VisibilityChanged`).
@@ -171,7 +110,7 @@ fn conflict(reason: String) -> ApiError {
 #[utoipa::path(patch, path = "/api/series/{slug}", params(("slug" = String, Path),
         ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^"?[0-9]{1,19}"?$"#, description = "the version the edit was made against (the ETag of the last answer)")),
     request_body = UpdateSeries,
-    responses((status = 200, body = Changed, headers(("ETag" = String, description = "the series' version"))),
+    responses((status = 200, body = crate::versions::Changed, headers(("ETag" = String, description = "the series' version"))),
         (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody),
         (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
         (status = 409, body = crate::error::ErrorBody)))]
@@ -186,20 +125,20 @@ pub async fn edit_series(
     let id = series_to_change(&state, &caller, &slug).await?;
     let stream = id.stream();
     let visibility = platform::visibility(request.visibility.as_deref())
-        .map_err(|refused| bad_request(refused.to_string()))?;
+        .map_err(|refused| ApiError::BadRequest(refused.to_string()))?;
     let visibility_given = request.visibility.is_some();
     let series: Loaded<Series> =
         load_matching(&state, &stream, &headers, &format!("series {slug:?}")).await?;
     let commands = platform::edit_series(&series.state, &request.patch())
-        .map_err(|refused| bad_request(refused.to_string()))?;
-    let mut events = decide_all(&series.state, &commands, bad_request)?;
+        .map_err(|refused| ApiError::BadRequest(refused.to_string()))?;
+    let mut events = decide_all(&series.state, &commands, ApiError::BadRequest)?;
     if visibility_given {
         let sharing: Shareable = replay(&state.store, &stream).await?;
         let command = SharingCommand::SetVisibility {
             target: Owned::Series(id),
             visibility,
         };
-        events.extend(decide_all(&sharing, &[command], conflict)?);
+        events.extend(decide_all(&sharing, &[command], ApiError::Conflict)?);
     }
     recorded(
         &state,
@@ -216,7 +155,7 @@ pub async fn edit_series(
 /// `If-Match: <version>`, a series that changed since is 409.
 #[utoipa::path(delete, path = "/api/series/{slug}", params(("slug" = String, Path),
         ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^"?[0-9]{1,19}"?$"#, description = "the version the deletion was made against")),
-    responses((status = 200, body = Changed, headers(("ETag" = String, description = "the series' version"))),
+    responses((status = 200, body = crate::versions::Changed, headers(("ETag" = String, description = "the series' version"))),
         (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody),
         (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
         (status = 409, body = crate::error::ErrorBody)))]
@@ -231,7 +170,7 @@ pub async fn delete_series(
     let stream = id.stream();
     let series: Loaded<Series> =
         load_matching(&state, &stream, &headers, &format!("series {slug:?}")).await?;
-    let events = decide_all(&series.state, &[SeriesCommand::Delete], conflict)?;
+    let events = decide_all(&series.state, &[SeriesCommand::Delete], ApiError::Conflict)?;
     let mut parts = vec![(stream.clone(), series.expected, events)];
     let scheduled: Vec<Uuid> = sqlx::query_scalar(
         "SELECT id FROM read.occurrences WHERE series_id = $1 AND origin = 'openmeet'",
@@ -242,7 +181,7 @@ pub async fn delete_series(
     for occurrence in scheduled {
         let stream = OccurrenceId(occurrence).stream();
         let (state_now, expected) = current::<Occurrence>(&state.store, &stream).await?;
-        let events = decide_all(&state_now, &[OccurrenceCommand::Delete], conflict)?;
+        let events = decide_all(&state_now, &[OccurrenceCommand::Delete], ApiError::Conflict)?;
         parts.push((stream, expected, events));
     }
     recorded(&state, &caller, &stream, series.version, parts).await
@@ -278,7 +217,7 @@ async fn one_occurrence(
     let id = series_to_change(state, caller, slug).await?;
     let series: Series = replay(&state.store, &id.stream()).await?;
     let (occurrence, _) = platform::occurrence_at(&series, start)
-        .map_err(|refused| bad_request(refused.to_string()))?;
+        .map_err(|refused| ApiError::BadRequest(refused.to_string()))?;
     let stream = occurrence.stream();
     let what = format!("the occurrence of {slug:?} at {start}");
     let loaded = load_matching(state, &stream, headers, &what).await?;
@@ -294,7 +233,7 @@ async fn one_occurrence(
     params(("slug" = String, Path), ("start" = String, Path, description = "its start in the series' rule"),
         ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^"?[0-9]{1,19}"?$"#, description = "the occurrence's version the change was made against")),
     request_body = CancelOccurrence,
-    responses((status = 200, body = Changed, headers(("ETag" = String, description = "the occurrence's version"))),
+    responses((status = 200, body = crate::versions::Changed, headers(("ETag" = String, description = "the occurrence's version"))),
         (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody),
         (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
         (status = 409, body = crate::error::ErrorBody)))]
@@ -314,8 +253,8 @@ pub async fn cancel_occurrence(
         &occurrence.state,
         request.reason.as_deref(),
     )
-    .map_err(|refused| bad_request(refused.to_string()))?;
-    let events = decide_all(&occurrence.state, &commands, conflict)?;
+    .map_err(|refused| ApiError::BadRequest(refused.to_string()))?;
+    let events = decide_all(&occurrence.state, &commands, ApiError::Conflict)?;
     let parts = vec![(stream.clone(), occurrence.expected, events)];
     recorded(&state, &caller, &stream, occurrence.version, parts).await
 }
@@ -326,7 +265,7 @@ pub async fn cancel_occurrence(
     params(("slug" = String, Path), ("start" = String, Path, description = "its start in the series' rule"),
         ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^"?[0-9]{1,19}"?$"#, description = "the occurrence's version the change was made against")),
     request_body = MoveOccurrence,
-    responses((status = 200, body = Changed, headers(("ETag" = String, description = "the occurrence's version"))),
+    responses((status = 200, body = crate::versions::Changed, headers(("ETag" = String, description = "the occurrence's version"))),
         (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody),
         (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
         (status = 409, body = crate::error::ErrorBody)))]
@@ -347,8 +286,8 @@ pub async fn move_occurrence(
         &request.start_date,
         request.end_date.as_deref(),
     )
-    .map_err(|refused| bad_request(refused.to_string()))?;
-    let events = decide_all(&occurrence.state, &commands, conflict)?;
+    .map_err(|refused| ApiError::BadRequest(refused.to_string()))?;
+    let events = decide_all(&occurrence.state, &commands, ApiError::Conflict)?;
     let parts = vec![(stream.clone(), occurrence.expected, events)];
     recorded(&state, &caller, &stream, occurrence.version, parts).await
 }
