@@ -1,8 +1,11 @@
 //! The process manager and `audit verify` over a generated log in which
 //! decisions are frequent: imported events, a third of them edited in
 //! OpenMeet and then changed on Bluesky (a conflict each), and answers
-//! given on both platforms (a conflict each). `cargo bench --bench audit`;
-//! `BENCH_EVENTS` sets the size (default 1,000,000).
+//! given on both platforms (a conflict each): its first run from position
+//! 0, a restart from its snapshot to its first new decisions, a restart
+//! without one (the state folded from 0), and `audit verify`.
+//! `cargo bench --bench audit`; `BENCH_EVENTS` sets the size (default
+//! 1,000,000).
 
 mod support;
 
@@ -14,10 +17,10 @@ use domain::occurrence::{
     EventChangedExternally, EventImported, OccurrenceEdited, OccurrenceId, details_of,
 };
 use domain::{DomainEvent, Origin, Timestamp};
+use followers::SnapshotPolicy;
 use projections::audit::verify::verify;
-use projections::process::Runner;
-use store::EventStore;
 use store::testkit::ScratchDatabase;
+use store::{EventStore, Snapshot};
 
 fn record(n: usize, name: &str) -> String {
     format!(
@@ -90,12 +93,21 @@ fn event(i: usize) -> DomainEvent {
     }
 }
 
+/// Events appended after the first run, to be decided after a restart.
+const LATE: usize = 1_000;
+
+/// Snapshots left to the default policy (every 100,000 events or minute).
+fn snapshots() -> SnapshotPolicy {
+    SnapshotPolicy::default()
+}
+
 #[tokio::main]
 async fn main() {
     let total: usize = std::env::var("BENCH_EVENTS")
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(1_000_000);
+    let total = total.div_ceil(LATE) * LATE;
     let db = ScratchDatabase::create().await;
     let store = db.store(8).await;
 
@@ -107,28 +119,58 @@ async fn main() {
     );
 
     let start = Instant::now();
-    let mut runner = Runner::start(store.clone(), &|_, _| {})
+    let (mut runner, _) = followers::process_manager::start(store.clone(), snapshots(), &|_, _| {})
         .await
         .expect("start");
-    runner.run_until_idle().await.expect("run");
+    runner.until_idle().await.expect("run");
     let decide = start.elapsed().as_secs_f64();
-    let decisions = runner.decisions();
+    let decisions = runner.done().recorded;
     // One state in memory at a time, so the peak is one state's size.
     drop(runner);
     let head = store.head().await.expect("head").0;
-
-    let start = Instant::now();
-    let restarted = Runner::start(store.clone(), &|_, _| {})
+    let snapshot = Snapshot::load(&store, followers::process_manager::NAME)
         .await
-        .expect("restart");
-    drop(restarted);
+        .expect("snapshot")
+        .expect("the first run stores snapshots");
+
+    support::append_generated_from(&store, total, total + LATE, event).await;
+    let start = Instant::now();
+    let (mut restarted, started) =
+        followers::process_manager::start(store.clone(), snapshots(), &|_, _| {})
+            .await
+            .expect("restart");
+    let late = restarted
+        .until_idle()
+        .await
+        .expect("run the late events")
+        .recorded;
     let restart = start.elapsed().as_secs_f64();
+    assert_eq!(
+        started.from, snapshot.position,
+        "restarted from the snapshot"
+    );
+    assert!(late > 0, "the late events call for decisions");
+    drop(restarted);
+
+    sqlx::query("DELETE FROM process.snapshots")
+        .execute(store.pool())
+        .await
+        .expect("drop the snapshot");
+    let start = Instant::now();
+    let (refolded, started) =
+        followers::process_manager::start(store.clone(), snapshots(), &|_, _| {})
+            .await
+            .expect("fold from 0");
+    let fold = start.elapsed().as_secs_f64();
+    assert_eq!(started.from.0, 0);
+    let folded = refolded.position().0;
+    drop(refolded);
 
     let start = Instant::now();
     let report = verify(&store, &|_, _| {}).await.expect("verify");
     let verified = start.elapsed().as_secs_f64();
     assert_eq!(report.findings, vec![], "a clean log verifies");
-    assert_eq!(report.decisions_matched, decisions);
+    assert_eq!(report.decisions_matched, decisions + late);
 
     println!("| what | events | decisions | seconds | events/s |");
     println!("|---|---:|---:|---:|---:|");
@@ -137,12 +179,18 @@ async fn main() {
         total as f64 / decide
     );
     println!(
-        "| process manager restart (state folded up to the checkpoint) | {head} | - | {restart:.2} | {:.0} |",
-        head as f64 / restart
+        "| restart from its snapshot at {} ({} bytes), fold to the checkpoint {head}, decide {LATE} new events | {} | {late} | {restart:.2} | - |",
+        snapshot.position,
+        snapshot.state.len(),
+        head - snapshot.position.0 + LATE as u64,
     );
     println!(
-        "| audit verify (replay, compare every decision, hash chain) | {head} | {} | {verified:.2} | {:.0} |",
+        "| restart without a snapshot: state folded from 0 to the checkpoint | {folded} | - | {fold:.2} | {:.0} |",
+        folded as f64 / fold
+    );
+    println!(
+        "| audit verify (replay, compare every decision, hash chain) | {folded} | {} | {verified:.2} | {:.0} |",
         report.decisions_matched,
-        head as f64 / verified
+        folded as f64 / verified
     );
 }

@@ -87,7 +87,7 @@ async fn to_the_head(db: &ScratchDatabase) {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let head = store.head().await.unwrap();
         let lags = projections::runner::lag(store.pool(), head).await.unwrap();
-        let decided = projections::process::checkpoint(&store).await.unwrap();
+        let decided = store.checkpoint(domain::sync::ACTOR).await.unwrap();
         // The process manager's own decisions move the head: caught up
         // when nothing moved between two looks.
         if !lags.is_empty()
@@ -149,7 +149,7 @@ async fn project_killed_at_random_points_ends_as_a_run_never_killed() {
         // Killed once the process manager has carried out decisions up to
         // a point drawn at random past where it stands, a few milliseconds
         // after it passes it.
-        let from = projections::process::checkpoint(&store).await.unwrap().0;
+        let from = store.checkpoint(domain::sync::ACTOR).await.unwrap().0;
         let head = store.head().await.unwrap().0;
         if from + 1 >= head {
             break;
@@ -157,7 +157,7 @@ async fn project_killed_at_random_points_ends_as_a_run_never_killed() {
         let target = rng.random_range(from + 1..head);
         let mut child = project(&killed);
         let started = Instant::now();
-        while projections::process::checkpoint(&store).await.unwrap().0 < target
+        while store.checkpoint(domain::sync::ACTOR).await.unwrap().0 < target
             && started.elapsed() < Duration::from_secs(30)
         {
             tokio::time::sleep(Duration::from_millis(5)).await;

@@ -3,14 +3,12 @@
 //! flow to a published record, refresh, logout, and the callbacks that
 //! must be refused without leaving a session anywhere.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use domain::Timestamp;
 use domain::identity::UserId;
 use publish::oauth::SCOPE;
-use publish::occurrences::{OccurrencePublisher, Scheduler};
+use publish::occurrences::OccurrencePublisher;
 use publish::{
     CredentialStore, OAuth, OAuthClient, OAuthError, Reach, RepoClient, ResolveError, Resolver,
     ResolverConfig, SessionError, SessionKeeper, SessionKind, StoredSession,
@@ -202,11 +200,7 @@ async fn the_whole_flow_claims_the_shadow_and_publishes_with_dpop(pds: &Pds) {
             session["token"].as_str().unwrap(),
         )
         .await;
-    let clock = Arc::new(|| Timestamp::parse_rfc3339("2026-11-20T10:00:00Z").unwrap());
-    Scheduler::new(world.store.clone(), "https://openmeet.test", clock)
-        .tick()
-        .await
-        .unwrap();
+    world.schedule("2026-11-20T10:00:00Z").await;
     let mut publisher =
         OccurrencePublisher::start(world.store.clone(), keeper(&world, pds), local_http())
             .await

@@ -16,7 +16,6 @@ use ingest::apply::{Applier, Outcome};
 use projections::Projection;
 use projections::audit::history::{Subject, history};
 use projections::audit::verify::{Finding, Verification, verify};
-use projections::process::Runner;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use store::postgres::chain::ChainBreak;
@@ -136,9 +135,14 @@ async fn deliver(store: &PgEventStore, line: &str) -> Outcome {
 }
 
 async fn reconcile(store: &PgEventStore) -> u64 {
-    let mut runner = Runner::start(store.clone(), &|_, _| {}).await.unwrap();
-    runner.run_until_idle().await.unwrap();
-    runner.decisions()
+    let (mut runner, _) = followers::process_manager::start(
+        store.clone(),
+        followers::SnapshotPolicy::default(),
+        &|_, _| {},
+    )
+    .await
+    .unwrap();
+    runner.until_idle().await.unwrap().recorded
 }
 
 /// Every decision in the log, with its stream, id, cause and payload.
@@ -934,7 +938,7 @@ async fn proposed_by_earlier_rules(store: &PgEventStore, detector_of_record: Opt
         .await
         .unwrap();
     sqlx::query("INSERT INTO process.checkpoints (name, position) VALUES ($1, $2)")
-        .bind(projections::process::CHECKPOINT)
+        .bind(domain::sync::ACTOR)
         .bind(head.0 as i64 + 1)
         .execute(store.pool())
         .await

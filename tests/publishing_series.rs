@@ -15,7 +15,7 @@ use axum::http::StatusCode;
 use domain::Timestamp;
 use domain::publishing::series_occurrence;
 use domain::series::SeriesId;
-use publish::occurrences::{EVENT, OccurrencePublisher, Scheduler};
+use publish::occurrences::{EVENT, OccurrencePublisher};
 use publish::{CredentialStore, Resolver, ResolverConfig, SessionKeeper};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -98,7 +98,13 @@ async fn a_shared_series_is_published_one_occurrence_at_a_time() {
         let now = now.clone();
         Arc::new(move || Timestamp::from_unix_micros(now.load(Ordering::SeqCst)))
     };
-    let mut scheduler = Scheduler::new(world.store.clone(), "https://openmeet.test", clock);
+    let (mut scheduler, _) = followers::scheduler::start(
+        world.store.clone(),
+        "https://openmeet.test",
+        followers::SnapshotPolicy::default(),
+    )
+    .await
+    .unwrap();
     let keeper = SessionKeeper::new(
         CredentialStore::new(world.redis.clone(), KEY, &world.prefix).unwrap(),
         world.store.clone(),
@@ -108,7 +114,7 @@ async fn a_shared_series_is_published_one_occurrence_at_a_time() {
         .await
         .unwrap();
     let mut step = async || {
-        scheduler.tick().await.unwrap();
+        scheduler.tick(clock()).await.unwrap();
         publisher.run_until_idle().await.unwrap()
     };
 

@@ -285,10 +285,15 @@ async fn the_publishing_scheduler_stops_on_an_event_it_cannot_decode_until_an_op
         )
         .await
         .unwrap();
-    let clock = std::sync::Arc::new(|| Timestamp::parse_rfc3339("2026-11-20T10:00:00Z").unwrap());
-    let mut scheduler =
-        publish::occurrences::Scheduler::new(store.clone(), "https://openmeet.test", clock);
-    let stopped = scheduler.tick().await.unwrap_err().to_string();
+    let now = Timestamp::parse_rfc3339("2026-11-20T10:00:00Z").unwrap();
+    let (mut scheduler, _) = followers::scheduler::start(
+        store.clone(),
+        "https://openmeet.test",
+        followers::SnapshotPolicy::default(),
+    )
+    .await
+    .unwrap();
+    let stopped = scheduler.tick(now).await.unwrap_err().to_string();
     assert!(
         stopped.starts_with(&format!(
             "publishing-scheduler stopped at position {position} (EventImported)"
@@ -309,7 +314,7 @@ async fn the_publishing_scheduler_stops_on_an_event_it_cannot_decode_until_an_op
     );
     assert!(ok && out.contains("passes over position"), "{out}");
     assert_eq!(
-        scheduler.tick().await.unwrap(),
+        scheduler.tick(now).await.unwrap(),
         1,
         "it goes on from the event it stopped at: the shared event after it is due"
     );

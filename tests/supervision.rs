@@ -119,7 +119,7 @@ async fn a_failing_process_manager_shows_on_health_and_recovers_once_its_cause_i
             .as_str()
             .unwrap()
             .starts_with(&format!(
-                "process manager stopped at position {position} (EventImported"
+                "process-manager stopped at position {position} (EventImported"
             )),
         "{manager}"
     );

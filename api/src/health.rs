@@ -196,21 +196,23 @@ async fn current_lag(state: &AppState) -> Result<Lags, ApiError> {
     for lag in &lags {
         state.metrics.behind(lag.projection.name(), lag.behind);
     }
-    let decided = projections::process::checkpoint(&state.store)
+    let decided = state
+        .store
+        .checkpoint(domain::sync::ACTOR)
         .await
         .map_err(|err| ApiError::Internal(err.to_string()))?;
     let process_manager = ProjectionLag {
-        name: projections::process::CHECKPOINT.into(),
+        name: domain::sync::ACTOR.into(),
         checkpoint: decided.0,
         behind: head.0.saturating_sub(decided.0),
     };
     state
         .metrics
-        .behind(projections::process::CHECKPOINT, process_manager.behind);
+        .behind(domain::sync::ACTOR, process_manager.behind);
     let checkpoints: Vec<(String, i64)> = sqlx::query_as(
         "SELECT name, position FROM process.checkpoints WHERE name <> $1 ORDER BY name",
     )
-    .bind(projections::process::CHECKPOINT)
+    .bind(domain::sync::ACTOR)
     .fetch_all(state.store.pool())
     .await?;
     let followers: Vec<ProjectionLag> = checkpoints

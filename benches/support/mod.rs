@@ -10,9 +10,20 @@ pub async fn append_generated(
     total: usize,
     event: impl Fn(usize) -> DomainEvent,
 ) {
+    append_generated_from(store, 0, total, event).await;
+}
+
+/// Appends the generated events `from..to`, a thousand to a stream;
+/// `from` is a multiple of a thousand.
+pub async fn append_generated_from(
+    store: &PgEventStore,
+    from: usize,
+    to: usize,
+    event: impl Fn(usize) -> DomainEvent,
+) {
     const BATCH: usize = 1_000;
-    for batch in 0..total.div_ceil(BATCH) {
-        let events = (batch * BATCH..((batch + 1) * BATCH).min(total))
+    for batch in from / BATCH..to.div_ceil(BATCH) {
+        let events = (batch * BATCH..((batch + 1) * BATCH).min(to))
             .map(|i| NewEvent {
                 metadata: EventMetadata {
                     event_id: EventId(Uuid::new_v4()),

@@ -193,7 +193,7 @@ mod tests {
 }
 
 /// One attendee's current answer.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Answer {
     /// The status.
     pub status: AttendanceStatus,

@@ -22,7 +22,7 @@ use crate::occurrence::{
 };
 use crate::publishing::{
     BlueskySettingsChanged, OccurrencePublishFailed, OccurrencePublishRequested,
-    OccurrenceUnpublished, OwnerAssigned, VisibilityChanged,
+    OccurrenceUnpublished, OwnerAssigned, PublishingDecided, VisibilityChanged,
 };
 use crate::rejection::{RecordRejected, RecordRejectedV1};
 use crate::series::{RecurrenceChanged, SeriesCreated, SeriesDeleted, SeriesEdited};
@@ -225,6 +225,7 @@ catalogue! {
     ProjectionEventSkipped = 1,
     SeriesDeleted = 1,
     VisibilityChanged = 1,
+    PublishingDecided = 1,
 }
 
 #[cfg(test)]

@@ -17,7 +17,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalogue::DomainEvent;
 use crate::checksum::content_checksum;
-use crate::envelope::{Actor, Append, EventId, EventMetadata, StreamId, derived_uuid};
+use crate::envelope::{
+    Actor, Append, EventId, EventMetadata, RecordedEvent, StreamId, derived_uuid,
+};
 use crate::identity::UserId;
 use crate::occurrence::{EventDetails, OccurrenceId, OccurrenceScheduled, Status};
 use crate::record_key::record_key;
@@ -151,6 +153,26 @@ pub struct OccurrenceUnpublished {
     pub rkey: String,
 }
 
+/// The publishing scheduler looked at what was due: at `at`, by its clock,
+/// with the log folded up to position `after`, linking series pages under
+/// `site`. The decisions it took then follow it in the log, caused by it,
+/// so `audit verify` takes them again from the same fold at the same time.
+/// Schema version 1.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishingDecided {
+    /// The time the decisions were taken at.
+    pub at: Timestamp,
+    /// The last position of the log the scheduler had folded.
+    pub after: u64,
+    /// The base URL of OpenMeet's pages it linked to.
+    pub site: String,
+}
+
+/// The stream of the scheduler's [`PublishingDecided`].
+pub fn scheduler_stream() -> StreamId {
+    StreamId::new("scheduler", SCHEDULER_ACTOR)
+}
+
 /// An occurrence's record could not be written, for good. Schema version 1.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OccurrencePublishFailed {
@@ -161,14 +183,14 @@ pub struct OccurrencePublishFailed {
 }
 
 /// Sharing settings in effect.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct Sharing {
     account: UserId,
     did: String,
     include_recurrence: bool,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct SeriesState {
     slug: String,
     details: EventDetails,
@@ -186,7 +208,7 @@ impl SeriesState {
     }
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 struct OccurrenceState {
     series: Option<SeriesId>,
     /// For an occurrence of a series: its start in the series' rule, which
@@ -228,6 +250,16 @@ fn decision(stream: StreamId, label: &str, event: DomainEvent) -> Append {
         },
         event,
     }
+}
+
+/// True when `event` is a decision of the scheduler taken at a recorded
+/// time (caused by a [`PublishingDecided`]).
+pub fn is_timed_decision(event: &RecordedEvent) -> bool {
+    event.metadata.actor == Actor::system(SCHEDULER_ACTOR)
+        && matches!(
+            event.payload.event_type.as_str(),
+            "OccurrenceScheduled" | "OccurrencePublishRequested"
+        )
 }
 
 /// The most deleted occurrences in a row looked past for the next one.
@@ -304,7 +336,7 @@ pub fn how_often(recurrence: &Recurrence) -> String {
 }
 
 /// Folds the log; says what to publish.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Publishing {
     series: BTreeMap<SeriesId, SeriesState>,
     occurrences: BTreeMap<OccurrenceId, OccurrenceState>,
@@ -432,10 +464,43 @@ impl Publishing {
         }
     }
 
+    /// What is due at `at`, for a state that folded the log up to
+    /// position `after`: the decisions, each caused by a
+    /// [`PublishingDecided`] that comes first and records `at` and
+    /// `after`; nothing when nothing is due.
+    pub fn decide_at(&self, at: Timestamp, after: u64) -> Vec<Append> {
+        let decisions = self.due(at);
+        if decisions.is_empty() {
+            return decisions;
+        }
+        let tick = PublishingDecided {
+            at,
+            after,
+            site: self.site.clone(),
+        };
+        let tick = decision(
+            scheduler_stream(),
+            &format!("decided/{after}/{}", at.as_unix_micros()),
+            tick.into(),
+        );
+        let cause = tick.metadata.event_id;
+        std::iter::once(tick)
+            .chain(decisions.into_iter().map(|mut decision| {
+                decision.metadata.causation_id = Some(cause);
+                decision
+            }))
+            .collect()
+    }
+
+    /// The site its series pages are linked under.
+    pub fn site(&self) -> &str {
+        &self.site
+    }
+
     /// What is due at `now`: the next upcoming occurrence of each shared
     /// series scheduled and published, and every published record brought
     /// in line with what OpenMeet says.
-    pub fn due(&self, now: Timestamp) -> Vec<Append> {
+    fn due(&self, now: Timestamp) -> Vec<Append> {
         let mut decisions = vec![];
         let mut wanted: BTreeMap<OccurrenceId, (EventDetails, Sharing, Option<SeriesId>)> =
             BTreeMap::new();

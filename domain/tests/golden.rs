@@ -21,7 +21,8 @@ use domain::occurrence::{
 };
 use domain::publishing::{
     BlueskySettingsChanged, OccurrencePublishFailed, OccurrencePublishRequested,
-    OccurrenceUnpublished, Owned, OwnerAssigned, PublishAction, Visibility, VisibilityChanged,
+    OccurrenceUnpublished, Owned, OwnerAssigned, PublishAction, PublishingDecided, Visibility,
+    VisibilityChanged,
 };
 use domain::recurrence::Recurrence;
 use domain::rejection::{Input, RecordRejected};
@@ -266,6 +267,12 @@ fn expected(event_type: &str, schema_version: u16) -> DomainEvent {
         }
         .into(),
         ("SeriesDeleted", 1) => SeriesDeleted { series_id }.into(),
+        ("PublishingDecided", 1) => PublishingDecided {
+            at: Timestamp::from_unix_micros(1_764_612_000_000_000),
+            after: 4_096,
+            site: "https://openmeet.net".into(),
+        }
+        .into(),
         ("VisibilityChanged", 1) => VisibilityChanged {
             target: Owned::Series(series_id),
             visibility: Visibility::Authenticated,

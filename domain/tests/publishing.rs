@@ -71,7 +71,12 @@ fn sharing(target: Owned, enabled: bool, include_recurrence: bool) -> DomainEven
 /// Follows `events`, then the decisions due at `now` (as the log would
 /// hold them); returns those decisions.
 fn tick(state: &mut Publishing, now: &str) -> Vec<DomainEvent> {
-    let decisions: Vec<DomainEvent> = state.due(at(now)).into_iter().map(|d| d.event).collect();
+    let decisions: Vec<DomainEvent> = state
+        .decide_at(at(now), 0)
+        .into_iter()
+        .map(|d| d.event)
+        .filter(|event| !matches!(event, DomainEvent::PublishingDecided(_)))
+        .collect();
     for decision in &decisions {
         state.follow(decision);
     }

@@ -5,8 +5,8 @@
 //! Each read model is a pure fold of events into rows
 //! ([`read_model::ReadModel::apply`]); the runner applies events in batches
 //! and commits the rows with the projection's checkpoint in one
-//! transaction. The process manager runs beside them ([`process`]), and
-//! [`audit`] tells and verifies the history of the log.
+//! transaction. The process manager runs beside them, on the write side
+//! (the `followers` crate), and [`audit`] tells and verifies the history of the log.
 
 #![warn(missing_docs)]
 
@@ -16,7 +16,6 @@ mod fold;
 mod memory;
 pub mod metrics;
 pub mod models;
-pub mod process;
 pub mod projection;
 pub mod read_model;
 pub mod rebuild;

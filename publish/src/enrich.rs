@@ -9,13 +9,14 @@
 //! event id derives from its cause, so work repeated after a crash is
 //! written once.
 
-use domain::identity::{Identity, IdentityCommand, identity_stream};
-use domain::{Actor, DomainEvent, EventId, EventMetadata, Origin, RecordedEvent};
-use store::decide::{DecideError, decide_and_append};
-use store::{PgEventStore, StoreError};
+use domain::decider::Decider;
+use domain::identity::{Identity, IdentityCommand, ShadowAccountCreated, identity_stream};
+use domain::{Actor, DomainEvent, EventId, EventMetadata, NewEvent, Origin, RecordedEvent};
+use followers::{Follow, FollowError, Follower};
+use store::decide::current;
+use store::{PgEventStore, StreamAppend};
 use thiserror::Error;
 
-use crate::checkpoint::{Cursor, Step, decoded_unless_skipped};
 use crate::profile::display_name;
 use crate::resolve::Resolver;
 
@@ -25,35 +26,27 @@ pub const CHECKPOINT: &str = "identity-enricher";
 /// Why the enricher stopped.
 #[derive(Debug, Error)]
 pub enum EnrichError {
-    /// The log could not be read or appended to.
-    #[error("identity enricher: {0}")]
-    Store(#[from] StoreError),
-    /// Appending what was found failed.
-    #[error("identity enricher: appending to {stream}: {reason}")]
-    Append {
+    /// The log could not be read or appended to, a new shadow account
+    /// does not decode, or another instance runs.
+    #[error(transparent)]
+    Follow(#[from] FollowError),
+    /// The identity stream could not be read.
+    #[error("identity enricher: reading {stream}: {reason}")]
+    Identity {
         /// The identity stream.
         stream: String,
         /// What the store said.
         reason: String,
     },
-    /// The checkpoint could not be read or moved.
-    #[error("identity enricher: the checkpoint: {0}")]
-    Checkpoint(#[from] sqlx::Error),
-    /// Another instance of this runner moved the checkpoint.
-    #[error(transparent)]
-    Concurrent(#[from] crate::checkpoint::CheckpointMoved),
-    /// A new shadow account does not decode.
-    #[error(transparent)]
-    Undecodable(#[from] crate::checkpoint::Undecodable),
 }
 
 /// Follows the log and enriches new shadow accounts.
 pub struct Enricher {
-    cursor: Cursor,
-    work: Enrich,
+    follow: Follow<Enrich>,
 }
 
-struct Enrich {
+/// The enricher's steps.
+pub struct Enrich {
     store: PgEventStore,
     resolver: Resolver,
 }
@@ -61,50 +54,63 @@ struct Enrich {
 impl Enricher {
     /// An enricher resuming from its checkpoint.
     pub async fn start(store: PgEventStore, resolver: Resolver) -> Result<Self, EnrichError> {
+        let work = Enrich {
+            store: store.clone(),
+            resolver,
+        };
         Ok(Self {
-            cursor: Cursor::open(store.clone(), CHECKPOINT).await?,
-            work: Enrich { store, resolver },
+            follow: Follow::open(store, work).await?,
         })
     }
 
     /// Enriches the shadow accounts up to the head of the log, and returns
     /// how many identity events it recorded.
-    pub async fn run_until_idle(&mut self) -> Result<usize, EnrichError> {
-        self.cursor.until_idle(&mut self.work).await
+    pub async fn run_until_idle(&mut self) -> Result<u64, EnrichError> {
+        Ok(self.follow.until_idle().await?.recorded)
     }
 
     /// Follows the log forever (or until an error).
     pub async fn follow(self) -> Result<(), EnrichError> {
-        self.cursor.follow(self.work).await
+        self.follow.follow().await
     }
 }
 
-impl Step for Enrich {
+impl Follower for Enrich {
+    const NAME: &'static str = CHECKPOINT;
+    const EFFECTS: bool = true;
     type Error = EnrichError;
 
-    async fn step(&mut self, event: &RecordedEvent) -> Result<usize, EnrichError> {
-        if event.payload.event_type == "ShadowAccountCreated" {
-            self.enrich(event).await
-        } else {
-            Ok(0)
+    fn wants(&self, event_type: &str) -> bool {
+        event_type == "ShadowAccountCreated"
+    }
+
+    async fn step(
+        &mut self,
+        created: &RecordedEvent,
+        event: &DomainEvent,
+    ) -> Result<Vec<StreamAppend>, EnrichError> {
+        match event {
+            DomainEvent::ShadowAccountCreated(shadow) => self.enrich(created, shadow).await,
+            _ => Ok(vec![]),
         }
     }
 }
 
 impl Enrich {
-    #[tracing::instrument(skip_all, fields(position = %created.global_position, did))]
-    async fn enrich(&self, created: &RecordedEvent) -> Result<usize, EnrichError> {
-        let Some(DomainEvent::ShadowAccountCreated(shadow)) =
-            decoded_unless_skipped::<EnrichError>(&self.store, CHECKPOINT, created).await?
-        else {
-            return Ok(0);
-        };
-        tracing::Span::current().record("did", shadow.did.as_str());
+    /// What resolving the shadow account's DID adds to its identity,
+    /// decided against the identity's stream as it stands (the follower
+    /// takes the step again if the stream moves on before it is stored).
+    #[tracing::instrument(skip_all, fields(position = %created.global_position, did = %shadow.did))]
+    async fn enrich(
+        &self,
+        created: &RecordedEvent,
+        shadow: &ShadowAccountCreated,
+    ) -> Result<Vec<StreamAppend>, EnrichError> {
         let resolved = match self.resolver.resolve(&shadow.did).await {
             Ok(resolved) => resolved,
             Err(err) => {
                 tracing::info!(error = %err, "the DID of a shadow account did not resolve; it keeps what the firehose gave");
-                return Ok(0);
+                return Ok(vec![]);
             }
         };
         let name = display_name(&self.resolver, &resolved.did, &resolved.pds).await;
@@ -116,38 +122,46 @@ impl Enrich {
         if name.is_some() {
             commands.push(("display-name", IdentityCommand::ChangeDisplayName(name)));
         }
-        let mut count = 0;
+        let (mut identity, expected) =
+            current::<Identity, _>(&self.store, &stream)
+                .await
+                .map_err(|err| EnrichError::Identity {
+                    stream: stream.to_string(),
+                    reason: err.to_string(),
+                })?;
+        let mut events = vec![];
         for (label, command) in commands {
-            let decided = decide_and_append::<Identity, _>(
-                &self.store,
-                &stream,
-                &command,
-                created.recorded_at,
-                |n| EventMetadata {
-                    event_id: EventId::caused_by(
-                        created.metadata.event_id,
-                        &format!("enrich/{label}/{n}"),
-                    ),
-                    causation_id: Some(created.metadata.event_id),
-                    correlation_id: created.metadata.correlation_id,
-                    origin: Origin::Bluesky,
-                    actor: Actor("system:identity-enricher".into()),
-                },
-            )
-            .await;
-            match decided {
-                Ok(decided) => count += decided.events.len(),
-                Err(DecideError::Refused(reason)) => {
+            let decided = match identity.decide(&command, created.recorded_at) {
+                Ok(decided) => decided,
+                Err(reason) => {
                     tracing::warn!(%reason, "the identity refused what its DID resolved to; nothing recorded");
+                    continue;
                 }
-                Err(err) => {
-                    return Err(EnrichError::Append {
-                        stream: stream.to_string(),
-                        reason: err.to_string(),
-                    });
-                }
+            };
+            for (n, event) in decided.into_iter().enumerate() {
+                identity = identity.evolve(&event);
+                events.push(NewEvent {
+                    metadata: EventMetadata {
+                        event_id: EventId::caused_by(
+                            created.metadata.event_id,
+                            &format!("enrich/{label}/{n}"),
+                        ),
+                        causation_id: Some(created.metadata.event_id),
+                        correlation_id: created.metadata.correlation_id,
+                        origin: Origin::Bluesky,
+                        actor: Actor("system:identity-enricher".into()),
+                    },
+                    payload: event.encode(),
+                });
             }
         }
-        Ok(count)
+        if events.is_empty() {
+            return Ok(vec![]);
+        }
+        Ok(vec![StreamAppend {
+            stream,
+            expected,
+            events,
+        }])
     }
 }

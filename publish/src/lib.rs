@@ -8,7 +8,6 @@
 
 #![warn(missing_docs)]
 
-mod checkpoint;
 pub mod credentials;
 pub mod egress;
 pub mod enrich;

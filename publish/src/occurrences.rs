@@ -1,7 +1,6 @@
-//! Publishing OpenMeet events: the scheduler folds the log into
-//! [`Publishing`] and, at the time its clock gives, records what is due
-//! (occurrences to schedule, writes to make); the publisher carries the
-//! writes out in the owner's repository and records `OccurrencePublished`
+//! Publishing OpenMeet events: the scheduler (`followers::scheduler`)
+//! records what is due (occurrences to schedule, writes to make); the
+//! publisher here carries the writes out in the owner's repository and records `OccurrencePublished`
 //! with the link from the record to the occurrence (so the firehose echo
 //! of our write is recognised, not imported again), `OccurrenceUnpublished`
 //! or `OccurrencePublishFailed`.
@@ -13,22 +12,15 @@
 //! retried forever. The other client's version still arrives through the
 //! firehose, where the process manager records the conflict.
 
-use std::sync::Arc;
-
 use domain::external_ref::{ExternalRefLinked, LocalRef, external_ref_stream};
 use domain::occurrence::details_of;
-use domain::publishing::{
-    OccurrencePublishFailed, OccurrencePublishRequested, PublishAction, Publishing,
-};
+use domain::publishing::{OccurrencePublishFailed, OccurrencePublishRequested, PublishAction};
 use domain::sync::{ConflictResolved, OccurrencePublished};
-use domain::{
-    Actor, DomainEvent, EventId, EventMetadata, GlobalPosition, NewEvent, Origin, RecordedEvent,
-    Timestamp,
-};
+use domain::{Actor, DomainEvent, EventId, EventMetadata, NewEvent, Origin, RecordedEvent};
+use followers::{Follow, FollowError, Follower};
 use store::{EventStore, ExpectedVersion, PgEventStore, StreamAppend};
 use thiserror::Error;
 
-use crate::checkpoint::{Cursor, Step, Undecodable, decoded_unless_skipped};
 use crate::egress::GuardedClient;
 use crate::repo::{PublishError, RepoClient, Retries, Written};
 use crate::sessions::{SessionError, SessionKeeper};
@@ -38,37 +30,16 @@ pub const EVENT: &str = "community.lexicon.calendar.event";
 
 /// The publisher's checkpoint in `process.checkpoints`.
 pub const CHECKPOINT: &str = "occurrence-publisher";
-/// The scheduler's name, for an operator's skip of an event it cannot
-/// decode (`openmeet-sync skip-event --projection publishing-scheduler`).
-pub const SCHEDULER: &str = "publishing-scheduler";
-
-const BATCH: usize = 256;
-
 /// Why publishing stopped (to be started again).
 #[derive(Debug, Error)]
 pub enum OccurrencePublishError {
-    /// The log could not be read or appended to.
-    #[error("occurrence publishing: {0}")]
-    Store(String),
-    /// The log could not be read.
-    #[error("occurrence publishing: {0}")]
-    Read(#[from] store::StoreError),
-    /// The checkpoint could not be read or moved.
-    #[error("occurrence publishing: the checkpoint: {0}")]
-    Checkpoint(#[from] sqlx::Error),
-    /// Another instance of this runner moved the checkpoint.
+    /// The log could not be read or appended to, a request does not
+    /// decode, or another instance runs.
     #[error(transparent)]
-    Concurrent(#[from] crate::checkpoint::CheckpointMoved),
+    Follow(#[from] FollowError),
     /// Bluesky or Redis is unavailable; the write waits.
     #[error("occurrence publishing: {0}")]
     Unavailable(String),
-    /// A stored event does not decode.
-    #[error(transparent)]
-    Undecodable(#[from] Undecodable),
-}
-
-fn store_error(err: impl std::fmt::Display) -> OccurrencePublishError {
-    OccurrencePublishError::Store(err.to_string())
 }
 
 fn metadata(event_id: EventId, cause: &RecordedEvent, actor: &str) -> EventMetadata {
@@ -81,84 +52,13 @@ fn metadata(event_id: EventId, cause: &RecordedEvent, actor: &str) -> EventMetad
     }
 }
 
-/// Decides what is due, at the time its clock gives.
-pub struct Scheduler {
-    store: PgEventStore,
-    state: Publishing,
-    after: GlobalPosition,
-    clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
-}
-
-impl Scheduler {
-    /// A scheduler linking series pages under `site`, reading the time from
-    /// `clock` (tests give it one they move).
-    pub fn new(
-        store: PgEventStore,
-        site: &str,
-        clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
-    ) -> Self {
-        Self {
-            store,
-            state: Publishing::new(site),
-            after: GlobalPosition(0),
-            clock,
-        }
-    }
-
-    /// Catches up with the log and records what is due now; returns how
-    /// many decisions it recorded.
-    pub async fn tick(&mut self) -> Result<usize, OccurrencePublishError> {
-        loop {
-            let page = self
-                .store
-                .read_all(self.after, BATCH)
-                .await
-                .map_err(store_error)?;
-            if page.is_empty() {
-                break;
-            }
-            // Moved one event at a time: a stop leaves it at the event in
-            // hand, which the next tick reads again.
-            for recorded in &page {
-                let decoded: Option<DomainEvent> =
-                    decoded_unless_skipped::<OccurrencePublishError>(
-                        &self.store,
-                        SCHEDULER,
-                        recorded,
-                    )
-                    .await?;
-                if let Some(event) = decoded {
-                    self.state.follow(&event);
-                }
-                self.after = recorded.global_position;
-            }
-        }
-        let due = self.state.due((self.clock)());
-        let count = due.len();
-        if count == 0 {
-            return Ok(0);
-        }
-        let parts = due
-            .iter()
-            .map(|decision| StreamAppend {
-                stream: decision.stream.clone(),
-                expected: ExpectedVersion::Any,
-                events: vec![decision.new_event()],
-            })
-            .collect();
-        self.store.append_many(parts).await.map_err(store_error)?;
-        tracing::info!(decisions = count, "publishing decisions recorded");
-        Ok(count)
-    }
-}
-
 /// Carries out `OccurrencePublishRequested`.
 pub struct OccurrencePublisher {
-    cursor: Cursor,
-    work: PublishOccurrences,
+    follow: Follow<PublishOccurrences>,
 }
 
-struct PublishOccurrences {
+/// The publisher's steps.
+pub struct PublishOccurrences {
     store: PgEventStore,
     keeper: SessionKeeper,
     http: GuardedClient,
@@ -172,39 +72,48 @@ impl OccurrencePublisher {
         keeper: SessionKeeper,
         http: GuardedClient,
     ) -> Result<Self, OccurrencePublishError> {
+        let work = PublishOccurrences {
+            store: store.clone(),
+            keeper,
+            http,
+            retries: Retries::default(),
+        };
         Ok(Self {
-            cursor: Cursor::open(store.clone(), CHECKPOINT).await?,
-            work: PublishOccurrences {
-                store,
-                keeper,
-                http,
-                retries: Retries::default(),
-            },
+            follow: Follow::open(store, work).await?,
         })
     }
 
-    /// Carries out the requests up to the head of the log; returns how many.
-    pub async fn run_until_idle(&mut self) -> Result<usize, OccurrencePublishError> {
-        self.cursor.until_idle(&mut self.work).await
+    /// Carries out the requests up to the head of the log; returns how
+    /// many.
+    pub async fn run_until_idle(&mut self) -> Result<u64, OccurrencePublishError> {
+        Ok(self.follow.until_idle().await?.handled)
+    }
+
+    /// Follows the log forever (or until an error).
+    pub async fn follow(self) -> Result<(), OccurrencePublishError> {
+        self.follow.follow().await
     }
 }
 
-impl Step for PublishOccurrences {
+impl Follower for PublishOccurrences {
+    const NAME: &'static str = CHECKPOINT;
+    const EFFECTS: bool = true;
     type Error = OccurrencePublishError;
 
-    async fn step(&mut self, event: &RecordedEvent) -> Result<usize, OccurrencePublishError> {
-        if event.payload.event_type != "OccurrencePublishRequested" {
-            return Ok(0);
-        }
-        let Some(DomainEvent::OccurrencePublishRequested(request)) =
-            decoded_unless_skipped::<OccurrencePublishError>(&self.store, CHECKPOINT, event)
-                .await?
-        else {
-            return Ok(0);
+    fn wants(&self, event_type: &str) -> bool {
+        event_type == "OccurrencePublishRequested"
+    }
+
+    async fn step(
+        &mut self,
+        recorded: &RecordedEvent,
+        event: &DomainEvent,
+    ) -> Result<Vec<StreamAppend>, OccurrencePublishError> {
+        let DomainEvent::OccurrencePublishRequested(request) = event else {
+            return Ok(vec![]);
         };
-        let outcome = self.carry_out(&request).await?;
-        self.record(event, &request, outcome).await?;
-        Ok(1)
+        let outcome = self.carry_out(request).await?;
+        Ok(record(recorded, request, outcome))
     }
 }
 
@@ -329,82 +238,78 @@ impl PublishOccurrences {
         }
         None
     }
+}
 
-    async fn record(
-        &self,
-        cause: &RecordedEvent,
-        request: &OccurrencePublishRequested,
-        outcome: Outcome,
-    ) -> Result<(), OccurrencePublishError> {
-        let id = |label: &str| EventId::caused_by(cause.metadata.event_id, label);
-        let mut parts = vec![];
-        let mut part = |stream, event_id, event: DomainEvent| {
-            parts.push(StreamAppend {
-                stream,
-                expected: ExpectedVersion::Any,
-                events: vec![NewEvent {
-                    metadata: metadata(event_id, cause, CHECKPOINT),
-                    payload: event.encode(),
-                }],
-            })
-        };
-        match outcome {
-            Outcome::Written(written, overwritten) => {
-                for decision in overwritten {
-                    let label = format!("overwrote/{}", decision.resolved.field());
-                    part(request.occurrence_id.stream(), id(&label), decision.into());
-                }
-                let checksum = match &request.action {
-                    PublishAction::Put { checksum, .. } => checksum.clone(),
-                    PublishAction::Delete { .. } => String::new(),
-                };
-                part(
-                    request.occurrence_id.stream(),
-                    id("published"),
-                    OccurrencePublished {
-                        occurrence_id: request.occurrence_id,
-                        uri: written.uri.clone(),
-                        cid: written.cid.clone(),
-                        checksum,
-                    }
-                    .into(),
-                );
-                part(
-                    external_ref_stream(&written.uri),
-                    id("link"),
-                    ExternalRefLinked {
-                        uri: written.uri,
-                        cid: Some(written.cid),
-                        target: LocalRef::Occurrence(request.occurrence_id),
-                    }
-                    .into(),
-                );
+/// What to record of one request's outcome.
+fn record(
+    cause: &RecordedEvent,
+    request: &OccurrencePublishRequested,
+    outcome: Outcome,
+) -> Vec<StreamAppend> {
+    let id = |label: &str| EventId::caused_by(cause.metadata.event_id, label);
+    let mut parts = vec![];
+    let mut part = |stream, event_id, event: DomainEvent| {
+        parts.push(StreamAppend {
+            stream,
+            expected: ExpectedVersion::Any,
+            events: vec![NewEvent {
+                metadata: metadata(event_id, cause, CHECKPOINT),
+                payload: event.encode(),
+            }],
+        })
+    };
+    match outcome {
+        Outcome::Written(written, overwritten) => {
+            for decision in overwritten {
+                let label = format!("overwrote/{}", decision.resolved.field());
+                part(request.occurrence_id.stream(), id(&label), decision.into());
             }
-            Outcome::Deleted => part(
+            let checksum = match &request.action {
+                PublishAction::Put { checksum, .. } => checksum.clone(),
+                PublishAction::Delete { .. } => String::new(),
+            };
+            part(
                 request.occurrence_id.stream(),
-                id("unpublished"),
-                domain::publishing::OccurrenceUnpublished {
+                id("published"),
+                OccurrencePublished {
                     occurrence_id: request.occurrence_id,
-                    rkey: request.rkey.clone(),
+                    uri: written.uri.clone(),
+                    cid: written.cid.clone(),
+                    checksum,
                 }
                 .into(),
-            ),
-            Outcome::Failed(reason) => part(
-                request.occurrence_id.stream(),
-                id("failed"),
-                OccurrencePublishFailed {
-                    occurrence_id: request.occurrence_id,
-                    reason,
+            );
+            part(
+                external_ref_stream(&written.uri),
+                id("link"),
+                ExternalRefLinked {
+                    uri: written.uri,
+                    cid: Some(written.cid),
+                    target: LocalRef::Occurrence(request.occurrence_id),
                 }
                 .into(),
-            ),
+            );
         }
-        self.store
-            .append_many(parts)
-            .await
-            .map(|_| ())
-            .map_err(store_error)
+        Outcome::Deleted => part(
+            request.occurrence_id.stream(),
+            id("unpublished"),
+            domain::publishing::OccurrenceUnpublished {
+                occurrence_id: request.occurrence_id,
+                rkey: request.rkey.clone(),
+            }
+            .into(),
+        ),
+        Outcome::Failed(reason) => part(
+            request.occurrence_id.stream(),
+            id("failed"),
+            OccurrencePublishFailed {
+                occurrence_id: request.occurrence_id,
+                reason,
+            }
+            .into(),
+        ),
     }
+    parts
 }
 
 /// What a write of `ours` over another client's version of the record

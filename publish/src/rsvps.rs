@@ -11,11 +11,11 @@ use chrono::Utc;
 use domain::attendance::attendance_stream;
 use domain::sync::{RsvpPublishFailed, RsvpPublishRequested, RsvpPublished};
 use domain::{Actor, DomainEvent, EventId, EventMetadata, NewEvent, Origin, RecordedEvent};
+use followers::{Follow, FollowError, Follower};
 use schemas::records::{Record, StrongRef};
-use store::{EventStore, ExpectedVersion, PgEventStore, StreamAppend};
+use store::{ExpectedVersion, PgEventStore, StreamAppend};
 use thiserror::Error;
 
-use crate::checkpoint::{Cursor, Step, decoded_unless_skipped};
 use crate::egress::GuardedClient;
 use crate::repo::{PublishError, RepoClient, Retries, Written};
 use crate::sessions::{SessionError, SessionKeeper};
@@ -29,26 +29,10 @@ pub const RSVP: &str = "community.lexicon.calendar.rsvp";
 /// Why the publisher stopped (to be started again later).
 #[derive(Debug, Error)]
 pub enum RsvpPublisherError {
-    /// The log could not be read or appended to.
-    #[error("rsvp publisher: {0}")]
-    Store(#[from] store::StoreError),
-    /// Recording an outcome failed.
-    #[error("rsvp publisher: recording the outcome of {request}: {reason}")]
-    Append {
-        /// The request's event id.
-        request: EventId,
-        /// What the store said.
-        reason: String,
-    },
-    /// The checkpoint could not be read or moved.
-    #[error("rsvp publisher: the checkpoint: {0}")]
-    Checkpoint(#[from] sqlx::Error),
-    /// Another instance of this runner moved the checkpoint.
+    /// The log could not be read or appended to, a request does not
+    /// decode, or another instance runs.
     #[error(transparent)]
-    Concurrent(#[from] crate::checkpoint::CheckpointMoved),
-    /// A request does not decode.
-    #[error(transparent)]
-    Undecodable(#[from] crate::checkpoint::Undecodable),
+    Follow(#[from] FollowError),
     /// Bluesky or Redis is unavailable; the request waits.
     #[error("rsvp publisher: {0}")]
     Unavailable(String),
@@ -56,12 +40,11 @@ pub enum RsvpPublisherError {
 
 /// Follows the log and publishes RSVPs.
 pub struct RsvpPublisher {
-    cursor: Cursor,
-    work: PublishRsvps,
+    follow: Follow<PublishRsvps>,
 }
 
-struct PublishRsvps {
-    store: PgEventStore,
+/// The publisher's steps.
+pub struct PublishRsvps {
     keeper: SessionKeeper,
     http: GuardedClient,
     retries: Retries,
@@ -74,44 +57,47 @@ impl RsvpPublisher {
         keeper: SessionKeeper,
         http: GuardedClient,
     ) -> Result<Self, RsvpPublisherError> {
+        let work = PublishRsvps {
+            keeper,
+            http,
+            retries: Retries::default(),
+        };
         Ok(Self {
-            cursor: Cursor::open(store.clone(), CHECKPOINT).await?,
-            work: PublishRsvps {
-                store,
-                keeper,
-                http,
-                retries: Retries::default(),
-            },
+            follow: Follow::open(store, work).await?,
         })
     }
 
     /// Publishes what was requested up to the head of the log; returns how
     /// many outcomes it recorded.
-    pub async fn run_until_idle(&mut self) -> Result<usize, RsvpPublisherError> {
-        self.cursor.until_idle(&mut self.work).await
+    pub async fn run_until_idle(&mut self) -> Result<u64, RsvpPublisherError> {
+        Ok(self.follow.until_idle().await?.recorded)
     }
 
     /// Follows the log forever (or until an error).
     pub async fn follow(self) -> Result<(), RsvpPublisherError> {
-        self.cursor.follow(self.work).await
+        self.follow.follow().await
     }
 }
 
-impl Step for PublishRsvps {
+impl Follower for PublishRsvps {
+    const NAME: &'static str = CHECKPOINT;
+    const EFFECTS: bool = true;
     type Error = RsvpPublisherError;
 
-    async fn step(&mut self, event: &RecordedEvent) -> Result<usize, RsvpPublisherError> {
-        if event.payload.event_type != "RsvpPublishRequested" {
-            return Ok(0);
-        }
-        let Some(DomainEvent::RsvpPublishRequested(request)) =
-            decoded_unless_skipped::<RsvpPublisherError>(&self.store, CHECKPOINT, event).await?
-        else {
-            return Ok(0);
+    fn wants(&self, event_type: &str) -> bool {
+        event_type == "RsvpPublishRequested"
+    }
+
+    async fn step(
+        &mut self,
+        recorded: &RecordedEvent,
+        event: &DomainEvent,
+    ) -> Result<Vec<StreamAppend>, RsvpPublisherError> {
+        let DomainEvent::RsvpPublishRequested(request) = event else {
+            return Ok(vec![]);
         };
-        let outcome = self.publish(&request).await?;
-        self.record(event, &request, outcome).await?;
-        Ok(1)
+        let outcome = self.publish(request).await?;
+        Ok(vec![record(recorded, request, outcome)])
     }
 }
 
@@ -196,34 +182,27 @@ impl PublishRsvps {
             outcome => outcome,
         }
     }
+}
 
-    async fn record(
-        &self,
-        cause: &RecordedEvent,
-        request: &RsvpPublishRequested,
-        outcome: DomainEvent,
-    ) -> Result<(), RsvpPublisherError> {
-        let event = NewEvent {
-            metadata: EventMetadata {
-                event_id: EventId::caused_by(cause.metadata.event_id, "rsvp-publisher/outcome"),
-                causation_id: Some(cause.metadata.event_id),
-                correlation_id: cause.metadata.correlation_id,
-                origin: Origin::OpenMeet,
-                actor: Actor::system(CHECKPOINT),
-            },
-            payload: outcome.encode(),
-        };
-        self.store
-            .append_many(vec![StreamAppend {
-                stream: attendance_stream(request.occurrence_id),
-                expected: ExpectedVersion::Any,
-                events: vec![event],
-            }])
-            .await
-            .map(|_| ())
-            .map_err(|err| RsvpPublisherError::Append {
-                request: cause.metadata.event_id,
-                reason: err.to_string(),
-            })
+/// The outcome of `request`, to record.
+fn record(
+    cause: &RecordedEvent,
+    request: &RsvpPublishRequested,
+    outcome: DomainEvent,
+) -> StreamAppend {
+    let event = NewEvent {
+        metadata: EventMetadata {
+            event_id: EventId::caused_by(cause.metadata.event_id, "rsvp-publisher/outcome"),
+            causation_id: Some(cause.metadata.event_id),
+            correlation_id: cause.metadata.correlation_id,
+            origin: Origin::OpenMeet,
+            actor: Actor::system(CHECKPOINT),
+        },
+        payload: outcome.encode(),
+    };
+    StreamAppend {
+        stream: attendance_stream(request.occurrence_id),
+        expected: ExpectedVersion::Any,
+        events: vec![event],
     }
 }

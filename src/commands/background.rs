@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
+use followers::SnapshotPolicy;
 use followers::{Backoff, Supervisor, TaskState};
 use projections::Projection;
-use projections::process::Runner;
 use store::PgEventStore;
 
 /// How failed background tasks are started again.
@@ -42,13 +42,18 @@ pub fn spawn_projections(supervisor: &Supervisor, store: &PgEventStore) {
     }
 }
 
-/// The process manager: its state rebuilt from the log at each start, then
-/// following it.
+/// The process manager: its state rebuilt from its last snapshot and the
+/// log after it at each start, then following the log.
 pub fn spawn_process_manager(supervisor: &Supervisor, store: &PgEventStore) {
     let store = store.clone();
-    supervisor.spawn(projections::process::CHECKPOINT, move || {
+    supervisor.spawn(followers::process_manager::NAME, move || {
         let store = store.clone();
-        async move { Runner::start(store, &|_, _| {}).await?.follow().await }
+        async move {
+            let (runner, _) =
+                followers::process_manager::start(store, SnapshotPolicy::default(), &|_, _| {})
+                    .await?;
+            runner.follow().await
+        }
     });
 }
 

@@ -11,9 +11,10 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::builder::BoolishValueParser;
 use clap::{Args, Subcommand};
+use followers::SnapshotPolicy;
 use followers::Supervisor;
 use publish::enrich::Enricher;
-use publish::occurrences::{OccurrencePublishError, OccurrencePublisher, Scheduler};
+use publish::occurrences::{OccurrencePublishError, OccurrencePublisher};
 use publish::rsvps::RsvpPublisher;
 use publish::{ClientKey, CredentialStore, OAuth, OAuthClient, Reach, Resolver, ResolverConfig};
 
@@ -254,15 +255,16 @@ impl AuthArgs {
         );
         let http = auth.resolver.http().clone();
         let scheduler_store = store.clone();
-        supervisor.spawn::<_, _, OccurrencePublishError>("publishing-scheduler", move || {
+        supervisor.spawn::<_, _, followers::FollowError>(followers::scheduler::NAME, move || {
             let (store, site) = (scheduler_store.clone(), site.clone());
             async move {
-                let clock = Arc::new(|| domain::Timestamp::from_datetime(chrono::Utc::now()));
-                let mut scheduler = Scheduler::new(store, &site, clock);
+                let (mut scheduler, _) =
+                    followers::scheduler::start(store, &site, SnapshotPolicy::default()).await?;
                 let mut ticks = tokio::time::interval(every);
                 loop {
                     ticks.tick().await;
-                    scheduler.tick().await?;
+                    let now = domain::Timestamp::from_datetime(chrono::Utc::now());
+                    scheduler.tick(now).await?;
                 }
             }
         });

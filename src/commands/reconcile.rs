@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
+use followers::SnapshotPolicy;
 use indicatif::{ProgressBar, ProgressStyle};
-use projections::process::Runner;
 
 /// Arguments of `reconcile`.
 #[derive(Args)]
@@ -16,31 +16,35 @@ pub struct ReconcileArgs {
     until_idle: bool,
 }
 
-/// Rebuilds the process manager's state from the log, then takes the
-/// decisions of every event after its checkpoint.
+/// Rebuilds the process manager's state from its last snapshot and the
+/// log after it, then takes the decisions of every event after its
+/// checkpoint.
 pub async fn run(database_url: &str, args: ReconcileArgs) -> anyhow::Result<ExitCode> {
     let store = super::connect(database_url).await?;
     let bar = ProgressBar::new(0).with_style(
         ProgressStyle::with_template("rebuilding state {bar:30} {pos}/{len} events, {per_sec}")
             .context("progress template")?,
     );
-    let mut runner = Runner::start(store, &|done, total| {
-        bar.set_length(total);
-        bar.set_position(done);
-    })
-    .await
-    .context("starting the process manager")?;
+    let (mut runner, started) =
+        followers::process_manager::start(store, SnapshotPolicy::default(), &|done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        })
+        .await
+        .context("starting the process manager")?;
     bar.finish_and_clear();
     if args.until_idle {
-        let from = runner.checkpoint();
         runner
-            .run_until_idle()
+            .until_idle()
             .await
             .context("running the process manager")?;
         println!(
-            "process manager: positions {from} to {} handled, {} decisions recorded",
-            runner.checkpoint(),
-            runner.decisions()
+            "process manager: state folded from position {} (its snapshot) to {}, positions {} to {} handled, {} decisions recorded",
+            started.from,
+            started.checkpoint,
+            started.checkpoint,
+            runner.position(),
+            runner.done().recorded
         );
         return Ok(ExitCode::SUCCESS);
     }

@@ -36,8 +36,8 @@ pub struct SkipArgs {
 /// Records the skip, after checking that the event exists.
 pub async fn run(database_url: &str, args: SkipArgs) -> anyhow::Result<ExitCode> {
     let followers = [
-        projections::process::CHECKPOINT,
-        publish::occurrences::SCHEDULER,
+        followers::process_manager::NAME,
+        followers::scheduler::NAME,
         publish::occurrences::CHECKPOINT,
         publish::rsvps::CHECKPOINT,
         publish::enrich::CHECKPOINT,

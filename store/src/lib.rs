@@ -6,8 +6,10 @@
 pub mod decide;
 pub mod port;
 pub mod postgres;
+pub mod snapshot;
 #[cfg(feature = "conformance")]
 pub mod testkit;
 
 pub use port::{AppendError, Appended, EventStore, ExpectedVersion, StoreError, StreamAppend};
-pub use postgres::PgEventStore;
+pub use postgres::{Advance, PgEventStore};
+pub use snapshot::{Snapshot, SnapshotError};

@@ -139,6 +139,19 @@ pub enum AppendError {
         /// The stream appended to.
         stream: StreamId,
     },
+    /// A follower's checkpoint, moved in the same transaction, was not
+    /// where the follower left it: another instance of it runs.
+    #[error(
+        "the checkpoint {name} was at {found} where this follower left it at {expected}: another instance runs; this one stops"
+    )]
+    CheckpointMoved {
+        /// The follower.
+        name: String,
+        /// Where it left its checkpoint.
+        expected: GlobalPosition,
+        /// Where the checkpoint is.
+        found: GlobalPosition,
+    },
     /// The store itself failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -116,10 +116,30 @@ impl World {
 
     /// Runs the process manager over the log (detection, conflicts).
     pub async fn reconcile(&self) {
-        let mut runner = projections::process::Runner::start(self.store.clone(), &|_, _| {})
+        let (mut runner, _) = followers::process_manager::start(
+            self.store.clone(),
+            followers::SnapshotPolicy::default(),
+            &|_, _| {},
+        )
+        .await
+        .unwrap();
+        runner.until_idle().await.unwrap();
+    }
+
+    /// Runs the publishing scheduler over the log, and records what is due
+    /// at `at`; returns how many decisions.
+    pub async fn schedule(&self, at: &str) -> usize {
+        let (mut scheduler, _) = followers::scheduler::start(
+            self.store.clone(),
+            "https://openmeet.test",
+            followers::SnapshotPolicy::default(),
+        )
+        .await
+        .unwrap();
+        scheduler
+            .tick(domain::Timestamp::parse_rfc3339(at).unwrap())
             .await
-            .unwrap();
-        runner.run_until_idle().await.unwrap();
+            .unwrap()
     }
 
     /// Runs one Jetstream message through the ingest processor.

@@ -15,7 +15,7 @@ use crate::sync::ConflictSubject;
 use crate::time::Timestamp;
 
 /// An occurrence, as its events leave it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Occurrence {
     /// Never scheduled or imported.
     #[default]

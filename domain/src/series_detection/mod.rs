@@ -29,7 +29,7 @@ use crate::recurrence::Recurrence;
 use crate::time::Timestamp;
 
 /// An imported standalone event, as detection reads it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Candidate {
     /// The record's AT-URI; its DID is the organizer.
     pub uri: String,
@@ -85,7 +85,7 @@ fn written_offset(record: &str) -> Option<i32> {
 }
 
 /// How eager detection is.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DetectionConfig {
     /// The fewest events a series is proposed from.
     pub min_members: usize,

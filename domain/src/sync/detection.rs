@@ -7,7 +7,9 @@
 //! accepted proposal are a series and no longer candidates, and a rejected
 //! group is not proposed again unless events outside it join.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
 
 use super::manager::Decisions;
 use crate::catalogue::DomainEvent;
@@ -17,17 +19,17 @@ use crate::series_detection::{
 
 /// What detection knows: each organizer's candidates and the latest
 /// version of each of its proposals.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub(super) struct Detection {
     config: DetectionConfig,
-    candidates: HashMap<String, BTreeMap<String, Candidate>>,
-    proposals: HashMap<String, Vec<SeriesProposed>>,
-    in_series: HashSet<String>,
-    rejected: HashMap<String, Vec<BTreeSet<String>>>,
+    candidates: BTreeMap<String, BTreeMap<String, Candidate>>,
+    proposals: BTreeMap<String, Vec<SeriesProposed>>,
+    in_series: BTreeSet<String>,
+    rejected: BTreeMap<String, Vec<BTreeSet<String>>>,
 }
 
 fn shared_members(recorded: &SeriesProposed, found: &Proposal) -> usize {
-    let members: HashSet<&String> = recorded.uris.iter().collect();
+    let members: BTreeSet<&String> = recorded.uris.iter().collect();
     found
         .uris
         .iter()
@@ -107,7 +109,7 @@ impl Detection {
                 .filter(|found| !self.was_rejected(organizer, found))
                 .collect();
         let recorded = self.proposals.entry(organizer.to_owned()).or_default();
-        let mut continued: HashSet<ProposalId> = HashSet::new();
+        let mut continued: BTreeSet<ProposalId> = BTreeSet::new();
         for proposal in found {
             // The proposal it continues: the one sharing most members, of
             // those not continued already by another group this time.

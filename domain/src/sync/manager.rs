@@ -5,7 +5,9 @@
 //! to append one event whose id derives from the event that caused it, so
 //! replaying the log reproduces the recorded decisions bit for bit.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 
 use super::decisions::{
     ConflictResolved, ConflictSubject, FieldValue, OccurrencePublished, Policy,
@@ -29,7 +31,7 @@ use crate::occurrence::{
 pub const ACTOR: &str = "process-manager";
 
 /// What the process manager knows of one occurrence.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Followed {
     /// Recorded once, by the first event; never changes.
     origin: Origin,
@@ -41,10 +43,10 @@ struct Followed {
 }
 
 /// The process manager's state.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProcessManager {
-    occurrences: HashMap<OccurrenceId, Followed>,
-    answers: HashMap<(OccurrenceId, UserId), Answer>,
+    occurrences: BTreeMap<OccurrenceId, Followed>,
+    answers: BTreeMap<(OccurrenceId, UserId), Answer>,
     detection: Detection,
     outbound: Outbound,
 }

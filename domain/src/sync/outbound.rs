@@ -4,7 +4,7 @@
 //! per user and event (a change is a write to the same key, never a second
 //! record). The publisher carries the request out and records the outcome.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -74,14 +74,14 @@ pub struct AttendanceSyncRequested {
 }
 
 /// What outbound RSVPs need to know.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub(super) struct Outbound {
     /// Full accounts and their DIDs.
-    accounts: HashMap<UserId, String>,
+    accounts: BTreeMap<UserId, String>,
     /// The Bluesky record of each imported occurrence: URI and current CID.
-    records: HashMap<OccurrenceId, (String, String)>,
+    records: BTreeMap<OccurrenceId, (String, String)>,
     /// Per attendee and occurrence: the record key, and our last write's CID.
-    written: HashMap<(OccurrenceId, UserId), (String, Option<String>)>,
+    written: BTreeMap<(OccurrenceId, UserId), (String, Option<String>)>,
 }
 
 impl Outbound {

@@ -13,9 +13,7 @@ use domain::{
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use store::postgres::chain::{ChainBreak, ChainWalk};
-use store::{EventStore, PgEventStore};
-
-use crate::process::{ProcessError, checkpoint};
+use store::{EventStore, PgEventStore, StoreError};
 
 /// Events read and checked at a time.
 const PAGE: usize = 2_000;
@@ -335,7 +333,7 @@ async fn replayed(
     store: &PgEventStore,
     wanted: &HashSet<EventId>,
     until: GlobalPosition,
-) -> Result<HashMap<EventId, Value>, ProcessError> {
+) -> Result<HashMap<EventId, Value>, StoreError> {
     let mut manager = ProcessManager::default();
     let mut found = HashMap::new();
     let mut after = GlobalPosition(0);
@@ -374,10 +372,10 @@ async fn replayed(
 pub async fn verify(
     store: &PgEventStore,
     progress: &(dyn Fn(u64, u64) + Sync),
-) -> Result<Verification, ProcessError> {
+) -> Result<Verification, StoreError> {
     // The checkpoint is read first: every decision up to it was appended
     // before it moved, so it is in the log read after.
-    let checkpoint = checkpoint(store).await?;
+    let checkpoint = store.checkpoint(domain::sync::ACTOR).await?;
     let total = store.head().await?;
     let mut replay = Replay::default();
     let mut after = GlobalPosition(0);

@@ -16,6 +16,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 
 use super::append::{ATTEMPTS, Columns, bind_columns, check_batch, repeat_of, stored_by_id};
 use super::chain::{Digested, link};
+use super::checkpoints::Advance;
 use super::errors::{classify, is_event_id_taken};
 use super::{APPENDED_CHANNEL, to_i64};
 use crate::port::{AppendError, Appended, ExpectedVersion, StoreError, StreamAppend};
@@ -64,12 +65,13 @@ const INSERT_EVENTS: &str = "
 pub(crate) async fn append_many(
     pool: &PgPool,
     parts: &[StreamAppend],
+    advance: Option<&Advance>,
 ) -> Result<Vec<Appended>, AppendError> {
     check_parts(parts)?;
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match try_append_many(pool, parts).await {
+        match try_append_many(pool, parts, advance).await {
             Err(Attempt::Refused(err)) => return Err(err),
             Err(Attempt::IdTaken(err)) if attempt == ATTEMPTS => {
                 return Err(classify("appending to several streams")(err).into());
@@ -109,7 +111,11 @@ impl<E: Into<AppendError>> From<E> for Attempt {
     }
 }
 
-async fn try_append_many(pool: &PgPool, parts: &[StreamAppend]) -> Result<Vec<Appended>, Attempt> {
+async fn try_append_many(
+    pool: &PgPool,
+    parts: &[StreamAppend],
+    advance: Option<&Advance>,
+) -> Result<Vec<Appended>, Attempt> {
     let mut tx = pool
         .begin()
         .await
@@ -121,6 +127,12 @@ async fn try_append_many(pool: &PgPool, parts: &[StreamAppend]) -> Result<Vec<Ap
     }
     let writing: Vec<usize> = (0..parts.len()).filter(|&n| answers[n].is_none()).collect();
     if writing.is_empty() {
+        if let Some(advance) = advance {
+            advance.within(&mut tx).await?;
+            tx.commit()
+                .await
+                .map_err(classify("committing a checkpoint's move"))?;
+        }
         return Ok(answers.into_iter().flatten().collect());
     }
     let writing_parts: Vec<&StreamAppend> = writing.iter().map(|&n| &parts[n]).collect();
@@ -187,6 +199,9 @@ async fn try_append_many(pool: &PgPool, parts: &[StreamAppend]) -> Result<Vec<Ap
     }
 
     insert(&mut tx, &writing_parts, &placed).await?;
+    if let Some(advance) = advance {
+        advance.within(&mut tx).await?;
+    }
     tx.commit()
         .await
         .map_err(classify("committing an append"))?;

@@ -10,6 +10,7 @@
 mod append;
 mod append_many;
 pub mod chain;
+mod checkpoints;
 mod errors;
 mod rows;
 mod subscription;
@@ -24,6 +25,7 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::PgPoolOptions;
 
 use crate::port::{AppendError, Appended, EventStore, ExpectedVersion, StoreError, StreamAppend};
+pub use checkpoints::Advance;
 use errors::classify;
 
 /// The sqlx migrations of the event store and the read models.
@@ -97,6 +99,23 @@ impl PgEventStore {
         &self.pool
     }
 
+    /// Appends `parts` as [`append_many`](EventStore::append_many) does,
+    /// and moves a follower's checkpoint in the same transaction: refused
+    /// with [`AppendError::CheckpointMoved`], storing nothing, when the
+    /// checkpoint is not where the follower left it. `parts` may be empty.
+    pub async fn append_advancing(
+        &self,
+        parts: Vec<StreamAppend>,
+        advance: &Advance,
+    ) -> Result<Vec<Appended>, AppendError> {
+        append_many::append_many(&self.pool, &parts, Some(advance)).await
+    }
+
+    /// Where the follower `name` stands in the log (0 when it never ran).
+    pub async fn checkpoint(&self, name: &str) -> Result<GlobalPosition, StoreError> {
+        checkpoints::position(&self.pool, name).await
+    }
+
     /// Applies every pending migration.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         MIGRATOR
@@ -120,7 +139,7 @@ impl EventStore for PgEventStore {
     }
 
     async fn append_many(&self, parts: Vec<StreamAppend>) -> Result<Vec<Appended>, AppendError> {
-        append_many::append_many(&self.pool, &parts).await
+        append_many::append_many(&self.pool, &parts, None).await
     }
 
     async fn read_streams(&self, streams: &[StreamId]) -> Result<Vec<RecordedEvent>, StoreError> {

@@ -1,0 +1,241 @@
+//! The followers whose rules are pure: a handler of `domain` folds each
+//! event into its state and decides what it calls for. The runtime keeps
+//! the rest: paging, the checkpoint, snapshots of the state, and a start
+//! that folds only what came after the last snapshot.
+
+use std::time::{Duration, Instant};
+
+use domain::{Append, DomainEvent, GlobalPosition, NewEvent, RecordedEvent};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use store::{EventStore, ExpectedVersion, PgEventStore, StreamAppend};
+
+use crate::follow::{Follow, FollowError, Follower, PAGE, skips};
+use store::snapshot::encode;
+use store::{Snapshot, SnapshotError};
+
+/// A pure fold + decide over the log, whose state can be snapshotted.
+pub trait Handler: Serialize + DeserializeOwned + Send {
+    /// Its checkpoint's and its snapshot's name.
+    const NAME: &'static str;
+    /// The shape of its state in a snapshot: raised whenever the state's
+    /// types change (its golden snapshot test fails until then), so an
+    /// older snapshot is discarded rather than misread.
+    const SHAPE: u32;
+
+    /// Folds one event; returns the decisions it calls for.
+    fn handle(&mut self, recorded: &RecordedEvent, event: &DomainEvent) -> Vec<Append>;
+}
+
+/// How often a snapshot is taken: after this many events, or this long,
+/// whichever comes first (and only when events were handled since).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SnapshotPolicy {
+    /// Events handled since the last one.
+    pub events: u64,
+    /// Time since the last one.
+    pub every: Duration,
+}
+
+impl Default for SnapshotPolicy {
+    /// Every 100,000 events or minute.
+    fn default() -> Self {
+        Self {
+            events: 100_000,
+            every: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A handler run as a follower.
+pub struct Decide<H> {
+    state: H,
+    setup: Vec<u8>,
+    policy: SnapshotPolicy,
+    since_snapshot: u64,
+    snapshot_taken: Instant,
+}
+
+impl<H: Handler> Decide<H> {
+    /// The state.
+    pub fn state(&self) -> &H {
+        &self.state
+    }
+
+    /// A snapshot of the state at `position`, when one is due.
+    fn due_snapshot(
+        &mut self,
+        position: GlobalPosition,
+    ) -> Option<Result<Snapshot, SnapshotError>> {
+        let due = self.since_snapshot >= self.policy.events
+            || (self.since_snapshot > 0 && self.snapshot_taken.elapsed() >= self.policy.every);
+        if !due {
+            return None;
+        }
+        self.since_snapshot = 0;
+        self.snapshot_taken = Instant::now();
+        Some(Snapshot::of(
+            H::NAME,
+            H::SHAPE,
+            self.setup.clone(),
+            position,
+            &self.state,
+        ))
+    }
+}
+
+/// How a follower's state was rebuilt at its start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Started {
+    /// The snapshot's position it started from (0: the log's start).
+    pub from: GlobalPosition,
+    /// Its checkpoint, up to which it folded without deciding.
+    pub checkpoint: GlobalPosition,
+}
+
+/// One part per decision: each is stored whole or not at all, so a page
+/// cut differently after a restart still repeats decisions exactly.
+pub fn parts(decisions: Vec<Append>) -> Vec<StreamAppend> {
+    decisions
+        .into_iter()
+        .map(|decision| StreamAppend {
+            stream: decision.stream,
+            expected: ExpectedVersion::Any,
+            events: vec![NewEvent {
+                metadata: decision.metadata,
+                payload: decision.event.encode(),
+            }],
+        })
+        .collect()
+}
+
+impl<H: Handler> Follower for Decide<H> {
+    const NAME: &'static str = H::NAME;
+    const EFFECTS: bool = false;
+    type Error = FollowError;
+
+    fn wants(&self, _: &str) -> bool {
+        true
+    }
+
+    async fn step(
+        &mut self,
+        recorded: &RecordedEvent,
+        event: &DomainEvent,
+    ) -> Result<Vec<StreamAppend>, FollowError> {
+        self.since_snapshot += 1;
+        Ok(parts(self.state.handle(recorded, event)))
+    }
+
+    fn snapshot(&mut self, position: GlobalPosition) -> Option<Result<Snapshot, SnapshotError>> {
+        self.due_snapshot(position)
+    }
+}
+
+impl<H: Handler> Follow<Decide<H>> {
+    /// `fresh` (the empty state, with its settings) brought up to the
+    /// handler's checkpoint: from its last snapshot when it has this
+    /// build's shape and settings, else from the log's start. The events
+    /// up to the checkpoint had their decisions stored before, so none is
+    /// taken again. `progress(done, total)` reports the positions folded.
+    pub async fn start(
+        store: PgEventStore,
+        fresh: H,
+        policy: SnapshotPolicy,
+        progress: &(dyn Fn(u64, u64) + Sync),
+    ) -> Result<(Self, Started), FollowError> {
+        let store_error = |source| FollowError::Store {
+            name: H::NAME,
+            source,
+        };
+        let checkpoint = store.checkpoint(H::NAME).await.map_err(store_error)?;
+        let setup = encode(H::NAME, &fresh).map_err(|err| snapshot_failed(H::NAME, err))?;
+        let (mut state, from) = resumed(&store, fresh, &setup, checkpoint).await;
+        let mut folded = from;
+        let mut skipped = None;
+        while folded < checkpoint {
+            let limit = PAGE.min((checkpoint.0 - folded.0) as usize);
+            let page = store.read_all(folded, limit).await.map_err(store_error)?;
+            let Some(last) = page.last() else { break };
+            folded = last.global_position;
+            for recorded in &page {
+                match DomainEvent::decode(&recorded.payload) {
+                    Ok(event) => {
+                        state.handle(recorded, &event);
+                    }
+                    Err(err) => {
+                        let skips = match &skipped {
+                            Some(skips) => skips,
+                            None => skipped.insert(skips(&store, H::NAME).await?),
+                        };
+                        if !skips.is_skipped(H::NAME, recorded.global_position.0) {
+                            return Err(FollowError::Undecodable {
+                                name: H::NAME,
+                                position: recorded.global_position,
+                                event_type: recorded.payload.event_type.clone(),
+                                reason: err.to_string(),
+                            });
+                        }
+                    }
+                }
+            }
+            progress(folded.0, checkpoint.0);
+        }
+        tracing::info!(follower = H::NAME, %from, %checkpoint, "state rebuilt");
+        let decide = Decide {
+            state,
+            setup,
+            policy,
+            since_snapshot: 0,
+            snapshot_taken: Instant::now(),
+        };
+        Ok((
+            Follow::at(store, decide, checkpoint),
+            Started { from, checkpoint },
+        ))
+    }
+}
+
+/// The state of the last usable snapshot and its position, or `fresh` at
+/// the log's start. A snapshot that cannot be used is said why and left
+/// to be replaced: it only ever saves time.
+async fn resumed<H: Handler>(
+    store: &PgEventStore,
+    fresh: H,
+    setup: &[u8],
+    checkpoint: GlobalPosition,
+) -> (H, GlobalPosition) {
+    let snapshot = match Snapshot::load(store, H::NAME).await {
+        Ok(Some(snapshot)) => snapshot,
+        Ok(None) => return (fresh, GlobalPosition(0)),
+        Err(err) => {
+            tracing::warn!(error = %err, "the state is rebuilt from the log's start");
+            return (fresh, GlobalPosition(0));
+        }
+    };
+    if snapshot.position > checkpoint {
+        tracing::warn!(follower = H::NAME, snapshot = %snapshot.position, %checkpoint,
+            "the snapshot is past the checkpoint; the state is rebuilt from the log's start");
+        return (fresh, GlobalPosition(0));
+    }
+    match snapshot.decode::<H>(H::SHAPE, setup) {
+        Ok(Some(state)) => (state, snapshot.position),
+        Ok(None) => {
+            tracing::info!(
+                follower = H::NAME,
+                shape = snapshot.shape,
+                this_build = H::SHAPE,
+                "the snapshot is of another shape or settings; the state is rebuilt from the log's start"
+            );
+            (fresh, GlobalPosition(0))
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "the state is rebuilt from the log's start");
+            (fresh, GlobalPosition(0))
+        }
+    }
+}
+
+fn snapshot_failed(name: &'static str, err: SnapshotError) -> FollowError {
+    FollowError::Snapshot { name, source: err }
+}
