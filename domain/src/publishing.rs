@@ -235,6 +235,15 @@ struct OccurrenceState {
 /// The actor of every publishing decision.
 pub const SCHEDULER_ACTOR: &str = "scheduler";
 
+/// The scheduler's name as a follower of the log: its checkpoint and its
+/// snapshot.
+pub const SCHEDULER_FOLLOWER: &str = "publishing-scheduler";
+
+/// The shape of [`Publishing`] in a snapshot: raised whenever its types
+/// change (the golden snapshot test fails until then), so an older
+/// snapshot is discarded rather than misread.
+pub const SNAPSHOT_SHAPE: u32 = 1;
+
 /// A publishing decision: `event` for `stream`, its id derived from
 /// `label`, which names it uniquely among all decisions (so a repeated
 /// tick appends nothing new).
@@ -495,6 +504,11 @@ impl Publishing {
     /// The site its series pages are linked under.
     pub fn site(&self) -> &str {
         &self.site
+    }
+
+    /// Links series pages under `site` from now on.
+    pub fn set_site(&mut self, site: &str) {
+        site.trim_end_matches('/').clone_into(&mut self.site);
     }
 
     /// What is due at `now`: the next upcoming occurrence of each shared

@@ -66,6 +66,15 @@ pub enum FollowError {
         #[source]
         source: SnapshotError,
     },
+    /// An earlier failure to store what it decided left its state ahead of
+    /// its checkpoint: it must be started again.
+    #[error(
+        "{name}: an earlier failure left its state ahead of its checkpoint; it is started again"
+    )]
+    Interrupted {
+        /// The follower.
+        name: &'static str,
+    },
     /// Reading the log, its checkpoint or the operators' skips failed.
     #[error("{name}: {source}")]
     Store {
@@ -128,6 +137,9 @@ pub struct Follow<F> {
     follower: F,
     position: GlobalPosition,
     done: Done,
+    /// A pure follower's state folded events whose records were not
+    /// stored.
+    interrupted: bool,
 }
 
 /// What a follower did.
@@ -160,6 +172,7 @@ impl<F: Follower> Follow<F> {
             follower,
             position,
             done: Done::default(),
+            interrupted: false,
         }
     }
 
@@ -237,20 +250,28 @@ impl<F: Follower> Follow<F> {
     }
 
     /// Handles `page`, the next events after its position, in log order.
+    /// Every event it wants is decoded first: one that does not decode
+    /// stops it before it folds or carries out anything of the page.
     pub async fn handle(&mut self, page: &[RecordedEvent]) -> Result<(), F::Error> {
         let Some(last) = page.last() else {
             return Ok(());
         };
-        let mut pending = Vec::new();
+        if self.interrupted {
+            return Err(FollowError::Interrupted { name: F::NAME }.into());
+        }
+        let mut wanted = Vec::new();
         for recorded in page {
             if recorded.global_position <= self.position
                 || !self.follower.wants(&recorded.payload.event_type)
             {
                 continue;
             }
-            let Some(event) = self.decoded(recorded).await? else {
-                continue;
-            };
+            if let Some(event) = self.decoded(recorded).await? {
+                wanted.push((recorded, event));
+            }
+        }
+        let mut pending = Vec::new();
+        for (recorded, event) in wanted {
             self.done.handled += 1;
             let span = tracing::debug_span!("follow", follower = F::NAME,
                 position = %recorded.global_position, event_type = %recorded.payload.event_type);
@@ -267,10 +288,14 @@ impl<F: Follower> Follow<F> {
                 pending.extend(decided);
             }
         }
+        if !F::EFFECTS {
+            self.interrupted = true;
+        }
         if last.global_position > self.position || !pending.is_empty() {
             self.store_moving(pending, last.global_position.max(self.position))
                 .await?;
         }
+        self.interrupted = false;
         self.snapshot_if_due().await;
         Ok(())
     }

@@ -4,7 +4,7 @@
 //! `process-manager` moved with them. `audit verify` replays its decisions
 //! and compares its snapshot with a fold from 0.
 
-use domain::sync::{ACTOR, ProcessManager};
+use domain::sync::{ACTOR, ProcessManager, SNAPSHOT_SHAPE};
 use domain::{Append, DomainEvent, RecordedEvent};
 use store::PgEventStore;
 
@@ -16,7 +16,7 @@ pub const NAME: &str = ACTOR;
 
 impl Handler for ProcessManager {
     const NAME: &'static str = NAME;
-    const SHAPE: u32 = 1;
+    const SHAPE: u32 = SNAPSHOT_SHAPE;
 
     fn handle(&mut self, recorded: &RecordedEvent, event: &DomainEvent) -> Vec<Append> {
         let (next, decided) = std::mem::take(self).handle(recorded, event);

@@ -4,7 +4,7 @@
 //! `PublishingDecided` that names that time and how far the log was
 //! folded, so `audit verify` takes the same decisions again.
 
-use domain::publishing::Publishing;
+use domain::publishing::{Publishing, SCHEDULER_FOLLOWER, SNAPSHOT_SHAPE};
 use domain::{Append, DomainEvent, RecordedEvent, Timestamp};
 use store::PgEventStore;
 
@@ -12,11 +12,11 @@ use crate::decide::{Decide, Handler, SnapshotPolicy, Started, parts};
 use crate::follow::{Follow, FollowError};
 
 /// Its checkpoint's and its snapshot's name.
-pub const NAME: &str = "publishing-scheduler";
+pub const NAME: &str = SCHEDULER_FOLLOWER;
 
 impl Handler for Publishing {
     const NAME: &'static str = NAME;
-    const SHAPE: u32 = 1;
+    const SHAPE: u32 = SNAPSHOT_SHAPE;
 
     fn handle(&mut self, _: &RecordedEvent, event: &DomainEvent) -> Vec<Append> {
         self.follow(event);

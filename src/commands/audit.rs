@@ -75,6 +75,10 @@ pub async fn run(database_url: &str, command: AuditCommand) -> anyhow::Result<Ex
                         "decisions_matched": report.decisions_matched,
                         "checkpoint": report.checkpoint.0,
                         "not_yet_carried_out": report.not_yet_carried_out,
+                        "publishing_decisions_untimed": report.publishing_untimed,
+                        "snapshots_compared": report.snapshots_compared.iter().map(|(name, position)| {
+                            json!({"follower": name, "position": position.0})
+                        }).collect::<Vec<_>>(),
                         "proposals_by_earlier_rules": report.proposals_by_earlier_rules.map(|(version, count)| {
                             json!({"detector": version, "not_compared": count})
                         }),
@@ -91,6 +95,15 @@ pub async fn run(database_url: &str, command: AuditCommand) -> anyhow::Result<Ex
                         "series proposals made by detection rules version {version} (this build: {}): {count} recorded not compared, as this build decides them by its own rules",
                         domain::series_detection::DETECTOR_VERSION
                     );
+                }
+                if report.publishing_untimed > 0 {
+                    println!(
+                        "publishing decisions recorded before they carried their time: {} not compared",
+                        report.publishing_untimed
+                    );
+                }
+                for (name, position) in &report.snapshots_compared {
+                    println!("snapshot of {name} at position {position} compared with the replay");
                 }
                 println!(
                     "{} events replayed, hash chain checked; {} recorded decisions match the replay; \

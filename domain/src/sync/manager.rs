@@ -27,8 +27,14 @@ use crate::occurrence::{
     EventChangedExternally, EventDetails, Occurrence, OccurrenceId, details_of,
 };
 
-/// The actor of every decision.
+/// The actor of every decision, and the process manager's name as a
+/// follower of the log (its checkpoint and its snapshot).
 pub const ACTOR: &str = "process-manager";
+
+/// The shape of [`ProcessManager`] in a snapshot: raised whenever its
+/// types change (the golden snapshot test fails until then), so an older
+/// snapshot is discarded rather than misread.
+pub const SNAPSHOT_SHAPE: u32 = 1;
 
 /// What the process manager knows of one occurrence.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

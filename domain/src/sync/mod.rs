@@ -13,7 +13,7 @@ pub use decisions::{
     ConflictResolved, ConflictSubject, FieldValue, OccurrencePublished, Policy,
     SelfPublishedEchoMatched, Winner,
 };
-pub use manager::{ACTOR, DECISIONS, ProcessManager, is_decision};
+pub use manager::{ACTOR, DECISIONS, ProcessManager, SNAPSHOT_SHAPE, is_decision};
 pub use outbound::{
     AttendanceSyncRequested, RsvpPublishFailed, RsvpPublishRequested, RsvpPublished,
 };

@@ -1,10 +1,16 @@
-//! `audit verify`: the whole log replayed through the process manager from
-//! position 0, its decisions compared with the recorded ones, and the hash
-//! chain checked, in one pass.
+//! `audit verify`: the whole log replayed from position 0 through the
+//! process manager and the publishing scheduler, their decisions compared
+//! with the recorded ones (the scheduler's at the times and folds its
+//! `PublishingDecided` record), their snapshots compared with the replay's
+//! state at the same position, and the hash chain checked, in one pass.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
+use domain::publishing::{
+    Publishing, PublishingDecided, SCHEDULER_FOLLOWER as SCHEDULER, is_timed_decision,
+    scheduler_stream,
+};
 use domain::series_detection::DETECTOR_VERSION;
 use domain::sync::{ProcessManager, is_decision};
 use domain::{
@@ -13,7 +19,7 @@ use domain::{
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use store::postgres::chain::{ChainBreak, ChainWalk};
-use store::{EventStore, PgEventStore, StoreError};
+use store::{EventStore, PgEventStore, Snapshot, StoreError};
 
 /// Events read and checked at a time.
 const PAGE: usize = 2_000;
@@ -52,6 +58,14 @@ pub enum Finding {
         /// The decision the replay took.
         replayed: Value,
     },
+    /// A follower's snapshot differs from the replay's state at its
+    /// position: a restart from it would decide otherwise than the log.
+    Snapshot {
+        /// The follower.
+        name: String,
+        /// The snapshot's position.
+        position: GlobalPosition,
+    },
     /// A decision the replay took for an event at or before the
     /// checkpoint, which the log does not hold.
     Missing {
@@ -73,7 +87,8 @@ impl Finding {
             ) => *position,
             Finding::Undecodable { position, .. }
             | Finding::Unexpected { position, .. }
-            | Finding::Altered { position, .. } => *position,
+            | Finding::Altered { position, .. }
+            | Finding::Snapshot { position, .. } => *position,
             Finding::Missing { cause, .. } => *cause,
         }
     }
@@ -108,6 +123,10 @@ impl fmt::Display for Finding {
                 f,
                 "position {position}: recorded decision {event_type} differs from the replay's\n  recorded: {recorded}\n  replayed: {replayed}"
             ),
+            Finding::Snapshot { name, position } => write!(
+                f,
+                "position {position}: the snapshot of {name} differs from the replay's state there; delete it (`DELETE FROM process.snapshots WHERE name = '{name}'`) and {name} folds the log again"
+            ),
             Finding::Missing { cause, replayed } => write!(
                 f,
                 "position {cause}: the replay decided {replayed}, which the log does not hold"
@@ -128,6 +147,13 @@ pub struct Verification {
     /// Decisions the replay took for events past the checkpoint: not yet
     /// carried out, so not expected in the log.
     pub not_yet_carried_out: u64,
+    /// Publishing decisions recorded before decisions carried the time
+    /// they were taken at: not compared.
+    pub publishing_untimed: u64,
+    /// The followers' snapshots compared with the replay's state, by name,
+    /// with their position; one of another shape than this build's is not
+    /// compared (nor used).
+    pub snapshots_compared: Vec<(String, GlobalPosition)>,
     /// Series proposals, recorded and replayed, not compared because the log
     /// holds proposals made by earlier rules of detection (the version
     /// named), which this build does not decide alike.
@@ -174,6 +200,8 @@ struct Pending {
     cause: GlobalPosition,
     digest: [u8; 32],
     proposal: bool,
+    /// Taken by the scheduler (whose checkpoint says whether it is due).
+    scheduled: bool,
 }
 
 /// A finding that shows the replay's decision, filled in by a second pass.
@@ -201,10 +229,21 @@ fn decision_json(
     })
 }
 
+/// A snapshot to compare with the replay's state at its position.
+struct Expected {
+    snapshot: Snapshot,
+    /// The scheduler's settings it was folded with.
+    site: Option<String>,
+}
+
 /// The replay and its bookkeeping.
 #[derive(Default)]
 struct Replay {
     manager: ProcessManager,
+    publishing: Publishing,
+    /// The scheduler's ticks, by the position they folded the log up to.
+    ticks: BTreeMap<u64, Vec<PublishingDecided>>,
+    snapshots: Vec<Expected>,
     chain: ChainWalk,
     pending: HashMap<EventId, Pending>,
     unshown: Vec<Unshown>,
@@ -237,7 +276,11 @@ impl Replay {
                 .get_or_insert((proposed.detector, 0));
             *earliest = (*earliest).min(proposed.detector);
         }
-        let decision = is_decision(recorded);
+        let timed = is_timed_decision(recorded);
+        if timed && recorded.metadata.causation_id.is_none() {
+            report.publishing_untimed += 1;
+        }
+        let decision = is_decision(recorded) || (timed && recorded.metadata.causation_id.is_some());
         if let (true, DomainEvent::SeriesProposed(_), Some((_, uncompared))) =
             (decision, &event, &mut report.proposals_by_earlier_rules)
         {
@@ -282,28 +325,77 @@ impl Replay {
         }
         let (manager, decided) = std::mem::take(&mut self.manager).handle(recorded, &event);
         self.manager = manager;
+        self.expect(recorded.global_position, decided, false);
+        self.publishing.follow(&event);
+        let position = recorded.global_position;
+        for tick in self.ticks.remove(&position.0).unwrap_or_default() {
+            self.publishing.set_site(&tick.site);
+            let decided = self.publishing.decide_at(tick.at, tick.after);
+            // The first is the tick itself, read from the log.
+            self.expect(position, decided.into_iter().skip(1).collect(), true);
+        }
+        self.compare_snapshots(position);
+    }
+
+    /// Waits for the recorded copies of the replay's `decided`.
+    fn expect(&mut self, cause: GlobalPosition, decided: Vec<domain::Append>, scheduled: bool) {
         for command in decided {
             let digest =
                 decision_digest(&command.stream, &command.metadata, &command.event.encode());
             let pending = Pending {
-                cause: recorded.global_position,
+                cause,
                 digest,
                 proposal: matches!(command.event, DomainEvent::SeriesProposed(_)),
+                scheduled,
             };
             self.pending.insert(command.metadata.event_id, pending);
         }
     }
 
+    /// Compares the snapshots taken at `position` with the replay's state.
+    fn compare_snapshots(&mut self, position: GlobalPosition) {
+        let mut index = 0;
+        while index < self.snapshots.len() {
+            if self.snapshots[index].snapshot.position != position {
+                index += 1;
+                continue;
+            }
+            let Expected { snapshot, site } = self.snapshots.swap_remove(index);
+            let replayed = match &site {
+                Some(site) => {
+                    let mut publishing = self.publishing.clone();
+                    publishing.set_site(site);
+                    postcard::to_allocvec(&publishing)
+                }
+                None => postcard::to_allocvec(&self.manager),
+            };
+            if replayed.ok().as_deref() != Some(snapshot.state.as_slice()) {
+                self.report.findings.push(Finding::Snapshot {
+                    name: snapshot.name.clone(),
+                    position,
+                });
+            }
+            self.report
+                .snapshots_compared
+                .push((snapshot.name, snapshot.position));
+        }
+    }
+
     /// Reports the decisions still pending: missing when their cause is at
     /// or before the checkpoint, not yet carried out after it.
-    fn finish(&mut self, checkpoint: GlobalPosition) {
+    fn finish(&mut self, checkpoint: GlobalPosition, scheduler: GlobalPosition) {
         let mut pending: Vec<(EventId, Pending)> = self.pending.drain().collect();
         pending.sort_by_key(|(id, pending)| (pending.cause, *id));
         for (id, pending) in pending {
             if pending.proposal && self.report.proposals_by_earlier_rules.is_some() {
                 continue;
             }
-            if pending.cause <= checkpoint {
+            let carried_out = if pending.scheduled {
+                scheduler
+            } else {
+                checkpoint
+            };
+            if pending.cause <= carried_out {
                 self.unshown.push(Unshown {
                     finding: self.report.findings.len(),
                     id,
@@ -367,6 +459,50 @@ async fn replayed(
     Ok(found)
 }
 
+/// The scheduler's ticks, by the position each folded the log up to.
+async fn ticks(store: &PgEventStore) -> Result<BTreeMap<u64, Vec<PublishingDecided>>, StoreError> {
+    let mut ticks: BTreeMap<u64, Vec<PublishingDecided>> = BTreeMap::new();
+    for recorded in store.read_streams(&[scheduler_stream()]).await? {
+        if let Ok(DomainEvent::PublishingDecided(tick)) = DomainEvent::decode(&recorded.payload) {
+            ticks.entry(tick.after).or_default().push(tick);
+        }
+    }
+    Ok(ticks)
+}
+
+/// The followers' snapshots of this build's shape, to compare.
+async fn snapshots(store: &PgEventStore) -> Result<Vec<Expected>, StoreError> {
+    let mut expected = vec![];
+    for (name, shape) in [
+        (domain::sync::ACTOR, domain::sync::SNAPSHOT_SHAPE),
+        (SCHEDULER, domain::publishing::SNAPSHOT_SHAPE),
+    ] {
+        let Some(snapshot) = Snapshot::load(store, name).await.map_err(unreadable)? else {
+            continue;
+        };
+        if snapshot.shape != shape || snapshot.position.0 == 0 {
+            continue;
+        }
+        let site = if name == SCHEDULER {
+            let Ok(fresh) = postcard::from_bytes::<Publishing>(&snapshot.setup) else {
+                continue;
+            };
+            Some(fresh.site().to_owned())
+        } else {
+            None
+        };
+        expected.push(Expected { snapshot, site });
+    }
+    Ok(expected)
+}
+
+fn unreadable(err: store::SnapshotError) -> StoreError {
+    StoreError::Backend {
+        operation: "reading a snapshot",
+        source: Box::new(err),
+    }
+}
+
 /// Replays the whole log through the process manager from position 0 and
 /// checks its hash chain. `progress(done, total)` reports events read.
 pub async fn verify(
@@ -376,8 +512,13 @@ pub async fn verify(
     // The checkpoint is read first: every decision up to it was appended
     // before it moved, so it is in the log read after.
     let checkpoint = store.checkpoint(domain::sync::ACTOR).await?;
+    let scheduler = store.checkpoint(SCHEDULER).await?;
     let total = store.head().await?;
-    let mut replay = Replay::default();
+    let mut replay = Replay {
+        ticks: ticks(store).await?,
+        snapshots: snapshots(store).await?,
+        ..Replay::default()
+    };
     let mut after = GlobalPosition(0);
     loop {
         let page = store.read_all_hashed(after, PAGE).await?;
@@ -388,7 +529,7 @@ pub async fn verify(
         }
         progress(after.0, total.0.max(after.0));
     }
-    replay.finish(checkpoint);
+    replay.finish(checkpoint, scheduler);
     let Replay {
         mut report,
         unshown,
