@@ -3,65 +3,18 @@
 //! records, finds one that was not taken so, and compares the followers'
 //! snapshots with its own fold at their position.
 
-use domain::occurrence::{EventDetails, OccurrenceId, OccurrenceScheduled};
-use domain::publishing::{BlueskySettingsChanged, Owned, Publishing, SCHEDULER_ACTOR};
-use domain::{Actor, DomainEvent, EventId, EventMetadata, NewEvent, Origin, StreamId, Timestamp};
+use domain::occurrence::{OccurrenceId, OccurrenceScheduled};
+use domain::publishing::{Publishing, SCHEDULER_ACTOR};
+use domain::{Actor, DomainEvent, EventId, EventMetadata, NewEvent, Origin, StreamId};
 use followers::SnapshotPolicy;
 use projections::audit::verify::{Finding, verify};
 use store::testkit::ScratchDatabase;
-use store::{EventStore, ExpectedVersion, PgEventStore, Snapshot};
+use store::{EventStore, ExpectedVersion, Snapshot};
 
-fn at(text: &str) -> Timestamp {
-    Timestamp::parse_rfc3339(text).unwrap()
-}
+#[path = "support/shared.rs"]
+mod shared;
 
-fn metadata(actor: &str) -> EventMetadata {
-    EventMetadata {
-        event_id: EventId(uuid::Uuid::new_v4()),
-        causation_id: None,
-        correlation_id: None,
-        origin: Origin::OpenMeet,
-        actor: Actor::system(actor),
-    }
-}
-
-/// A shared OpenMeet event, `n`, starting on the 10th of December.
-async fn shared_event(store: &PgEventStore, n: u128) -> OccurrenceId {
-    let party = OccurrenceId(uuid::Uuid::from_u128(n));
-    let scheduled = OccurrenceScheduled {
-        occurrence_id: party,
-        series_id: None,
-        details: EventDetails {
-            name: format!("Launch party {n}"),
-            description: None,
-            starts_at: Some(at("2026-12-10T18:00:00Z")),
-            ends_at: None,
-            time_zone: None,
-            mode: None,
-            status: None,
-            places: vec![],
-            links: vec![],
-            rsvp_expected: None,
-            created_at: at("2026-11-01T10:00:00Z"),
-        },
-    };
-    let shared = BlueskySettingsChanged {
-        target: Owned::Occurrence(party),
-        enabled: true,
-        account: domain::identity::UserId(uuid::Uuid::from_u128(7)),
-        did: "did:plc:partyowner".into(),
-        include_recurrence: false,
-    };
-    let events = [DomainEvent::from(scheduled), shared.into()].map(|event| NewEvent {
-        metadata: metadata("test"),
-        payload: event.encode(),
-    });
-    store
-        .append(&party.stream(), ExpectedVersion::NoStream, events.to_vec())
-        .await
-        .unwrap();
-    party
-}
+use shared::{at, details, shared_event};
 
 #[tokio::test]
 async fn audit_verify_takes_the_schedulers_decisions_again_at_their_recorded_times() {
@@ -101,19 +54,7 @@ async fn audit_verify_takes_the_schedulers_decisions_again_at_their_recorded_tim
     let forged = DomainEvent::from(OccurrenceScheduled {
         occurrence_id: OccurrenceId(uuid::Uuid::from_u128(3)),
         series_id: None,
-        details: EventDetails {
-            name: "Never decided".into(),
-            description: None,
-            starts_at: Some(at("2026-12-11T18:00:00Z")),
-            ends_at: None,
-            time_zone: None,
-            mode: None,
-            status: None,
-            places: vec![],
-            links: vec![],
-            rsvp_expected: None,
-            created_at: at("2026-11-01T10:00:00Z"),
-        },
+        details: details("Never decided", "2026-12-11T18:00:00Z"),
     });
     let forged_at = store
         .append(
@@ -122,7 +63,10 @@ async fn audit_verify_takes_the_schedulers_decisions_again_at_their_recorded_tim
             vec![NewEvent {
                 metadata: EventMetadata {
                     causation_id: Some(ticks[0].metadata.event_id),
-                    ..metadata(SCHEDULER_ACTOR)
+                    event_id: EventId(uuid::Uuid::new_v4()),
+                    correlation_id: None,
+                    origin: Origin::OpenMeet,
+                    actor: Actor::system(SCHEDULER_ACTOR),
                 },
                 payload: forged.encode(),
             }],

@@ -17,6 +17,8 @@ use tower::ServiceExt;
 
 #[path = "support/faults.rs"]
 mod faults;
+#[path = "support/shared.rs"]
+mod shared;
 #[path = "support/supervised.rs"]
 mod supervised;
 
@@ -240,51 +242,7 @@ async fn the_publishing_scheduler_stops_on_an_event_it_cannot_decode_until_an_op
     )
     .await;
     // A shared OpenMeet event after it: what is due depends on it.
-    let party = OccurrenceId(uuid::Uuid::from_u128(41));
-    let at = |text| Timestamp::parse_rfc3339(text).unwrap();
-    let scheduled = domain::occurrence::OccurrenceScheduled {
-        occurrence_id: party,
-        series_id: None,
-        details: domain::occurrence::EventDetails {
-            name: "Launch party".into(),
-            description: None,
-            starts_at: Some(at("2026-12-10T18:00:00Z")),
-            ends_at: None,
-            time_zone: None,
-            mode: None,
-            status: None,
-            places: vec![],
-            links: vec![],
-            rsvp_expected: None,
-            created_at: at("2026-11-01T10:00:00Z"),
-        },
-    };
-    let shared = domain::publishing::BlueskySettingsChanged {
-        target: domain::publishing::Owned::Occurrence(party),
-        enabled: true,
-        account: domain::identity::UserId(uuid::Uuid::from_u128(42)),
-        did: "did:plc:partyowner".into(),
-        include_recurrence: false,
-    };
-    let events =
-        [scheduled.into(), shared.into()].map(|event: domain::DomainEvent| domain::NewEvent {
-            metadata: domain::EventMetadata {
-                event_id: domain::EventId(uuid::Uuid::new_v4()),
-                causation_id: None,
-                correlation_id: None,
-                origin: domain::Origin::OpenMeet,
-                actor: domain::Actor::system("test"),
-            },
-            payload: event.encode(),
-        });
-    store
-        .append(
-            &party.stream(),
-            store::ExpectedVersion::NoStream,
-            events.to_vec(),
-        )
-        .await
-        .unwrap();
+    shared::shared_event(&store, 41).await;
     let now = Timestamp::parse_rfc3339("2026-11-20T10:00:00Z").unwrap();
     let (mut scheduler, _) = followers::scheduler::start(
         store.clone(),
