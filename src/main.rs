@@ -56,6 +56,9 @@ enum Command {
     Project(commands::background::SupervisionArgs),
     /// Run the process manager: match echoes of our writes, resolve conflicts.
     Reconcile(commands::reconcile::ReconcileArgs),
+    /// Publish OpenMeet's shared events and answers to Bluesky, without
+    /// the API (the scheduler and the publishers `serve` also runs).
+    Publish(commands::publish::PublishArgs),
     /// Show the history of a record, DID or slug; verify the whole log.
     Audit {
         #[command(subcommand)]
@@ -111,6 +114,7 @@ async fn main() -> ExitCode {
         }
         Command::Project(args) => commands::project::run(&cli.database_url, args).await,
         Command::Reconcile(args) => commands::reconcile::run(&cli.database_url, args).await,
+        Command::Publish(args) => commands::publish::run(&cli.database_url, args).await,
         Command::Audit { command } => commands::audit::run(&cli.database_url, command).await,
         Command::Serve(args) => commands::serve::run(&cli.database_url, args).await,
         Command::Rebuild(args) => commands::rebuild::run(&cli.database_url, args).await,

@@ -3,7 +3,8 @@
 //! the log holds exactly the decisions a run never killed records, the
 //! read models equal a rebuild from the log, and `audit verify` is clean.
 //! Nothing is lost or decided twice across a kill -9 (part of issue 23;
-//! the publishers' turn is still to come).
+//! `kill_nine_publishing.rs` does the same to the scheduler and the
+//! occurrence publisher).
 
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};

@@ -220,6 +220,11 @@ impl AuthArgs {
         })
     }
 
+    /// The site published records link to.
+    pub fn site(&self) -> &str {
+        &self.openmeet_url
+    }
+
     /// Runs the identity enricher under `supervisor`, unless turned off.
     pub fn spawn_enricher(
         &self,

@@ -11,6 +11,7 @@ pub mod ingest;
 pub mod intake;
 pub mod migrate;
 pub mod project;
+pub mod publish;
 pub mod rebuild;
 pub mod reconcile;
 pub mod recurrence;

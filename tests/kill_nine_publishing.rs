@@ -1,0 +1,159 @@
+//! `publish --until-idle` (the publishing scheduler and the occurrence
+//! publisher, writing to a real PDS) killed with SIGKILL at points drawn
+//! from a seeded generator, then run to the end: every shared event is
+//! decided once and written once (one record each on the PDS, one request
+//! and one outcome each in the log, none failed), as a run never killed
+//! leaves them, and `audit verify` is clean (part of issue 23).
+
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use publish::occurrences::{CHECKPOINT, EVENT};
+use publish::{Resolver, ResolverConfig};
+use rand::{Rng, SeedableRng};
+use store::EventStore;
+
+#[path = "support/capture.rs"]
+#[allow(dead_code)]
+mod capture;
+#[path = "support/pds.rs"]
+mod pds;
+#[path = "support/world.rs"]
+#[allow(dead_code)]
+mod world;
+
+use world::{KEY, World};
+
+const AT: &str = "2026-11-20T10:00:00Z";
+const EVENTS: usize = 24;
+
+fn publishing(world: &World, pds: &pds::Pds) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_openmeet-sync"));
+    command
+        .args(["publish", "--until-idle", "--at", AT])
+        .env("DATABASE_URL", world.db.url())
+        .env("REDIS_KEY_PREFIX", &world.prefix)
+        .env("CREDENTIALS_KEY", KEY)
+        .env("PLC_URL", &pds.plc)
+        .env("HANDLE_RESOLVER_URL", &pds.url)
+        .env("ALLOW_PRIVATE_ADDRESSES", "true")
+        .env("OPENMEET_URL", "https://openmeet.test")
+        .env("RUST_LOG", "error");
+    command
+}
+
+fn started(mut command: Command) -> Child {
+    command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("publish starts")
+}
+
+/// The types of the events the publishing direction recorded, per
+/// occurrence stream.
+async fn recorded(world: &World) -> BTreeMap<String, Vec<String>> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT stream_id, event_type FROM eventstore.events \
+         WHERE event_type IN ('OccurrencePublishRequested', 'OccurrencePublished', \
+                              'OccurrencePublishFailed') \
+         ORDER BY global_position",
+    )
+    .fetch_all(world.store.pool())
+    .await
+    .unwrap();
+    let mut by_stream: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (stream, event_type) in rows {
+        by_stream.entry(stream).or_default().push(event_type);
+    }
+    by_stream
+}
+
+#[tokio::test]
+async fn publish_killed_at_random_points_writes_each_event_once() {
+    let pds = pds::Pds::start();
+    let world =
+        World::new(Resolver::new(&ResolverConfig::local(&pds.plc, &pds.url)).unwrap()).await;
+    let owner = pds.create_account("owner", "owner-app-password").await;
+    let (_, login) = world.log_in(&owner.handle, &owner.password).await;
+    let token = login["token"].as_str().unwrap().to_owned();
+    let mut names = vec![];
+    for n in 0..EVENTS {
+        let name = format!("Launch party {n}");
+        world.shared_openmeet_event(&name, &owner.did, &token).await;
+        names.push(name);
+    }
+
+    let seed: u64 = std::env::var("KILL_SEED")
+        .ok()
+        .and_then(|seed| seed.parse().ok())
+        .unwrap_or(7);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut kills = 0;
+    for round in 0..8 {
+        // The first run is killed at a time drawn at random (the
+        // scheduler's decisions, the first writes); later ones once the
+        // publisher has carried out requests up to a point drawn past
+        // where it stands, a few milliseconds after it passes it.
+        let mut child = started(publishing(&world, &pds));
+        if round == 0 {
+            tokio::time::sleep(Duration::from_millis(rng.random_range(50..400))).await;
+        } else {
+            let from = world.store.checkpoint(CHECKPOINT).await.unwrap().0;
+            let head = world.store.head().await.unwrap().0;
+            if from + 1 >= head {
+                child.wait().unwrap();
+                break;
+            }
+            let target = rng.random_range(from + 1..head);
+            while world.store.checkpoint(CHECKPOINT).await.unwrap().0 < target
+                && child.try_wait().unwrap().is_none()
+            {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(rng.random_range(0..30))).await;
+        }
+        if child.try_wait().unwrap().is_none() {
+            kills += 1;
+        }
+        child.kill().ok();
+        child.wait().unwrap();
+    }
+    let before_the_last_run: usize = pds.list_records(&owner.did, EVENT).await.len();
+    eprintln!(
+        "KILL_SEED={seed}: {kills} runs killed, {before_the_last_run} of {EVENTS} records written by them"
+    );
+    let output = publishing(&world, &pds).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let mut written: Vec<String> = pds
+        .list_records(&owner.did, EVENT)
+        .await
+        .iter()
+        .map(|record| record["value"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    written.sort();
+    names.sort();
+    assert_eq!(written, names, "one record per event (KILL_SEED={seed})");
+    let recorded = recorded(&world).await;
+    assert_eq!(recorded.len(), EVENTS, "{recorded:?}");
+    for (stream, types) in &recorded {
+        assert_eq!(
+            types,
+            &["OccurrencePublishRequested", "OccurrencePublished"],
+            "{stream}: decided once, written once (KILL_SEED={seed})"
+        );
+    }
+    world.reconcile().await;
+    let audit = projections::audit::verify::verify(&world.store, &|_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(audit.findings, vec![], "audit verify (KILL_SEED={seed})");
+    assert_eq!(audit.publishing_untimed, 0);
+    world.clean().await;
+}
