@@ -139,8 +139,11 @@ async fn publish_killed_at_random_points_writes_each_event_once() {
         .collect();
     written.sort();
     names.sort();
-    assert_eq!(written, names, "one record per event (KILL_SEED={seed})");
     let recorded = recorded(&world).await;
+    assert_eq!(
+        written, names,
+        "one record per event (KILL_SEED={seed}); recorded: {recorded:?}"
+    );
     assert_eq!(recorded.len(), EVENTS, "{recorded:?}");
     for (stream, types) in &recorded {
         assert_eq!(

@@ -13,6 +13,7 @@ pub mod audit;
 pub mod catalogue;
 pub mod checksum;
 pub mod decider;
+pub mod delivery;
 pub mod envelope;
 pub mod external_ref;
 pub mod identity;

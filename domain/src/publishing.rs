@@ -11,7 +11,7 @@
 //! occurrences to schedule and which writes to ask for. The publisher
 //! carries the writes out and records `OccurrencePublished`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -269,6 +269,21 @@ pub fn is_timed_decision(event: &RecordedEvent) -> bool {
             event.payload.event_type.as_str(),
             "OccurrenceScheduled" | "OccurrencePublishRequested"
         )
+}
+
+/// A record key for `occurrence` at `now` that no other occurrence has:
+/// its key at `now`, or at the first microsecond after it whose key is
+/// free; taken from then on.
+fn free_key(taken: &mut BTreeSet<String>, now: Timestamp, occurrence: OccurrenceId) -> String {
+    let subject = occurrence.0.to_string();
+    let mut at = now.as_unix_micros();
+    loop {
+        let key = record_key(Timestamp::from_unix_micros(at), &subject);
+        if taken.insert(key.clone()) {
+            return key;
+        }
+        at += 1;
+    }
 }
 
 /// The most deleted occurrences in a row looked past for the next one.
@@ -564,6 +579,14 @@ impl Publishing {
                 wanted.insert(*id, (details.clone(), sharing.clone(), None));
             }
         }
+        // A record key names one record of its repository: two
+        // occurrences must never share one, though keys taken at the same
+        // time differ only by a 10-bit clock id.
+        let mut taken: BTreeSet<String> = self
+            .occurrences
+            .values()
+            .filter_map(|state| state.requested.as_ref().map(|(rkey, _)| rkey.clone()))
+            .collect();
         for (id, (details, sharing, series)) in &wanted {
             let state = self.occurrences.get(id);
             let record = self.record(details, series.and_then(|s| self.series.get(&s)), sharing);
@@ -575,10 +598,10 @@ impl Publishing {
             if already {
                 continue;
             }
-            let rkey = state
-                .and_then(|s| s.requested.as_ref())
-                .map(|(rkey, _)| rkey.clone())
-                .unwrap_or_else(|| record_key(now, &id.0.to_string()));
+            let rkey = match state.and_then(|s| s.requested.as_ref()) {
+                Some((rkey, _)) => rkey.clone(),
+                None => free_key(&mut taken, now, *id),
+            };
             let swap = state.and_then(|s| s.written.clone());
             decisions.push(request(
                 *id,

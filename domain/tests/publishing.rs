@@ -259,6 +259,35 @@ fn a_standalone_event_is_published_once_and_the_recurrence_fields_are_optional()
 }
 
 #[test]
+fn events_shared_in_one_tick_each_get_a_record_key_of_their_own() {
+    // Keys taken at one instant differ only by a 10-bit clock id: among
+    // 300 events some would share one, and one record would overwrite
+    // another.
+    let mut state = Publishing::new(SITE);
+    for n in 0..300 {
+        let occurrence = OccurrenceId(Uuid::from_u128(1_000 + n));
+        state.follow(
+            &domain::occurrence::OccurrenceScheduled {
+                occurrence_id: occurrence,
+                series_id: None,
+                details: details("Launch party"),
+            }
+            .into(),
+        );
+        state.follow(&sharing(Owned::Occurrence(occurrence), true, false));
+    }
+    let put = puts(&tick(&mut state, "2026-11-20T10:00:00Z"));
+    let keys: std::collections::BTreeSet<&String> =
+        put.iter().map(|(_, rkey, _, _)| rkey).collect();
+    assert_eq!((put.len(), keys.len()), (300, 300));
+    assert!(
+        keys.iter()
+            .all(|key| domain::record_key::tid_micros(key).is_some()),
+        "each is a TID"
+    );
+}
+
+#[test]
 fn how_often_reads_the_rule() {
     let rule = |rule: &str| Recurrence {
         rule: rule.into(),

@@ -13,19 +13,16 @@
 //! back alone and recorded as rejected; when the commit itself fails
 //! because another writer moved an aggregate, the batch is decided again.
 
-use domain::attendance::{
-    Attendance, AttendanceCommand, ChangeRsvp, RsvpParked, WithdrawRsvp, attendance_stream,
-    parked_rsvps_stream,
-};
-use domain::decider::Decider;
-use domain::external_ref::{ExternalRefLinked, LocalRef, external_ref_stream, linked_target};
-use domain::identity::{Identity, IdentityCommand, UserId, identity_stream};
+use domain::attendance::{attendance_stream, parked_rsvps_stream};
+use domain::delivery::{Routing, Streams, Undecided};
+use domain::external_ref::external_ref_stream;
+use domain::identity::identity_stream;
 use domain::intake::{Change, Delivery, Parsed, parse, rejection};
-use domain::occurrence::{Occurrence, OccurrenceCommand, OccurrenceId};
+use domain::occurrence::OccurrenceId;
 use domain::rejection::Input;
 use std::ops::Range;
 
-use domain::{DomainEvent, EventId, EventMetadata, Origin, StreamId};
+use domain::StreamId;
 use store::{AppendError, Appended, EventStore, StoreError, StreamAppend};
 use thiserror::Error;
 use tokio::task::JoinHandle;
@@ -413,311 +410,34 @@ fn streams_read(parsed: &Parsed) -> Vec<StreamId> {
     }
 }
 
-/// The occurrence an event record stands for: the one it was published
-/// from, when it is ours, or the one imported from it.
-async fn occurrence_for<S: EventStore>(
-    session: &mut Session<'_, S>,
-    uri: &str,
-) -> Result<OccurrenceId, Failure> {
-    let link = external_ref_stream(uri);
-    Ok(
-        match linked_target(session.events(&link).await?.iter().map(|(_, e)| e)) {
-            Some(LocalRef::Occurrence(published)) => published,
-            _ => OccurrenceId::for_record(uri),
-        },
-    )
-}
-
+/// Decides what `delivery` means by the domain's rule
+/// ([`domain::delivery::decide`]), loading each stream it asks for, and
+/// stages what it decided.
 async fn decide<S: EventStore>(
     session: &mut Session<'_, S>,
     delivery: &Delivery,
 ) -> Result<Outcome, Failure> {
-    let at = delivery.observed_at;
-    match &delivery.change {
-        Change::EventVersion { uri, cid, record } => {
-            let (mut types, _) = observe_author(session, delivery).await?;
-            let occurrence_id = occurrence_for(session, uri).await?;
-            let stream = occurrence_id.stream();
-            let occurrence: Occurrence = replay(session, &stream).await?;
-            let command = OccurrenceCommand::Import {
-                uri: uri.clone(),
-                cid: cid.clone(),
-                record: record.clone(),
-                observed_at: at,
-            };
-            let events = occurrence.decide(&command, at).map_err(refused)?;
-            types.extend(stage(session, &stream, delivery, "", events).await?);
-            types.extend(unpark(session, occurrence_id).await?);
-            Ok(outcome(types))
-        }
-        Change::EventDeleted { uri } => {
-            let stream = occurrence_for(session, uri).await?.stream();
-            if session.events(&stream).await?.is_empty() {
-                return Err(Failure::Refused(
-                    "delete of an event record never imported: nothing to delete".into(),
-                ));
+    let mut streams = Streams::default();
+    loop {
+        match domain::delivery::decide(delivery, &streams) {
+            Err(Undecided::Needs(stream)) => {
+                let events = session.events(&stream).await?.to_vec();
+                streams.hold(stream, events);
             }
-            let occurrence: Occurrence = replay(session, &stream).await?;
-            let command = OccurrenceCommand::DeleteExternally {
-                uri: uri.clone(),
-                observed_at: at,
-            };
-            let events = occurrence.decide(&command, at).map_err(refused)?;
-            Ok(outcome(
-                stage(session, &stream, delivery, "", events).await?,
-            ))
-        }
-        Change::RsvpVersion {
-            uri,
-            cid,
-            subject_uri,
-            status,
-        } => {
-            let (mut types, attendee_id) = observe_author(session, delivery).await?;
-            let occurrence_id = occurrence_for(session, subject_uri).await?;
-            let change = ChangeRsvp {
-                occurrence_id,
-                attendee_id,
-                status: *status,
-                origin: Origin::Bluesky,
-                changed_at: at,
-                rsvp_uri: Some(uri.clone()),
-                rsvp_cid: Some(cid.clone()),
-            };
-            let link = external_ref_stream(uri);
-            let target = LocalRef::Rsvp {
-                occurrence_id,
-                attendee_id: change.attendee_id,
-            };
-            let linked_now = linked_target(session.events(&link).await?.iter().map(|(_, e)| e));
-            if linked_now != Some(target) {
-                let linked = ExternalRefLinked {
-                    uri: uri.clone(),
-                    cid: Some(cid.clone()),
-                    target,
-                };
-                types.extend(stage(session, &link, delivery, "link", vec![linked.into()]).await?);
-            }
-            if session.events(&occurrence_id.stream()).await?.is_empty() {
-                let parked = RsvpParked {
-                    subject_uri: subject_uri.clone(),
-                    rsvp: change.recorded(),
-                };
-                let stream = parked_rsvps_stream(occurrence_id);
-                let staged =
-                    stage(session, &stream, delivery, "parked", vec![parked.into()]).await?;
-                return Ok(if staged.is_empty() && types.is_empty() {
-                    Outcome::AlreadyApplied
-                } else {
-                    Outcome::Parked
+            Err(Undecided::Refused(reason)) => return Err(Failure::Refused(reason)),
+            Ok(routed) => {
+                for part in routed.parts {
+                    session.stage(&part.stream, part.events).await?;
+                }
+                return Ok(match routed.routing {
+                    Routing::Applied(types) => Outcome::Applied(types),
+                    Routing::AlreadyApplied => Outcome::AlreadyApplied,
+                    Routing::Parked => Outcome::Parked,
+                    Routing::Ignored(why) => Outcome::Ignored(why),
                 });
             }
-            let stream = attendance_stream(occurrence_id);
-            let attendance: Attendance = replay(session, &stream).await?;
-            let events = attendance
-                .decide(&AttendanceCommand::Change(change), at)
-                .unwrap_or_default();
-            types.extend(stage(session, &stream, delivery, "", events).await?);
-            Ok(outcome(types))
-        }
-        Change::RsvpDeleted { uri } => {
-            let link = external_ref_stream(uri);
-            let Some(LocalRef::Rsvp {
-                occurrence_id,
-                attendee_id,
-            }) = linked_target(session.events(&link).await?.iter().map(|(_, e)| e))
-            else {
-                return Err(Failure::Refused(
-                    "delete of an RSVP record never seen: nothing to withdraw".into(),
-                ));
-            };
-            let stream = attendance_stream(occurrence_id);
-            let mut attendance: Attendance = replay(session, &stream).await?;
-            if session.events(&occurrence_id.stream()).await?.is_empty() {
-                // The answer is parked until its event arrives: the
-                // withdrawal is recorded now, so unparking finds the
-                // answer withdrawn after it was given and skips it.
-                for (_, event) in session.events(&parked_rsvps_stream(occurrence_id)).await? {
-                    if let DomainEvent::RsvpParked(parked) = event {
-                        attendance = attendance.evolve(&parked.rsvp.clone().into());
-                    }
-                }
-            }
-            let withdraw = WithdrawRsvp {
-                occurrence_id,
-                attendee_id,
-                origin: Origin::Bluesky,
-                withdrawn_at: at,
-                rsvp_uri: Some(uri.clone()),
-            };
-            let events = attendance
-                .decide(&AttendanceCommand::Withdraw(withdraw), at)
-                .unwrap_or_default();
-            Ok(outcome(
-                stage(session, &stream, delivery, "", events).await?,
-            ))
-        }
-        Change::Identity { handle } => {
-            let Some(handle) = handle else {
-                return Ok(Outcome::Ignored(
-                    "an identity message without a handle changes nothing here".into(),
-                ));
-            };
-            change_identity(
-                session,
-                delivery,
-                IdentityCommand::ChangeHandle(handle.clone()),
-            )
-            .await
-        }
-        Change::Account { active, status } => {
-            let command = IdentityCommand::ChangeAccountStatus {
-                active: *active,
-                status: status.clone(),
-                observed_at: at,
-            };
-            change_identity(session, delivery, command).await
         }
     }
-}
-
-/// Identity and account messages come for every DID on the network; only
-/// those of DIDs known here are recorded.
-async fn change_identity<S: EventStore>(
-    session: &mut Session<'_, S>,
-    delivery: &Delivery,
-    command: IdentityCommand,
-) -> Result<Outcome, Failure> {
-    let stream = identity_stream(&delivery.did);
-    let identity: Identity = replay(session, &stream).await?;
-    if identity == Identity::Unknown {
-        return Ok(Outcome::Ignored(format!(
-            "{} is not known here",
-            delivery.did
-        )));
-    }
-    let events = identity
-        .decide(&command, delivery.observed_at)
-        .map_err(refused)?;
-    Ok(outcome(
-        stage(session, &stream, delivery, "", events).await?,
-    ))
-}
-
-/// The author of a record gets a shadow account unless it has one, or a
-/// full account; returns what was staged and the author's account (a full
-/// account that registered before its first record has an id of its own).
-async fn observe_author<S: EventStore>(
-    session: &mut Session<'_, S>,
-    delivery: &Delivery,
-) -> Result<(Vec<&'static str>, UserId), Failure> {
-    let stream = identity_stream(&delivery.did);
-    let identity: Identity = replay(session, &stream).await?;
-    let command = IdentityCommand::ObserveActivity {
-        did: delivery.did.clone(),
-        handle: None,
-        display_name: None,
-    };
-    let events = identity
-        .decide(&command, delivery.observed_at)
-        .map_err(refused)?;
-    let author = identity.profile().map_or_else(
-        || UserId::shadow_for(&delivery.did),
-        |profile| profile.user_id,
-    );
-    let staged = stage(session, &stream, delivery, "shadow-account", events).await?;
-    Ok((staged, author))
-}
-
-/// RSVPs parked for `occurrence_id` become answers now that it exists.
-async fn unpark<S: EventStore>(
-    session: &mut Session<'_, S>,
-    occurrence_id: OccurrenceId,
-) -> Result<Vec<&'static str>, Failure> {
-    let parked: Vec<(EventId, DomainEvent)> = session
-        .events(&parked_rsvps_stream(occurrence_id))
-        .await?
-        .to_vec();
-    let stream = attendance_stream(occurrence_id);
-    let mut types = vec![];
-    for (parked_id, event) in parked {
-        let DomainEvent::RsvpParked(parked) = event else {
-            continue;
-        };
-        let attendance: Attendance = replay(session, &stream).await?;
-        let change = ChangeRsvp::from(&parked.rsvp);
-        let at = change.changed_at;
-        let events = attendance
-            .decide(&AttendanceCommand::Change(change), at)
-            .unwrap_or_default();
-        let caused = |label: &str| EventMetadata {
-            event_id: EventId::caused_by(parked_id, label),
-            causation_id: Some(parked_id),
-            correlation_id: None,
-            origin: Origin::Bluesky,
-            actor: domain::Actor::system("ingest"),
-        };
-        types.extend(stage_labelled(session, &stream, "unparked", events, caused).await?);
-    }
-    Ok(types)
-}
-
-/// The state of `stream` as the session holds it.
-async fn replay<S: EventStore, D: Decider>(
-    session: &mut Session<'_, S>,
-    stream: &StreamId,
-) -> Result<D, StoreError> {
-    Ok(D::replay(
-        session.events(stream).await?.iter().map(|(_, e)| e),
-    ))
-}
-
-/// Stages `events` decided for `delivery` on `stream`: the types staged,
-/// none when nothing was decided or the message was applied before.
-async fn stage<S: EventStore>(
-    session: &mut Session<'_, S>,
-    stream: &StreamId,
-    delivery: &Delivery,
-    label: &str,
-    events: Vec<DomainEvent>,
-) -> Result<Vec<&'static str>, Failure> {
-    stage_labelled(session, stream, label, events, |label| {
-        delivery.metadata(label)
-    })
-    .await
-}
-
-/// Stages `events` on `stream`, the first with `metadata(label)` and the
-/// n-th after it with `metadata("label#n")`: the types staged, none when
-/// nothing was decided or the events were staged or stored before.
-async fn stage_labelled<S: EventStore>(
-    session: &mut Session<'_, S>,
-    stream: &StreamId,
-    label: &str,
-    events: Vec<DomainEvent>,
-    metadata: impl Fn(&str) -> EventMetadata,
-) -> Result<Vec<&'static str>, Failure> {
-    let types: Vec<&'static str> = events.iter().map(DomainEvent::event_type).collect();
-    let events = events
-        .into_iter()
-        .enumerate()
-        .map(|(n, event)| {
-            let label = if n == 0 {
-                label.to_owned()
-            } else {
-                format!("{label}#{n}")
-            };
-            (metadata(&label), event)
-        })
-        .collect();
-    // A message applied before, whose aggregate has moved on since, is
-    // found by its first event id: deciding again against the newer state
-    // would record the old version as a new change.
-    Ok(if session.stage(stream, events).await? {
-        types
-    } else {
-        vec![]
-    })
 }
 
 /// The outcomes, corrected for messages whose every part the store found
@@ -737,18 +457,6 @@ fn settled(
         }
     }
     outcomes
-}
-
-fn outcome(types: Vec<&'static str>) -> Outcome {
-    if types.is_empty() {
-        Outcome::AlreadyApplied
-    } else {
-        Outcome::Applied(types)
-    }
-}
-
-fn refused(err: impl std::fmt::Display) -> Failure {
-    Failure::Refused(err.to_string())
 }
 
 fn subject_of(parsed: &Parsed, message: Incoming<'_>) -> String {
