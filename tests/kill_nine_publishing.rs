@@ -1,14 +1,17 @@
-//! `publish --until-idle` (the publishing scheduler and the occurrence
-//! publisher, writing to a real PDS) killed with SIGKILL at points drawn
-//! from a seeded generator, then run to the end: every shared event is
-//! decided once and written once (one record each on the PDS, one request
-//! and one outcome each in the log, none failed), as a run never killed
-//! leaves them, and `audit verify` is clean (part of issue 23).
+//! The effectful followers killed with SIGKILL at points drawn from a
+//! seeded generator (`KILL_SEED`), then run to the end, against a real
+//! PDS: `publish --until-idle` (the publishing scheduler and the
+//! occurrence publisher) decides and writes every shared event once (one
+//! record each on the PDS, one request and one outcome each in the log,
+//! none failed) and `audit verify` is clean; `identities enrich
+//! --until-idle` records each new account's handle once. Both as a run
+//! never killed leaves them (part of issue 23).
 
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use publish::enrich::CHECKPOINT as ENRICHER;
 use publish::occurrences::{CHECKPOINT, EVENT};
 use publish::{Resolver, ResolverConfig};
 use rand::{Rng, SeedableRng};
@@ -41,6 +44,14 @@ fn publishing(world: &World, pds: &pds::Pds) -> Command {
         .env("OPENMEET_URL", "https://openmeet.test")
         .env("RUST_LOG", "error");
     command
+}
+
+/// The seed of this run's kill points.
+fn seed() -> u64 {
+    std::env::var("KILL_SEED")
+        .ok()
+        .and_then(|seed| seed.parse().ok())
+        .unwrap_or(7)
 }
 
 fn started(mut command: Command) -> Child {
@@ -85,10 +96,7 @@ async fn publish_killed_at_random_points_writes_each_event_once() {
         names.push(name);
     }
 
-    let seed: u64 = std::env::var("KILL_SEED")
-        .ok()
-        .and_then(|seed| seed.parse().ok())
-        .unwrap_or(7);
+    let seed = seed();
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut kills = 0;
     for round in 0..8 {
@@ -158,5 +166,88 @@ async fn publish_killed_at_random_points_writes_each_event_once() {
         .unwrap();
     assert_eq!(audit.findings, vec![], "audit verify (KILL_SEED={seed})");
     assert_eq!(audit.publishing_untimed, 0);
+    world.clean().await;
+}
+
+fn enriching(world: &World, pds: &pds::Pds) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_openmeet-sync"));
+    command
+        .args(["identities", "enrich", "--until-idle"])
+        .env("DATABASE_URL", world.db.url())
+        .env("PLC_URL", &pds.plc)
+        .env("HANDLE_RESOLVER_URL", &pds.url)
+        .env("ALLOW_PRIVATE_ADDRESSES", "true")
+        .env("RUST_LOG", "error");
+    command
+}
+
+#[tokio::test]
+async fn the_identity_enricher_killed_at_random_points_records_each_handle_once() {
+    let pds = pds::Pds::start();
+    let mut world =
+        World::new(Resolver::new(&ResolverConfig::local(&pds.plc, &pds.url)).unwrap()).await;
+    let mut accounts = vec![];
+    for n in 0..16 {
+        let account = pds.create_account(&format!("org{n}"), "app-password").await;
+        world
+            .import_event(&account.did, "e1", &format!("Meetup {n}"))
+            .await;
+        accounts.push(account);
+    }
+
+    let seed = seed();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut kills = 0;
+    for _ in 0..6 {
+        let mut child = started(enriching(&world, &pds));
+        let from = world.store.checkpoint(ENRICHER).await.unwrap().0;
+        let head = world.store.head().await.unwrap().0;
+        if from + 1 >= head {
+            child.wait().unwrap();
+            break;
+        }
+        let target = rng.random_range(from + 1..head);
+        while world.store.checkpoint(ENRICHER).await.unwrap().0 < target
+            && child.try_wait().unwrap().is_none()
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(rng.random_range(0..30))).await;
+        if child.try_wait().unwrap().is_none() {
+            kills += 1;
+        }
+        child.kill().ok();
+        child.wait().unwrap();
+    }
+    eprintln!("KILL_SEED={seed}: {kills} enricher runs killed");
+    let output = enriching(&world, &pds).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    for account in &accounts {
+        let stream = domain::identity::identity_stream(&account.did);
+        let handles: Vec<String> = world
+            .store
+            .read_streams(&[stream])
+            .await
+            .unwrap()
+            .iter()
+            .filter_map(
+                |recorded| match domain::DomainEvent::decode(&recorded.payload) {
+                    Ok(domain::DomainEvent::HandleChanged(changed)) => Some(changed.handle),
+                    _ => None,
+                },
+            )
+            .collect();
+        assert_eq!(
+            handles,
+            vec![account.handle.clone()],
+            "{}: its handle once (KILL_SEED={seed})",
+            account.did
+        );
+    }
     world.clean().await;
 }
