@@ -13,7 +13,7 @@ use domain::decider::Decider;
 use domain::skips::{ProjectionSkips, skips_stream};
 use domain::{DomainEvent, GlobalPosition, RecordedEvent};
 use futures::StreamExt;
-use store::{Advance, AppendError, EventStore, PgEventStore, StoreError, StreamAppend};
+use store::{Advance, AppendError, EventStore, Followers, PgEventStore, StoreError, StreamAppend};
 use thiserror::Error;
 use tracing::Instrument;
 
@@ -346,6 +346,7 @@ impl<F: Follower> Follow<F> {
     ) -> Result<(), FollowError> {
         let count: usize = parts.iter().map(|part| part.events.len()).sum();
         let advance = Advance {
+            followers: Followers::Writers,
             name: F::NAME.to_owned(),
             from: self.position,
             to,

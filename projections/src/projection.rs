@@ -6,6 +6,8 @@ use std::fmt;
 use domain::skips::ProjectionSkips;
 use domain::{DomainEvent, GlobalPosition, RecordedEvent};
 use sqlx::{PgConnection, PgPool};
+use store::postgres::checkpoints::{self, CheckpointError};
+use store::{Advance, Followers};
 use thiserror::Error;
 
 use crate::fold::fold;
@@ -192,14 +194,7 @@ impl Projection {
 
     /// The live checkpoint (0 when the projection never ran).
     pub async fn checkpoint(self, pool: &PgPool) -> Result<GlobalPosition, ProjectionError> {
-        let position: Option<i64> = sqlx::query_scalar(
-            "SELECT position FROM projections.checkpoints WHERE projection = $1",
-        )
-        .bind(self.name())
-        .fetch_optional(pool)
-        .await
-        .map_err(self.database("reading the checkpoint"))?;
-        Ok(GlobalPosition(position.unwrap_or(0) as u64))
+        Ok(checkpoints::position(pool, Followers::ReadModels, self.name()).await?)
     }
 
     /// Applies `events` (contiguous, after the checkpoint) to the tables in
@@ -267,19 +262,18 @@ impl Projection {
             return Err(self.locate_failure(conn, schema, decoded, source).await);
         }
         if let Some((from, to)) = checkpoint {
-            let moved = sqlx::query(
-                "INSERT INTO projections.checkpoints (projection, position) VALUES ($1, $3) \
-                 ON CONFLICT (projection) DO UPDATE SET position = $3 \
-                 WHERE projections.checkpoints.position = $2",
-            )
-            .bind(self.name())
-            .bind(from.0 as i64)
-            .bind(to.0 as i64)
-            .execute(&mut *tx)
-            .await
-            .map_err(self.database("moving the checkpoint"))?;
-            if moved.rows_affected() != 1 {
-                return Err(ProjectionError::ConcurrentRunner(self));
+            let advance = Advance {
+                followers: Followers::ReadModels,
+                name: self.name().to_owned(),
+                from,
+                to,
+            };
+            match advance.within(&mut tx).await {
+                Ok(()) => {}
+                Err(CheckpointError::Moved { .. }) => {
+                    return Err(ProjectionError::ConcurrentRunner(self));
+                }
+                Err(CheckpointError::Store(err)) => return Err(err.into()),
             }
         }
         tx.commit()

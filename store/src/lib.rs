@@ -11,5 +11,5 @@ pub mod snapshot;
 pub mod testkit;
 
 pub use port::{AppendError, Appended, EventStore, ExpectedVersion, StoreError, StreamAppend};
-pub use postgres::{Advance, PgEventStore};
+pub use postgres::{Advance, Followers, PgEventStore};
 pub use snapshot::{Snapshot, SnapshotError};

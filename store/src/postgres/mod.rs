@@ -10,7 +10,7 @@
 mod append;
 mod append_many;
 pub mod chain;
-mod checkpoints;
+pub mod checkpoints;
 mod errors;
 mod rows;
 mod subscription;
@@ -25,7 +25,7 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::PgPoolOptions;
 
 use crate::port::{AppendError, Appended, EventStore, ExpectedVersion, StoreError, StreamAppend};
-pub use checkpoints::Advance;
+pub use checkpoints::{Advance, Followers};
 use errors::classify;
 
 /// The sqlx migrations of the event store and the read models.
@@ -111,9 +111,10 @@ impl PgEventStore {
         append_many::append_many(&self.pool, &parts, Some(advance)).await
     }
 
-    /// Where the follower `name` stands in the log (0 when it never ran).
+    /// Where the write-side follower `name` stands in the log (0 when it
+    /// never ran).
     pub async fn checkpoint(&self, name: &str) -> Result<GlobalPosition, StoreError> {
-        checkpoints::position(&self.pool, name).await
+        checkpoints::position(&self.pool, Followers::Writers, name).await
     }
 
     /// Applies every pending migration.
