@@ -28,21 +28,26 @@ pub trait Handler: Serialize + DeserializeOwned + Send {
 }
 
 /// How often a snapshot is taken: after this many events, or this long,
-/// whichever comes first (and only when events were handled since).
+/// whichever comes first, and once the follower has caught up with the
+/// head after `caught_up` (so a restart of a follower that keeps up folds
+/// next to nothing); only when events were handled since the last one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SnapshotPolicy {
     /// Events handled since the last one.
     pub events: u64,
     /// Time since the last one.
     pub every: Duration,
+    /// Time since the last one, once caught up with the head.
+    pub caught_up: Duration,
 }
 
 impl Default for SnapshotPolicy {
-    /// Every 100,000 events or minute.
+    /// Every 100,000 events or minute, or 10 s once caught up.
     fn default() -> Self {
         Self {
             events: 100_000,
             every: Duration::from_secs(60),
+            caught_up: Duration::from_secs(10),
         }
     }
 }
@@ -54,6 +59,9 @@ pub struct Decide<H> {
     policy: SnapshotPolicy,
     since_snapshot: u64,
     snapshot_taken: Instant,
+    /// No snapshot was taken since the start: the first time it catches
+    /// up, it takes one (a start that folded much need not fold it again).
+    none_taken: bool,
 }
 
 impl<H: Handler> Decide<H> {
@@ -66,14 +74,22 @@ impl<H: Handler> Decide<H> {
     fn due_snapshot(
         &mut self,
         position: GlobalPosition,
+        caught_up: bool,
     ) -> Option<Result<Snapshot, SnapshotError>> {
+        let since = self.snapshot_taken.elapsed();
+        let wait = if caught_up {
+            self.policy.caught_up.min(self.policy.every)
+        } else {
+            self.policy.every
+        };
         let due = self.since_snapshot >= self.policy.events
-            || (self.since_snapshot > 0 && self.snapshot_taken.elapsed() >= self.policy.every);
+            || (self.since_snapshot > 0 && (since >= wait || self.none_taken && caught_up));
         if !due {
             return None;
         }
         self.since_snapshot = 0;
         self.snapshot_taken = Instant::now();
+        self.none_taken = false;
         Some(Snapshot::of(
             H::NAME,
             H::SHAPE,
@@ -127,8 +143,12 @@ impl<H: Handler> Follower for Decide<H> {
         Ok(parts(self.state.handle(recorded, event)))
     }
 
-    fn snapshot(&mut self, position: GlobalPosition) -> Option<Result<Snapshot, SnapshotError>> {
-        self.due_snapshot(position)
+    fn snapshot(
+        &mut self,
+        position: GlobalPosition,
+        caught_up: bool,
+    ) -> Option<Result<Snapshot, SnapshotError>> {
+        self.due_snapshot(position, caught_up)
     }
 }
 
@@ -186,8 +206,11 @@ impl<H: Handler> Follow<Decide<H>> {
             state,
             setup,
             policy,
-            since_snapshot: 0,
+            // What the start folded counts: once caught up, a snapshot
+            // spares the next start the same fold.
+            since_snapshot: checkpoint.0 - from.0,
             snapshot_taken: Instant::now(),
+            none_taken: true,
         };
         Ok((
             Follow::at(store, decide, checkpoint),

@@ -124,9 +124,14 @@ pub trait Follower: Send {
         event: &DomainEvent,
     ) -> impl Future<Output = Result<Vec<StreamAppend>, Self::Error>> + Send;
 
-    /// A snapshot of its state at `position`, when one is due; a follower
-    /// that keeps no state worth one never has one due.
-    fn snapshot(&mut self, _position: GlobalPosition) -> Option<Result<Snapshot, SnapshotError>> {
+    /// A snapshot of its state at `position`, when one is due (`caught_up`:
+    /// it has reached the head of the log); a follower that keeps no state
+    /// worth one never has one due.
+    fn snapshot(
+        &mut self,
+        _position: GlobalPosition,
+        _caught_up: bool,
+    ) -> Option<Result<Snapshot, SnapshotError>> {
         None
     }
 }
@@ -223,6 +228,7 @@ impl<F: Follower> Follow<F> {
                     source,
                 })?;
             if page.is_empty() {
+                self.snapshot_if_due(true).await;
                 return Ok(Done {
                     handled: self.done.handled - before.handled,
                     recorded: self.done.recorded - before.recorded,
@@ -244,7 +250,11 @@ impl<F: Follower> Follow<F> {
                     name: F::NAME,
                     source,
                 })?;
+            let caught_up = page.len() < PAGE;
             self.handle(&page).await?;
+            if caught_up {
+                self.snapshot_if_due(true).await;
+            }
         }
         Ok(())
     }
@@ -296,15 +306,15 @@ impl<F: Follower> Follow<F> {
                 .await?;
         }
         self.interrupted = false;
-        self.snapshot_if_due().await;
+        self.snapshot_if_due(false).await;
         Ok(())
     }
 
     /// Stores a snapshot of the follower's state where it stands, when one
     /// is due. A snapshot only saves time at a restart: one that fails is
     /// said, and the follower goes on.
-    async fn snapshot_if_due(&mut self) {
-        let taken = match self.follower.snapshot(self.position) {
+    async fn snapshot_if_due(&mut self, caught_up: bool) {
+        let taken = match self.follower.snapshot(self.position, caught_up) {
             None => return,
             Some(taken) => taken,
         };
