@@ -28,9 +28,11 @@ pub trait Handler: Serialize + DeserializeOwned + Send {
 }
 
 /// How often a snapshot is taken: after this many events, or this long,
-/// whichever comes first, and once the follower has caught up with the
-/// head after `caught_up` (so a restart of a follower that keeps up folds
-/// next to nothing); only when events were handled since the last one.
+/// whichever comes first; and once the follower has caught up with the
+/// head, after `caught_up`, or when a tenth of `events` were handled, or
+/// for the first time since its start (so a restart of a follower that
+/// keeps up folds little); only when events were handled since the last
+/// one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SnapshotPolicy {
     /// Events handled since the last one.
@@ -42,7 +44,8 @@ pub struct SnapshotPolicy {
 }
 
 impl Default for SnapshotPolicy {
-    /// Every 100,000 events or minute, or 10 s once caught up.
+    /// Every 100,000 events or minute; caught up, every 10,000 events or
+    /// 10 s.
     fn default() -> Self {
         Self {
             events: 100_000,
@@ -82,8 +85,15 @@ impl<H: Handler> Decide<H> {
         } else {
             self.policy.every
         };
+        // Caught up, a tenth of the events of a snapshot is worth one: a
+        // restart then folds little.
+        let worth = if caught_up {
+            self.none_taken || self.since_snapshot >= self.policy.events / 10
+        } else {
+            false
+        };
         let due = self.since_snapshot >= self.policy.events
-            || (self.since_snapshot > 0 && (since >= wait || self.none_taken && caught_up));
+            || (self.since_snapshot > 0 && (since >= wait || worth));
         if !due {
             return None;
         }
