@@ -62,6 +62,49 @@ fn started(mut command: Command) -> Child {
         .expect("publish starts")
 }
 
+/// Starts `command` up to `rounds` times, killing each run with SIGKILL a
+/// few milliseconds after the follower `checkpoint` passes a position
+/// drawn at random past where it stands (with `first_at_random_time`, the
+/// first run at a time drawn at random instead, to land among the first
+/// decisions), until it stands at the head. Returns how many runs were
+/// killed at work.
+async fn killed_at_random_points(
+    world: &World,
+    command: impl Fn() -> Command,
+    checkpoint: &str,
+    rounds: usize,
+    first_at_random_time: bool,
+) -> usize {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed());
+    let mut kills = 0;
+    for round in 0..rounds {
+        let mut child = started(command());
+        if round == 0 && first_at_random_time {
+            tokio::time::sleep(Duration::from_millis(rng.random_range(50..400))).await;
+        } else {
+            let from = world.store.checkpoint(checkpoint).await.unwrap().0;
+            let head = world.store.head().await.unwrap().0;
+            if from + 1 >= head {
+                child.wait().unwrap();
+                break;
+            }
+            let target = rng.random_range(from + 1..head);
+            while world.store.checkpoint(checkpoint).await.unwrap().0 < target
+                && child.try_wait().unwrap().is_none()
+            {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(rng.random_range(0..30))).await;
+        }
+        if child.try_wait().unwrap().is_none() {
+            kills += 1;
+        }
+        child.kill().ok();
+        child.wait().unwrap();
+    }
+    kills
+}
+
 /// The types of the events the publishing direction recorded, per
 /// occurrence stream.
 async fn recorded(world: &World) -> BTreeMap<String, Vec<String>> {
@@ -97,37 +140,8 @@ async fn publish_killed_at_random_points_writes_each_event_once() {
     }
 
     let seed = seed();
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let mut kills = 0;
-    for round in 0..8 {
-        // The first run is killed at a time drawn at random (the
-        // scheduler's decisions, the first writes); later ones once the
-        // publisher has carried out requests up to a point drawn past
-        // where it stands, a few milliseconds after it passes it.
-        let mut child = started(publishing(&world, &pds));
-        if round == 0 {
-            tokio::time::sleep(Duration::from_millis(rng.random_range(50..400))).await;
-        } else {
-            let from = world.store.checkpoint(CHECKPOINT).await.unwrap().0;
-            let head = world.store.head().await.unwrap().0;
-            if from + 1 >= head {
-                child.wait().unwrap();
-                break;
-            }
-            let target = rng.random_range(from + 1..head);
-            while world.store.checkpoint(CHECKPOINT).await.unwrap().0 < target
-                && child.try_wait().unwrap().is_none()
-            {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            tokio::time::sleep(Duration::from_millis(rng.random_range(0..30))).await;
-        }
-        if child.try_wait().unwrap().is_none() {
-            kills += 1;
-        }
-        child.kill().ok();
-        child.wait().unwrap();
-    }
+    let kills =
+        killed_at_random_points(&world, || publishing(&world, &pds), CHECKPOINT, 8, true).await;
     let before_the_last_run: usize = pds.list_records(&owner.did, EVENT).await.len();
     eprintln!(
         "KILL_SEED={seed}: {kills} runs killed, {before_the_last_run} of {EVENTS} records written by them"
@@ -196,29 +210,8 @@ async fn the_identity_enricher_killed_at_random_points_records_each_handle_once(
     }
 
     let seed = seed();
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let mut kills = 0;
-    for _ in 0..6 {
-        let mut child = started(enriching(&world, &pds));
-        let from = world.store.checkpoint(ENRICHER).await.unwrap().0;
-        let head = world.store.head().await.unwrap().0;
-        if from + 1 >= head {
-            child.wait().unwrap();
-            break;
-        }
-        let target = rng.random_range(from + 1..head);
-        while world.store.checkpoint(ENRICHER).await.unwrap().0 < target
-            && child.try_wait().unwrap().is_none()
-        {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(rng.random_range(0..30))).await;
-        if child.try_wait().unwrap().is_none() {
-            kills += 1;
-        }
-        child.kill().ok();
-        child.wait().unwrap();
-    }
+    let kills =
+        killed_at_random_points(&world, || enriching(&world, &pds), ENRICHER, 6, false).await;
     eprintln!("KILL_SEED={seed}: {kills} enricher runs killed");
     let output = enriching(&world, &pds).output().unwrap();
     assert!(
