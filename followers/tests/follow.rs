@@ -80,7 +80,7 @@ impl Handler for Counter {
 
     fn handle(&mut self, recorded: &RecordedEvent, _: &DomainEvent) -> Vec<Append> {
         self.seen += 1;
-        if self.seen % 3 != 0 {
+        if !self.seen.is_multiple_of(3) {
             return vec![];
         }
         vec![Append {
