@@ -38,9 +38,13 @@ pub async fn run(database_url: &str, args: ReconcileArgs) -> anyhow::Result<Exit
             .until_idle()
             .await
             .context("running the process manager")?;
+        let from = if started.from.0 == 0 {
+            "the log's start".to_owned()
+        } else {
+            format!("its snapshot at position {}", started.from)
+        };
         println!(
-            "process manager: state folded from position {} (its snapshot) to {}, positions {} to {} handled, {} decisions recorded",
-            started.from,
+            "process manager: state folded from {from} to position {}, positions {} to {} handled, {} decisions recorded",
             started.checkpoint,
             started.checkpoint,
             runner.position(),
