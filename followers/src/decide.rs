@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use store::{EventStore, ExpectedVersion, PgEventStore, StreamAppend};
 
-use crate::follow::{Follow, FollowError, Follower, PAGE, skips};
+use crate::follow::{Follow, FollowError, Follower, PAGE, decoded};
 use store::snapshot::encode;
 use store::{Snapshot, SnapshotError};
 
@@ -182,31 +182,14 @@ impl<H: Handler> Follow<Decide<H>> {
         let setup = encode(H::NAME, &fresh).map_err(|err| snapshot_failed(H::NAME, err))?;
         let (mut state, from) = resumed(&store, fresh, &setup, checkpoint).await;
         let mut folded = from;
-        let mut skipped = None;
         while folded < checkpoint {
             let limit = PAGE.min((checkpoint.0 - folded.0) as usize);
             let page = store.read_all(folded, limit).await.map_err(store_error)?;
             let Some(last) = page.last() else { break };
             folded = last.global_position;
             for recorded in &page {
-                match DomainEvent::decode(&recorded.payload) {
-                    Ok(event) => {
-                        state.handle(recorded, &event);
-                    }
-                    Err(err) => {
-                        let skips = match &skipped {
-                            Some(skips) => skips,
-                            None => skipped.insert(skips(&store, H::NAME).await?),
-                        };
-                        if !skips.is_skipped(H::NAME, recorded.global_position.0) {
-                            return Err(FollowError::Undecodable {
-                                name: H::NAME,
-                                position: recorded.global_position,
-                                event_type: recorded.payload.event_type.clone(),
-                                reason: err.to_string(),
-                            });
-                        }
-                    }
+                if let Some(event) = decoded(&store, H::NAME, recorded).await? {
+                    state.handle(recorded, &event);
                 }
             }
             progress(folded.0, checkpoint.0);

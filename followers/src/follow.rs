@@ -276,7 +276,7 @@ impl<F: Follower> Follow<F> {
             {
                 continue;
             }
-            if let Some(event) = self.decoded(recorded).await? {
+            if let Some(event) = decoded(&self.store, F::NAME, recorded).await? {
                 wanted.push((recorded, event));
             }
         }
@@ -376,29 +376,33 @@ impl<F: Follower> Follow<F> {
         self.done.recorded += count as u64;
         Ok(())
     }
+}
 
-    /// `recorded` decoded; `None` when it does not decode and an operator
-    /// recorded a skip of it for this follower.
-    async fn decoded(&self, recorded: &RecordedEvent) -> Result<Option<DomainEvent>, FollowError> {
-        let err = match DomainEvent::decode(&recorded.payload) {
-            Ok(event) => return Ok(Some(event)),
-            Err(err) => err,
-        };
-        if skips(&self.store, F::NAME)
-            .await?
-            .is_skipped(F::NAME, recorded.global_position.0)
-        {
-            tracing::warn!(follower = F::NAME, position = %recorded.global_position, error = %err,
-                "passed over an event that does not decode, by an operator's decision");
-            return Ok(None);
-        }
-        Err(FollowError::Undecodable {
-            name: F::NAME,
-            position: recorded.global_position,
-            event_type: recorded.payload.event_type.clone(),
-            reason: err.to_string(),
-        })
+/// `recorded` decoded; `None` when it does not decode and an operator
+/// recorded a skip of it for the follower `name`.
+pub(crate) async fn decoded(
+    store: &PgEventStore,
+    name: &'static str,
+    recorded: &RecordedEvent,
+) -> Result<Option<DomainEvent>, FollowError> {
+    let err = match DomainEvent::decode(&recorded.payload) {
+        Ok(event) => return Ok(Some(event)),
+        Err(err) => err,
+    };
+    if skips(store, name)
+        .await?
+        .is_skipped(name, recorded.global_position.0)
+    {
+        tracing::warn!(follower = name, position = %recorded.global_position, error = %err,
+            "passed over an event that does not decode, by an operator's decision");
+        return Ok(None);
     }
+    Err(FollowError::Undecodable {
+        name,
+        position: recorded.global_position,
+        event_type: recorded.payload.event_type.clone(),
+        reason: err.to_string(),
+    })
 }
 
 /// The operators' skips (`openmeet-sync skip-event`), folded by the
