@@ -3,19 +3,28 @@
 //! PDS: `publish --until-idle` (the publishing scheduler and the
 //! occurrence publisher) decides and writes every shared event once (one
 //! record each on the PDS, one request and one outcome each in the log,
-//! none failed) and `audit verify` is clean; `identities enrich
-//! --until-idle` records each new account's handle once. Both as a run
-//! never killed leaves them (part of issue 23).
+//! none failed) and `audit verify` is clean; the same command's RSVP
+//! publisher writes each OpenMeet answer to a Bluesky event once, in the
+//! attendee's repository; `identities enrich --until-idle` records each new
+//! account's handle once. All as a run never killed leaves them (part of
+//! issue 23).
 
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use axum::http::StatusCode;
+use domain::{DomainEvent, GlobalPosition};
+use ingest::apply::Outcome;
 use publish::enrich::CHECKPOINT as ENRICHER;
 use publish::occurrences::{CHECKPOINT, EVENT};
+use publish::rsvps::{CHECKPOINT as RSVP_PUBLISHER, RSVP};
 use publish::{Resolver, ResolverConfig};
 use rand::{Rng, SeedableRng};
+use serde_json::json;
 use store::EventStore;
+
+use uuid::Uuid;
 
 #[path = "support/capture.rs"]
 #[allow(dead_code)]
@@ -105,15 +114,13 @@ async fn killed_at_random_points(
     kills
 }
 
-/// The types of the events the publishing direction recorded, per
-/// occurrence stream.
-async fn recorded(world: &World) -> BTreeMap<String, Vec<String>> {
+/// The types among `types` of the events recorded, per stream.
+async fn recorded(world: &World, types: &[&str]) -> BTreeMap<String, Vec<String>> {
     let rows: Vec<(String, String)> = sqlx::query_as(
         "SELECT stream_id, event_type FROM eventstore.events \
-         WHERE event_type IN ('OccurrencePublishRequested', 'OccurrencePublished', \
-                              'OccurrencePublishFailed') \
-         ORDER BY global_position",
+         WHERE event_type = ANY($1) ORDER BY global_position",
     )
+    .bind(types)
     .fetch_all(world.store.pool())
     .await
     .unwrap();
@@ -161,7 +168,15 @@ async fn publish_killed_at_random_points_writes_each_event_once() {
         .collect();
     written.sort();
     names.sort();
-    let recorded = recorded(&world).await;
+    let recorded = recorded(
+        &world,
+        &[
+            "OccurrencePublishRequested",
+            "OccurrencePublished",
+            "OccurrencePublishFailed",
+        ],
+    )
+    .await;
     assert_eq!(
         written, names,
         "one record per event (KILL_SEED={seed}); recorded: {recorded:?}"
@@ -180,6 +195,142 @@ async fn publish_killed_at_random_points_writes_each_event_once() {
         .unwrap();
     assert_eq!(audit.findings, vec![], "audit verify (KILL_SEED={seed})");
     assert_eq!(audit.publishing_untimed, 0);
+    world.clean().await;
+}
+
+/// What the RSVP direction recorded, per answer (occurrence, attendee).
+async fn rsvp_outcomes(world: &World) -> BTreeMap<(Uuid, Uuid), Vec<&'static str>> {
+    let mut by_answer: BTreeMap<(Uuid, Uuid), Vec<&'static str>> = BTreeMap::new();
+    for recorded in world
+        .store
+        .read_all(GlobalPosition(0), 10_000)
+        .await
+        .unwrap()
+    {
+        let (answer, outcome) = match DomainEvent::decode(&recorded.payload).unwrap() {
+            DomainEvent::RsvpPublishRequested(event) => (
+                (event.occurrence_id, event.attendee_id),
+                "RsvpPublishRequested",
+            ),
+            DomainEvent::RsvpPublished(event) => {
+                ((event.occurrence_id, event.attendee_id), "RsvpPublished")
+            }
+            DomainEvent::RsvpPublishFailed(event) => (
+                (event.occurrence_id, event.attendee_id),
+                "RsvpPublishFailed",
+            ),
+            _ => continue,
+        };
+        by_answer
+            .entry((answer.0.0, answer.1.0))
+            .or_default()
+            .push(outcome);
+    }
+    by_answer
+}
+
+const ATTENDEES: usize = 4;
+const MEETUPS: usize = 3;
+
+#[tokio::test]
+async fn the_rsvp_publisher_killed_at_random_points_writes_each_answer_once() {
+    let pds = pds::Pds::start();
+    let mut world =
+        World::new(Resolver::new(&ResolverConfig::local(&pds.plc, &pds.url)).unwrap()).await;
+    let host = pds.create_account("host", "host-app-password").await;
+    let mut meetups = vec![];
+    for n in 0..MEETUPS {
+        let rkey = format!("3meetup{n}");
+        let record = json!({"$type": EVENT, "name": format!("Meetup {n}"),
+            "createdAt": "2026-12-01T10:00:00Z", "startsAt": "2026-12-08T18:00:00Z"});
+        let written = pds.put_record(&host, EVENT, &rkey, record.clone()).await;
+        let line = json!({"did": host.did, "time_us": 1_764_000_000_000_001i64 + n as i64,
+            "kind": "commit", "commit": {"rev": format!("3mptbypluud2{}", char::from(b'a' + n as u8)), "operation": "create",
+            "collection": EVENT, "rkey": rkey, "record": record, "cid": written["cid"]}});
+        let outcome = world.ingest(line.to_string()).await;
+        assert!(matches!(outcome, Outcome::Applied(_)), "{outcome:?}");
+        meetups.push(written["uri"].as_str().unwrap().to_owned());
+    }
+    let mut attendees = vec![];
+    for n in 0..ATTENDEES {
+        let account = pds
+            .create_account(&format!("guest{n}"), "guest-app-password")
+            .await;
+        let (status, login) = world.log_in(&account.handle, &account.password).await;
+        assert_eq!(status, StatusCode::OK, "{login}");
+        attendees.push((account, login["token"].as_str().unwrap().to_owned()));
+    }
+    world.project().await;
+    for uri in &meetups {
+        let slug = world.event_slug(uri).await;
+        for (_, token) in &attendees {
+            let (status, body) = world
+                .call(
+                    "POST",
+                    &format!("/api/events/{slug}/rsvp"),
+                    Some(token),
+                    Some(json!({"status": "attending"})),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+    }
+    world.reconcile().await;
+
+    let seed = seed();
+    let kills = killed_at_random_points(
+        &world,
+        || publishing(&world, &pds),
+        RSVP_PUBLISHER,
+        8,
+        false,
+    )
+    .await;
+    eprintln!("KILL_SEED={seed}: {kills} runs killed");
+    let output = publishing(&world, &pds).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let recorded = rsvp_outcomes(&world).await;
+    for (account, _) in &attendees {
+        let mut answered: Vec<(String, String)> = pds
+            .list_records(&account.did, RSVP)
+            .await
+            .iter()
+            .map(|record| {
+                let value = &record["value"];
+                (
+                    value["subject"]["uri"].as_str().unwrap().to_owned(),
+                    value["status"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        answered.sort();
+        let going: Vec<(String, String)> = meetups
+            .iter()
+            .map(|uri| (uri.clone(), "community.lexicon.calendar.rsvp#going".into()))
+            .collect();
+        assert_eq!(
+            answered, going,
+            "{}: one record per answer (KILL_SEED={seed}); recorded: {recorded:?}",
+            account.did
+        );
+    }
+    assert_eq!(recorded.len(), ATTENDEES * MEETUPS, "{recorded:?}");
+    for (answer, types) in &recorded {
+        assert_eq!(
+            types,
+            &["RsvpPublishRequested", "RsvpPublished"],
+            "{answer:?}: decided once, written once (KILL_SEED={seed})"
+        );
+    }
+    let audit = projections::audit::verify::verify(&world.store, &|_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(audit.findings, vec![], "audit verify (KILL_SEED={seed})");
     world.clean().await;
 }
 
