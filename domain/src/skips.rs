@@ -10,7 +10,7 @@ use thiserror::Error;
 
 use crate::catalogue::DomainEvent;
 use crate::decider::Decider;
-use crate::envelope::StreamId;
+use crate::envelope::{GlobalPosition, RecordedEvent, StreamId};
 use crate::text::{self, UnstorableText};
 use crate::time::Timestamp;
 
@@ -56,6 +56,16 @@ pub enum SkipError {
     Unstorable(#[from] UnstorableText),
 }
 
+/// A recorded skip that does not decode.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+#[error("the skip record at position {position} does not decode: {reason}")]
+pub struct UnreadableSkip {
+    /// Its position.
+    pub position: GlobalPosition,
+    /// What the decoder said.
+    pub reason: String,
+}
+
 /// Every position each read model passes over.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ProjectionSkips {
@@ -68,6 +78,23 @@ impl ProjectionSkips {
         self.skipped
             .get(projection)
             .is_some_and(|positions| positions.contains(&position))
+    }
+
+    /// The skips that the skips stream's `recorded` events hold. One that
+    /// does not decode is refused rather than passed over: what it skips
+    /// cannot be known, and guessing "nothing" would make a follower stop
+    /// on, or apply, an event an operator chose to pass over.
+    pub fn from_recorded(recorded: &[RecordedEvent]) -> Result<Self, UnreadableSkip> {
+        let events = recorded
+            .iter()
+            .map(|event| {
+                DomainEvent::decode(&event.payload).map_err(|err| UnreadableSkip {
+                    position: event.global_position,
+                    reason: err.to_string(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self::replay(&events))
     }
 
     /// How many positions `projection` passes over.
@@ -113,6 +140,46 @@ impl Decider for ProjectionSkips {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::envelope::{Actor, EncodedPayload, EventId, EventMetadata, Origin, StreamVersion};
+
+    fn recorded(position: u64, payload: EncodedPayload) -> RecordedEvent {
+        RecordedEvent {
+            stream_id: skips_stream(),
+            stream_version: StreamVersion(position),
+            global_position: GlobalPosition(position),
+            recorded_at: Timestamp::from_unix_micros(0),
+            metadata: EventMetadata {
+                event_id: EventId(uuid::Uuid::nil()),
+                causation_id: None,
+                correlation_id: None,
+                origin: Origin::OpenMeet,
+                actor: Actor::system("operator"),
+            },
+            payload,
+        }
+    }
+
+    #[test]
+    fn skips_are_read_from_their_records_and_one_that_does_not_decode_is_refused() {
+        let at = Timestamp::from_unix_micros(0);
+        let events = ProjectionSkips::default()
+            .decide(&skip(42, "a NUL in a record of 2026"), at)
+            .unwrap();
+        let good = recorded(3, events[0].encode());
+        let skips = ProjectionSkips::from_recorded(std::slice::from_ref(&good)).unwrap();
+        assert!(skips.is_skipped("occurrences", 42));
+
+        let mut garbled = events[0].encode();
+        garbled.bytes.truncate(2);
+        let refused = ProjectionSkips::from_recorded(&[good, recorded(9, garbled)]).unwrap_err();
+        assert_eq!(refused.position, GlobalPosition(9));
+        assert!(
+            refused
+                .to_string()
+                .starts_with("the skip record at position 9 does not decode"),
+            "{refused}"
+        );
+    }
 
     fn skip(position: u64, reason: &str) -> SkipEvent {
         SkipEvent {

@@ -9,8 +9,7 @@
 
 use std::future::Future;
 
-use domain::decider::Decider;
-use domain::skips::{ProjectionSkips, skips_stream};
+use domain::skips::{ProjectionSkips, UnreadableSkip, skips_stream};
 use domain::{DomainEvent, GlobalPosition, RecordedEvent};
 use futures::StreamExt;
 use store::{Advance, AppendError, EventStore, Followers, PgEventStore, StoreError, StreamAppend};
@@ -74,6 +73,16 @@ pub enum FollowError {
     Interrupted {
         /// The follower.
         name: &'static str,
+    },
+    /// An operator's skip record does not decode: what the follower is to
+    /// pass over cannot be known.
+    #[error("{name}: {source}")]
+    UnreadableSkip {
+        /// The follower.
+        name: &'static str,
+        /// Which record.
+        #[source]
+        source: UnreadableSkip,
     },
     /// Reading the log, its checkpoint or the operators' skips failed.
     #[error("{name}: {source}")]
@@ -405,9 +414,8 @@ pub(crate) async fn decoded(
     })
 }
 
-/// The operators' skips (`openmeet-sync skip-event`), folded by the
-/// domain's rule; a skip that does not decode is passed over, as it can
-/// only name positions.
+/// The operators' skips (`openmeet-sync skip-event`), read by the
+/// domain's rule, which refuses a skip record that does not decode.
 pub async fn skips(
     store: &PgEventStore,
     name: &'static str,
@@ -416,9 +424,6 @@ pub async fn skips(
         .read_streams(&[skips_stream()])
         .await
         .map_err(|source| FollowError::Store { name, source })?;
-    let skips: Vec<DomainEvent> = recorded
-        .iter()
-        .filter_map(|skip| DomainEvent::decode(&skip.payload).ok())
-        .collect();
-    Ok(ProjectionSkips::replay(&skips))
+    ProjectionSkips::from_recorded(&recorded)
+        .map_err(|source| FollowError::UnreadableSkip { name, source })
 }

@@ -78,13 +78,8 @@ pub enum ProjectionError {
     Store(#[from] store::StoreError),
     /// An operator's skip record does not decode: no projection can know
     /// what to pass over.
-    #[error("the skip record at position {position} does not decode: {reason}")]
-    UnreadableSkip {
-        /// Its position.
-        position: GlobalPosition,
-        /// What the decoder said.
-        reason: String,
-    },
+    #[error(transparent)]
+    UnreadableSkip(#[from] domain::skips::UnreadableSkip),
     /// The database failed outside any one event.
     #[error("projection {projection}: {operation} failed: {source}")]
     Database {

@@ -2,29 +2,16 @@
 //! (`openmeet-sync skip-event`): read from the log before folding, so a
 //! runner and a rebuild skip exactly the same events.
 
-use domain::decider::Decider;
+use domain::RecordedEvent;
 use domain::skips::{ProjectionSkips, skips_stream};
-use domain::{DomainEvent, RecordedEvent};
 use store::EventStore;
 
 use crate::projection::{Projection, ProjectionError};
 
-/// The recorded skips, folded by the domain's own rule.
+/// The recorded skips, read by the domain's own rule.
 pub async fn load(store: &impl EventStore) -> Result<ProjectionSkips, ProjectionError> {
     let recorded = store.read_streams(&[skips_stream()]).await?;
-    let mut events = Vec::with_capacity(recorded.len());
-    for event in &recorded {
-        match DomainEvent::decode(&event.payload) {
-            Ok(decoded) => events.push(decoded),
-            Err(err) => {
-                return Err(ProjectionError::UnreadableSkip {
-                    position: event.global_position,
-                    reason: err.to_string(),
-                });
-            }
-        }
-    }
-    Ok(ProjectionSkips::replay(&events))
+    Ok(ProjectionSkips::from_recorded(&recorded)?)
 }
 
 /// Whether `projection` passes over `event`; a pass is logged, since it
