@@ -116,8 +116,18 @@ impl Recurrence {
         };
         let zone = set.get_dt_start().timezone();
         let instant = |at: &DateTime<Tz>| Timestamp::from_datetime(at.to_utc());
+        // The rule as written, not as the crate prints it: its printer
+        // writes the first weekday of a month (`1MO`) as `MO`, every Monday
+        // (fmeringdal/rust-rrule#148, open).
+        let written = text
+            .lines()
+            .find_map(|line| {
+                let (name, value) = line.trim().split_once(':')?;
+                name.eq_ignore_ascii_case("RRULE").then(|| value.to_owned())
+            })
+            .unwrap_or_else(|| rule.to_string());
         let recurrence = Recurrence {
-            rule: rule.to_string(),
+            rule: written,
             time_zone: zone.name().to_owned(),
             starts_at: instant(set.get_dt_start()),
             exdates: set.get_exdate().iter().map(instant).collect(),

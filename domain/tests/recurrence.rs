@@ -137,6 +137,23 @@ fn monthly_by_weekday_and_last_friday() {
 }
 
 #[test]
+fn a_first_monday_read_from_ical_stays_monthly() {
+    let first_monday = Recurrence::from_ical(
+        "DTSTART;TZID=Europe/Berlin:20260202T144500\nRRULE:FREQ=MONTHLY;BYDAY=1MO",
+    )
+    .unwrap();
+    assert_eq!(first_monday.rule, "FREQ=MONTHLY;BYDAY=1MO");
+    assert_eq!(
+        rendered(&first_monday.schedule().unwrap().first(3).unwrap()),
+        [
+            "2026-02-02T14:45:00+01:00",
+            "2026-03-02T14:45:00+01:00",
+            "2026-04-06T14:45:00+02:00"
+        ]
+    );
+}
+
+#[test]
 fn bad_input_names_what_is_wrong() {
     let unknown_zone = Recurrence {
         time_zone: "Mars/Olympus".into(),
