@@ -11,6 +11,7 @@
 
 pub mod names;
 mod proposed;
+pub mod regions;
 pub mod review;
 pub mod rules;
 pub mod signals;
@@ -211,10 +212,10 @@ pub fn detect_for(
 ) -> Vec<Proposal> {
     let mut proposals = vec![];
     for group in groups(events, config) {
+        let (group, fit) = without_strays(group);
         if group.members.len() < config.min_members {
             continue;
         }
-        let fit = rules::fit(&group.times());
         for (part, fit) in split_at_cadence_change(group, fit, config) {
             match propose(organizer, &part, fit, config) {
                 Some(proposal) => proposals.push(proposal),
@@ -234,6 +235,25 @@ pub fn detect_for(
         }
     }
     proposals
+}
+
+/// The group without the members its rule finds stray (near no date of
+/// the rule left free), and the rule fitted again to the rest.
+fn without_strays(mut group: Group<'_>) -> (Group<'_>, Option<rules::Fit>) {
+    let fit = rules::fit(&group.times());
+    let Some(strays) = fit.as_ref().map(|fit| fit.strays.clone()) else {
+        return (group, fit);
+    };
+    if strays.is_empty() {
+        return (group, fit);
+    }
+    let mut n = 0;
+    group.members.retain(|_| {
+        n += 1;
+        !strays.contains(&(n - 1))
+    });
+    let fit = rules::fit(&group.times());
+    (group, fit)
 }
 
 /// What a second series costs against the dates one rule leaves

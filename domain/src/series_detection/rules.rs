@@ -17,8 +17,12 @@ pub struct Fit {
     pub start: NaiveDateTime,
     /// Dates the rule gives that no event takes (EXDATE).
     pub skipped: Vec<NaiveDateTime>,
-    /// The events off the rule (by index; RDATE).
+    /// The events off the rule near a date of it no event takes: moved
+    /// occurrences (by index; RDATE).
     pub moved: Vec<usize>,
+    /// The events off the rule and near no free date of it: not members
+    /// (a special, a one-off under the same name).
+    pub strays: Vec<usize>,
     /// The events on the rule.
     pub matched: usize,
 }
@@ -27,7 +31,7 @@ impl Fit {
     /// What the rule leaves unexplained: a moved event costs two, a
     /// skipped date one. Of rules that fit, the cheapest is chosen.
     pub fn cost(&self) -> usize {
-        2 * self.moved.len() + self.skipped.len()
+        2 * (self.moved.len() + self.strays.len()) + self.skipped.len()
     }
 
     /// How well the rule explains the group, from 0 to 1.
@@ -98,7 +102,8 @@ fn try_shape(
         .filter(|date| times.binary_search(date).is_err())
         .copied()
         .collect();
-    let moved: Vec<usize> = (0..times.len()).filter(|n| !matched[*n]).collect();
+    let off_rule: Vec<usize> = (0..times.len()).filter(|n| !matched[*n]).collect();
+    let (moved, strays) = moved_or_strays(times, &off_rule, &skipped, shape);
     // Most events on the rule, and most of the rule's dates taken.
     if on_rule < 2 || on_rule * 5 < times.len() * 3 || skipped.len() * 2 > on_rule {
         return None;
@@ -110,8 +115,43 @@ fn try_shape(
         start: anchor,
         skipped,
         moved,
+        strays,
         matched: on_rule,
     })
+}
+
+/// The events off the rule split into moved occurrences, each near a
+/// date of the rule that no event takes (and taking that date's place,
+/// once), and strays, near none: an occurrence is moved by a few days at
+/// most, never to where the rule gives none.
+fn moved_or_strays(
+    times: &[NaiveDateTime],
+    off_rule: &[usize],
+    skipped: &[NaiveDateTime],
+    shape: Shape,
+) -> (Vec<usize>, Vec<usize>) {
+    let reach = match shape {
+        Shape::Weekly(1) => Duration::days(3),
+        _ => Duration::days(7),
+    };
+    let mut free: Vec<NaiveDateTime> = skipped.to_vec();
+    let (mut moved, mut strays) = (vec![], vec![]);
+    for n in off_rule {
+        let nearest = free
+            .iter()
+            .enumerate()
+            .filter(|(_, date)| (**date - times[*n]).abs() <= reach)
+            .min_by_key(|(_, date)| (**date - times[*n]).abs())
+            .map(|(at, _)| at);
+        match nearest {
+            Some(at) => {
+                free.remove(at);
+                moved.push(*n);
+            }
+            None => strays.push(*n),
+        }
+    }
+    (moved, strays)
 }
 
 fn rule_dates(from: NaiveDate, until: NaiveDate, shape: Shape) -> Vec<NaiveDate> {

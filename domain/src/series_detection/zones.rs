@@ -20,7 +20,7 @@ use chrono::{NaiveDateTime, Offset, Timelike};
 use chrono_tz::{Africa, America, Asia, Atlantic, Australia, Europe, Pacific, Tz};
 use serde::{Deserialize, Serialize};
 
-use super::Candidate;
+use super::{Candidate, regions};
 use crate::occurrence::Place;
 use crate::recurrence::time_zone;
 
@@ -171,17 +171,27 @@ pub fn infer(members: &[&Candidate]) -> Inferred {
             ignored,
         };
     }
-    let located: Vec<Tz> = members
-        .iter()
-        .flat_map(|m| m.places.iter().map(move |place| (m, place)))
-        .filter_map(|(m, place)| match zone_of_place(place) {
-            Ok(zone) => zone,
-            Err(why) => {
-                ignored.push(format!("{}: {why}", m.uri));
-                None
+    let mut located: Vec<Tz> = vec![];
+    let mut countries: Vec<&'static [Tz]> = vec![];
+    for member in members {
+        for place in &member.places {
+            match zone_of_place(place) {
+                Ok(Evidence::Zone(zone)) => located.push(zone),
+                Ok(Evidence::Among(zones, unknown)) => {
+                    if let Some(region) = unknown {
+                        ignored.push(format!(
+                            "{}: region {region:?} is not one whose zone is known; \
+                             the zone is read from the times among its country's",
+                            member.uri
+                        ));
+                    }
+                    countries.push(zones);
+                }
+                Ok(Evidence::Nothing) => {}
+                Err(why) => ignored.push(format!("{}: {why}", member.uri)),
             }
-        })
-        .collect();
+        }
+    }
     if let Some(zone) = most_common(located) {
         return Inferred {
             zone,
@@ -189,7 +199,8 @@ pub fn infer(members: &[&Candidate]) -> Inferred {
             ignored,
         };
     }
-    let (zone, source) = match zone_of_times(members) {
+    let country = most_common_set(countries);
+    let (zone, source) = match zone_of_times(members, country.unwrap_or(&DISTINCT_RULES)) {
         Some(zone) => (zone, ZoneSource::Times),
         None => (chrono_tz::UTC, ZoneSource::Unknown),
     };
@@ -200,9 +211,40 @@ pub fn infer(members: &[&Candidate]) -> Inferred {
     }
 }
 
-/// The zone of a place, `None` when it says none; an error names a
-/// coordinate that is no coordinate.
-fn zone_of_place(place: &Place) -> Result<Option<Tz>, String> {
+/// What a place says of its zone.
+enum Evidence {
+    /// The zone.
+    Zone(Tz),
+    /// One of a country's zones; with the region given, when it is not
+    /// one the table knows.
+    Among(&'static [Tz], Option<String>),
+    /// Nothing.
+    Nothing,
+}
+
+/// The zones given most often; of those given equally often, the first.
+fn most_common_set(sets: Vec<&'static [Tz]>) -> Option<&'static [Tz]> {
+    let top = sets
+        .iter()
+        .map(|set| {
+            sets.iter()
+                .filter(|other| std::ptr::eq(*other, set))
+                .count()
+        })
+        .max()?;
+    sets.iter()
+        .find(|set| {
+            sets.iter()
+                .filter(|other| std::ptr::eq(**other, **set))
+                .count()
+                == top
+        })
+        .copied()
+}
+
+/// What a place says of its zone; an error names a coordinate that is no
+/// coordinate.
+fn zone_of_place(place: &Place) -> Result<Evidence, String> {
     let coordinates = match place {
         Place::Geo {
             latitude,
@@ -214,17 +256,13 @@ fn zone_of_place(place: &Place) -> Result<Option<Tz>, String> {
             longitude: Some(longitude),
             ..
         } => Some((latitude.as_str(), longitude.as_str())),
-        Place::Address { country, .. } => {
-            let code = country.trim().to_ascii_uppercase();
-            return Ok(ONE_ZONE_COUNTRIES
-                .iter()
-                .find(|(c, _)| *c == code)
-                .map(|(_, zone)| *zone));
-        }
+        Place::Address {
+            country, region, ..
+        } => return Ok(zone_of_address(country, region.as_deref())),
         _ => None,
     };
     let Some((latitude, longitude)) = coordinates else {
-        return Ok(None);
+        return Ok(Evidence::Nothing);
     };
     let degrees = |text: &str, limit: f64| {
         text.trim()
@@ -237,7 +275,27 @@ fn zone_of_place(place: &Place) -> Result<Option<Tz>, String> {
             "location ({latitude:?}, {longitude:?}) is not a coordinate"
         ));
     };
-    Ok(FINDER.get_tz_name(lng, lat).parse().ok())
+    Ok(FINDER
+        .get_tz_name(lng, lat)
+        .parse()
+        .map_or(Evidence::Nothing, Evidence::Zone))
+}
+
+/// The zone of an address: its country's, when it keeps one; its
+/// region's, when the table knows it; else the country's zones.
+fn zone_of_address(country: &str, region: Option<&str>) -> Evidence {
+    let code = country.trim().to_ascii_uppercase();
+    if let Some((_, zone)) = ONE_ZONE_COUNTRIES.iter().find(|(c, _)| *c == code) {
+        return Evidence::Zone(*zone);
+    }
+    match regions::region_zone(&code, region) {
+        Some(regions::AddressZone::One(zone)) => Evidence::Zone(zone),
+        Some(regions::AddressZone::Among {
+            zones,
+            unknown_region,
+        }) => Evidence::Among(zones, unknown_region),
+        None => Evidence::Nothing,
+    }
 }
 
 /// The first zone whose offset at each member's start is the one the
@@ -263,27 +321,34 @@ fn zone_of_offsets(members: &[&Candidate]) -> Option<Tz> {
     })
 }
 
-/// The zone in which the members' times of day repeat best, when one does
-/// better than UTC: their times change at daylight-saving dates only in
-/// the zone they were planned in.
-fn zone_of_times(members: &[&Candidate]) -> Option<Tz> {
-    let spread = |zone: Tz| {
-        let mut times: Vec<u32> = members
+/// The zone, among `candidates`, in which the members' times of day
+/// repeat best (their times change at daylight-saving dates only in the
+/// zone they were planned in) and at hours people meet at; `None` when
+/// UTC does as well. Of zones that do equally well, the first.
+fn zone_of_times(members: &[&Candidate], candidates: &[Tz]) -> Option<Tz> {
+    let fit = |zone: Tz| {
+        let local: Vec<NaiveDateTime> = members
             .iter()
-            .map(|m| minute_of_day(m.starts_at.to_datetime().with_timezone(&zone).naive_local()))
+            .map(|m| m.starts_at.to_datetime().with_timezone(&zone).naive_local())
             .collect();
+        let mut times: Vec<u32> = local.iter().map(|at| minute_of_day(*at)).collect();
         times.sort_unstable();
         times.dedup();
-        times.len()
+        let at_night = local.iter().filter(|at| at.hour() < EARLIEST_HOUR).count();
+        (times.len(), at_night)
     };
-    let in_utc = spread(chrono_tz::UTC);
-    DISTINCT_RULES
-        .into_iter()
-        .map(|zone| (spread(zone), zone))
-        .filter(|(times, _)| *times < in_utc)
-        .min_by_key(|(times, _)| *times)
+    let in_utc = fit(chrono_tz::UTC);
+    candidates
+        .iter()
+        .map(|zone| (fit(*zone), *zone))
+        .filter(|(fit, _)| *fit < in_utc || candidates.len() < DISTINCT_RULES.len())
+        .min_by_key(|(fit, _)| *fit)
         .map(|(_, zone)| zone)
 }
+
+/// Before this hour, local time, few events start: a zone that puts a
+/// series there is a worse reading of its times than one that does not.
+const EARLIEST_HOUR: u32 = 6;
 
 fn minute_of_day(at: NaiveDateTime) -> u32 {
     at.hour() * 60 + at.minute()
