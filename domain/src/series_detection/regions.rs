@@ -95,9 +95,12 @@ pub const COUNTRY_ZONES: [(&str, &[Tz]); 12] = [
     ("EC", &[America::Guayaquil, Pacific::Galapagos]),
 ];
 
-/// Regions, by country: the ISO 3166-2 code (without the country), the
-/// name people write, and the zone.
-pub const REGION_ZONES: [(&str, &[(&str, &str, Tz)]); 7] = [
+/// A region: its ISO 3166-2 code (without the country), the name people
+/// write, and its zone.
+pub type Region = (&'static str, &'static str, Tz);
+
+/// Regions, by country.
+pub const REGION_ZONES: [(&str, &[Region]); 7] = [
     ("US", US_STATES),
     ("CA", CA_PROVINCES),
     ("AU", AU_STATES),
@@ -107,7 +110,7 @@ pub const REGION_ZONES: [(&str, &[(&str, &str, Tz)]); 7] = [
     ("ID", ID_PROVINCES),
 ];
 
-const US_STATES: &[(&str, &str, Tz)] = &[
+const US_STATES: &[Region] = &[
     ("AL", "Alabama", America::Chicago),
     ("AK", "Alaska", America::Anchorage),
     ("AZ", "Arizona", America::Phoenix),
@@ -161,7 +164,7 @@ const US_STATES: &[(&str, &str, Tz)] = &[
     ("WY", "Wyoming", America::Denver),
 ];
 
-const CA_PROVINCES: &[(&str, &str, Tz)] = &[
+const CA_PROVINCES: &[Region] = &[
     ("AB", "Alberta", America::Edmonton),
     ("BC", "British Columbia", America::Vancouver),
     ("MB", "Manitoba", America::Winnipeg),
@@ -177,7 +180,7 @@ const CA_PROVINCES: &[(&str, &str, Tz)] = &[
     ("YT", "Yukon", America::Whitehorse),
 ];
 
-const AU_STATES: &[(&str, &str, Tz)] = &[
+const AU_STATES: &[Region] = &[
     ("ACT", "Australian Capital Territory", Australia::Sydney),
     ("NSW", "New South Wales", Australia::Sydney),
     ("NT", "Northern Territory", Australia::Darwin),
@@ -188,7 +191,7 @@ const AU_STATES: &[(&str, &str, Tz)] = &[
     ("WA", "Western Australia", Australia::Perth),
 ];
 
-const BR_STATES: &[(&str, &str, Tz)] = &[
+const BR_STATES: &[Region] = &[
     ("AC", "Acre", America::Rio_Branco),
     ("AL", "Alagoas", America::Maceio),
     ("AP", "Amapá", America::Belem),
@@ -218,7 +221,7 @@ const BR_STATES: &[(&str, &str, Tz)] = &[
     ("TO", "Tocantins", America::Araguaina),
 ];
 
-const MX_STATES: &[(&str, &str, Tz)] = &[
+const MX_STATES: &[Region] = &[
     ("AGU", "Aguascalientes", America::Mexico_City),
     ("BCN", "Baja California", America::Tijuana),
     ("BCS", "Baja California Sur", America::Mazatlan),
@@ -254,7 +257,7 @@ const MX_STATES: &[(&str, &str, Tz)] = &[
 ];
 
 /// The federal subjects where most of Russia's people live.
-const RU_SUBJECTS: &[(&str, &str, Tz)] = &[
+const RU_SUBJECTS: &[Region] = &[
     ("MOW", "Moscow", Europe::Moscow),
     ("MOS", "Moscow Oblast", Europe::Moscow),
     ("SPE", "Saint Petersburg", Europe::Moscow),
@@ -283,7 +286,7 @@ const RU_SUBJECTS: &[(&str, &str, Tz)] = &[
     ("KAM", "Kamchatka Krai", Asia::Kamchatka),
 ];
 
-const ID_PROVINCES: &[(&str, &str, Tz)] = &[
+const ID_PROVINCES: &[Region] = &[
     ("AC", "Aceh", Asia::Jakarta),
     ("SU", "North Sumatra", Asia::Jakarta),
     ("SB", "West Sumatra", Asia::Jakarta),
