@@ -224,22 +224,9 @@ enum Evidence {
 
 /// The zones given most often; of those given equally often, the first.
 fn most_common_set(sets: Vec<&'static [Tz]>) -> Option<&'static [Tz]> {
-    let top = sets
-        .iter()
-        .map(|set| {
-            sets.iter()
-                .filter(|other| std::ptr::eq(*other, set))
-                .count()
-        })
-        .max()?;
-    sets.iter()
-        .find(|set| {
-            sets.iter()
-                .filter(|other| std::ptr::eq(**other, **set))
-                .count()
-                == top
-        })
-        .copied()
+    let count = |set: &[Tz]| sets.iter().filter(|other| **other == set).count();
+    let top = sets.iter().map(|set| count(set)).max()?;
+    sets.iter().find(|set| count(set) == top).copied()
 }
 
 /// What a place says of its zone; an error names a coordinate that is no
