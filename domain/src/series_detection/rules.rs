@@ -69,8 +69,12 @@ pub fn fit(times: &[NaiveDateTime]) -> Option<Fit> {
     best.map(|(_, fit)| fit)
 }
 
+/// The shapes a series starting at `anchor` may have; of shapes that fit
+/// equally, the first is chosen, so a monthly rule comes before every four
+/// weeks, which people keep less often and which three monthly dates four
+/// weeks apart fit as well.
 fn shapes(anchor: NaiveDate) -> Vec<Shape> {
-    let mut shapes: Vec<Shape> = (1..=4).map(Shape::Weekly).collect();
+    let mut shapes: Vec<Shape> = (1..=3).map(Shape::Weekly).collect();
     let nth = (anchor.day0() / 7 + 1) as i8;
     if nth <= 4 {
         shapes.push(Shape::NthWeekday(nth));
@@ -79,6 +83,7 @@ fn shapes(anchor: NaiveDate) -> Vec<Shape> {
         shapes.push(Shape::NthWeekday(-1));
     }
     shapes.push(Shape::MonthDay);
+    shapes.push(Shape::Weekly(4));
     shapes
 }
 
@@ -104,8 +109,10 @@ fn try_shape(
         .collect();
     let off_rule: Vec<usize> = (0..times.len()).filter(|n| !matched[*n]).collect();
     let (moved, strays) = moved_or_strays(times, &off_rule, &skipped, shape);
-    // Most events on the rule, and most of the rule's dates taken.
-    if on_rule < 2 || on_rule * 5 < times.len() * 3 || skipped.len() * 2 > on_rule {
+    // Most events on the rule, and most of the rule's dates taken (a date
+    // a moved occurrence stands in for is taken).
+    let free = skipped.len() - moved.len();
+    if on_rule < 2 || on_rule * 5 < times.len() * 3 || free * 2 > on_rule {
         return None;
     }
     let (rule, pattern) = describe(anchor.date(), shape);

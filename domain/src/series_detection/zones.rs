@@ -310,8 +310,9 @@ fn zone_of_offsets(members: &[&Candidate]) -> Option<Tz> {
 
 /// The zone, among `candidates`, in which the members' times of day
 /// repeat best (their times change at daylight-saving dates only in the
-/// zone they were planned in) and at hours people meet at; `None` when
-/// UTC does as well. Of zones that do equally well, the first.
+/// zone they were planned in) and fall at hours people meet at; `None`
+/// when UTC does as well and no country narrows the candidates. Of zones
+/// that do equally well, the first.
 fn zone_of_times(members: &[&Candidate], candidates: &[Tz]) -> Option<Tz> {
     let fit = |zone: Tz| {
         let local: Vec<NaiveDateTime> = members
@@ -321,8 +322,8 @@ fn zone_of_times(members: &[&Candidate], candidates: &[Tz]) -> Option<Tz> {
         let mut times: Vec<u32> = local.iter().map(|at| minute_of_day(*at)).collect();
         times.sort_unstable();
         times.dedup();
-        let at_night = local.iter().filter(|at| at.hour() < EARLIEST_HOUR).count();
-        (times.len(), at_night)
+        let odd_hours: u32 = local.iter().map(|at| odd_hour(at.hour())).sum();
+        (times.len(), odd_hours)
     };
     let in_utc = fit(chrono_tz::UTC);
     candidates
@@ -333,9 +334,15 @@ fn zone_of_times(members: &[&Candidate], candidates: &[Tz]) -> Option<Tz> {
         .map(|(_, zone)| zone)
 }
 
-/// Before this hour, local time, few events start: a zone that puts a
-/// series there is a worse reading of its times than one that does not.
-const EARLIEST_HOUR: u32 = 6;
+/// How unusual an hour is to start an event at: none from 8 to 22, a
+/// little early in the morning or late at night, most at night.
+fn odd_hour(hour: u32) -> u32 {
+    match hour {
+        8..22 => 0,
+        6..8 | 22..24 => 1,
+        _ => 2,
+    }
+}
 
 fn minute_of_day(at: NaiveDateTime) -> u32 {
     at.hour() * 60 + at.minute()
