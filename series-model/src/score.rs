@@ -1,10 +1,13 @@
 //! What detection proposed against the truth: pairwise precision, recall
 //! and F1 over member pairs, and for each true series whether a proposal
-//! has exactly its members and its rule. A rule counts as exact when its
-//! RRULE line is the truth's and it gives the truth's occurrences for a
-//! year after the last member, as instants: a zone with the same changes
-//! under another name is the same rule; a weekday read in the wrong zone,
-//! or a zone whose clocks change on other dates, is not.
+//! has exactly its members and its rule, two ways:
+//! - **exact**, as issue 22 and the held-back set count it: the same RRULE
+//!   line, and the same DTSTART, EXDATE and RDATE dates as UTC instants
+//!   (a zone with other changes that gives the same instants so far is
+//!   the same rule);
+//! - **the next year right**: the same RRULE line, and the truth's
+//!   occurrences for a year after the last member, as instants: a zone
+//!   whose clocks change on other dates is found out.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -26,8 +29,10 @@ pub struct Tally {
     pub found: usize,
     /// Series proposed with exactly their members.
     pub whole: usize,
-    /// Of those, with their rule.
+    /// Of those, with their rule exact.
     pub exact: usize,
+    /// Of those, with a rule that gives the next year right.
+    pub ahead: usize,
 }
 
 impl Tally {
@@ -36,9 +41,15 @@ impl Tally {
         ratio(self.found, self.pairs)
     }
 
-    /// The share of series proposed whole with their rule.
+    /// The share of series proposed whole with their rule exact.
     pub fn rules(&self) -> f64 {
         ratio(self.exact, self.series)
+    }
+
+    /// The share of series proposed whole with a rule that gives the next
+    /// year right.
+    pub fn ahead(&self) -> f64 {
+        ratio(self.ahead, self.series)
     }
 }
 
@@ -77,29 +88,32 @@ impl Report {
     /// The report as Markdown tables.
     pub fn markdown(&self) -> String {
         let mut text = format!(
-            "{} series: precision {:.3}, recall {:.3}, **F1 {:.3}**, rules exact {}/{} (**{:.3}**)\n",
+            "{} series: precision {:.3}, recall {:.3}, **F1 {:.3}**, rules exact {}/{} (**{:.3}**), \
+             the next year right {:.3}\n",
             self.all.series,
             self.precision(),
             self.all.recall(),
             self.f1(),
             self.all.exact,
             self.all.series,
-            self.all.rules()
+            self.all.rules(),
+            self.all.ahead()
         );
         let mut dimension = "";
         for ((by, name), tally) in &self.by {
             if *by != dimension {
                 dimension = by;
                 text.push_str(&format!(
-                    "\n| {by} | series | recall | proposed whole | rules exact |\n|---|---|---|---|---|\n"
+                    "\n| {by} | series | recall | proposed whole | rules exact | next year right |\n|---|---|---|---|---|---|\n"
                 ));
             }
             text.push_str(&format!(
-                "| {name} | {} | {:.3} | {:.3} | {:.3} |\n",
+                "| {name} | {} | {:.3} | {:.3} | {:.3} | {:.3} |\n",
                 tally.series,
                 tally.recall(),
                 ratio(tally.whole, tally.series),
-                tally.rules()
+                tally.rules(),
+                tally.ahead()
             ));
         }
         text
@@ -150,9 +164,12 @@ pub fn score(scenarios: &[Scenario], proposals: &[Proposal]) -> Report {
                 pairs: own.len(),
                 found: own.intersection(&proposed).count(),
                 whole: usize::from(whole.is_some()),
-                exact: usize::from(whole.is_some_and(|p| same_rule(&p.rrule, series))),
+                exact: usize::from(
+                    whole.is_some_and(|p| as_instants(&p.rrule) == as_instants(&series.rrule)),
+                ),
+                ahead: usize::from(whole.is_some_and(|p| next_year_right(&p.rrule, series))),
             };
-            if tally.exact == 0 {
+            if tally.ahead == 0 {
                 report.misses.push(miss(scenario.seed, series, proposals));
             }
             add(&mut report.all, &tally);
@@ -184,6 +201,7 @@ fn add(total: &mut Tally, one: &Tally) {
     total.found += one.found;
     total.whole += one.whole;
     total.exact += one.exact;
+    total.ahead += one.ahead;
 }
 
 fn miss(seed: u64, series: &TrueSeries, proposals: &[Proposal]) -> String {
@@ -221,9 +239,35 @@ fn miss(seed: u64, series: &TrueSeries, proposals: &[Proposal]) -> String {
     )
 }
 
-/// Whether `proposed` is the `truth`'s rule: the same RRULE line, and the
-/// same occurrences for a year after the series' last member.
-fn same_rule(proposed: &str, series: &TrueSeries) -> bool {
+/// A rule's lines with each date as a UTC instant: `None` when a line
+/// names no zone the database knows or a date that is none.
+fn as_instants(rule: &str) -> Option<Vec<String>> {
+    rule.lines()
+        .map(|line| {
+            let Some((head, value)) = line.split_once(':') else {
+                return Some(line.to_owned());
+            };
+            let Some((kind, zone)) = head.split_once(";TZID=") else {
+                return Some(line.to_owned());
+            };
+            let zone: chrono_tz::Tz = zone.parse().ok()?;
+            let instants = value
+                .split(',')
+                .map(|local| {
+                    let local =
+                        chrono::NaiveDateTime::parse_from_str(local, "%Y%m%dT%H%M%S").ok()?;
+                    let at = local.and_local_timezone(zone).earliest()?.to_utc();
+                    Some(at.format("%Y%m%dT%H%M%SZ").to_string())
+                })
+                .collect::<Option<Vec<_>>>()?;
+            Some(format!("{kind}:{}", instants.join(",")))
+        })
+        .collect()
+}
+
+/// Whether `proposed` gives the next year of `series` right: the same
+/// RRULE line, and the same occurrences for a year after its last member.
+fn next_year_right(proposed: &str, series: &TrueSeries) -> bool {
     let rrule = |text: &str| {
         text.lines()
             .find(|line| line.starts_with("RRULE:"))

@@ -25,6 +25,9 @@ pub struct Fit {
     pub strays: Vec<usize>,
     /// The events on the rule.
     pub matched: usize,
+    /// How far the moved occurrences moved in all, in minutes: of rules
+    /// that leave as much unexplained, the one that moves them least wins.
+    pub displacement: i64,
 }
 
 impl Fit {
@@ -52,7 +55,7 @@ enum Shape {
 /// of them with few dates skipped.
 pub fn fit(times: &[NaiveDateTime]) -> Option<Fit> {
     let last = *times.last()?;
-    let mut best: Option<(usize, Fit)> = None;
+    let mut best: Option<((usize, usize, i64), Fit)> = None;
     // A moved first occurrence must not decide the rule: the first few
     // events each anchor candidates.
     for anchor in times.iter().take(3) {
@@ -60,7 +63,11 @@ pub fn fit(times: &[NaiveDateTime]) -> Option<Fit> {
             let Some(candidate) = try_shape(times, *anchor, last, shape) else {
                 continue;
             };
-            let cost = candidate.cost();
+            let cost = (
+                candidate.cost(),
+                candidate.strays.len(),
+                candidate.displacement,
+            );
             if best.as_ref().is_none_or(|(best_cost, _)| cost < *best_cost) {
                 best = Some((cost, candidate));
             }
@@ -108,7 +115,7 @@ fn try_shape(
         .copied()
         .collect();
     let off_rule: Vec<usize> = (0..times.len()).filter(|n| !matched[*n]).collect();
-    let (moved, strays) = moved_or_strays(times, &off_rule, &skipped, shape);
+    let (moved, strays, displacement) = moved_or_strays(times, &off_rule, &skipped, shape);
     // Most events on the rule, and most of the rule's dates taken (a date
     // a moved occurrence stands in for is taken).
     let free = skipped.len() - moved.len();
@@ -124,25 +131,27 @@ fn try_shape(
         moved,
         strays,
         matched: on_rule,
+        displacement,
     })
 }
 
 /// The events off the rule split into moved occurrences, each near a
 /// date of the rule that no event takes (and taking that date's place,
 /// once), and strays, near none: an occurrence is moved by a few days at
-/// most, never to where the rule gives none.
+/// most, never to where the rule gives none. With how far the moved ones
+/// moved, in minutes.
 fn moved_or_strays(
     times: &[NaiveDateTime],
     off_rule: &[usize],
     skipped: &[NaiveDateTime],
     shape: Shape,
-) -> (Vec<usize>, Vec<usize>) {
+) -> (Vec<usize>, Vec<usize>, i64) {
     let reach = match shape {
         Shape::Weekly(1) => Duration::days(3),
         _ => Duration::days(7),
     };
     let mut free: Vec<NaiveDateTime> = skipped.to_vec();
-    let (mut moved, mut strays) = (vec![], vec![]);
+    let (mut moved, mut strays, mut displacement) = (vec![], vec![], 0);
     for n in off_rule {
         let nearest = free
             .iter()
@@ -152,13 +161,13 @@ fn moved_or_strays(
             .map(|(at, _)| at);
         match nearest {
             Some(at) => {
-                free.remove(at);
+                displacement += (free.remove(at) - times[*n]).num_minutes().abs();
                 moved.push(*n);
             }
             None => strays.push(*n),
         }
     }
-    (moved, strays)
+    (moved, strays, displacement)
 }
 
 fn rule_dates(from: NaiveDate, until: NaiveDate, shape: Shape) -> Vec<NaiveDate> {
