@@ -462,8 +462,18 @@ fn propose(
     let starts: Vec<Timestamp> = group.iter().map(|m| m.event.starts_at).collect();
     let from = *starts.iter().min()?;
     let until = *starts.iter().max()?;
-    // The rule must give exactly the members' start times.
+    // The rule must give exactly the members' start times, and say so
+    // without contradicting itself.
     if recurrence.schedule().ok()?.between(from, until).ok()? != starts {
+        return None;
+    }
+    let bare = Recurrence {
+        exdates: vec![],
+        rdates: vec![],
+        ..recurrence.clone()
+    };
+    let rule_dates = bare.schedule().ok()?.between(from, until).ok()?;
+    if !consistent(&rule_dates, &recurrence, &starts) {
         return None;
     }
     let series_name = most_common(group.iter().map(|m| m.series_name.as_str()))?.to_owned();
@@ -514,6 +524,18 @@ fn propose(
             pairs: pair_scores(group, &fit.moved, config),
         },
     })
+}
+
+/// Whether `recurrence`'s EXDATEs and RDATEs agree with `rule_dates`, the
+/// dates its rule alone gives, and with `starts`, the members' starts: an
+/// RDATE on a date the rule already gives, an EXDATE on a date it does
+/// not give, or an EXDATE where a member stands each say two things at
+/// once.
+fn consistent(rule_dates: &[Timestamp], recurrence: &Recurrence, starts: &[Timestamp]) -> bool {
+    let redundant = recurrence.rdates.iter().any(|at| rule_dates.contains(at));
+    let pointless = recurrence.exdates.iter().any(|at| !rule_dates.contains(at));
+    let removes_a_member = recurrence.exdates.iter().any(|at| starts.contains(at));
+    !(redundant || pointless || removes_a_member)
 }
 
 fn pair_scores(group: &[Placed], moved: &[usize], config: &DetectionConfig) -> Vec<PairScore> {
@@ -633,6 +655,41 @@ mod tests {
                 (8, "weekly on Wednesday".to_owned())
             ]
         );
+    }
+
+    #[test]
+    fn an_rdate_the_rule_gives_or_an_exdate_on_a_member_is_a_contradiction() {
+        let at = |text: &str| Timestamp::parse_rfc3339(text).unwrap();
+        let weekly = [
+            at("2026-01-06T18:00:00Z"),
+            at("2026-01-13T18:00:00Z"),
+            at("2026-01-20T18:00:00Z"),
+        ];
+        let rule = |exdates: Vec<Timestamp>, rdates: Vec<Timestamp>| Recurrence {
+            rule: "FREQ=WEEKLY;BYDAY=TU".into(),
+            time_zone: "UTC".into(),
+            starts_at: weekly[0],
+            exdates,
+            rdates,
+        };
+        let moved = at("2026-01-14T18:00:00Z");
+        let members = [weekly[0], moved, weekly[2]];
+        assert!(consistent(
+            &weekly,
+            &rule(vec![weekly[1]], vec![moved]),
+            &members
+        ));
+        assert!(!consistent(
+            &weekly,
+            &rule(vec![], vec![weekly[1]]),
+            &weekly
+        ));
+        assert!(!consistent(
+            &weekly,
+            &rule(vec![weekly[1]], vec![weekly[1]]),
+            &weekly
+        ));
+        assert!(!consistent(&weekly, &rule(vec![moved], vec![]), &members));
     }
 
     #[test]

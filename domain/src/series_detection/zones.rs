@@ -471,13 +471,27 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn any_zone_name_or_coordinate_text_infers_a_zone_without_panicking(
+        fn any_zone_name_coordinate_or_address_text_infers_a_zone_without_panicking(
             zone in proptest::option::of(".{0,40}"),
             latitude in "[-+0-9.eE]{0,12}|.{0,12}",
             longitude in "[-+0-9.eE]{0,12}|.{0,12}",
+            country in "US|us|BR|AU|[A-Z]{2}|.{0,6}",
+            region in proptest::option::of("[A-Z]{2,3}|[A-Z]{2}-[A-Z]{2}|.{0,24}"),
             seconds in 0i64..4_000_000_000,
         ) {
-            let mut member = event(1, "2026-01-01T00:00:00Z", vec![geo(&latitude, &longitude)]);
+            let address = Place::Address {
+                country,
+                postal_code: None,
+                region,
+                locality: None,
+                street: None,
+                name: None,
+            };
+            let mut member = event(
+                1,
+                "2026-01-01T00:00:00Z",
+                vec![geo(&latitude, &longitude), address],
+            );
             member.starts_at = Timestamp::from_unix_micros(seconds * 1_000_000);
             member.time_zone = zone;
             let named = member.time_zone.as_deref().and_then(|name| time_zone(name).ok());
@@ -490,6 +504,47 @@ mod tests {
                 None => proptest::prop_assert_ne!(inferred.source, ZoneSource::Record),
             }
         }
+    }
+
+    #[test]
+    fn a_region_names_its_zone_and_one_nobody_knows_is_said() {
+        let address = |region: &str| {
+            vec![Place::Address {
+                country: "US".into(),
+                postal_code: None,
+                region: Some(region.into()),
+                locality: None,
+                street: None,
+                name: None,
+            }]
+        };
+        // A weekly 19:00 in Denver, before and after the US change.
+        let colorado = [
+            event(1, "2026-03-03T02:00:00Z", address("Colorado")),
+            event(2, "2026-03-10T01:00:00Z", address("Colorado")),
+        ];
+        let inferred = infer(&colorado.iter().collect::<Vec<_>>());
+        assert_eq!(
+            (inferred.zone, inferred.source),
+            (chrono_tz::America::Denver, ZoneSource::Location)
+        );
+        let unknown = [
+            event(1, "2026-03-03T02:00:00Z", address("Atlantis")),
+            event(2, "2026-03-10T01:00:00Z", address("Atlantis")),
+        ];
+        let inferred = infer(&unknown.iter().collect::<Vec<_>>());
+        assert_eq!(inferred.source, ZoneSource::Times);
+        assert!(
+            regions::country_zones("US")
+                .unwrap()
+                .contains(&inferred.zone),
+            "{inferred:?}"
+        );
+        assert_eq!(
+            inferred.ignored[0],
+            "at://did:plc:o/community.lexicon.calendar.event/1: region \"Atlantis\" is not one \
+             whose zone is known; the zone is read from the times among its country's"
+        );
     }
 
     #[test]
