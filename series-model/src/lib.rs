@@ -25,7 +25,30 @@ pub use generate::{Perturbation, Record, RuleKind, Scenario, TrueSeries, scenari
 pub use places::PlaceMode;
 pub use score::{Report, Tally, score};
 
+use domain::series_detection::{Candidate, DetectionConfig, detect};
+
 /// Whether `seed` belongs to the third of the seeds kept out of tuning.
 pub fn is_held_out(seed: u64) -> bool {
     seed.is_multiple_of(3)
+}
+
+/// Draws `count` scenarios from the held-out seeds (or the others), runs
+/// detection over their records with the default settings, and scores
+/// it; an error names a record detection could not read.
+pub fn evaluate(held_out: bool, count: usize) -> Result<Report, String> {
+    let scenarios: Vec<Scenario> = (0..)
+        .filter(|seed| is_held_out(*seed) == held_out)
+        .take(count)
+        .map(scenario)
+        .collect();
+    let mut proposals = vec![];
+    for scenario in &scenarios {
+        let candidates: Vec<Candidate> = scenario
+            .records
+            .iter()
+            .map(|record| Candidate::from_record(&record.uri, &record.json))
+            .collect::<Result<_, _>>()?;
+        proposals.extend(detect(&candidates, &DetectionConfig::default()));
+    }
+    Ok(score(&scenarios, &proposals))
 }
