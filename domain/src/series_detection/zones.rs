@@ -7,10 +7,13 @@
 //! 1. a zone the record names (its `timezone`, an OpenMeet event's zone),
 //!    or the zone whose offsets are those `startsAt` was written with;
 //! 2. where it happens: coordinates (zone boundaries shipped by `tzf-rs`),
-//!    or an address in a country that keeps one zone;
-//! 3. the zone, among those with distinct daylight-saving rules, in which
-//!    the members' times of day repeat best across the changes in their
-//!    span (a guess: it lowers the confidence);
+//!    an address in a country that keeps one zone, or in a region whose
+//!    zone [`super::regions`] knows;
+//! 3. the zone, among the zones of the country an address names (else
+//!    among those with distinct daylight-saving rules), in which the
+//!    members' times of day repeat best across the changes in their span
+//!    and fall at the hours people meet at (a guess: it lowers the
+//!    confidence);
 //! 4. UTC, when nothing tells.
 
 use std::collections::BTreeMap;
@@ -97,8 +100,8 @@ const DISTINCT_RULES: [Tz; 24] = [
 
 /// Countries that keep one zone (ISO 3166 code → IANA zone), from the
 /// IANA database's `zone1970.tab`. No maintained crate maps a country to
-/// its zones; a country with several (US, CA, AU, BR, MX, RU, …) is not
-/// here and is left to the other evidence.
+/// its zones; a country with several (US, CA, AU, BR, MX, RU, …) is in
+/// [`super::regions`].
 const ONE_ZONE_COUNTRIES: [(&str, Tz); 40] = [
     ("AT", Europe::Vienna),
     ("BE", Europe::Brussels),
