@@ -31,8 +31,8 @@ pub struct Fit {
 }
 
 impl Fit {
-    /// What the rule leaves unexplained: a moved event costs two, a
-    /// skipped date one. Of rules that fit, the cheapest is chosen.
+    /// What the rule leaves unexplained: a moved event or a stray costs
+    /// two, a skipped date one. Of rules that fit, the cheapest is chosen.
     pub fn cost(&self) -> usize {
         2 * (self.moved.len() + self.strays.len()) + self.skipped.len()
     }
