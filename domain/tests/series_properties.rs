@@ -1,6 +1,7 @@
 //! Series detection as properties: a generated series is found with its
-//! rule whatever its zone, start and skipped date, and the order in which
-//! events arrive changes nothing.
+//! rule whatever its zone, start and skipped date, the order in which
+//! events arrive changes nothing, and records with anything in their
+//! times, zones and places are read or refused by name, never a panic.
 
 use chrono::{Duration, NaiveDate, TimeZone};
 use domain::Timestamp;
@@ -83,5 +84,51 @@ proptest! {
         }
         let config = DetectionConfig::default();
         prop_assert_eq!(detect(&events, &config), detect(&shuffled, &config));
+    }
+
+    #[test]
+    fn records_with_anything_in_times_zones_and_places_never_panic(
+        starts in "2026-0[1-9]-[0-2][0-9]T[0-2][0-9]:[0-5][0-9]:00(Z|[+-][01][0-9]:[0-5][0-9])|.{0,30}",
+        zone in proptest::option::of("Europe/Berlin|America/New_York|.{0,30}"),
+        country in "US|BR|DE|[A-Z]{2}|.{0,6}",
+        region in "NY|Texas|[A-Z]{2,3}|.{0,20}",
+        latitude in "-?[0-9]{1,3}\\.[0-9]{1,4}|.{0,10}",
+        longitude in "-?[0-9]{1,3}\\.[0-9]{1,4}|.{0,10}",
+    ) {
+        let record = |week: i64| {
+            serde_json::json!({
+                "$type": "community.lexicon.calendar.event",
+                "name": "Meetup",
+                "createdAt": "2026-01-01T00:00:00Z",
+                "startsAt": shifted(&starts, week),
+                "timezone": zone,
+                "locations": [
+                    {"$type": "community.lexicon.location.address", "country": country, "region": region},
+                    {"$type": "community.lexicon.location.geo", "latitude": latitude, "longitude": longitude},
+                ],
+            })
+            .to_string()
+        };
+        let mut candidates = vec![];
+        for week in 0..4 {
+            let uri = format!("at://did:plc:o/community.lexicon.calendar.event/w{week}");
+            match Candidate::from_record(&uri, &record(week)) {
+                Ok(candidate) => candidates.push(candidate),
+                Err(why) => prop_assert!(why.contains(&uri), "{why}"),
+            }
+        }
+        for proposal in detect(&candidates, &DetectionConfig::default()) {
+            prop_assert!(proposal.uris.len() >= 3);
+            prop_assert!(domain::recurrence::Recurrence::from_ical(&proposal.rrule).is_ok());
+        }
+    }
+}
+
+/// `starts` a week later per `week` when it is an RFC 3339 time, else as
+/// it is.
+fn shifted(starts: &str, week: i64) -> String {
+    match chrono::DateTime::parse_from_rfc3339(starts) {
+        Ok(at) => (at + Duration::weeks(week)).to_rfc3339(),
+        Err(_) => starts.to_owned(),
     }
 }
