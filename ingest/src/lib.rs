@@ -3,6 +3,7 @@
 //! processor, and the processor that turns bus messages into domain events.
 
 pub mod apply;
+pub mod backfill;
 pub mod backoff;
 pub mod bus;
 pub mod capture;

@@ -8,6 +8,7 @@
 
 #![warn(missing_docs)]
 
+pub mod backfill;
 pub mod credentials;
 pub mod egress;
 pub mod enrich;

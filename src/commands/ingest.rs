@@ -1,6 +1,6 @@
-//! `openmeet-sync ingest consume|process`: the firehose consumer feeding the
-//! NATS JetStream bus, and the processor turning bus messages into domain
-//! events.
+//! `openmeet-sync ingest consume|process|backfill`: the firehose consumer
+//! feeding the NATS JetStream bus, the processor turning bus messages into
+//! domain events, and the backfill reading records from their PDS.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -75,6 +75,10 @@ pub enum IngestCommand {
         #[arg(long, default_value_t = 10)]
         ack_wait_secs: u64,
     },
+    /// Read DIDs' calendar records from their own PDS and apply them
+    /// through the same intake as the firehose (what the firehose cannot
+    /// give back: a new deployment, a cursor older than the source keeps).
+    Backfill(super::backfill::BackfillArgs),
 }
 
 /// Runs an ingest subcommand.
@@ -83,23 +87,13 @@ pub async fn run(
     bus_args: BusArgs,
     command: IngestCommand,
 ) -> anyhow::Result<ExitCode> {
-    let registry = Registry::new();
-    let metrics = IngestMetrics::register(&registry).context("register metrics")?;
-    if let Some(address) = bus_args.metrics_listen {
-        serve_metrics(address, registry.clone()).await?;
-    }
-    let bus = Bus::connect(BusConfig {
-        url: bus_args.nats_url,
-        stream: bus_args.stream,
-        root: bus_args.subject_root,
-    })
-    .await?;
     match command {
         IngestCommand::Consume {
             source,
             cursor,
             buffer,
         } => {
+            let (bus, metrics) = connect(bus_args).await?;
             let source = Source::parse(&source)?;
             let kind = source.kind();
             let report = consume(&bus, source, ConsumeOptions { cursor, buffer }, &metrics).await?;
@@ -124,6 +118,7 @@ pub async fn run(
             until_idle,
             ack_wait_secs,
         } => {
+            let (bus, metrics) = connect(bus_args).await?;
             let applier = Applier::new(super::connect(database_url).await?);
             let options = ProcessOptions {
                 durable,
@@ -134,8 +129,25 @@ pub async fn run(
             let tally = process(&bus, &applier, &options, &metrics).await?;
             print!("processed the bus\n{tally}");
         }
+        IngestCommand::Backfill(args) => return super::backfill::run(database_url, args).await,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The bus, and the ingest metrics (served at `--metrics-listen`).
+async fn connect(bus_args: BusArgs) -> anyhow::Result<(Bus, IngestMetrics)> {
+    let registry = Registry::new();
+    let metrics = IngestMetrics::register(&registry).context("register metrics")?;
+    if let Some(address) = bus_args.metrics_listen {
+        serve_metrics(address, registry.clone()).await?;
+    }
+    let bus = Bus::connect(BusConfig {
+        url: bus_args.nats_url,
+        stream: bus_args.stream,
+        root: bus_args.subject_root,
+    })
+    .await?;
+    Ok((bus, metrics))
 }
 
 async fn serve_metrics(address: SocketAddr, registry: Registry) -> anyhow::Result<()> {

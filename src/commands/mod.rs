@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod backfill;
 pub mod background;
 pub mod events;
 pub mod identities;

@@ -1,0 +1,193 @@
+//! `openmeet-sync ingest backfill`: DIDs' calendar records read from their
+//! own PDS and applied through the same intake as the firehose, for what
+//! the firehose cannot give back (issue 25). A record already applied is
+//! recognised and recorded nothing; a DID whose PDS fails is retried with
+//! backoff, then reported, and the others go on.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use ingest::apply::{Applier, Outcome};
+use ingest::backoff::Backoff;
+use publish::Resolver;
+use publish::backfill::{BackfillError, Listing};
+use store::PgEventStore;
+
+/// Arguments of `ingest backfill`.
+#[derive(Args)]
+pub struct BackfillArgs {
+    /// A DID to backfill; repeat for more.
+    #[arg(long = "did")]
+    dids: Vec<String>,
+    /// A file of DIDs, one per line (blank lines and `#` comments skipped).
+    #[arg(long)]
+    from_file: Option<PathBuf>,
+    /// Every DID the system knows an account of (shadow accounts included).
+    #[arg(long)]
+    known: bool,
+    /// Attempts per DID when its PDS fails.
+    #[arg(long, default_value_t = 3)]
+    attempts: u32,
+    #[command(flatten)]
+    resolver: super::identities::ResolverArgs,
+}
+
+/// What a backfill did with one DID's records.
+#[derive(Default)]
+struct Tally {
+    read: u64,
+    applied: u64,
+    already: u64,
+    parked: u64,
+    ignored: u64,
+    rejected: u64,
+}
+
+impl Tally {
+    fn count(&mut self, outcome: &Outcome) {
+        self.read += 1;
+        match outcome {
+            Outcome::Applied(_) => self.applied += 1,
+            Outcome::AlreadyApplied => self.already += 1,
+            Outcome::Parked => self.parked += 1,
+            Outcome::Ignored(_) => self.ignored += 1,
+            Outcome::Rejected { .. } => self.rejected += 1,
+        }
+    }
+
+    fn add(&mut self, other: &Tally) {
+        self.read += other.read;
+        self.applied += other.applied;
+        self.already += other.already;
+        self.parked += other.parked;
+        self.ignored += other.ignored;
+        self.rejected += other.rejected;
+    }
+}
+
+impl std::fmt::Display for Tally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} records read: {} applied, {} already recorded, {} parked (RSVPs to events not seen yet), \
+             {} ignored, {} rejected (recorded as RecordRejected)",
+            self.read, self.applied, self.already, self.parked, self.ignored, self.rejected
+        )
+    }
+}
+
+/// Backfills the DIDs `args` names; fails when any DID could not be read.
+pub async fn run(database_url: &str, args: BackfillArgs) -> anyhow::Result<ExitCode> {
+    let store = super::connect(database_url).await?;
+    let dids = dids(&store, &args).await?;
+    if dids.is_empty() {
+        anyhow::bail!("no DID to backfill: give --did, --from-file or --known");
+    }
+    let resolver = args.resolver.resolver()?;
+    let applier = Applier::new(store);
+    let bar = ProgressBar::new(dids.len() as u64).with_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} DIDs, {msg} [{elapsed}]")
+            .context("progress bar template")?,
+    );
+    let (mut total, mut failed) = (Tally::default(), vec![]);
+    for did in &dids {
+        match listed(&resolver, did, args.attempts).await {
+            Ok(listing) => {
+                let tally = apply(&applier, &listing).await?;
+                total.add(&tally);
+                bar.set_message(format!("{} records read", total.read));
+                tracing::info!(%did, pds = %listing.pds, rev = %listing.rev, %tally, "backfilled");
+            }
+            Err(err) => {
+                tracing::warn!(%did, error = %err, "backfill failed");
+                failed.push(err.to_string());
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    println!(
+        "backfilled {} of {} DIDs: {total}",
+        dids.len() - failed.len(),
+        dids.len()
+    );
+    for failure in &failed {
+        println!("  not backfilled: {failure}");
+    }
+    Ok(if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// The DIDs to backfill, each once, in the order given.
+async fn dids(store: &PgEventStore, args: &BackfillArgs) -> anyhow::Result<Vec<String>> {
+    let mut dids = args.dids.clone();
+    if let Some(path) = &args.from_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        dids.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|line| !line.is_empty() && !line.starts_with('#'))
+                .map(str::to_owned),
+        );
+    }
+    if args.known {
+        let known: Vec<String> =
+            sqlx::query_scalar("SELECT bluesky_did FROM read.users ORDER BY bluesky_did")
+                .fetch_all(store.pool())
+                .await
+                .context("reading the known DIDs from read.users")?;
+        dids.extend(known);
+    }
+    let mut seen = std::collections::HashSet::new();
+    dids.retain(|did| seen.insert(did.clone()));
+    Ok(dids)
+}
+
+/// `did`'s listing, tried up to `attempts` times with backoff.
+async fn listed(resolver: &Resolver, did: &str, attempts: u32) -> Result<Listing, BackfillError> {
+    let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
+    let mut attempt = 1;
+    loop {
+        match publish::backfill::list(resolver, did).await {
+            Err(err) if attempt < attempts => {
+                let delay = backoff.next_delay();
+                tracing::warn!(%did, attempt, error = %err, ?delay, "backfill listing failed; retrying");
+                tokio::time::sleep(delay).await;
+                attempt += 1;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+/// Applies each record of `listing` through intake.
+async fn apply(applier: &Applier<PgEventStore>, listing: &Listing) -> anyhow::Result<Tally> {
+    let read_at = chrono::Utc::now().timestamp_micros();
+    let mut tally = Tally::default();
+    for listed in &listing.records {
+        let line = ingest::backfill::commit_line(
+            &listing.did,
+            &listing.rev,
+            read_at,
+            listed.collection,
+            &listed.rkey,
+            &listed.cid,
+            &listed.record,
+        );
+        let position = ingest::backfill::position(&listing.did, listed.collection, &listed.rkey);
+        let outcome = applier
+            .apply(&line, &position)
+            .await
+            .with_context(|| format!("applying {position}"))?;
+        tally.count(&outcome);
+    }
+    Ok(tally)
+}
