@@ -1,8 +1,8 @@
 //! `openmeet-sync ingest backfill` against the real test PDS (issue 25):
 //! records the firehose never delivered come back from their PDS through
-//! the same intake; a second run records nothing; a record edited on the
-//! PDS comes back at its new CID; a DID that does not resolve is reported
-//! while the others are backfilled.
+//! the same intake; a second run, over every DID known (`--known`),
+//! records nothing; a record edited on the PDS comes back at its new CID; a
+//! DID that does not resolve is reported while the others are backfilled.
 
 use std::process::{Command, Output};
 
@@ -24,7 +24,7 @@ use world::World;
 const EVENT: &str = "community.lexicon.calendar.event";
 const RSVP: &str = "community.lexicon.calendar.rsvp";
 
-fn backfill(world: &World, pds: &pds::Pds, dids: &[&str]) -> Output {
+fn backfill(world: &World, pds: &pds::Pds, args: &[&str]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_openmeet-sync"));
     command
         .args(["ingest", "backfill"])
@@ -33,9 +33,7 @@ fn backfill(world: &World, pds: &pds::Pds, dids: &[&str]) -> Output {
         .env("HANDLE_RESOLVER_URL", &pds.url)
         .env("ALLOW_PRIVATE_ADDRESSES", "true")
         .env("RUST_LOG", "error");
-    for did in dids {
-        command.args(["--did", did]);
-    }
+    command.args(args);
     command.output().unwrap()
 }
 
@@ -69,7 +67,7 @@ async fn records_the_firehose_never_delivered_come_back_from_their_pds_once() {
         "subject": {"uri": meetup["uri"], "cid": meetup["cid"]}});
     pds.put_record(&guest, RSVP, "3answer1", answer).await;
 
-    let first = backfill(&world, &pds, &[&host.did, &guest.did]);
+    let first = backfill(&world, &pds, &["--did", &host.did, "--did", &guest.did]);
     let said = String::from_utf8_lossy(&first.stdout);
     assert!(
         first.status.success(),
@@ -101,10 +99,13 @@ async fn records_the_firehose_never_delivered_come_back_from_their_pds_once() {
     assert_eq!(attending, [(guest.did.clone(), "attending".to_owned())]);
 
     let head = world.store.head().await.unwrap();
-    let again = backfill(&world, &pds, &[&host.did, &guest.did]);
+    let again = backfill(&world, &pds, &["--known"]);
     let said = String::from_utf8_lossy(&again.stdout);
     assert!(again.status.success(), "{said}");
-    assert!(said.contains("0 applied, 3 already recorded"), "{said}");
+    assert!(
+        said.contains("backfilled 2 of 2 DIDs: 3 records read: 0 applied, 3 already recorded"),
+        "{said}"
+    );
     assert_eq!(
         world.store.head().await.unwrap(),
         head,
@@ -113,7 +114,11 @@ async fn records_the_firehose_never_delivered_come_back_from_their_pds_once() {
 
     pds.put_record(&host, EVENT, "3social1", event("Social, now with games"))
         .await;
-    let edited = backfill(&world, &pds, &[&host.did, "did:plc:nobodyhere"]);
+    let edited = backfill(
+        &world,
+        &pds,
+        &["--did", &host.did, "--did", "did:plc:nobodyhere"],
+    );
     let said = String::from_utf8_lossy(&edited.stdout);
     assert!(
         !edited.status.success(),

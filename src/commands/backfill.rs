@@ -99,7 +99,12 @@ pub async fn run(database_url: &str, args: BackfillArgs) -> anyhow::Result<ExitC
             Ok(listing) => {
                 let tally = apply(&applier, &listing).await?;
                 total.add(&tally);
-                bar.set_message(format!("{} records read", total.read));
+                let seconds = bar.elapsed().as_secs_f64().max(0.001);
+                bar.set_message(format!(
+                    "{} records read ({:.0}/s)",
+                    total.read,
+                    total.read as f64 / seconds
+                ));
                 tracing::info!(%did, pds = %listing.pds, rev = %listing.rev, %tally, "backfilled");
             }
             Err(err) => {
