@@ -2,7 +2,9 @@
 //! records the firehose never delivered come back from their PDS through
 //! the same intake; a second run, over every DID known (`--known`),
 //! records nothing; a record edited on the PDS comes back at its new CID; a
-//! DID that does not resolve is reported while the others are backfilled.
+//! DID that does not resolve is reported while the others are backfilled;
+//! records deleted at the PDS while we were not listening are deleted
+//! here, each with a `RecordMissingAtPds` saying why.
 
 use std::process::{Command, Output};
 
@@ -42,8 +44,19 @@ fn event(name: &str) -> serde_json::Value {
         "startsAt": "2026-12-15T18:00:00Z"})
 }
 
+async fn delete_record(pds: &pds::Pds, account: &pds::Account, collection: &str, rkey: &str) {
+    let deleted = reqwest::Client::new()
+        .post(format!("{}/xrpc/com.atproto.repo.deleteRecord", pds.url))
+        .bearer_auth(&account.access_jwt)
+        .json(&json!({"repo": account.did, "collection": collection, "rkey": rkey}))
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success());
+}
+
 async fn names(world: &World) -> Vec<(String, String)> {
-    sqlx::query_as("SELECT external_id, name FROM read.occurrences ORDER BY external_id")
+    sqlx::query_as("SELECT external_id, name FROM read.occurrences WHERE state = 'active' ORDER BY external_id")
         .fetch_all(world.store.pool())
         .await
         .unwrap()
@@ -140,5 +153,47 @@ async fn records_the_firehose_never_delivered_come_back_from_their_pds_once() {
             (uri(&social), "Social, now with games".to_owned())
         ]
     );
+
+    delete_record(&pds, &host, EVENT, "3social1").await;
+    delete_record(&pds, &guest, RSVP, "3answer1").await;
+    let reconciled = backfill(&world, &pds, &["--known"]);
+    let said = String::from_utf8_lossy(&reconciled.stdout);
+    assert!(reconciled.status.success(), "{said}");
+    assert!(said.contains("2 deleted as missing at the PDS"), "{said}");
+    world.project().await;
+    assert_eq!(
+        names(&world).await,
+        [(uri(&meetup), "Rust Meetup".to_owned())],
+        "the deleted event is gone from the reads"
+    );
+    let answers: i64 = sqlx::query_scalar("SELECT count(*) FROM read.attendees")
+        .fetch_one(world.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(answers, 0, "the deleted RSVP is gone from the reads");
+    let mut why = vec![];
+    for recorded in world
+        .store
+        .read_all(domain::GlobalPosition(0), 10_000)
+        .await
+        .unwrap()
+    {
+        if let Ok(domain::DomainEvent::RecordMissingAtPds(missing)) =
+            domain::DomainEvent::decode(&recorded.payload)
+        {
+            why.push((missing.uri, missing.reason));
+        }
+    }
+    why.sort();
+    let reason = "missing at the PDS during backfill".to_owned();
+    let mut expected = vec![
+        (uri(&social), reason.clone()),
+        (format!("at://{}/{RSVP}/3answer1", guest.did), reason),
+    ];
+    expected.sort();
+    assert_eq!(why, expected);
+    let quiet = backfill(&world, &pds, &["--known"]);
+    let said = String::from_utf8_lossy(&quiet.stdout);
+    assert!(said.contains("0 deleted as missing at the PDS"), "{said}");
     world.clean().await;
 }

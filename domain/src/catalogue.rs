@@ -10,6 +10,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::attendance::{RsvpChanged, RsvpParked, RsvpWithdrawn};
+use crate::backfill::RecordMissingAtPds;
 use crate::envelope::EncodedPayload;
 use crate::external_ref::ExternalRefLinked;
 use crate::identity::{
@@ -226,6 +227,7 @@ catalogue! {
     SeriesDeleted = 1,
     VisibilityChanged = 1,
     PublishingDecided = 1,
+    RecordMissingAtPds = 1,
 }
 
 #[cfg(test)]

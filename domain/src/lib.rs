@@ -10,6 +10,7 @@
 pub mod access;
 pub mod attendance;
 pub mod audit;
+pub mod backfill;
 pub mod catalogue;
 pub mod checksum;
 pub mod decider;

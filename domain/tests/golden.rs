@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 
 use domain::attendance::{AttendanceStatus, RsvpChanged, RsvpParked, RsvpWithdrawn};
+use domain::backfill::RecordMissingAtPds;
 use domain::external_ref::{ExternalRefLinked, LocalRef};
 use domain::identity::{
     AccountRegistered, AccountStatusChanged, BlueskyCredentialsStored, BlueskyLoginRequired,
@@ -282,6 +283,7 @@ fn expected(event_type: &str, schema_version: u16) -> DomainEvent {
             occurrence_id: OccurrenceId::for_record(URI),
         }
         .into(),
+        ("RecordMissingAtPds", 1) => RecordMissingAtPds::new(URI, "3lbgoldenrev2").into(),
         ("ProjectionEventSkipped", 1) => ProjectionEventSkipped {
             projection: "occurrences".into(),
             position: 4_242,

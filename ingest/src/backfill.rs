@@ -18,20 +18,26 @@ pub fn commit_line(
     cid: &str,
     record: &Value,
 ) -> String {
-    json!({
-        "did": did,
-        "time_us": time_us,
-        "kind": "commit",
-        "commit": {
-            "rev": rev,
-            "operation": "create",
-            "collection": collection,
-            "rkey": rkey,
-            "record": record,
-            "cid": cid,
-        },
-    })
-    .to_string()
+    line(
+        did,
+        time_us,
+        json!({"rev": rev, "operation": "create", "collection": collection, "rkey": rkey,
+            "record": record, "cid": cid}),
+    )
+}
+
+/// The commit line deleting `did`'s record `collection/rkey`, found
+/// missing at revision `rev` and read at `time_us`.
+pub fn deletion_line(did: &str, rev: &str, time_us: i64, collection: &str, rkey: &str) -> String {
+    line(
+        did,
+        time_us,
+        json!({"rev": rev, "operation": "delete", "collection": collection, "rkey": rkey}),
+    )
+}
+
+fn line(did: &str, time_us: i64, commit: Value) -> String {
+    json!({"did": did, "time_us": time_us, "kind": "commit", "commit": commit}).to_string()
 }
 
 /// Where a backfilled record came from, as intake names a message's source

@@ -7,7 +7,7 @@
 //! revision or a later one.
 
 use atrium_api::client::AtpServiceClient;
-use atrium_api::com::atproto::repo::list_records;
+use atrium_api::com::atproto::repo::{get_record, list_records};
 use atrium_api::com::atproto::sync::get_latest_commit;
 use thiserror::Error;
 
@@ -156,4 +156,46 @@ pub async fn list(resolver: &Resolver, did: &str) -> Result<Listing, BackfillErr
         rev: latest.rev.as_str().to_owned(),
         records,
     })
+}
+
+/// Whether `listing`'s PDS still lacks `collection/rkey`, asked once more
+/// just before a deletion is recorded: a record created after the listing
+/// is never taken for one deleted.
+#[tracing::instrument(skip(resolver, listing), fields(did = %listing.did))]
+pub async fn absent(
+    resolver: &Resolver,
+    listing: &Listing,
+    collection: &str,
+    rkey: &str,
+) -> Result<bool, BackfillError> {
+    let failed = |reason: String| BackfillError::Call {
+        did: listing.did.clone(),
+        pds: listing.pds.clone(),
+        call: "getRecord",
+        reason,
+    };
+    let client = AtpServiceClient::new(Unauthenticated::new(resolver.http(), &listing.pds));
+    let params = get_record::ParametersData {
+        cid: None,
+        collection: collection
+            .parse()
+            .map_err(|err: &str| failed(err.to_owned()))?,
+        repo: listing
+            .did
+            .parse()
+            .map_err(|err: &str| failed(err.to_owned()))?,
+        rkey: rkey.parse().map_err(|err: &str| failed(err.to_owned()))?,
+    };
+    match client
+        .service
+        .com
+        .atproto
+        .repo
+        .get_record(params.into())
+        .await
+    {
+        Ok(_) => Ok(false),
+        Err(err) if err.to_string().contains("RecordNotFound") => Ok(true),
+        Err(err) => Err(failed(err.to_string())),
+    }
 }

@@ -1,7 +1,9 @@
 //! `openmeet-sync ingest backfill`: DIDs' calendar records read from their
 //! own PDS and applied through the same intake as the firehose, for what
 //! the firehose cannot give back (issue 25). A record already applied is
-//! recognised and recorded nothing; a DID whose PDS fails is retried with
+//! recognised and recorded nothing; a record held here as live that the
+//! PDS no longer has (asked for once more) is deleted through intake, with
+//! a `RecordMissingAtPds` saying why; a DID whose PDS fails is retried with
 //! backoff, then reported, and the others go on.
 
 use std::path::PathBuf;
@@ -10,12 +12,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use domain::backfill::RecordMissingAtPds;
 use indicatif::{ProgressBar, ProgressStyle};
 use ingest::apply::{Applier, Outcome};
 use ingest::backoff::Backoff;
 use publish::Resolver;
 use publish::backfill::{BackfillError, Listing};
-use store::PgEventStore;
+use store::{EventStore, ExpectedVersion, PgEventStore};
 
 /// Arguments of `ingest backfill`.
 #[derive(Args)]
@@ -45,6 +48,7 @@ struct Tally {
     parked: u64,
     ignored: u64,
     rejected: u64,
+    deleted: u64,
 }
 
 impl Tally {
@@ -66,6 +70,7 @@ impl Tally {
         self.parked += other.parked;
         self.ignored += other.ignored;
         self.rejected += other.rejected;
+        self.deleted += other.deleted;
     }
 }
 
@@ -74,8 +79,14 @@ impl std::fmt::Display for Tally {
         write!(
             f,
             "{} records read: {} applied, {} already recorded, {} parked (RSVPs to events not seen yet), \
-             {} ignored, {} rejected (recorded as RecordRejected)",
-            self.read, self.applied, self.already, self.parked, self.ignored, self.rejected
+             {} ignored, {} rejected (recorded as RecordRejected); {} deleted as missing at the PDS",
+            self.read,
+            self.applied,
+            self.already,
+            self.parked,
+            self.ignored,
+            self.rejected,
+            self.deleted
         )
     }
 }
@@ -88,7 +99,7 @@ pub async fn run(database_url: &str, args: BackfillArgs) -> anyhow::Result<ExitC
         anyhow::bail!("no DID to backfill: give --did, --from-file or --known");
     }
     let resolver = args.resolver.resolver()?;
-    let applier = Applier::new(store);
+    let applier = Applier::new(store.clone());
     let bar = ProgressBar::new(dids.len() as u64).with_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} DIDs, {msg} [{elapsed}]")
             .context("progress bar template")?,
@@ -97,7 +108,16 @@ pub async fn run(database_url: &str, args: BackfillArgs) -> anyhow::Result<ExitC
     for did in &dids {
         match listed(&resolver, did, args.attempts).await {
             Ok(listing) => {
-                let tally = apply(&applier, &listing).await?;
+                let mut tally = apply(&applier, &listing).await?;
+                match reconcile(&store, &applier, &resolver, &listing).await {
+                    Ok(deleted) => tally.deleted = deleted,
+                    Err(err) => {
+                        tracing::warn!(%did, error = %err, "backfill could not check deletions");
+                        failed.push(format!(
+                            "{did}: records applied, deletions not checked: {err:#}"
+                        ));
+                    }
+                }
                 total.add(&tally);
                 let seconds = bar.elapsed().as_secs_f64().max(0.001);
                 bar.set_message(format!(
@@ -171,6 +191,61 @@ async fn listed(resolver: &Resolver, did: &str, attempts: u32) -> Result<Listing
             outcome => return outcome,
         }
     }
+}
+
+/// The records of `listing`'s DID held here as live (imported events, and
+/// RSVPs given on Bluesky) that its PDS no longer has, asked for once more:
+/// each deleted through intake after a `RecordMissingAtPds` says why.
+/// Returns how many.
+async fn reconcile(
+    store: &PgEventStore,
+    applier: &Applier<PgEventStore>,
+    resolver: &Resolver,
+    listing: &Listing,
+) -> anyhow::Result<u64> {
+    let did = &listing.did;
+    let prefix = format!("at://{did}/");
+    let held: Vec<String> = sqlx::query_scalar(
+        "SELECT external_id FROM read.occurrences \
+         WHERE origin = 'bluesky' AND state <> 'deleted' AND starts_with(external_id, $1) \
+         UNION SELECT rsvp_uri FROM read.attendees \
+         WHERE origin = 'bluesky' AND starts_with(rsvp_uri, $1)",
+    )
+    .bind(&prefix)
+    .fetch_all(store.pool())
+    .await
+    .context("reading the records held for the DID")?;
+    let listed: Vec<String> = listing
+        .records
+        .iter()
+        .map(|listed| format!("{prefix}{}/{}", listed.collection, listed.rkey))
+        .collect();
+    let read_at = chrono::Utc::now().timestamp_micros();
+    let mut deleted = 0;
+    for uri in domain::backfill::missing(&held, &listed) {
+        let Some((collection, rkey)) = uri
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.split_once('/'))
+        else {
+            continue;
+        };
+        if !publish::backfill::absent(resolver, listing, collection, rkey).await? {
+            continue;
+        }
+        let why = RecordMissingAtPds::new(&uri, &listing.rev).append(did);
+        store
+            .append(&why.stream, ExpectedVersion::Any, vec![why.new_event()])
+            .await
+            .with_context(|| format!("recording that {uri} is missing at the PDS"))?;
+        let line = ingest::backfill::deletion_line(did, &listing.rev, read_at, collection, rkey);
+        let position = ingest::backfill::position(did, collection, rkey);
+        applier
+            .apply(&line, &position)
+            .await
+            .with_context(|| format!("deleting {uri}"))?;
+        deleted += 1;
+    }
+    Ok(deleted)
 }
 
 /// Applies each record of `listing` through intake.
