@@ -44,17 +44,6 @@ fn event(name: &str) -> serde_json::Value {
         "startsAt": "2026-12-15T18:00:00Z"})
 }
 
-async fn delete_record(pds: &pds::Pds, account: &pds::Account, collection: &str, rkey: &str) {
-    let deleted = reqwest::Client::new()
-        .post(format!("{}/xrpc/com.atproto.repo.deleteRecord", pds.url))
-        .bearer_auth(&account.access_jwt)
-        .json(&json!({"repo": account.did, "collection": collection, "rkey": rkey}))
-        .send()
-        .await
-        .unwrap();
-    assert!(deleted.status().is_success());
-}
-
 async fn names(world: &World) -> Vec<(String, String)> {
     sqlx::query_as("SELECT external_id, name FROM read.occurrences WHERE state = 'active' ORDER BY external_id")
         .fetch_all(world.store.pool())
@@ -154,8 +143,8 @@ async fn records_the_firehose_never_delivered_come_back_from_their_pds_once() {
         ]
     );
 
-    delete_record(&pds, &host, EVENT, "3social1").await;
-    delete_record(&pds, &guest, RSVP, "3answer1").await;
+    pds.delete_record(&host, EVENT, "3social1").await;
+    pds.delete_record(&guest, RSVP, "3answer1").await;
     let reconciled = backfill(&world, &pds, &["--known"]);
     let said = String::from_utf8_lossy(&reconciled.stdout);
     assert!(reconciled.status.success(), "{said}");

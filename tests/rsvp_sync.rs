@@ -106,14 +106,7 @@ async fn an_openmeet_answer_becomes_one_rsvp_record_in_the_attendees_repository(
         .next()
         .unwrap()
         .to_owned();
-    let deleted = reqwest::Client::new()
-        .post(format!("{}/xrpc/com.atproto.repo.deleteRecord", pds.url))
-        .bearer_auth(&attendee.access_jwt)
-        .json(&json!({"repo": attendee.did, "collection": RSVP, "rkey": rkey}))
-        .send()
-        .await
-        .unwrap();
-    assert!(deleted.status().is_success());
+    pds.delete_record(&attendee, RSVP, &rkey).await;
     let (code, _) = world
         .call(
             "POST",

@@ -140,6 +140,19 @@ impl Pds {
         response.json().await.unwrap()
     }
 
+    /// Deletes `account`'s record `collection/rkey`.
+    #[allow(dead_code)]
+    pub async fn delete_record(&self, account: &Account, collection: &str, rkey: &str) {
+        let response = reqwest::Client::new()
+            .post(format!("{}/xrpc/com.atproto.repo.deleteRecord", self.url))
+            .bearer_auth(&account.access_jwt)
+            .json(&json!({"repo": account.did, "collection": collection, "rkey": rkey}))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success());
+    }
+
     /// The records of `collection` in `did`'s repository.
     #[allow(dead_code)]
     pub async fn list_records(&self, did: &str, collection: &str) -> Vec<Value> {
