@@ -4,7 +4,9 @@
 # tests/pds), one occurrence at a time, while you watch: an edit, the same
 # record edited on the PDS side and the conflict resolved, one occurrence
 # cancelled alone, the roll forward to the next, that one moved alone, the
-# series made members-only (unpublished, sharing refused) and deleted.
+# series made members-only (unpublished, sharing refused) and deleted; then
+# a record written on the PDS while nothing listened, brought in by a
+# backfill from the PDS itself.
 # Called by
 # scripts/demo.sh with DATABASE_URL set; when the PDS cannot start it says
 # so and leaves the rest of the demo alone.
@@ -219,6 +221,16 @@ echo "== OpenMeet deletes the series (DELETE /api/series/$slug) with the occurre
 curl -fsS -X DELETE "$api/api/series/$slug" -H "authorization: Bearer $token"
 echo
 curl -sS -o /dev/null -w "  GET /api/series/$slug now answers %{http_code}\n" "$api/api/series/$slug"
+
+echo "== a record written on the PDS while nothing listened comes back from the PDS itself (ingest backfill --did $did)"
+curl -fsS -X POST "$pds/xrpc/com.atproto.repo.putRecord" -H "authorization: Bearer $pds_token" \
+    -H 'content-type: application/json' \
+    -d "{\"repo\":\"$did\",\"collection\":\"community.lexicon.calendar.event\",\"rkey\":\"3demobackfill1\",
+         \"record\":{\"\$type\":\"community.lexicon.calendar.event\",\"name\":\"Written while nobody listened\",
+                   \"createdAt\":\"$start\",\"startsAt\":\"$next\"}}" >/dev/null
+PLC_URL="$plc" HANDLE_RESOLVER_URL="$pds" ALLOW_PRIVATE_ADDRESSES=1 RUST_LOG=warn "$bin" ingest backfill --did "$did"
+echo "  and once more: nothing is recorded twice"
+PLC_URL="$plc" HANDLE_RESOLVER_URL="$pds" ALLOW_PRIVATE_ADDRESSES=1 RUST_LOG=warn "$bin" ingest backfill --did "$did"
 
 echo "== audit: the whole log replayed, the publishing decisions with the rest"
 "$bin" audit verify | tail -n 4
