@@ -38,6 +38,29 @@ impl Tally {
             Outcome::Rejected { .. } => self.rejected += 1,
         }
     }
+
+    /// Messages that appended events: every message has one outcome.
+    pub fn applied(&self) -> usize {
+        self.messages
+            - self.already_applied
+            - self.parked
+            - self.rejected
+            - self.ignored.values().sum::<usize>()
+    }
+
+    /// Adds the counts of `other`, another part of the run.
+    pub fn add(&mut self, other: &Tally) {
+        self.messages += other.messages;
+        for (event_type, count) in &other.appended {
+            *self.appended.entry(event_type).or_default() += count;
+        }
+        self.already_applied += other.already_applied;
+        self.parked += other.parked;
+        self.rejected += other.rejected;
+        for (reason, count) in &other.ignored {
+            *self.ignored.entry(reason.clone()).or_default() += count;
+        }
+    }
 }
 
 impl fmt::Display for Tally {
@@ -65,5 +88,36 @@ impl fmt::Display for Tally {
             writeln!(f, "  ignored {count:>4}: {reason}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_add_up_and_applied_messages_are_the_rest() {
+        let (mut first, mut second) = (Tally::default(), Tally::default());
+        first.count(&Outcome::Applied(vec![
+            "EventImported",
+            "ShadowAccountCreated",
+        ]));
+        first.count(&Outcome::AlreadyApplied);
+        second.count(&Outcome::Applied(vec!["EventImported"]));
+        second.count(&Outcome::Parked);
+        second.count(&Outcome::Ignored("another collection".into()));
+        second.count(&Outcome::Rejected {
+            subject: "at://x".into(),
+            reason: "bad".into(),
+        });
+        first.add(&second);
+        assert_eq!(first.messages, 6);
+        assert_eq!(first.applied(), 2);
+        assert_eq!(first.appended["EventImported"], 2);
+        assert_eq!(
+            (first.already_applied, first.parked, first.rejected),
+            (1, 1, 1)
+        );
+        assert_eq!(first.ignored["another collection"], 1);
     }
 }

@@ -14,8 +14,9 @@ use anyhow::Context;
 use clap::Args;
 use domain::backfill::RecordMissingAtPds;
 use indicatif::{ProgressBar, ProgressStyle};
-use ingest::apply::{Applier, Outcome};
+use ingest::apply::Applier;
 use ingest::backoff::Backoff;
+use ingest::tally::Tally;
 use publish::Resolver;
 use publish::backfill::{BackfillError, Listing};
 use store::{EventStore, ExpectedVersion, PgEventStore};
@@ -39,53 +40,34 @@ pub struct BackfillArgs {
     resolver: super::identities::ResolverArgs,
 }
 
-/// What a backfill did with one DID's records.
+/// What a backfill did with records: what intake made of each, and how
+/// many were deleted as missing at their PDS.
 #[derive(Default)]
-struct Tally {
-    read: u64,
-    applied: u64,
-    already: u64,
-    parked: u64,
-    ignored: u64,
-    rejected: u64,
-    deleted: u64,
+struct Backfilled {
+    outcomes: Tally,
+    deleted: usize,
 }
 
-impl Tally {
-    fn count(&mut self, outcome: &Outcome) {
-        self.read += 1;
-        match outcome {
-            Outcome::Applied(_) => self.applied += 1,
-            Outcome::AlreadyApplied => self.already += 1,
-            Outcome::Parked => self.parked += 1,
-            Outcome::Ignored(_) => self.ignored += 1,
-            Outcome::Rejected { .. } => self.rejected += 1,
-        }
-    }
-
-    fn add(&mut self, other: &Tally) {
-        self.read += other.read;
-        self.applied += other.applied;
-        self.already += other.already;
-        self.parked += other.parked;
-        self.ignored += other.ignored;
-        self.rejected += other.rejected;
+impl Backfilled {
+    fn add(&mut self, other: &Backfilled) {
+        self.outcomes.add(&other.outcomes);
         self.deleted += other.deleted;
     }
 }
 
-impl std::fmt::Display for Tally {
+impl std::fmt::Display for Backfilled {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let outcomes = &self.outcomes;
         write!(
             f,
             "{} records read: {} applied, {} already recorded, {} parked (RSVPs to events not seen yet), \
              {} ignored, {} rejected (recorded as RecordRejected); {} deleted as missing at the PDS",
-            self.read,
-            self.applied,
-            self.already,
-            self.parked,
-            self.ignored,
-            self.rejected,
+            outcomes.messages,
+            outcomes.applied(),
+            outcomes.already_applied,
+            outcomes.parked,
+            outcomes.ignored.values().sum::<usize>(),
+            outcomes.rejected,
             self.deleted
         )
     }
@@ -104,7 +86,7 @@ pub async fn run(database_url: &str, args: BackfillArgs) -> anyhow::Result<ExitC
         ProgressStyle::with_template("{bar:40} {pos}/{len} DIDs, {msg} [{elapsed}]")
             .context("progress bar template")?,
     );
-    let (mut total, mut failed) = (Tally::default(), vec![]);
+    let (mut total, mut failed) = (Backfilled::default(), vec![]);
     for did in &dids {
         match listed(&resolver, did, args.attempts).await {
             Ok(listing) => {
@@ -122,8 +104,8 @@ pub async fn run(database_url: &str, args: BackfillArgs) -> anyhow::Result<ExitC
                 let seconds = bar.elapsed().as_secs_f64().max(0.001);
                 bar.set_message(format!(
                     "{} records read ({:.0}/s)",
-                    total.read,
-                    total.read as f64 / seconds
+                    total.outcomes.messages,
+                    total.outcomes.messages as f64 / seconds
                 ));
                 tracing::info!(%did, pds = %listing.pds, rev = %listing.rev, %tally, "backfilled");
             }
@@ -202,7 +184,7 @@ async fn reconcile(
     applier: &Applier<PgEventStore>,
     resolver: &Resolver,
     listing: &Listing,
-) -> anyhow::Result<u64> {
+) -> anyhow::Result<usize> {
     let did = &listing.did;
     let prefix = format!("at://{did}/");
     let held: Vec<String> = sqlx::query_scalar(
@@ -249,9 +231,9 @@ async fn reconcile(
 }
 
 /// Applies each record of `listing` through intake.
-async fn apply(applier: &Applier<PgEventStore>, listing: &Listing) -> anyhow::Result<Tally> {
+async fn apply(applier: &Applier<PgEventStore>, listing: &Listing) -> anyhow::Result<Backfilled> {
     let read_at = chrono::Utc::now().timestamp_micros();
-    let mut tally = Tally::default();
+    let mut tally = Backfilled::default();
     for listed in &listing.records {
         let line = ingest::backfill::commit_line(
             &listing.did,
@@ -267,7 +249,7 @@ async fn apply(applier: &Applier<PgEventStore>, listing: &Listing) -> anyhow::Re
             .apply(&line, &position)
             .await
             .with_context(|| format!("applying {position}"))?;
-        tally.count(&outcome);
+        tally.outcomes.count(&outcome);
     }
     Ok(tally)
 }
