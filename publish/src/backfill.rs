@@ -9,6 +9,7 @@
 use atrium_api::client::AtpServiceClient;
 use atrium_api::com::atproto::repo::{get_record, list_records};
 use atrium_api::com::atproto::sync::get_latest_commit;
+use atrium_api::types::string::{AtIdentifier, Nsid};
 use thiserror::Error;
 
 use crate::egress::Unauthenticated;
@@ -105,21 +106,24 @@ pub async fn list(resolver: &Resolver, did: &str) -> Result<Listing, BackfillErr
         .await
         .map_err(|err| failed("getLatestCommit", err.to_string()))?;
     let mut records = vec![];
+    let listed_repo: AtIdentifier = did
+        .parse()
+        .map_err(|err: &str| failed("listRecords", err.to_owned()))?;
+    let limit = PAGE
+        .try_into()
+        .map_err(|err: String| failed("listRecords", err))?;
     for collection in COLLECTIONS {
+        let nsid: Nsid = collection
+            .parse()
+            .map_err(|err: &str| failed("listRecords", err.to_owned()))?;
+        let prefix = format!("at://{did}/{collection}/");
         let mut cursor = None;
         loop {
             let params = list_records::ParametersData {
-                collection: collection
-                    .parse()
-                    .map_err(|err: &str| failed("listRecords", err.to_owned()))?,
+                collection: nsid.clone(),
                 cursor: cursor.clone(),
-                limit: Some(
-                    PAGE.try_into()
-                        .map_err(|err: String| failed("listRecords", err))?,
-                ),
-                repo: did
-                    .parse()
-                    .map_err(|err: &str| failed("listRecords", err.to_owned()))?,
+                limit: Some(limit),
+                repo: listed_repo.clone(),
                 reverse: None,
             };
             let page = repo
@@ -128,7 +132,6 @@ pub async fn list(resolver: &Resolver, did: &str) -> Result<Listing, BackfillErr
                 .await
                 .map_err(|err| failed("listRecords", err.to_string()))?;
             for record in &page.records {
-                let prefix = format!("at://{did}/{collection}/");
                 let Some(rkey) = record.uri.strip_prefix(&prefix) else {
                     return Err(BackfillError::Foreign {
                         did: did.to_owned(),
